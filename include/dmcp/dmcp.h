@@ -1,0 +1,15 @@
+/*
+ * dmcp/dmcp.h - umbrella header for descope-mcp for C.
+ *
+ *   dmcp/common.h   status codes, error detail, limits
+ *   dmcp/version.h  version macros and dmcp_version()
+ *   dmcp/auth.h     access-token validation, scopes, WWW-Authenticate challenges
+ */
+#ifndef DMCP_DMCP_H
+#define DMCP_DMCP_H
+
+#include "dmcp/common.h"
+#include "dmcp/version.h"
+#include "dmcp/auth.h"
+
+#endif /* DMCP_DMCP_H */

@@ -1,0 +1,13 @@
+#!/bin/sh
+# The shared library exports only the public API: every defined dynamic symbol starts with
+# "dmcp_" and none with the internal prefix "dmcp__".
+set -eu
+lib=$1
+syms=$(nm -D --defined-only "$lib" | awk '$2 ~ /[TDBRW]/ {print $3}' | sed 's/@.*//')
+[ -n "$syms" ] || { echo "no exported symbols in $lib"; exit 1; }
+bad=$(printf '%s\n' "$syms" | grep -v '^dmcp_' || true)
+internal=$(printf '%s\n' "$syms" | grep '^dmcp__' || true)
+if [ -n "$bad$internal" ]; then
+  echo "unexpected exports:"; printf '%s\n' $bad $internal; exit 1
+fi
+echo "$(printf '%s\n' "$syms" | wc -l) exported symbols, all dmcp_"
