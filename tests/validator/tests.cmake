@@ -10,3 +10,9 @@ endforeach()
 if(TARGET test_keysource)
   target_link_libraries(test_keysource PRIVATE PkgConfig::MHD)
 endif()
+
+# A quick timing program for the validator's overhead (not a test; see bench/ for the
+# official benchmark): build/bin/validator_timing [iterations]
+add_executable(validator_timing ${CMAKE_CURRENT_LIST_DIR}/vtiming.c)
+set_target_properties(validator_timing PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+target_link_libraries(validator_timing PRIVATE dmcp_internal dmcp_mint dmcp_warnings)
