@@ -29,11 +29,11 @@
 /* The claims of a Descope MCP access token, with exp/aud varied for the refusals. */
 static char *make_claims(long long now, long long exp, const char *aud)
 {
-    json_t *c = json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:{s:{s:[s]}}}",
-                          "iss", ISSUER, "aud", aud, "P2demo", "sub", "U2demoUser",
-                          "dsub", "U2demoUser", "azp", "DCR-client-42", "scope",
-                          "tools.call calendar.read", "jti", "quickstart-1", "iat", now,
-                          "nbf", now, "exp", exp, "tenants", "T2acme", "roles", "member");
+    json_t *c =
+        json_pack("{s:s, s:[s,s], s:s, s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:{s:{s:[s]}}}", "iss",
+                  ISSUER, "aud", aud, "P2demo", "sub", "U2demoUser", "dsub", "U2demoUser", "azp",
+                  "DCR-client-42", "scope", "tools.call calendar.read", "jti", "quickstart-1",
+                  "iat", now, "nbf", now, "exp", exp, "tenants", "T2acme", "roles", "member");
     char *s = c != NULL ? json_dumps(c, JSON_COMPACT) : NULL;
     json_decref(c);
     return s;
@@ -44,8 +44,8 @@ static char *mint(const dmcp_mint_key *key, long long now, long long exp, const 
     char *claims = make_claims(now, exp, aud);
     char *tok = NULL;
     if (claims != NULL) {
-        tok = dmcp_mint_sign(key, "ES256", "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"" KID "\"}",
-                             claims);
+        tok = dmcp_mint_sign(key, "ES256",
+                             "{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"" KID "\"}", claims);
     }
     free(claims);
     return tok;
@@ -70,9 +70,9 @@ static void show_refusal(dmcp_validator *v, const char *what, const char *token)
         return;
     }
     printf("   refused: %s (%s)\n", dmcp_status_name(st), err.message);
-    show_challenge("HTTP/1.1 401 Unauthorized",
-                   dmcp_challenge_invalid_token(dmcp_reason_description(err.reason),
-                                                "tools.call", RM));
+    show_challenge(
+        "HTTP/1.1 401 Unauthorized",
+        dmcp_challenge_invalid_token(dmcp_reason_description(err.reason), "tools.call", RM));
 }
 
 int main(void)
@@ -134,8 +134,7 @@ int main(void)
     const char *const *scopes = dmcp_token_scopes(t, &n);
     printf("\n2. Validated (signature, exp/nbf/iat, issuer, audience):\n"
            "   user id   %s\n   client id %s\n   expires   in %lld s\n   scopes   ",
-           dmcp_token_user_id(t), dmcp_token_client_id(t),
-           (long long)dmcp_token_expiry(t) - now);
+           dmcp_token_user_id(t), dmcp_token_client_id(t), (long long)dmcp_token_expiry(t) - now);
     for (size_t i = 0; i < n; i++) {
         printf(" %s", scopes[i]);
     }

@@ -23,7 +23,8 @@ static dmcp_validator *snippet_init(const char *well_known_url, const char *mcp_
 
     dmcp_validator_config_new(&cfg);
     dmcp_validator_config_set_well_known_url(cfg, well_known_url);
-    /* e.g. "https://api.descope.com/v1/apps/agentic/P2abc/MS35x/.well-known/openid-configuration" */
+    /* e.g. "https://api.descope.com/v1/apps/agentic/P2abc/MS35x/.well-known/openid-configuration"
+     */
     dmcp_validator_config_set_mcp_server_url(cfg, mcp_server_url);
     /* e.g. "https://your-mcp-server.com/mcp": the audience tokens must carry */
     if (dmcp_validator_new(cfg, &validator, &err) != DMCP_OK) {

@@ -281,8 +281,7 @@ static dmcp_status scope_error_build(const char *const *required, size_t n_requi
     if (description != NULL) {
         e->description = dmcp__strdup(description);
     } else {
-        e->description =
-            join(e->missing, e->n_missing, ", ", "Token missing required scopes: ");
+        e->description = join(e->missing, e->n_missing, ", ", "Token missing required scopes: ");
     }
     if (e->scope == NULL || e->description == NULL) {
         st = DMCP_E_NOMEM;
@@ -303,8 +302,8 @@ dmcp_status dmcp_scope_error_new(const char *const *required, size_t n_required,
     if (out == NULL) {
         return DMCP_E_INVALID_ARG;
     }
-    return scope_error_build(required, n_required, token_scopes, n_token, description, NULL,
-                             NULL, out);
+    return scope_error_build(required, n_required, token_scopes, n_token, description, NULL, NULL,
+                             out);
 }
 
 void dmcp_scope_error_free(dmcp_scope_error *e)
@@ -369,8 +368,12 @@ static dmcp_status put_u(dmcp__buf *b, uint32_t unit)
 {
     /* Python formats \u escapes with '\\u{0:04x}': lowercase hex. */
     static const char hex[] = "0123456789abcdef";
-    char esc[6] = {'\\', 'u', hex[(unit >> 12) & 0xF], hex[(unit >> 8) & 0xF],
-                   hex[(unit >> 4) & 0xF], hex[unit & 0xF]};
+    char esc[6] = {'\\',
+                   'u',
+                   hex[(unit >> 12) & 0xF],
+                   hex[(unit >> 8) & 0xF],
+                   hex[(unit >> 4) & 0xF],
+                   hex[unit & 0xF]};
     return dmcp__buf_append(b, esc, sizeof(esc));
 }
 
@@ -460,7 +463,8 @@ char *dmcp_scope_error_to_json(const dmcp_scope_error *e)
     dmcp__buf b;
     dmcp__buf_init(&b, SCOPE_JSON_MAX);
     /* Key order of descope-mcp's to_json() (wire §6). */
-    dmcp_status st = dmcp__buf_appends(&b, "{\n  \"error\": \"insufficient_scope\",\n  \"scope\": ");
+    dmcp_status st =
+        dmcp__buf_appends(&b, "{\n  \"error\": \"insufficient_scope\",\n  \"scope\": ");
     if (st == DMCP_OK) {
         st = put_string(&b, e->scope);
     }
@@ -525,8 +529,8 @@ dmcp_status dmcp_require_scopes(const char *const *token_scopes, size_t n_token,
         return DMCP_OK;
     }
     if (out != NULL) {
-        st = scope_error_build(required, n_required, token_scopes, n_token, NULL, implies,
-                               userdata, out);
+        st = scope_error_build(required, n_required, token_scopes, n_token, NULL, implies, userdata,
+                               out);
         if (st != DMCP_OK) {
             return st;
         }

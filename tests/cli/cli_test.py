@@ -30,6 +30,15 @@ def check(cond, what):
         print("FAIL:", what)
 
 
+def loads(text):
+    """json.loads that turns unparsable output into a recorded failure, not a crash."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        check(False, f"not JSON: {text!r}")
+        return {}
+
+
 def run(args, stdin=None, timeout=30):
     p = subprocess.run([CLI, "validate"] + args, input=stdin, capture_output=True,
                        text=True, timeout=timeout)
@@ -99,7 +108,7 @@ def main():
         rc, out, _ = run(base + [toks[i]])
         check(rc == 0, f"valid {alg}: rc={rc} out={out!r}")
         if rc == 0:
-            obj = json.loads(out)
+            obj = loads(out)
             check(list(obj) == ["user_id", "scopes", "claims"], f"{alg}: key order {list(obj)}")
             check(obj["user_id"] == "U2dsub", f"{alg}: user id prefers dsub")
             check(obj["scopes"] == ["tools.call", "calendar.read"], f"{alg}: scopes")
@@ -107,13 +116,13 @@ def main():
             check(out.count("\n") == 1, f"{alg}: one line")
     # token from stdin
     rc, out, _ = run(base + ["-"], stdin=toks[2] + "\n")
-    check(rc == 0 and json.loads(out)["user_id"] == "U2dsub", f"stdin token: rc={rc}")
+    check(rc == 0 and loads(out)["user_id"] == "U2dsub", f"stdin token: rc={rc}")
     rc, out, _ = run(["--audience", "https://other.example/mcp", "--audience", AUD,
                       "--jwks-file", jwks, "--issuer", ISS, toks[1]])
     check(rc == 0, f"second --audience accepted: rc={rc}")
     # sub when there is no dsub; no scope claim gives []
     rc, out, _ = run(base + [toks[10]])
-    check(rc == 0 and json.loads(out)["user_id"] == "U-sub" and json.loads(out)["scopes"] == [],
+    check(rc == 0 and loads(out)["user_id"] == "U-sub" and loads(out)["scopes"] == [],
           f"sub fallback / no scopes: rc={rc} {out!r}")
 
     # exit 1: invalid, with the §5 description and never the token
@@ -127,7 +136,7 @@ def main():
         rc, out, err = run(base + extra + [tok])
         ok = rc == 1
         if ok:
-            obj = json.loads(out)
+            obj = loads(out)
             ok = obj == {"error": "invalid_token", "error_description": desc} and \
                 list(obj) == ["error", "error_description"]
         check(ok, f"exit 1 '{desc}' {extra}: rc={rc} out={out!r}")
@@ -169,15 +178,15 @@ def main():
         want3 = json.dumps(scope_body(["mail.send"], ["tools.call", "calendar.read"]),
                            separators=(",", ":"))
         check(lines[0] == want3, f"batch line 1 compact to_json: {lines[0]!r}")
-        check(json.loads(lines[1])["error_description"] == "Token expired", "batch expired")
-        check(json.loads(lines[2])["error"] == "invalid_token", "batch empty line")
-        check(json.loads(lines[3])["error"] == "invalid_token", "batch garbage")
+        check(loads(lines[1])["error_description"] == "Token expired", "batch expired")
+        check(loads(lines[2])["error"] == "invalid_token", "batch empty line")
+        check(loads(lines[3])["error"] == "invalid_token", "batch garbage")
         want4 = json.dumps(scope_body(["mail.send"], tok_scopes), separators=(",", ":"))
         check(lines[4] == want4, f"batch unicode to_json compact: {lines[4]!r} != {want4!r}")
-        check(json.loads(lines[5])["error"] == "invalid_token", "batch over-long line")
-        check(json.loads(lines[6])["error"] == "insufficient_scope", "batch last line")
+        check(loads(lines[5])["error"] == "invalid_token", "batch over-long line")
+        check(loads(lines[6])["error"] == "insufficient_scope", "batch last line")
     rc, out, _ = run(base + ["--batch"], stdin=toks[0] + "\r\n" + toks[1])
-    objs = [json.loads(l) for l in out.splitlines()]
+    objs = [loads(l) for l in out.splitlines()]
     check(rc == 0 and [o.get("user_id") for o in objs] == ["U2dsub", "U2dsub"],
           f"batch without final newline, CRLF: rc={rc} {out!r}")
     rc, out, _ = run(base + ["--batch"], stdin="")
@@ -234,9 +243,9 @@ def main():
     lines = out.splitlines()
     check(rc == 0 and len(lines) == 3, f"descope batch: rc={rc} {out!r} {err!r}")
     if len(lines) == 3:
-        check("user_id" in json.loads(lines[0]), f"descope: pid audience by default {lines[0]}")
-        check("user_id" in json.loads(lines[1]), f"descope: project-level issuer {lines[1]}")
-        check(json.loads(lines[2]).get("error_description") == "Token not issued for this resource",
+        check("user_id" in loads(lines[0]), f"descope: pid audience by default {lines[0]}")
+        check("user_id" in loads(lines[1]), f"descope: project-level issuer {lines[1]}")
+        check(loads(lines[2]).get("error_description") == "Token not issued for this resource",
               f"descope: other aud refused without --audience {lines[2]}")
     srv.server_close()
 

@@ -75,8 +75,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         dmcp_scope_error_free(e);
     }
     (void)dmcp_require_scopes(f, n, f, n_req, NULL, NULL, NULL);
-    check_challenge(dmcp_challenge_build(n > 1 ? f[1] : NULL, f[0], n > 2 ? f[2] : NULL,
-                                         n > 3 ? f[3] : NULL));
+    check_challenge(
+        dmcp_challenge_build(n > 1 ? f[1] : NULL, f[0], n > 2 ? f[2] : NULL, n > 3 ? f[3] : NULL));
     check_challenge(dmcp_challenge_invalid_token(f[0], n > 1 ? f[1] : NULL, NULL));
     free(buf);
     return 0;

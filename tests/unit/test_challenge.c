@@ -29,10 +29,9 @@ static void test_rows(void **state)
     assert_challenge(dmcp_challenge_invalid_token(NULL, "tools.call", RM),
                      "Bearer error=\"invalid_token\", error_description=\"Invalid token\", "
                      "scope=\"tools.call\", resource_metadata=\"" RM "\"");
-    static const dmcp_reason invalid[] = {DMCP_REASON_NONE,        DMCP_REASON_MALFORMED,
-                                          DMCP_REASON_TOO_LARGE,   DMCP_REASON_ALGORITHM,
-                                          DMCP_REASON_HEADER,      DMCP_REASON_UNKNOWN_KEY,
-                                          DMCP_REASON_SIGNATURE,   DMCP_REASON_CLAIM};
+    static const dmcp_reason invalid[] = {
+        DMCP_REASON_NONE,   DMCP_REASON_MALFORMED,   DMCP_REASON_TOO_LARGE, DMCP_REASON_ALGORITHM,
+        DMCP_REASON_HEADER, DMCP_REASON_UNKNOWN_KEY, DMCP_REASON_SIGNATURE, DMCP_REASON_CLAIM};
     for (size_t i = 0; i < sizeof(invalid) / sizeof(invalid[0]); i++) {
         assert_challenge(
             dmcp_challenge_invalid_token(dmcp_reason_description(invalid[i]), "tools.call", RM),
@@ -45,14 +44,13 @@ static void test_rows(void **state)
                      "Bearer error=\"invalid_token\", error_description=\"Token expired\", "
                      "scope=\"tools.call\", resource_metadata=\"" RM "\"");
     /* Row 8: wrong iss or aud. */
-    assert_challenge(dmcp_challenge_invalid_token(dmcp_reason_description(DMCP_REASON_ISSUER),
-                                                  "tools.call", RM),
-                     "Bearer error=\"invalid_token\", error_description=\"Token not issued for "
-                     "this resource\", scope=\"tools.call\", resource_metadata=\"" RM "\"");
+    assert_challenge(
+        dmcp_challenge_invalid_token(dmcp_reason_description(DMCP_REASON_ISSUER), "tools.call", RM),
+        "Bearer error=\"invalid_token\", error_description=\"Token not issued for "
+        "this resource\", scope=\"tools.call\", resource_metadata=\"" RM "\"");
     assert_string_equal(dmcp_reason_description(DMCP_REASON_AUDIENCE),
                         "Token not issued for this resource");
-    assert_string_equal(dmcp_reason_description(DMCP_REASON_NOT_YET_VALID),
-                        "Token not yet valid");
+    assert_string_equal(dmcp_reason_description(DMCP_REASON_NOT_YET_VALID), "Token not yet valid");
     assert_string_equal(dmcp_reason_description((dmcp_reason)999), "Invalid token");
 }
 
@@ -76,8 +74,8 @@ static void test_description_sanitised(void **state)
 {
     (void)state;
     /* '"' -> '\'', '\\' -> '/', controls -> SP, each non-ASCII character -> one '?'. */
-    assert_challenge(dmcp_challenge_build("invalid_token", "a\"b\\c\r\nd\x7f\xC3\xA9\xF0\x9F\x98\x80z",
-                                          NULL, NULL),
+    assert_challenge(dmcp_challenge_build("invalid_token",
+                                          "a\"b\\c\r\nd\x7f\xC3\xA9\xF0\x9F\x98\x80z", NULL, NULL),
                      "Bearer error=\"invalid_token\", error_description=\"a'b/c  d ??z\"");
     /* Capped at 256 bytes. */
     char long_desc[600];
@@ -100,16 +98,16 @@ static void test_rejects(void **state)
 {
     (void)state;
     /* Scope tokens outside RFC 6749 §3.3, or badly separated. */
-    static const char *bad_scopes[] = {"a\"b", "a\\b", " a", "a ", "a  b", "a\tb", "caf\xC3\xA9",
-                                       "a\r\nSet-Cookie: x"};
+    static const char *bad_scopes[] = {"a\"b", "a\\b", " a",          "a ",
+                                       "a  b", "a\tb", "caf\xC3\xA9", "a\r\nSet-Cookie: x"};
     for (size_t i = 0; i < sizeof(bad_scopes) / sizeof(bad_scopes[0]); i++) {
         assert_null(dmcp_challenge_insufficient_scope(NULL, bad_scopes[i], RM));
     }
     assert_challenge(dmcp_challenge_no_token("a! b#[ ]~", NULL), "Bearer scope=\"a! b#[ ]~\"");
     assert_challenge(dmcp_challenge_no_token("", NULL), "Bearer");
     /* resource_metadata must be an http(s) URL needing no escaping. */
-    static const char *bad_urls[] = {"https://h/\"x", "https://h/a\\b", "https://h/ a",
-                                     "ftp://h/x",     "not a url",     "http://example.com/x",
+    static const char *bad_urls[] = {"https://h/\"x",     "https://h/a\\b", "https://h/ a",
+                                     "ftp://h/x",         "not a url",      "http://example.com/x",
                                      "https://h/\r\nX: y"};
     for (size_t i = 0; i < sizeof(bad_urls) / sizeof(bad_urls[0]); i++) {
         assert_null(dmcp_challenge_no_token(NULL, bad_urls[i]));

@@ -119,8 +119,7 @@ static void test_caps_and_args(void **state)
     /* Ill-formed UTF-8 (overlong '/', lone surrogate, truncated) is refused, never escaped. */
     const char *bad[] = {"\xC0\xAF", "\xED\xA0\x80", "\xE2\x82", "\xFF"};
     for (size_t i = 0; i < 4; i++) {
-        assert_int_equal(dmcp_scope_error_new(&bad[i], 1, NULL, 0, NULL, &e),
-                         DMCP_E_INVALID_ARG);
+        assert_int_equal(dmcp_scope_error_new(&bad[i], 1, NULL, 0, NULL, &e), DMCP_E_INVALID_ARG);
         assert_int_equal(dmcp_scope_error_new(nul, 1, NULL, 0, bad[i], &e), DMCP_E_INVALID_ARG);
     }
 }
@@ -162,8 +161,7 @@ static void test_require(void **state)
                      DMCP_E_INSUFFICIENT_SCOPE);
 
     /* The hierarchy hook grants it. */
-    assert_int_equal(dmcp_require_scopes(tok, 2, need_sub, 2, implies_prefix, &calls, &e),
-                     DMCP_OK);
+    assert_int_equal(dmcp_require_scopes(tok, 2, need_sub, 2, implies_prefix, &calls, &e), DMCP_OK);
     assert_true(calls > 0);
     assert_null(e);
     /* ...but not an unrelated scope; the error's missing list honours the hook too. */
@@ -173,7 +171,8 @@ static void test_require(void **state)
     m = dmcp_scope_error_missing(e, &n);
     assert_int_equal(n, 1);
     assert_string_equal(m[0], "mail.send");
-    assert_string_equal(dmcp_scope_error_description(e), "Token missing required scopes: mail.send");
+    assert_string_equal(dmcp_scope_error_description(e),
+                        "Token missing required scopes: mail.send");
     dmcp_scope_error_free(e);
 
     /* Token without scopes. */

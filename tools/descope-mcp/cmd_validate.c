@@ -34,48 +34,47 @@ struct validate_opts {
 
 static void usage(FILE *f)
 {
-    fputs(
-        "usage: descope-mcp validate [options] TOKEN\n"
-        "       descope-mcp validate [options] -          (token read from stdin)\n"
-        "       descope-mcp validate [options] --batch    (one token per line on stdin)\n"
-        "\n"
-        "Validates a JWT access token (signature, exp/nbf/iat, issuer, audience) and prints\n"
-        "one JSON object on stdout. Prefer '-' to passing the token as an argument: argv is\n"
-        "visible to other users through ps.\n"
-        "\n"
-        "Key source (one is required):\n"
-        "  --well-known-url URL   Descope well-known URL or any OpenID issuer (discovery)\n"
-        "  --jwks-url URL         fetch keys from this JWKS URL\n"
-        "  --jwks-file FILE       use a static JWKS file (no network)\n"
-        "  --issuer ISS           the accepted issuer (needed with --jwks-url/--jwks-file\n"
-        "                         when there is no --well-known-url)\n"
-        "Checks:\n"
-        "  --audience AUD         accepted audience, e.g. the MCP server URL (repeatable).\n"
-        "                         Without it a Descope URL accepts the project id (Descope's\n"
-        "                         default); a generic issuer without --audience is a\n"
-        "                         configuration error (exit 2).\n"
-        "  --require-scope SCOPE  scope the token must carry (repeatable)\n"
-        "  --leeway SECONDS       clock leeway for exp/nbf/iat, 0..300 (default 5)\n"
-        "  --require-typ at+jwt   require the RFC 9068 header typ \"at+jwt\"\n"
-        "  --batch                read one token per line from stdin, write one result line\n"
-        "                         per token, reusing one validator\n"
-        "  -h, --help             this text\n"
-        "\n"
-        "Output and exit status:\n"
-        "  0  valid:  {\"user_id\":...,\"scopes\":[...],\"claims\":{...}}\n"
-        "  1  invalid: {\"error\":\"invalid_token\",\"error_description\":\"...\"}\n"
-        "  2  usage or configuration error (message on stderr)\n"
-        "  3  valid but lacking a --require-scope: the insufficient-scope JSON, exactly as\n"
-        "     descope-mcp's InsufficientScopeError.to_json() (json.dumps(indent=2))\n"
-        "  4  key source unreachable and no key cached:\n"
-        "     {\"error\":\"server_error\",\"error_description\":\"Key source unavailable\"}\n"
-        "\n"
-        "Batch mode: each output line is the JSON single mode would print, written compactly\n"
-        "(no whitespace outside strings, i.e. Python's json.dumps(obj, separators=(',', ':'))\n"
-        "for the insufficient-scope object, same keys, same order, same \\u escapes).\n"
-        "An empty or over-long line gives an invalid_token line. Exit status 0 once every\n"
-        "line is read; 2 on a configuration error before the first line.\n",
-        f);
+    fputs("usage: descope-mcp validate [options] TOKEN\n"
+          "       descope-mcp validate [options] -          (token read from stdin)\n"
+          "       descope-mcp validate [options] --batch    (one token per line on stdin)\n"
+          "\n"
+          "Validates a JWT access token (signature, exp/nbf/iat, issuer, audience) and prints\n"
+          "one JSON object on stdout. Prefer '-' to passing the token as an argument: argv is\n"
+          "visible to other users through ps.\n"
+          "\n"
+          "Key source (one is required):\n"
+          "  --well-known-url URL   Descope well-known URL or any OpenID issuer (discovery)\n"
+          "  --jwks-url URL         fetch keys from this JWKS URL\n"
+          "  --jwks-file FILE       use a static JWKS file (no network)\n"
+          "  --issuer ISS           the accepted issuer (needed with --jwks-url/--jwks-file\n"
+          "                         when there is no --well-known-url)\n"
+          "Checks:\n"
+          "  --audience AUD         accepted audience, e.g. the MCP server URL (repeatable).\n"
+          "                         Without it a Descope URL accepts the project id (Descope's\n"
+          "                         default); a generic issuer without --audience is a\n"
+          "                         configuration error (exit 2).\n"
+          "  --require-scope SCOPE  scope the token must carry (repeatable)\n"
+          "  --leeway SECONDS       clock leeway for exp/nbf/iat, 0..300 (default 5)\n"
+          "  --require-typ at+jwt   require the RFC 9068 header typ \"at+jwt\"\n"
+          "  --batch                read one token per line from stdin, write one result line\n"
+          "                         per token, reusing one validator\n"
+          "  -h, --help             this text\n"
+          "\n"
+          "Output and exit status:\n"
+          "  0  valid:  {\"user_id\":...,\"scopes\":[...],\"claims\":{...}}\n"
+          "  1  invalid: {\"error\":\"invalid_token\",\"error_description\":\"...\"}\n"
+          "  2  usage or configuration error (message on stderr)\n"
+          "  3  valid but lacking a --require-scope: the insufficient-scope JSON, exactly as\n"
+          "     descope-mcp's InsufficientScopeError.to_json() (json.dumps(indent=2))\n"
+          "  4  key source unreachable and no key cached:\n"
+          "     {\"error\":\"server_error\",\"error_description\":\"Key source unavailable\"}\n"
+          "\n"
+          "Batch mode: each output line is the JSON single mode would print, written compactly\n"
+          "(no whitespace outside strings, i.e. Python's json.dumps(obj, separators=(',', ':'))\n"
+          "for the insufficient-scope object, same keys, same order, same \\u escapes).\n"
+          "An empty or over-long line gives an invalid_token line. Exit status 0 once every\n"
+          "line is read; 2 on a configuration error before the first line.\n",
+          f);
 }
 
 /* ---- output ---- */
@@ -309,13 +308,13 @@ static int build_validator(const struct validate_opts *o, dmcp_validator **out)
     if (st != DMCP_OK) {
         return config_error("configuration", st);
     }
-#define SET(call, what)                                                                        \
-    do {                                                                                       \
-        st = (call);                                                                           \
-        if (st != DMCP_OK) {                                                                   \
-            rc = config_error(what, st);                                                       \
-            goto out;                                                                          \
-        }                                                                                      \
+#define SET(call, what)                                                                            \
+    do {                                                                                           \
+        st = (call);                                                                               \
+        if (st != DMCP_OK) {                                                                       \
+            rc = config_error(what, st);                                                           \
+            goto out;                                                                              \
+        }                                                                                          \
     } while (0)
     if (o->well_known_url != NULL) {
         SET(dmcp_validator_config_set_well_known_url(cfg, o->well_known_url), "--well-known-url");
@@ -537,8 +536,7 @@ int cli_validate(int argc, char **argv)
         goto out;
     }
     if (o.jwks_url != NULL && o.jwks_file != NULL) {
-        fputs("descope-mcp validate: --jwks-url and --jwks-file are mutually exclusive\n",
-              stderr);
+        fputs("descope-mcp validate: --jwks-url and --jwks-file are mutually exclusive\n", stderr);
         goto out;
     }
     for (size_t i = 0; i < o.n_scopes; i++) {
