@@ -311,7 +311,7 @@ int main(int argc, char **argv)
                       {"EdDSA", NULL, 0, NULL, NULL, NULL, 0}};
     const size_t nsets = sizeof(sets) / sizeof(sets[0]);
     int quick = 0;
-    double secs = 1.0;
+    double secs = 0.3; /* per round; rounds are interleaved, best kept */
     size_t ntok = 1000;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
@@ -332,7 +332,7 @@ int main(int argc, char **argv)
         die("bad arguments");
     }
     long iters = quick ? 96 : 0; /* per measurement in --quick mode */
-    int rounds = quick ? 1 : 3;
+    int rounds = quick ? 1 : 7;
     if (dmcp_global_init() != DMCP_OK) {
         die("init");
     }
