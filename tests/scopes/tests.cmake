@@ -7,3 +7,9 @@ add_test(NAME scopes.json_differential
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/json_differential.py
                  $<TARGET_FILE:scope_json_tool>)
 set_tests_properties(scopes.json_differential PROPERTIES TIMEOUT 120)
+
+# The validator-level scope check signs a token with the test minter.
+include(${PROJECT_SOURCE_DIR}/tests/support/mint.cmake)
+if(TARGET test_scopes_validator)
+  target_link_libraries(test_scopes_validator PRIVATE dmcp_mint)
+endif()
