@@ -504,20 +504,30 @@ static dmcp_status api_call(const dmcp_descope_client *c, const char *cred, cons
                             const char *path_and_query, const char *body,
                             dmcp__http_response *resp, dmcp_error *err)
 {
-    dmcp__buf url, auth;
+    dmcp__buf url;
     dmcp__buf_init(&url, DMCP_MAX_URL_BYTES + 1024);
-    dmcp__buf_init(&auth, DMCP_MAX_TOKEN_BYTES_LIMIT + 256);
     dmcp_status st = dmcp__buf_printf(&url, "%s%s", c->api_base, path_and_query);
-    if (st == DMCP_OK) {
-        /* §5.1: "Bearer <projectId>:<credential>"; the pid cannot hold ':' (§1.2 step 6). */
-        st = dmcp__buf_printf(&auth, "Authorization: Bearer %s:%s", c->project_id, cred);
-    }
     if (st != DMCP_OK) {
         dmcp__buf_free(&url);
-        dmcp__buf_free_secret(&auth);
-        return dmcp__fail(err, st, DMCP_REASON_NONE, "request too large");
+        return dmcp__fail(err, st, DMCP_REASON_NONE, "request URL too long");
     }
-    const char *headers[] = {auth.data, "Accept: application/json",
+    /* §5.1: "Bearer <projectId>:<credential>"; the pid cannot hold ':' (§1.2 step 6). Built
+     * by hand into one exact-size buffer, wiped after use: a printf-style builder would leave
+     * copies of the credential in scratch buffers. */
+    static const char prefix[] = "Authorization: Bearer ";
+    size_t lp = sizeof(prefix) - 1, li = strlen(c->project_id), lc = strlen(cred);
+    size_t alen = lp + li + 1 + lc;
+    char *auth = malloc(alen + 1);
+    if (auth == NULL) {
+        dmcp__buf_free(&url);
+        return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, NULL);
+    }
+    memcpy(auth, prefix, lp);
+    memcpy(auth + lp, c->project_id, li);
+    auth[lp + li] = ':';
+    memcpy(auth + lp + li + 1, cred, lc);
+    auth[alen] = '\0';
+    const char *headers[] = {auth, "Accept: application/json",
                              body != NULL ? "Content-Type: application/json" : NULL, NULL};
     dmcp__http_opts o = {.connect_timeout_ms = c->connect_ms,
                          .total_timeout_ms = c->total_ms,
@@ -534,7 +544,7 @@ static dmcp_status api_call(const dmcp_descope_client *c, const char *cred, cons
         sleep_ms(c->delays[attempt]);
     }
     dmcp__buf_free(&url);
-    dmcp__buf_free_secret(&auth);
+    dmcp__free_secret(auth, alen);
     return st;
 }
 
