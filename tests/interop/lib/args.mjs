@@ -1,0 +1,19 @@
+// Tiny "--name value" / "--flag" parser for the harness scripts (no dependency needed).
+export function parseArgs(argv, flags = []) {
+  const out = { _: [] };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      const name = a.slice(2);
+      if (flags.includes(name)) {
+        out[name] = true;
+      } else {
+        if (i + 1 >= argv.length) throw new Error(`missing value for ${a}`);
+        out[name] = argv[++i];
+      }
+    } else {
+      out._.push(a);
+    }
+  }
+  return out;
+}
