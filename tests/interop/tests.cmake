@@ -23,6 +23,12 @@ dmcp_interop_test(interop.mcp.http
   ${_interop_dir}/run-test.sh mcp/http.test.mjs)
 dmcp_interop_test(interop.mcp.stdio
   ${_interop_dir}/run-test.sh mcp/stdio.test.mjs)
+# The same client tests against the TypeScript-SDK baseline server: proves the tests (and the
+# benchmark's baseline) with software we did not write, whatever state our server is in.
+dmcp_interop_test(interop.mcp.http.ts_baseline
+  ${_interop_dir}/run-test.sh mcp/http.test.mjs --peer ts)
+dmcp_interop_test(interop.mcp.stdio.ts_baseline
+  ${_interop_dir}/run-test.sh mcp/stdio.test.mjs --peer ts)
 dmcp_interop_test(interop.conformance
   ${_interop_dir}/conformance/run.sh)
 dmcp_interop_test(interop.conformance.auth

@@ -6,7 +6,8 @@
 // admin.write, 403 insufficient_scope step-up), PRM at the path-inserted well-known URL.
 // Written the way the SDK's documentation suggests, not tuned, not handicapped.
 //
-// Usage: ts-echo-server.mjs --listen 127.0.0.1:PORT --well-known-url ISSUER
+// Usage: ts-echo-server.mjs --stdio   (no auth, like mcp-echo-server --stdio), or
+//        ts-echo-server.mjs --listen 127.0.0.1:PORT --well-known-url ISSUER
 //                           --mcp-server-url http://127.0.0.1:PORT/mcp [--stateless]
 //                           [--max-seconds N]
 import { randomUUID } from 'node:crypto';
@@ -18,15 +19,37 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js';
 import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js';
 import { getOAuthProtectedResourceMetadataUrl } from '@modelcontextprotocol/sdk/server/auth/router.js';
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { parseArgs } from '../lib/args.mjs';
 
-const args = parseArgs(process.argv.slice(2), ['stateless']);
+const args = parseArgs(process.argv.slice(2), ['stateless', 'stdio']);
 const [host, portText] = (args.listen ?? '127.0.0.1:0').split(':');
 const issuerArg = (args['well-known-url'] ?? process.env.DESCOPE_MCP_WELL_KNOWN_URL ?? '').replace(/\/\.well-known\/openid-configuration$/, '');
-const mcpUrl = new URL(args['mcp-server-url'] ?? process.env.MCP_SERVER_URL);
+const mcpUrl = args.stdio ? null : new URL(args['mcp-server-url'] ?? process.env.MCP_SERVER_URL);
 const stateless = !!args.stateless;
 
+function buildServer() {
+  const server = new McpServer({ name: 'ts-echo-baseline', version: '1.0.0' });
+  server.registerTool('echo', { description: 'Echo the text back', inputSchema: { text: z.string() } },
+    async ({ text }) => ({ content: [{ type: 'text', text }] }));
+  server.registerTool('whoami', { description: 'The caller', inputSchema: {} },
+    async (_args, extra) => {
+      const who = { user_id: extra.authInfo?.extra?.sub ?? '', scopes: extra.authInfo?.scopes ?? [], client_id: extra.authInfo?.clientId ?? '' };
+      return { content: [{ type: 'text', text: JSON.stringify(who) }], structuredContent: who };
+    });
+  server.registerTool('admin_echo', { description: 'Echo, needs admin.write', inputSchema: { text: z.string() } },
+    async ({ text }) => ({ content: [{ type: 'text', text }] }));
+  return server;
+}
+
+if (args.stdio) {
+  await buildServer().connect(new StdioServerTransport());
+} else {
+  await startHttp();
+}
+
+async function startHttp() {
 // Discovery once, keys once (jose's local key set): the cheapest honest verifier.
 const disco = await (await fetch(`${issuerArg}/.well-known/openid-configuration`)).json();
 if (disco.issuer !== issuerArg) throw new Error(`discovery issuer ${disco.issuer} != ${issuerArg}`);
@@ -53,20 +76,6 @@ const verifier = {
     }
   },
 };
-
-function buildServer() {
-  const server = new McpServer({ name: 'ts-echo-baseline', version: '1.0.0' });
-  server.registerTool('echo', { description: 'Echo the text back', inputSchema: { text: z.string() } },
-    async ({ text }) => ({ content: [{ type: 'text', text }] }));
-  server.registerTool('whoami', { description: 'The caller', inputSchema: {} },
-    async (_args, extra) => {
-      const who = { user_id: extra.authInfo?.extra?.sub ?? '', scopes: extra.authInfo?.scopes ?? [], client_id: extra.authInfo?.clientId ?? '' };
-      return { content: [{ type: 'text', text: JSON.stringify(who) }], structuredContent: who };
-    });
-  server.registerTool('admin_echo', { description: 'Echo, needs admin.write', inputSchema: { text: z.string() } },
-    async ({ text }) => ({ content: [{ type: 'text', text }] }));
-  return server;
-}
 
 const prmUrl = getOAuthProtectedResourceMetadataUrl(mcpUrl);
 const prm = {
@@ -145,3 +154,4 @@ const stop = () => { httpServer.closeAllConnections?.(); httpServer.close(() => 
 process.on('SIGINT', stop);
 process.on('SIGTERM', stop);
 setTimeout(stop, Number(args['max-seconds'] ?? 600) * 1000).unref();
+}
