@@ -33,3 +33,8 @@ dmcp_interop_test(interop.conformance
   ${_interop_dir}/conformance/run.sh)
 dmcp_interop_test(interop.conformance.auth
   ${_interop_dir}/conformance/run.sh --auth)
+
+# Two-second smoke of the HTTP benchmark (bench/http/run.sh): the machinery works and both
+# servers answer every request correctly under load. Not a performance assertion.
+dmcp_interop_test(interop.bench.http.smoke
+  ${PROJECT_SOURCE_DIR}/bench/http/run.sh --smoke --build ${CMAKE_BINARY_DIR})
