@@ -78,7 +78,7 @@ export async function mintAll(opts) {
     iss: issuer, sub: subject, aud: audience, iat: now, exp: now + 600, jti: crypto.randomUUID(),
     ...baseClaims(), ...extra,
   });
-  const bad = (name, token, why) => tokens.push({ name, alg: 'n/a', expect: 'invalid', token, why });
+  const bad = (name, token, why, extra = {}) => tokens.push({ name, alg: 'n/a', expect: 'invalid', token, why, ...extra });
   const rsHeader = (extra = {}) => ({ alg: 'RS256', typ: 'at+jwt', kid: 'k-rs256', ...extra });
 
   bad('alg-none', `${b64uJson({ alg: 'none', typ: 'at+jwt', kid: 'k-rs256' })}.${b64uJson(claims())}.`,
@@ -99,6 +99,11 @@ export async function mintAll(opts) {
     'kid not in the key set');
   bad('expired', signRs256Raw(rsHeader(), claims({ iat: now - 7200, exp: now - 3600 }), rsaKeyObject),
     'exp one hour ago');
+  // Just outside the default 5 s leeway, inside a 60 s one (`validWithLeeway`).
+  bad('expired-30s-ago', signRs256Raw(rsHeader(), claims({ iat: now - 630, exp: now - 30 }), rsaKeyObject),
+    'exp 30 s ago', { validWithLeeway: 60 });
+  bad('nbf-in-30s', signRs256Raw(rsHeader(), claims({ nbf: now + 30 }), rsaKeyObject),
+    'nbf 30 s ahead', { validWithLeeway: 60 });
   bad('wrong-aud', signRs256Raw(rsHeader(), claims({ aud: 'http://127.0.0.1:1/not-this-server' }), rsaKeyObject),
     'aud names another resource');
   bad('wrong-aud-array', signRs256Raw(rsHeader(), claims({ aud: ['http://127.0.0.1:1/a', 'http://127.0.0.1:1/b'] }), rsaKeyObject),

@@ -82,6 +82,23 @@ tokens.forEach((t, i) => {
   check(line === undefined || !line.includes(t.token.split('.')[2] || t.token), `${t.name}: result does not echo the token`);
 });
 
+// Leeway: tokens just outside the default leeway pass with --leeway 60, the rest stay invalid.
+{
+  const set = tokens.filter((t) => t.validWithLeeway !== undefined || t.name === 'expired' || t.name === 'nbf-future');
+  const r2 = await run(cli, ['validate', '--batch', '--leeway', '60', '--jwks-file', jwksFile, '--issuer', issuer, '--audience', audience],
+    { input: set.map((t) => t.token).join('\n') + '\n', timeoutMs: 20000 });
+  const l2 = r2.stdout.split('\n').filter((l) => l.length > 0);
+  check(r2.code === 0 && l2.length === set.length, '--leeway 60 batch: one line per token', { code: r2.code, lines: l2.length });
+  set.forEach((t, i) => {
+    const out = parseJson(l2[i] ?? '');
+    if (t.validWithLeeway !== undefined) {
+      check(out?.user_id === 'user-123', `${t.name}: valid with --leeway 60`, l2[i]);
+    } else {
+      check(out?.error === 'invalid_token', `${t.name}: still invalid with --leeway 60`, l2[i]);
+    }
+  });
+}
+
 check(attackerHits === 0, 'the attacker JWKS (jku/x5u) was never fetched', { attackerHits });
 attacker.close();
 finish();
