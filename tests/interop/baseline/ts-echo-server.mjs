@@ -9,6 +9,7 @@
 // Usage: ts-echo-server.mjs --stdio   (no auth, like mcp-echo-server --stdio), or
 //        ts-echo-server.mjs --listen 127.0.0.1:PORT --well-known-url ISSUER
 //                           --mcp-server-url http://127.0.0.1:PORT/mcp [--stateless]
+//                           [--require-scope SCOPE]...
 //                           [--max-seconds N]
 import { randomUUID } from 'node:crypto';
 import express from 'express';
@@ -23,7 +24,7 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import { isInitializeRequest } from '@modelcontextprotocol/sdk/types.js';
 import { parseArgs } from '../lib/args.mjs';
 
-const args = parseArgs(process.argv.slice(2), ['stateless', 'stdio']);
+const args = parseArgs(process.argv.slice(2), ['stateless', 'stdio'], ['require-scope']);
 const [host, portText] = (args.listen ?? '127.0.0.1:0').split(':');
 const issuerArg = (args['well-known-url'] ?? process.env.DESCOPE_MCP_WELL_KNOWN_URL ?? '').replace(/\/\.well-known\/openid-configuration$/, '');
 const mcpUrl = args.stdio ? null : new URL(args['mcp-server-url'] ?? process.env.MCP_SERVER_URL);
@@ -90,7 +91,7 @@ app.use(express.json({ limit: '1mb' }));
 app.get(new URL(prmUrl).pathname, (_req, res) => { res.set('access-control-allow-origin', '*').json(prm); });
 app.get('/.well-known/oauth-protected-resource', (_req, res) => { res.set('access-control-allow-origin', '*').json(prm); });
 
-const auth = requireBearerAuth({ verifier, resourceMetadataUrl: prmUrl, expectedResource: mcpUrl });
+const auth = requireBearerAuth({ verifier, requiredScopes: args['require-scope'] ?? [], resourceMetadataUrl: prmUrl, expectedResource: mcpUrl });
 
 // Per-tool scope step-up (HTTP 403), as the C server does for admin_echo.
 function toolScopes(req, res, next) {

@@ -1,5 +1,6 @@
 // Tiny "--name value" / "--flag" parser for the harness scripts (no dependency needed).
-export function parseArgs(argv, flags = []) {
+// Names in `multi` may repeat and collect into an array.
+export function parseArgs(argv, flags = [], multi = []) {
   const out = { _: [] };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
@@ -9,7 +10,12 @@ export function parseArgs(argv, flags = []) {
         out[name] = true;
       } else {
         if (i + 1 >= argv.length) throw new Error(`missing value for ${a}`);
-        out[name] = argv[++i];
+        const v = argv[++i];
+        if (multi.includes(name)) {
+          (out[name] ??= []).push(v);
+        } else {
+          out[name] = v;
+        }
       }
     } else {
       out._.push(a);

@@ -185,5 +185,34 @@ for (const alg of ALGS) {
 }
 
 check(srv.exitCode === null && srv.signalCode === null, 'the server is still running at the end', srv.output.slice(-500));
+
+// ---- server-wide required scope (--require-scope) ----
+{
+  const port2 = await freePort();
+  const url2 = `http://127.0.0.1:${port2}/mcp`;
+  const srv2 = spawnTracked(server.cmd, [...server.pre, '--listen', `127.0.0.1:${port2}`,
+    '--well-known-url', provider.issuer, '--mcp-server-url', url2, '--require-scope', 'calendar.read']);
+  await waitForPort(port2, srv2);
+  const tok = (scope, resource = url2) => getToken({ tokenEndpoint: provider.tokenEndpoint, clientId: provider.clients.ES256.client_id, clientSecret: provider.clients.ES256.client_secret, resource, scope });
+  const post = (token) => fetch(url2, { method: 'POST', headers: { 'content-type': 'application/json', accept, authorization: `Bearer ${token}` }, body: JSON.stringify(initBody) });
+  const r1 = await post(await tok('tools.call'));
+  const p1 = challengeParams(r1.headers.get('www-authenticate'));
+  check(r1.status === 403 && p1.error === 'insufficient_scope' && (p1.scope ?? '').split(' ').includes('calendar.read'),
+    '--require-scope calendar.read: a valid token without it → 403 insufficient_scope naming calendar.read', { status: r1.status, www: r1.headers.get('www-authenticate') });
+  const r2 = await post(await tok('tools.call', `http://127.0.0.1:${port2}/elsewhere`));
+  check(r2.status === 401 && challengeParams(r2.headers.get('www-authenticate')).error === 'invalid_token',
+    '--require-scope: an invalid token lacking the scope → 401, validity before scope', { status: r2.status, www: r2.headers.get('www-authenticate') });
+  try {
+    const client = new Client({ name: 'dmcp-interop', version: '1.0.0' });
+    const transport = new StreamableHTTPClientTransport(new URL(url2), { requestInit: { headers: { Authorization: `Bearer ${await tok('calendar.read tools.call')}` } } });
+    await client.connect(transport);
+    const r = await client.callTool({ name: 'echo', arguments: { text: 'scoped' } });
+    check(r.content?.[0]?.text === 'scoped', '--require-scope: a token with calendar.read connects and calls echo', r);
+    await transport.terminateSession().catch(() => {});
+    await client.close();
+  } catch (e) {
+    check(false, '--require-scope: a token with calendar.read connects and calls echo', String(e));
+  }
+}
 await provider.close();
 finish();
