@@ -17,6 +17,8 @@ export FAKE_ACCESS_TOKEN=eyJ.mcp-access-SECRETTOKEN-0123456789.sig
 export FAKE_MANAGEMENT_KEY=K2-management-SECRETKEY-abcdef
 export CLI_TEST_MGMT_KEY=$FAKE_MANAGEMENT_KEY
 unset DESCOPE_BASE_URL
+# an environment proxy must not capture the loopback fake
+export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 
 "$FAKE" --port-file "$work/port" --lifetime 90 &
 fpid=$!

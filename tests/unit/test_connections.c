@@ -177,6 +177,9 @@ static int fake_start(void **state)
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(F.d, MHD_DAEMON_INFO_BIND_PORT);
     F.port = info != NULL ? info->port : 0;
     unsetenv("DESCOPE_BASE_URL");
+    /* an environment proxy must not capture the loopback fake (libcurl reads these) */
+    setenv("no_proxy", "127.0.0.1,localhost", 1);
+    setenv("NO_PROXY", "127.0.0.1,localhost", 1);
     return F.port != 0 ? 0 : -1;
 }
 
