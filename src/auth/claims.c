@@ -262,6 +262,14 @@ dmcp_status dmcp__claims_check(const dmcp__claims_policy *pol, const dmcp__jl_do
             if (a->type != DMCP__JL_ARRAY || !a->all_strings) {
                 return claim_fail(err, DMCP_REASON_CLAIM, "scopes claim is not a string array");
             }
+            /* RFC 6749 §3.3: a scope token has no space; an element with one is not a
+             * scope and would corrupt the space-joined challenge scope list. */
+            for (size_t k = 0; k < a->n_items; k++) {
+                const dmcp__jl_str *s = &doc->strs[a->first_str + k];
+                if (memchr(s->s, ' ', s->len) != NULL) {
+                    return claim_fail(err, DMCP_REASON_CLAIM, "scope element contains a space");
+                }
+            }
             out->scopes = a;
         }
     }

@@ -16,8 +16,9 @@
  *   - numbers: no leading zeros, no bare '-', '.', or exponent; integers that do not fit
  *     int64 are refused; reals that overflow to infinity are refused (underflow accepted);
  *   - duplicate keys (after unescaping) are refused in every object at every depth.
- * Intentional difference: nesting deeper than DMCP__JL_MAX_DEPTH is refused
- * (DMCP__JL_EDEPTH); jansson allows 2048 levels.
+ * Intentional differences: nesting deeper than DMCP__JL_MAX_DEPTH is refused
+ * (DMCP__JL_EDEPTH; jansson allows 2048 levels); a NUL byte outside a string is always
+ * refused (jansson 2.14 silently drops one that directly follows a literal or a number).
  */
 #ifndef DMCP_JSONLITE_H
 #define DMCP_JSONLITE_H

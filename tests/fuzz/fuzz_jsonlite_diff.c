@@ -2,7 +2,10 @@
  * Differential fuzzing of jsonlite against jansson (the reference): jsonlite must accept
  * exactly the inputs json_loadb(JSON_REJECT_DUPLICATES) parses to an object, and extract the
  * same top-level values. Intentional difference: nesting deeper than DMCP__JL_MAX_DEPTH
- * (jsonlite refuses; jansson allows 2048), skipped here.
+ * (jsonlite refuses; jansson allows 2048), skipped here. Second: a NUL byte outside a string
+ * is refused by jsonlite; jansson's lexer loses a NUL that directly follows a literal or a
+ * number ({"a":null<NUL>} parses), so for inputs holding a NUL byte only "jsonlite accepts
+ * => jansson accepts" is asserted.
  */
 #include <math.h>
 #include <stdint.h>
@@ -82,7 +85,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     json_t *j = json_loadb((const char *)data, size, JSON_REJECT_DUPLICATES, NULL);
     bool ref_ok = json_is_object(j);
-    check((e == DMCP__JL_OK) == ref_ok);
+    if (memchr(data, 0, size) != NULL) {
+        check(e != DMCP__JL_OK || ref_ok);
+    } else {
+        check((e == DMCP__JL_OK) == ref_ok);
+    }
     if (e == DMCP__JL_OK) {
         check(json_object_size(j) == d.n);
         for (size_t i = 0; i < d.n; i++) {

@@ -209,7 +209,7 @@ static void test_identity(void **state)
                        "\"exp\":1700000100";
     char b[512];
     const char *bad[] = {"\"sub\":1", "\"dsub\":[]", "\"azp\":{}", "\"client_id\":true",
-                         "\"scope\":[\"a\"]", "\"scopes\":[\"a\",1]", "\"scp\":{}",
+                         "\"scope\":[\"a\"]", "\"scopes\":[\"a\",1]", "\"scp\":{}", "\"scp\":[\"a b\"]",
                          "\"iss\":null"};
     for (size_t i = 0; i < DMCP__ARRAY_LEN(bad); i++) {
         if (strncmp(bad[i], "\"iss\"", 5) == 0) {
