@@ -223,16 +223,23 @@ static void test_identity(void **state)
     /* null identity claims count as absent; tenant order dct, tenantId, tenant. */
     snprintf(b, sizeof(b), "{%s,\"sub\":null,\"tenant\":\"c\",\"tenantId\":\"b\",\"dct\":5}",
              base);
-    dmcp_reason why;
     dmcp__claims c;
-    assert_int_equal(run(b, 0, NOW, &why, &c), DMCP_OK);
+    dmcp__claims_policy pol = {0, &RULES, true, AUDS, 1};
+    dmcp__jl_doc d;
+    /* Inspect the extracted members while the document is alive (they point into it). */
+    assert_int_equal(dmcp__jl_parse((const unsigned char *)b, strlen(b), &d), DMCP__JL_OK);
+    assert_int_equal(dmcp__claims_check(&pol, &d, NOW, &c, NULL), DMCP_OK);
     assert_null(c.sub);
     assert_string_equal(c.tenant->str.s, "b");
+    dmcp__jl_free(&d);
     /* scp as a spaced string (Entra ID style) is read as scope. */
     snprintf(b, sizeof(b), "{%s,\"scp\":\"a b\"}", base);
-    assert_int_equal(run(b, 0, NOW, &why, &c), DMCP_OK);
+    assert_int_equal(dmcp__jl_parse((const unsigned char *)b, strlen(b), &d), DMCP__JL_OK);
+    assert_int_equal(dmcp__claims_check(&pol, &d, NOW, &c, NULL), DMCP_OK);
     assert_non_null(c.scope);
+    assert_string_equal(c.scope->str.s, "a b");
     assert_null(c.scopes);
+    dmcp__jl_free(&d);
 }
 
 int main(void)
