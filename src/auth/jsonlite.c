@@ -35,8 +35,7 @@ static bool fail(jl *j, dmcp__jl_error e)
 static void skip_ws(jl *j)
 {
     /* RFC 8259 §2: the four whitespace characters only. */
-    while (j->p < j->end &&
-           (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) {
         j->p++;
     }
 }
@@ -162,8 +161,7 @@ static bool parse_string(jl *j, dmcp__jl_str *out)
     char *start = o;
     for (;;) {
         const unsigned char *run = j->p;
-        while (j->p < j->end && *j->p >= 0x20 && *j->p < 0x80 && *j->p != '"' &&
-               *j->p != '\\') {
+        while (j->p < j->end && *j->p >= 0x20 && *j->p < 0x80 && *j->p != '"' && *j->p != '\\') {
             j->p++;
         }
         size_t n = (size_t)(j->p - run);
@@ -590,8 +588,7 @@ dmcp__jl_error dmcp__jl_parse(const unsigned char *in, size_t len, dmcp__jl_doc 
     if (*j.p != '{') {
         /* Anything else is either not JSON or not an object: both are refused. */
         bool json_start = *j.p == '[' || *j.p == '"' || *j.p == '-' ||
-                          (*j.p >= '0' && *j.p <= '9') || *j.p == 't' || *j.p == 'f' ||
-                          *j.p == 'n';
+                          (*j.p >= '0' && *j.p <= '9') || *j.p == 't' || *j.p == 'f' || *j.p == 'n';
         return json_start ? DMCP__JL_ENOTOBJ : DMCP__JL_ESYNTAX;
     }
     j.arena = malloc(len + 1);

@@ -18,8 +18,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     static char *const extra[] = {"https://b.example"};
     static char *const auds[] = {"https://mcp.example.com/mcp", "P2abc"};
-    dmcp__issuer_rules ir = {"https://a.example", extra, 1, "https://api.descope.com", "P2abc",
-                             true};
+    dmcp__issuer_rules ir = {"https://a.example",       extra,   1,
+                             "https://api.descope.com", "P2abc", true};
     dmcp__claims_policy pol = {5, &ir, true, auds, 2};
     dmcp__claims c;
     int64_t now = 1700000000;

@@ -9,10 +9,10 @@
 #include "../validator/vtest.h"
 
 typedef struct fx {
-    dmcp_mint_key *rsa;    /* kid "r1", JWK alg RS256 */
-    dmcp_mint_key *ec;     /* kid "e1", JWK alg ES256 */
-    dmcp_mint_key *ec2;    /* kid "e2", JWK without alg */
-    dmcp_mint_key *evil;   /* attacker's key, not in the set */
+    dmcp_mint_key *rsa;  /* kid "r1", JWK alg RS256 */
+    dmcp_mint_key *ec;   /* kid "e1", JWK alg ES256 */
+    dmcp_mint_key *ec2;  /* kid "e2", JWK without alg */
+    dmcp_mint_key *evil; /* attacker's key, not in the set */
     char *rsa_jwk;
     char *jwks;
     int64_t now;
@@ -180,8 +180,7 @@ static void test_key_binding(void **state)
     (void)state;
     char *p = vt_claims("");
     /* Signed by e1's key but naming e2: the e2 key does not verify it. */
-    reject_signed(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"e2\"}", p,
-                  DMCP_REASON_SIGNATURE);
+    reject_signed(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"e2\"}", p, DMCP_REASON_SIGNATURE);
     /* Unknown kid (static set: no refetch). */
     reject_signed(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"nope\"}", p,
                   DMCP_REASON_UNKNOWN_KEY);
@@ -192,11 +191,9 @@ static void test_key_binding(void **state)
     VT_ACCEPT(F.v, t);
     free(t);
     /* The JWK says RS256; a PS256 token with the same key is refused (alg binding). */
-    reject_signed(F.rsa, "PS256", "{\"alg\":\"PS256\",\"kid\":\"r1\"}", p,
-                  DMCP_REASON_ALGORITHM);
+    reject_signed(F.rsa, "PS256", "{\"alg\":\"PS256\",\"kid\":\"r1\"}", p, DMCP_REASON_ALGORITHM);
     /* An EC key for an RSA alg. */
-    reject_signed(F.rsa, "RS256", "{\"alg\":\"RS256\",\"kid\":\"e1\"}", p,
-                  DMCP_REASON_ALGORITHM);
+    reject_signed(F.rsa, "RS256", "{\"alg\":\"RS256\",\"kid\":\"e1\"}", p, DMCP_REASON_ALGORITHM);
     /* kid not a string. */
     reject_signed(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":1}", p, DMCP_REASON_HEADER);
     free(p);
@@ -276,8 +273,8 @@ static void test_signature_forms(void **state)
     char si[4096];
     snprintf(si, sizeof(si), "%s.%s", hb, pb);
     size_t dlen = 0;
-    unsigned char *der = dmcp_mint_sign_raw(F.ec, "ES256", si, strlen(si), DMCP_MINT_SIG_DER,
-                                            &dlen);
+    unsigned char *der =
+        dmcp_mint_sign_raw(F.ec, "ES256", si, strlen(si), DMCP_MINT_SIG_DER, &dlen);
     assert_non_null(der);
     t = with_sig(p, der, dlen);
     VT_REJECT(F.v, t, DMCP_REASON_SIGNATURE);
@@ -286,8 +283,8 @@ static void test_signature_forms(void **state)
 
     /* The right r||s, then truncated, extended, zeroed. */
     size_t jlen = 0;
-    unsigned char *js = dmcp_mint_sign_raw(F.ec, "ES256", si, strlen(si), DMCP_MINT_SIG_JOSE,
-                                           &jlen);
+    unsigned char *js =
+        dmcp_mint_sign_raw(F.ec, "ES256", si, strlen(si), DMCP_MINT_SIG_JOSE, &jlen);
     assert_int_equal(jlen, 64);
     t = with_sig(p, js, jlen);
     VT_ACCEPT(F.v, t);
@@ -312,8 +309,8 @@ static void test_signature_forms(void **state)
     char rsi[4096];
     snprintf(rsi, sizeof(rsi), "%s.%s", rhb, pb);
     size_t rlen = 0;
-    unsigned char *rs = dmcp_mint_sign_raw(F.rsa, "RS256", rsi, strlen(rsi), DMCP_MINT_SIG_JOSE,
-                                           &rlen);
+    unsigned char *rs =
+        dmcp_mint_sign_raw(F.rsa, "RS256", rsi, strlen(rsi), DMCP_MINT_SIG_JOSE, &rlen);
     assert_int_equal(rlen, 256);
     unsigned char rbuf[257];
     memcpy(rbuf, rs, 256);
@@ -377,7 +374,7 @@ static void test_base64url_violations(void **state)
     VT_REJECT(F.v, t, DMCP_REASON_SIGNATURE); /* canonical, wrong signature */
     free(t);
     char *hb = b64("{\"alg\":\"ES256\",\"kid\":\"e1\"}"); /* 36 bytes -> 48 chars, no slack */
-    char *pb = b64("{}");                              /* "e30" */
+    char *pb = b64("{}");                                 /* "e30" */
     char buf[256];
     snprintf(buf, sizeof(buf), "%s.e31.%s", hb, d2 + 1);
     VT_REJECT(F.v, buf, DMCP_REASON_MALFORMED);
@@ -444,12 +441,12 @@ static void test_claims(void **state)
 #define PL(...) (snprintf(buf, sizeof(buf), __VA_ARGS__), buf)
     payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":\"%lld\"}", VT_ISS, VT_AUD, exp),
                  DMCP_REASON_CLAIM);
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":\"1\"}", VT_ISS,
-                    VT_AUD, exp),
-                 DMCP_REASON_CLAIM);
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"iat\":\"1\"}", VT_ISS,
-                    VT_AUD, exp),
-                 DMCP_REASON_CLAIM);
+    payload_case(
+        PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":\"1\"}", VT_ISS, VT_AUD, exp),
+        DMCP_REASON_CLAIM);
+    payload_case(
+        PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"iat\":\"1\"}", VT_ISS, VT_AUD, exp),
+        DMCP_REASON_CLAIM);
     payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\"}", VT_ISS, VT_AUD), DMCP_REASON_CLAIM);
     payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":null}", VT_ISS, VT_AUD),
                  DMCP_REASON_CLAIM);
@@ -464,13 +461,12 @@ static void test_claims(void **state)
     payload_case(PL("{\"iss\":[\"%s\"],\"aud\":\"%s\",\"exp\":%lld}", VT_ISS, VT_AUD, exp),
                  DMCP_REASON_CLAIM);
     /* Audiences: string, array, missing, trailing slash, wrong type. */
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"https://other.example.com/mcp\",\"exp\":%lld}",
-                    VT_ISS, exp),
-                 DMCP_REASON_AUDIENCE);
+    payload_case(
+        PL("{\"iss\":\"%s\",\"aud\":\"https://other.example.com/mcp\",\"exp\":%lld}", VT_ISS, exp),
+        DMCP_REASON_AUDIENCE);
     payload_case(PL("{\"iss\":\"%s\",\"aud\":[\"a\",\"b\"],\"exp\":%lld}", VT_ISS, exp),
                  DMCP_REASON_AUDIENCE);
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":[],\"exp\":%lld}", VT_ISS, exp),
-                 DMCP_REASON_AUDIENCE);
+    payload_case(PL("{\"iss\":\"%s\",\"aud\":[],\"exp\":%lld}", VT_ISS, exp), DMCP_REASON_AUDIENCE);
     payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s/\",\"exp\":%lld}", VT_ISS, VT_AUD, exp),
                  DMCP_REASON_AUDIENCE);
     payload_case(PL("{\"iss\":\"%s\",\"exp\":%lld}", VT_ISS, exp), DMCP_REASON_AUDIENCE);
@@ -480,22 +476,21 @@ static void test_claims(void **state)
     payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"exp\":%lld}", VT_ISS, VT_AUD,
                     exp, exp + 1000000),
                  DMCP_REASON_MALFORMED);
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"x\",\"exp\":%lld,\"aud\":\"%s\"}", VT_ISS, exp,
-                    VT_AUD),
-                 DMCP_REASON_MALFORMED);
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"\\u0065xp\":1}", VT_ISS,
-                    VT_AUD, exp),
-                 DMCP_REASON_MALFORMED);
+    payload_case(
+        PL("{\"iss\":\"%s\",\"aud\":\"x\",\"exp\":%lld,\"aud\":\"%s\"}", VT_ISS, exp, VT_AUD),
+        DMCP_REASON_MALFORMED);
+    payload_case(
+        PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"\\u0065xp\":1}", VT_ISS, VT_AUD, exp),
+        DMCP_REASON_MALFORMED);
     /* Identity claims of the wrong type. */
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"sub\":1}", VT_ISS, VT_AUD,
-                    exp),
+    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"sub\":1}", VT_ISS, VT_AUD, exp),
                  DMCP_REASON_CLAIM);
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"dsub\":{}}", VT_ISS, VT_AUD,
-                    exp),
-                 DMCP_REASON_CLAIM);
-    payload_case(PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"scope\":[\"a\"]}", VT_ISS,
-                    VT_AUD, exp),
-                 DMCP_REASON_CLAIM);
+    payload_case(
+        PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"dsub\":{}}", VT_ISS, VT_AUD, exp),
+        DMCP_REASON_CLAIM);
+    payload_case(
+        PL("{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"scope\":[\"a\"]}", VT_ISS, VT_AUD, exp),
+        DMCP_REASON_CLAIM);
 #undef PL
 }
 
@@ -514,14 +509,14 @@ static void test_times(void **state)
     VT_ACCEPT(F.v, t); /* within leeway */
     free(t);
     /* nbf / iat in the future beyond leeway. */
-    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":%lld}",
-             VT_ISS, VT_AUD, (long long)(VT_NOW + 600), (long long)(VT_NOW + 6));
+    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":%lld}", VT_ISS,
+             VT_AUD, (long long)(VT_NOW + 600), (long long)(VT_NOW + 6));
     reject_signed(F.ec, "ES256", h, buf, DMCP_REASON_NOT_YET_VALID);
-    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"iat\":%lld}",
-             VT_ISS, VT_AUD, (long long)(VT_NOW + 600), (long long)(VT_NOW + 6));
+    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"iat\":%lld}", VT_ISS,
+             VT_AUD, (long long)(VT_NOW + 600), (long long)(VT_NOW + 6));
     reject_signed(F.ec, "ES256", h, buf, DMCP_REASON_NOT_YET_VALID);
-    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":%lld}",
-             VT_ISS, VT_AUD, (long long)(VT_NOW + 600), (long long)(VT_NOW + 5));
+    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"nbf\":%lld}", VT_ISS,
+             VT_AUD, (long long)(VT_NOW + 600), (long long)(VT_NOW + 5));
     t = dmcp_mint_sign(F.ec, "ES256", h, buf);
     VT_ACCEPT(F.v, t);
     free(t);
@@ -536,8 +531,7 @@ static void test_oversized(void **state)
     int64_t now = VT_NOW;
     for (int d = 0; d <= 1; d++) {
         dmcp_validator_config *cfg = vt_config(F.jwks, &now);
-        assert_int_equal(dmcp_validator_config_set_max_token_bytes(cfg, len - (size_t)d),
-                         DMCP_OK);
+        assert_int_equal(dmcp_validator_config_set_max_token_bytes(cfg, len - (size_t)d), DMCP_OK);
         assert_int_equal(dmcp_validator_config_set_token_cache_size(cfg, 0), DMCP_OK);
         dmcp_validator *v = vt_validator(cfg);
         if (d == 0) {
@@ -565,15 +559,14 @@ static void test_require_at_jwt(void **state)
     assert_int_equal(dmcp_validator_config_set_require_at_jwt(cfg, true), DMCP_OK);
     dmcp_validator *v = vt_validator(cfg);
     char *p = vt_claims("");
-    char *t = dmcp_mint_sign(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"e1\",\"typ\":\"JWT\"}",
-                             p);
+    char *t =
+        dmcp_mint_sign(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"e1\",\"typ\":\"JWT\"}", p);
     VT_REJECT(v, t, DMCP_REASON_HEADER);
     free(t);
     t = dmcp_mint_sign(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"e1\"}", p);
     VT_REJECT(v, t, DMCP_REASON_HEADER);
     free(t);
-    t = dmcp_mint_sign(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"e1\",\"typ\":\"at+jwt\"}",
-                       p);
+    t = dmcp_mint_sign(F.ec, "ES256", "{\"alg\":\"ES256\",\"kid\":\"e1\",\"typ\":\"at+jwt\"}", p);
     VT_ACCEPT(v, t);
     free(t);
     free(p);

@@ -12,8 +12,12 @@
 static char *const EXTRA[] = {"https://extra.example"};
 static char *const AUDS[] = {"https://mcp.example.com/mcp"};
 
-static dmcp__issuer_rules RULES = {"https://api.descope.com/v1/apps/agentic/P2abc/MS1", EXTRA, 1,
-                                   "https://api.descope.com", "P2abc", false};
+static dmcp__issuer_rules RULES = {"https://api.descope.com/v1/apps/agentic/P2abc/MS1",
+                                   EXTRA,
+                                   1,
+                                   "https://api.descope.com",
+                                   "P2abc",
+                                   false};
 
 static dmcp_status run(const char *json, unsigned leeway, int64_t now, dmcp_reason *why,
                        dmcp__claims *out)
@@ -49,8 +53,8 @@ static void expect(const char *json, unsigned leeway, int64_t now, dmcp_status s
     dmcp_reason why;
     dmcp_status got = run(json, leeway, now, &why, NULL);
     if (got != st || (st != DMCP_OK && why != reason)) {
-        fail_msg("%s leeway %u now %lld: got %d/%d want %d/%d", json, leeway, (long long)now,
-                 got, why, st, reason);
+        fail_msg("%s leeway %u now %lld: got %d/%d want %d/%d", json, leeway, (long long)now, got,
+                 why, st, reason);
     }
 }
 
@@ -72,8 +76,7 @@ static void test_exp_boundaries(void **state)
     expect(with_times(t), 3, NOW + 4, DMCP_E_INVALID_TOKEN, DMCP_REASON_EXPIRED);
     /* Types and presence. */
     expect(with_times(""), 5, NOW, DMCP_E_INVALID_TOKEN, DMCP_REASON_CLAIM);
-    expect(with_times("\"exp\":\"1800000000\""), 5, NOW, DMCP_E_INVALID_TOKEN,
-           DMCP_REASON_CLAIM);
+    expect(with_times("\"exp\":\"1800000000\""), 5, NOW, DMCP_E_INVALID_TOKEN, DMCP_REASON_CLAIM);
     expect(with_times("\"exp\":true"), 5, NOW, DMCP_E_INVALID_TOKEN, DMCP_REASON_CLAIM);
     expect(with_times("\"exp\":[1800000000]"), 5, NOW, DMCP_E_INVALID_TOKEN, DMCP_REASON_CLAIM);
     /* Extremes saturate instead of wrapping. */
@@ -101,8 +104,8 @@ static void test_nbf_iat_boundaries(void **state)
                  (long long)NOW);
         expect(with_times(t), 0, NOW, DMCP_E_INVALID_TOKEN, DMCP_REASON_NOT_YET_VALID);
         expect(with_times(t), 0, NOW + 1, DMCP_OK, DMCP_REASON_NONE);
-        snprintf(t, sizeof(t), "\"exp\":%lld,\"%s\":\"%lld\"", (long long)(NOW + 1000),
-                 names[i], (long long)NOW);
+        snprintf(t, sizeof(t), "\"exp\":%lld,\"%s\":\"%lld\"", (long long)(NOW + 1000), names[i],
+                 (long long)NOW);
         expect(with_times(t), 5, NOW, DMCP_E_INVALID_TOKEN, DMCP_REASON_CLAIM);
         snprintf(t, sizeof(t), "\"exp\":%lld,\"%s\":null", (long long)(NOW + 1000), names[i]);
         expect(with_times(t), 5, NOW, DMCP_E_INVALID_TOKEN, DMCP_REASON_CLAIM);
@@ -135,21 +138,21 @@ static void test_issuers(void **state)
     const char *o = "https://api.descope.com";
     char b[256];
 #define I(fmt, legacy, ok) (snprintf(b, sizeof(b), fmt, o), issuer(b, legacy, ok))
-    I("%s/v1/apps/agentic/P2abc/MS1", false, true);   /* configured */
-    I("%s/v1/apps/agentic/P2abc/MS2", false, true);   /* another server of the project */
-    I("%s/v1/apps/P2abc", false, true);               /* project-level */
-    I("%s/v1/apps/P2abc/T9", false, true);            /* tenant */
-    I("%s/v1/apps/P2abc/", false, false);             /* empty tenant segment */
-    I("%s/v1/apps/P2abc/T9/x", false, false);         /* two segments */
+    I("%s/v1/apps/agentic/P2abc/MS1", false, true); /* configured */
+    I("%s/v1/apps/agentic/P2abc/MS2", false, true); /* another server of the project */
+    I("%s/v1/apps/P2abc", false, true);             /* project-level */
+    I("%s/v1/apps/P2abc/T9", false, true);          /* tenant */
+    I("%s/v1/apps/P2abc/", false, false);           /* empty tenant segment */
+    I("%s/v1/apps/P2abc/T9/x", false, false);       /* two segments */
     I("%s/v1/apps/agentic/P2abc/", false, false);
     I("%s/v1/apps/agentic/P2abc", false, false);
     I("%s/v1/apps/agentic/P2abc/MS1/", false, false); /* trailing slash */
     I("%s/v1/apps/agentic/P2abc/MS1/x", false, false);
-    I("%s/v1/apps/P2abcd", false, false);             /* other project sharing a prefix */
+    I("%s/v1/apps/P2abcd", false, false); /* other project sharing a prefix */
     I("%s/v1/apps/P2ab", false, false);
     I("%s/v1/apps/agentic/P2abcd/MS1", false, false);
     I("%s/v1/apps/P2abc/../P9", false, false);
-    I("%s/P2abc", false, false);                      /* legacy forms: opt-in */
+    I("%s/P2abc", false, false); /* legacy forms: opt-in */
     I("%s/P2abc", true, true);
     I("%s/P2abc/", true, false);
     I("%s", false, false);
@@ -179,8 +182,8 @@ static void test_audience(void **state)
     const char *iss = "https://extra.example";
     char b[256];
     long long exp = NOW + 60;
-#define A(aud, st, r)                                                                          \
-    (snprintf(b, sizeof(b), "{\"iss\":\"%s\",\"aud\":%s,\"exp\":%lld}", iss, aud, exp),        \
+#define A(aud, st, r)                                                                              \
+    (snprintf(b, sizeof(b), "{\"iss\":\"%s\",\"aud\":%s,\"exp\":%lld}", iss, aud, exp),            \
      expect(b, 0, NOW, st, r))
     A("\"https://mcp.example.com/mcp\"", DMCP_OK, DMCP_REASON_NONE);
     A("[\"a\",\"https://mcp.example.com/mcp\"]", DMCP_OK, DMCP_REASON_NONE);
@@ -208,21 +211,20 @@ static void test_identity(void **state)
     const char *base = "\"iss\":\"https://extra.example\",\"aud\":\"https://mcp.example.com/mcp\","
                        "\"exp\":1700000100";
     char b[512];
-    const char *bad[] = {"\"sub\":1", "\"dsub\":[]", "\"azp\":{}", "\"client_id\":true",
-                         "\"scope\":[\"a\"]", "\"scopes\":[\"a\",1]", "\"scp\":{}", "\"scp\":[\"a b\"]",
-                         "\"iss\":null"};
+    const char *bad[] = {"\"sub\":1",          "\"dsub\":[]",       "\"azp\":{}",
+                         "\"client_id\":true", "\"scope\":[\"a\"]", "\"scopes\":[\"a\",1]",
+                         "\"scp\":{}",         "\"scp\":[\"a b\"]", "\"iss\":null"};
     for (size_t i = 0; i < DMCP__ARRAY_LEN(bad); i++) {
         if (strncmp(bad[i], "\"iss\"", 5) == 0) {
-            snprintf(b, sizeof(b), "{\"aud\":\"https://mcp.example.com/mcp\",\"exp\":1700000100,%s}",
-                     bad[i]);
+            snprintf(b, sizeof(b),
+                     "{\"aud\":\"https://mcp.example.com/mcp\",\"exp\":1700000100,%s}", bad[i]);
         } else {
             snprintf(b, sizeof(b), "{%s,%s}", base, bad[i]);
         }
         expect(b, 0, NOW, DMCP_E_INVALID_TOKEN, DMCP_REASON_CLAIM);
     }
     /* null identity claims count as absent; tenant order dct, tenantId, tenant. */
-    snprintf(b, sizeof(b), "{%s,\"sub\":null,\"tenant\":\"c\",\"tenantId\":\"b\",\"dct\":5}",
-             base);
+    snprintf(b, sizeof(b), "{%s,\"sub\":null,\"tenant\":\"c\",\"tenantId\":\"b\",\"dct\":5}", base);
     dmcp__claims c;
     dmcp__claims_policy pol = {0, &RULES, true, AUDS, 1};
     dmcp__jl_doc d;

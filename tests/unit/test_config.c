@@ -46,8 +46,7 @@ static void test_urls(void **state)
                      DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_well_known_url(c, "https://u:p@h.example/"),
                      DMCP_E_CONFIG);
-    assert_int_equal(dmcp_validator_config_set_jwks_url(c, "ftp://h.example/jwks"),
-                     DMCP_E_CONFIG);
+    assert_int_equal(dmcp_validator_config_set_jwks_url(c, "ftp://h.example/jwks"), DMCP_E_CONFIG);
     assert_int_equal(dmcp_validator_config_set_jwks_url(c, "https://h.example/jwks"), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_mcp_server_url(c, "https://h.example/mcp#f"),
                      DMCP_E_CONFIG);
@@ -72,15 +71,13 @@ static void test_ranges(void **state)
     assert_int_equal(dmcp_validator_config_set_leeway(c, 0), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_max_token_bytes(c, DMCP_MAX_TOKEN_BYTES_LIMIT),
                      DMCP_OK);
-    assert_int_equal(
-        dmcp_validator_config_set_max_token_bytes(c, DMCP_MAX_TOKEN_BYTES_LIMIT + 1),
-        DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_validator_config_set_max_token_bytes(c, DMCP_MAX_TOKEN_BYTES_LIMIT + 1),
+                     DMCP_E_INVALID_ARG);
     assert_int_equal(dmcp_validator_config_set_max_token_bytes(c, 0), DMCP_E_INVALID_ARG);
     assert_int_equal(dmcp_validator_config_set_http_timeouts(c, 0, 100), DMCP_E_INVALID_ARG);
     assert_int_equal(dmcp_validator_config_set_http_timeouts(c, 200, 100), DMCP_E_INVALID_ARG);
     assert_int_equal(dmcp_validator_config_set_http_timeouts(c, 100, 200), DMCP_OK);
-    assert_int_equal(dmcp_validator_config_set_key_cache(c, 3600, 300, 86400, 60, 86400),
-                     DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_key_cache(c, 3600, 300, 86400, 60, 86400), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_key_cache(c, 3600, 600, 300, 60, 86400),
                      DMCP_E_INVALID_ARG); /* min > max */
     assert_int_equal(dmcp_validator_config_set_key_cache(c, 3600, 300, 86400, 0, 86400),
@@ -104,8 +101,8 @@ static void test_algorithms(void **state)
     assert_int_equal(dmcp_validator_config_new(&c), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_algorithms(c, "ES256  EdDSA "), DMCP_OK);
     assert_int_equal(c->alg_mask, DMCP__ALG_BIT(DMCP__ALG_ES256) | DMCP__ALG_BIT(DMCP__ALG_EDDSA));
-    const char *bad[] = {"none", "NONE", "HS256", "hs384", "ES256 HS512", "RS256 nOnE", "",
-                         "   ", "ES257", "es256", "RS256,ES256"};
+    const char *bad[] = {"none", "NONE", "HS256", "hs384", "ES256 HS512", "RS256 nOnE",
+                         "",     "   ",  "ES257", "es256", "RS256,ES256"};
     for (size_t i = 0; i < DMCP__ARRAY_LEN(bad); i++) {
         assert_int_equal(dmcp_validator_config_set_algorithms(c, bad[i]), DMCP_E_CONFIG);
         /* a refused list leaves the previous one in place */
@@ -134,11 +131,10 @@ static void test_hooks_reach_validator(void **state)
                      DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_issuer(c, "https://i.example"), DMCP_OK);
     assert_int_equal(dmcp_validator_config_disable_audience_check(c), DMCP_OK);
-    assert_int_equal(
-        dmcp_validator_config_set_jwks_json(
-            c, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":"
-               "\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}"),
-        DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_jwks_json(
+                         c, "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":"
+                            "\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}"),
+                     DMCP_OK);
     dmcp_validator *v = NULL;
     assert_int_equal(dmcp_validator_new(c, &v, NULL), DMCP_OK);
     dmcp_validator_config_free(c);
@@ -154,8 +150,10 @@ static void test_hooks_reach_validator(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_defaults_and_copies), cmocka_unit_test(test_urls),
-        cmocka_unit_test(test_ranges),              cmocka_unit_test(test_algorithms),
+        cmocka_unit_test(test_defaults_and_copies),
+        cmocka_unit_test(test_urls),
+        cmocka_unit_test(test_ranges),
+        cmocka_unit_test(test_algorithms),
         cmocka_unit_test(test_hooks_reach_validator),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

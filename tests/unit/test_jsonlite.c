@@ -152,9 +152,9 @@ static void test_numbers(void **state)
     REJECT("{\"a\":1e}");
     REJECT("{\"a\":1e+}");
     REJECT("{\"a\":0x10}");
-    REJECT("{\"a\":1e400}");                  /* overflow to infinity */
+    REJECT("{\"a\":1e400}"); /* overflow to infinity */
     REJECT("{\"a\":-1e400}");
-    REJECT("{\"a\":9223372036854775808}");    /* int64 overflow */
+    REJECT("{\"a\":9223372036854775808}"); /* int64 overflow */
     REJECT("{\"a\":-9223372036854775809}");
     REJECT("{\"a\":99999999999999999999999}");
     dmcp__jl_doc d;
@@ -171,31 +171,32 @@ static void test_strings(void **state)
     ACCEPT("{\"a\":\"\\uD834\\uDD1E\"}");
     ACCEPT("{\"a\":\"\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80\xf4\x8f\xbf\xbf\"}");
     ACCEPT("{\"\":\"\"}");
-    REJECT("{\"a\":\"\\u0000\"}");     /* NUL */
-    REJECT("{\"a\":\"x\0y\"}");         /* raw NUL */
-    REJECT("{\"a\":\"\x01\"}");         /* control character */
+    REJECT("{\"a\":\"\\u0000\"}"); /* NUL */
+    REJECT("{\"a\":\"x\0y\"}");    /* raw NUL */
+    REJECT("{\"a\":\"\x01\"}");    /* control character */
     REJECT("{\"a\":\"\n\"}");
-    REJECT("{\"a\":\"\x7f\"}" "x");     /* DEL allowed, trailing x is not */
+    REJECT("{\"a\":\"\x7f\"}"
+           "x"); /* DEL allowed, trailing x is not */
     REJECT("{\"a\":\"\\x41\"}");
     REJECT("{\"a\":\"\\u12\"}");
     REJECT("{\"a\":\"\\u12G4\"}");
-    REJECT("{\"a\":\"\\uD834\"}");      /* lone high surrogate */
+    REJECT("{\"a\":\"\\uD834\"}"); /* lone high surrogate */
     REJECT("{\"a\":\"\\uD834x\"}");
     REJECT("{\"a\":\"\\uD834\\u0041\"}");
-    REJECT("{\"a\":\"\\uDD1E\"}");      /* lone low surrogate */
-    REJECT("{\"a\":\"\xc0\xaf\"}");     /* overlong '/' */
+    REJECT("{\"a\":\"\\uDD1E\"}");  /* lone low surrogate */
+    REJECT("{\"a\":\"\xc0\xaf\"}"); /* overlong '/' */
     REJECT("{\"a\":\"\xc1\xbf\"}");
     REJECT("{\"a\":\"\xe0\x80\xaf\"}"); /* overlong 3-byte */
     REJECT("{\"a\":\"\xf0\x80\x80\xaf\"}");
-    REJECT("{\"a\":\"\xed\xa0\x80\"}"); /* encoded surrogate U+D800 */
+    REJECT("{\"a\":\"\xed\xa0\x80\"}");     /* encoded surrogate U+D800 */
     REJECT("{\"a\":\"\xf4\x90\x80\x80\"}"); /* above U+10FFFF */
     REJECT("{\"a\":\"\xf5\x80\x80\x80\"}");
-    REJECT("{\"a\":\"\x80\"}");         /* stray continuation */
-    REJECT("{\"a\":\"\xc3\"}");         /* truncated */
+    REJECT("{\"a\":\"\x80\"}"); /* stray continuation */
+    REJECT("{\"a\":\"\xc3\"}"); /* truncated */
     REJECT("{\"a\":\"\xe2\x82\"}");
     REJECT("{\"a\":\"\xff\"}");
-    REJECT("{\"a\":\"abc}");            /* unterminated */
-    REJECT("{\"\xc3\":1}");             /* bad UTF-8 in a key */
+    REJECT("{\"a\":\"abc}"); /* unterminated */
+    REJECT("{\"\xc3\":1}");  /* bad UTF-8 in a key */
     ACCEPT("{\"a\":\"\x7f\"}");
 }
 
@@ -203,10 +204,10 @@ static void test_duplicates(void **state)
 {
     (void)state;
     REJECT("{\"a\":1,\"a\":2}");
-    REJECT("{\"a\":1,\"\\u0061\":2}");                /* equal after unescaping */
-    REJECT("{\"o\":{\"x\":1,\"x\":1}}");              /* nested */
-    REJECT("{\"o\":[{\"x\":1,\"y\":2,\"x\":3}]}");    /* inside an array */
-    ACCEPT("{\"o\":{\"x\":1},\"p\":{\"x\":1}}");      /* same key, different objects */
+    REJECT("{\"a\":1,\"\\u0061\":2}");             /* equal after unescaping */
+    REJECT("{\"o\":{\"x\":1,\"x\":1}}");           /* nested */
+    REJECT("{\"o\":[{\"x\":1,\"y\":2,\"x\":3}]}"); /* inside an array */
+    ACCEPT("{\"o\":{\"x\":1},\"p\":{\"x\":1}}");   /* same key, different objects */
     ACCEPT("{\"a\":1,\"A\":2,\"a \":3}");
     /* Large objects (sorted check) with and without a duplicate far apart. */
     char buf[8192];
@@ -255,8 +256,8 @@ static void test_depth(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_values),  cmocka_unit_test(test_structure),
-        cmocka_unit_test(test_numbers), cmocka_unit_test(test_strings),
+        cmocka_unit_test(test_values),     cmocka_unit_test(test_structure),
+        cmocka_unit_test(test_numbers),    cmocka_unit_test(test_strings),
         cmocka_unit_test(test_duplicates), cmocka_unit_test(test_depth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

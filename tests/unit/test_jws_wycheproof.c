@@ -120,8 +120,8 @@ static void test_vectors(void **state)
                     printf("  skip tcId %lld (%s): %s as expected\n", (long long)id, why,
                            ok ? "accepted" : "refused");
                 } else {
-                    printf("  skip tcId %lld (%s): now agrees with its label\n",
-                           (long long)id, why);
+                    printf("  skip tcId %lld (%s): now agrees with its label\n", (long long)id,
+                           why);
                 }
                 continue;
             }

@@ -35,9 +35,8 @@ static srv S;
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *body,
                              const char *ctype, const char *cc)
 {
-    struct MHD_Response *r =
-        MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-                                        MHD_RESPMEM_MUST_COPY);
+    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
+                                                             MHD_RESPMEM_MUST_COPY);
     if (ctype != NULL && *ctype) {
         MHD_add_response_header(r, "Content-Type", ctype);
     }
@@ -112,10 +111,9 @@ static void srv_start(void)
     sa.sin_family = AF_INET;
     sa.sin_port = 0;
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0,
-                           NULL, NULL, handler, NULL, MHD_OPTION_SOCK_ADDR,
-                           (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_TIMEOUT,
-                           (unsigned)5, MHD_OPTION_END);
+    S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
+                           NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)5, MHD_OPTION_END);
     assert_non_null(S.d);
     const union MHD_DaemonInfo *info = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
     assert_non_null(info);
@@ -200,8 +198,7 @@ static dmcp_validator *make(unsigned cooldown, unsigned stale)
 {
     dmcp_validator_config *cfg = vt_config(NULL, &NOWV);
     char url[256];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/t1/.well-known/openid-configuration",
-             S.port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/t1/.well-known/openid-configuration", S.port);
     assert_int_equal(dmcp_validator_config_set_issuer(cfg, NULL), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_well_known_url(cfg, url), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_token_cache_size(cfg, 0), DMCP_OK);
@@ -214,8 +211,8 @@ static dmcp_validator *make(unsigned cooldown, unsigned stale)
 static char *token(dmcp_mint_key *k, const char *kid)
 {
     char p[512];
-    snprintf(p, sizeof(p), "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"u\",\"exp\":%lld}",
-             S.issuer, VT_AUD, (long long)(VT_NOW + 10 * 86400));
+    snprintf(p, sizeof(p), "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"u\",\"exp\":%lld}", S.issuer,
+             VT_AUD, (long long)(VT_NOW + 10 * 86400));
     return dmcp_mint_sign_simple(k, "ES256", kid, p);
 }
 
@@ -245,8 +242,7 @@ static void test_discovery(void **state)
     snprintf(S.issuer, sizeof(S.issuer), "http://127.0.0.1:%u/t1/", S.port);
     dmcp_validator_config *cfg = vt_config(NULL, &NOWV);
     char url[256];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/t1/.well-known/openid-configuration",
-             S.port);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/t1/.well-known/openid-configuration", S.port);
     assert_int_equal(dmcp_validator_config_set_issuer(cfg, NULL), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_well_known_url(cfg, url), DMCP_OK);
     dmcp_error err;
@@ -291,8 +287,10 @@ static void test_ttl_and_clamping(void **state)
     struct {
         const char *cc;
         int64_t ttl;
-    } cases[] = {{"max-age=600", 600},        {"public, max-age=10", 300},
-                 {"max-age=999999", 86400},   {NULL, 3600},
+    } cases[] = {{"max-age=600", 600},
+                 {"public, max-age=10", 300},
+                 {"max-age=999999", 86400},
+                 {NULL, 3600},
                  {"no-store", 3600}};
     for (size_t i = 0; i < DMCP__ARRAY_LEN(cases); i++) {
         atomic_store(&S.jwks_hits, 0);

@@ -16,9 +16,9 @@ static dmcp_token *mk(int64_t reject_at, int64_t valid_from)
     c.reject_at = reject_at;
     c.valid_from = valid_from;
     dmcp_token *t = NULL;
-    assert_int_equal(dmcp__token_build("a.b.c", 5, (const unsigned char *)j, strlen(j), &d, &c,
-                                       &t, NULL),
-                     DMCP_OK);
+    assert_int_equal(
+        dmcp__token_build("a.b.c", 5, (const unsigned char *)j, strlen(j), &d, &c, &t, NULL),
+        DMCP_OK);
     return t;
 }
 

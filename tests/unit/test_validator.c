@@ -104,8 +104,8 @@ static void test_identity_rules(void **state)
 
     /* A spaced scope string with empty pieces. */
     snprintf(buf, sizeof(buf),
-             "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"scope\":\"  a   b \"}", VT_ISS,
-             VT_AUD, (long long)(VT_NOW + 60));
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"scope\":\"  a   b \"}", VT_ISS, VT_AUD,
+             (long long)(VT_NOW + 60));
     tok = dmcp_mint_sign_simple(k, "ES256", "k1", buf);
     assert_int_equal(dmcp_validator_validate(v, tok, strlen(tok), &t, NULL), DMCP_OK);
     sc = dmcp_token_scopes(t, &n);
@@ -124,9 +124,10 @@ static void test_identity_rules(void **state)
 
     /* Over DMCP_MAX_SCOPES scopes is refused. */
     char *big = malloc(8192);
-    size_t off = (size_t)snprintf(big, 8192, "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,"
-                                             "\"scope\":\"", VT_ISS, VT_AUD,
-                                  (long long)(VT_NOW + 60));
+    size_t off = (size_t)snprintf(big, 8192,
+                                  "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,"
+                                  "\"scope\":\"",
+                                  VT_ISS, VT_AUD, (long long)(VT_NOW + 60));
     for (int i = 0; i <= DMCP_MAX_SCOPES; i++) {
         off += (size_t)snprintf(big + off, 8192 - off, "s%d ", i);
     }
@@ -193,8 +194,7 @@ static void test_config_rules(void **state)
     assert_null(dmcp_validator_resource(v));
     /* With the check off, a token without aud passes. */
     char buf[256];
-    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"exp\":%lld}", VT_ISS,
-             (long long)(VT_NOW + 60));
+    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"exp\":%lld}", VT_ISS, (long long)(VT_NOW + 60));
     char *tok = dmcp_mint_sign_simple(k, "ES256", "k1", buf);
     VT_ACCEPT(v, tok);
     free(tok);
@@ -215,8 +215,7 @@ static void test_config_rules(void **state)
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_E_CONFIG);
     assert_int_equal(dmcp_validator_config_set_jwks_json(cfg, "not json"), DMCP_OK);
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_E_CONFIG);
-    assert_int_equal(dmcp_validator_config_set_jwks_file(cfg, "/nonexistent/jwks.json"),
-                     DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_jwks_file(cfg, "/nonexistent/jwks.json"), DMCP_OK);
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_E_CONFIG); /* both set */
     assert_int_equal(dmcp_validator_config_set_jwks_json(cfg, NULL), DMCP_OK);
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_E_CONFIG); /* missing file */
@@ -226,9 +225,9 @@ static void test_config_rules(void **state)
     /* A Descope issuer with no audience accepts the project id as audience and the
      * Descope issuer forms of the project. */
     assert_int_equal(dmcp_validator_config_new(&cfg), DMCP_OK);
-    assert_int_equal(dmcp_validator_config_set_issuer(
-                         cfg, "https://api.descope.com/v1/apps/agentic/P2abc/MS9"),
-                     DMCP_OK);
+    assert_int_equal(
+        dmcp_validator_config_set_issuer(cfg, "https://api.descope.com/v1/apps/agentic/P2abc/MS9"),
+        DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_jwks_json(cfg, jwks), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_clock(cfg, vt_clock, &now), DMCP_OK);
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_OK);

@@ -114,8 +114,7 @@ int main(int argc, char **argv)
                 EVP_PKEY_CTX_set_rsa_padding(pc, RSA_PKCS1_PSS_PADDING);
                 EVP_PKEY_CTX_set_rsa_pss_saltlen(pc, RSA_PSS_SALTLEN_DIGEST);
             }
-            bad += EVP_DigestVerify(c, p->sig, p->sig_len,
-                                    (const unsigned char *)p->signing_input,
+            bad += EVP_DigestVerify(c, p->sig, p->sig_len, (const unsigned char *)p->signing_input,
                                     p->signing_input_len) != 1;
             EVP_MD_CTX_free(c);
         }
@@ -125,8 +124,8 @@ int main(int argc, char **argv)
         for (int i = 0; i < iters; i++) {
             dmcp__jws_parts *p = &parts[i % NTOK];
             bad += dmcp__sig_verify(&ks->keys[0], dmcp__alg_from_name(alg, strlen(alg)),
-                                    (const unsigned char *)p->signing_input,
-                                    p->signing_input_len, p->sig, p->sig_len) != DMCP_OK;
+                                    (const unsigned char *)p->signing_input, p->signing_input_len,
+                                    p->sig, p->sig_len) != DMCP_OK;
         }
         double jose = (now_s() - t0) / iters;
 
