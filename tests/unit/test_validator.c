@@ -315,6 +315,37 @@ static void test_threads(void **state)
     dmcp_validator_free(v);
 }
 
+/* RFC 7515 Appendix A.3 (ES256): an external token and key, end to end. Its payload has CRLFs
+ * between members and a custom claim; exp is 1300819380. */
+static void test_rfc7515_a3(void **state)
+{
+    (void)state;
+    const char *jwks = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
+                       "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                       "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}";
+    const char *tok =
+        "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFt"
+        "cGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djx"
+        "La8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+    int64_t now = 1300819380 - 100;
+    dmcp_validator_config *cfg = NULL;
+    assert_int_equal(dmcp_validator_config_new(&cfg), DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_issuer(cfg, "joe"), DMCP_OK);
+    assert_int_equal(dmcp_validator_config_disable_audience_check(cfg), DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_jwks_json(cfg, jwks), DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_clock(cfg, vt_clock, &now), DMCP_OK);
+    dmcp_validator *v = vt_validator(cfg);
+    dmcp_token *t = NULL;
+    assert_int_equal(dmcp_validator_validate(v, tok, strlen(tok), &t, NULL), DMCP_OK);
+    assert_string_equal(dmcp_token_issuer(t), "joe");
+    assert_int_equal(dmcp_token_expiry(t), 1300819380);
+    assert_true(json_is_true(json_object_get(dmcp_token_claims(t), "http://example.com/is_root")));
+    dmcp_token_free(t);
+    now = 1300819380 + 5;
+    VT_REJECT(v, tok, DMCP_REASON_EXPIRED);
+    dmcp_validator_free(v);
+}
+
 static void test_bad_args(void **state)
 {
     (void)state;
@@ -341,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_cache_hit_same_token),
         cmocka_unit_test(test_config_rules),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_rfc7515_a3),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
