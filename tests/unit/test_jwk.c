@@ -340,7 +340,9 @@ static void test_private_and_symmetric_refused(void **state)
     expect_refused(json_string("{}"));
     dmcp__jwk k;
     assert_int_equal(dmcp__jwk_import(NULL, &k, NULL), DMCP_E_INVALID_ARG);
-    assert_int_equal(dmcp__jwk_import(json_object(), NULL, NULL), DMCP_E_INVALID_ARG);
+    json_t *empty = json_object();
+    assert_int_equal(dmcp__jwk_import(empty, NULL, NULL), DMCP_E_INVALID_ARG);
+    json_decref(empty);
 }
 
 static void test_use_and_key_ops(void **state)
