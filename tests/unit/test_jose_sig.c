@@ -291,6 +291,14 @@ static void test_cross_key_type(void **state)
     sig = dmcp_mint_sign_raw(g_rsa, "RS256", "m", 1, DMCP_MINT_SIG_JOSE, &n);
     assert_int_equal(verify_raw(&forged, DMCP__ALG_RS256, "m", sig, n), DMCP_E_INVALID_TOKEN);
     free(sig);
+    /* A P-256 key wrongly allowed "EdDSA": a 64-byte ES256 signature has the Ed25519 length.
+     * Refused by the key-type check (and, behind it, by the ECDSA conversion, which finds no
+     * r/s size for EdDSA: defence in depth, so this test alone does not pin the first). */
+    sig = dmcp_mint_sign_raw(g_fx[6].mk, "ES256", "m", 1, DMCP_MINT_SIG_JOSE, &n);
+    assert_int_equal(n, 64);
+    assert_int_equal(verify_raw(&g_fx[6].key, DMCP__ALG_ES256, "m", sig, n), DMCP_OK);
+    assert_int_equal(verify_raw(&forged, DMCP__ALG_EDDSA, "m", sig, n), DMCP_E_INVALID_TOKEN);
+    free(sig);
     /* Invalid arguments. */
     assert_int_equal(dmcp__sig_verify(NULL, DMCP__ALG_RS256, (const unsigned char *)"m", 1,
                                       (const unsigned char *)"s", 1), DMCP_E_INVALID_TOKEN);
