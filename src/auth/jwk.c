@@ -441,7 +441,10 @@ dmcp_status dmcp__jwks_parse(const char *json, size_t len, dmcp__jwks **out, siz
     }
     dmcp__jwks *ks = calloc(1, sizeof(*ks));
     size_t n = json_array_size(keys);
-    if (ks == NULL || (n > 0 && (ks->keys = calloc(n, sizeof(*ks->keys))) == NULL)) {
+    if (ks != NULL && n > 0) {
+        ks->keys = calloc(n, sizeof(*ks->keys));
+    }
+    if (ks == NULL || (n > 0 && ks->keys == NULL)) {
         free(ks);
         json_decref(doc);
         return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, "out of memory");
