@@ -81,7 +81,10 @@ typedef struct dmcp__jws_parts {
 } dmcp__jws_parts;
 
 /* Ownership: on DMCP_OK release with dmcp__jws_parts_clear(). Failures set
- * DMCP_E_INVALID_TOKEN with reason MALFORMED. The token must outlive `out`. */
+ * DMCP_E_INVALID_TOKEN with reason MALFORMED (reason TOO_LARGE above
+ * DMCP_MAX_TOKEN_BYTES_LIMIT; the validator applies its own, smaller cap first). An empty
+ * signature segment splits (sig_len 0) and fails every verification. On failure `out` is
+ * zeroed. The token must outlive `out`. */
 dmcp_status dmcp__jws_split(const char *token, size_t len, dmcp__jws_parts *out,
                             dmcp_error *err);
 void dmcp__jws_parts_clear(dmcp__jws_parts *p);
@@ -108,11 +111,15 @@ typedef struct dmcp__jwks {
 } dmcp__jwks;
 
 /*
- * Imports one public JWK (RFC 7517/7518/8037): RSA (n, e; modulus >= 2048 bits; e odd, > 1),
- * EC (P-256/384/521, x, y of exact length, point on the curve), OKP Ed25519 (x, 32 bytes).
- * Rejects private members (d, p, q, ...), "use" other than "sig", key_ops without "verify",
- * symmetric keys ("oct") and anything not understood. Returns DMCP_OK,
- * DMCP_E_INVALID_ARG (unusable key) or DMCP_E_NOMEM.
+ * Imports one public JWK (RFC 7517/7518/8037): RSA (n, e; modulus 2048..8192 bits; e odd, > 1,
+ * at most 64 bits; leading zero octets tolerated), EC (P-256/384/521, x, y of exact length,
+ * point on the curve), OKP Ed25519 (x, 32 bytes). Rejects private members (d, p, q, dp, dq,
+ * qi, oth, k), "use" other than "sig", key_ops without "verify", symmetric keys ("oct"), an
+ * "alg" we do not understand or that does not fit the key type/curve, a non-string kid or one
+ * over 1024 bytes, and anything not understood. jku, x5u, jwk, x5c are ignored. Builds the
+ * per-algorithm verification templates (verify_cache). Returns DMCP_OK, DMCP_E_INVALID_ARG
+ * (unusable key) or DMCP_E_NOMEM. On failure `out` is zeroed.
+ * Thread-safety: the imported key may be used by any number of threads at once (read-only).
  */
 dmcp_status dmcp__jwk_import(const json_t *jwk, dmcp__jwk *out, dmcp_error *err);
 void dmcp__jwk_clear(dmcp__jwk *k);
@@ -128,9 +135,10 @@ dmcp_status dmcp__jwks_parse(const char *json, size_t len, dmcp__jwks **out, siz
 void dmcp__jwks_free(dmcp__jwks *ks);
 
 /*
- * Key selection (wire protocol §3): with a kid, the key with that kid whose alg_mask contains
- * alg; without a kid, the one key whose alg_mask contains alg (none or several: NULL).
- * Returns NULL with *why = UNKNOWN_KEY or ALGORITHM.
+ * Key selection (wire protocol §3): with a kid, the one key with that kid (compared by length
+ * and bytes) whose alg_mask contains alg; without a kid, the one key whose alg_mask contains
+ * alg. None or several: NULL. *why (may be NULL): ALGORITHM when alg is UNKNOWN or the kid
+ * exists but no key with it serves alg; UNKNOWN_KEY otherwise (unknown kid, ambiguous).
  */
 const dmcp__jwk *dmcp__jwks_select(const dmcp__jwks *ks, const char *kid, size_t kid_len,
                                    dmcp__alg alg, dmcp_reason *why);
@@ -139,9 +147,13 @@ const dmcp__jwk *dmcp__jwks_select(const dmcp__jwks *ks, const char *kid, size_t
 
 /*
  * Verifies sig over msg with key for alg: RS* PKCS#1 v1.5, PS* (MGF1 with the same hash,
- * salt = hash length), ES* (raw r||s of exactly 2 * field bytes, converted to DER), EdDSA
- * (Ed25519). The key's alg_mask must contain alg. Returns DMCP_OK or DMCP_E_INVALID_TOKEN
- * (reason SIGNATURE or ALGORITHM). Thread-safety: safe; the key is only read.
+ * salt = hash length), ES* (raw r||s of exactly 2 * field bytes, r and s non-zero, converted
+ * to DER; DER input is refused by its length), EdDSA (Ed25519). The signature length must be
+ * exact (RSA: modulus bytes). The key's alg_mask must contain alg and alg must be of the
+ * key's type. Returns DMCP_OK, DMCP_E_INVALID_TOKEN for any refusal (the caller maps an
+ * alg/key mismatch to reason ALGORITHM via dmcp__jwks_select before calling, so a refusal
+ * here is reason SIGNATURE), or DMCP_E_NOMEM. Leaves no entries on OpenSSL's error queue.
+ * Thread-safety: safe; the key is only read (its templates are copied, never used directly).
  */
 dmcp_status dmcp__sig_verify(const dmcp__jwk *key, dmcp__alg alg, const unsigned char *msg,
                              size_t msg_len, const unsigned char *sig, size_t sig_len);

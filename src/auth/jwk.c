@@ -238,8 +238,10 @@ static dmcp_status import_ec(const json_t *jwk, dmcp__jwk *k, dmcp_error *err)
     if (st != DMCP_OK) {
         goto out;
     }
-    /* Explicit SP 800-56A §5.6.2.3.3 public key validation (coordinates in range, on the
-     * curve, not infinity): invalid-curve points must never reach a verifier. */
+    /* Invalid-curve points must never reach a verifier. EVP_PKEY_fromdata already refuses an
+     * off-curve point on OpenSSL 3.0 (the point decoding checks it; the tests pass without
+     * this call); the explicit SP 800-56A §5.6.2.3.3 check (range, on curve, order) keeps that
+     * guarantee independent of provider internals. One-time cost per key. */
     check = EVP_PKEY_CTX_new_from_pkey(NULL, k->pkey, NULL);
     if (check == NULL || EVP_PKEY_public_check(check) != 1) {
         st = unusable(err, "EC point is not a valid public key on the curve");
@@ -439,7 +441,10 @@ dmcp_status dmcp__jwks_parse(const char *json, size_t len, dmcp__jwks **out, siz
     }
     dmcp__jwks *ks = calloc(1, sizeof(*ks));
     size_t n = json_array_size(keys);
-    if (ks == NULL || (n > 0 && (ks->keys = calloc(n, sizeof(*ks->keys))) == NULL)) {
+    if (ks != NULL && n > 0) {
+        ks->keys = calloc(n, sizeof(*ks->keys));
+    }
+    if (ks == NULL || (n > 0 && ks->keys == NULL)) {
         free(ks);
         json_decref(doc);
         return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, "out of memory");

@@ -43,9 +43,22 @@ static void test_ok(void **state)
     dmcp__jws_parts_clear(NULL);
 }
 
+static void expect_segments_error(const char *tok)
+{
+    dmcp__jws_parts p;
+    dmcp_error err;
+    assert_int_equal(split(tok, &p, &err), DMCP_E_INVALID_TOKEN);
+    assert_int_equal(err.reason, DMCP_REASON_MALFORMED);
+    /* Refused for its shape, not later for a '.' inside a base64url segment. */
+    assert_non_null(strstr(err.message, "three dot-separated segments"));
+}
+
 static void test_segment_counts(void **state)
 {
     (void)state;
+    expect_segments_error("eyJhbGciOiJFUzI1NiJ9.Zm9v.AAEC.AA");
+    expect_segments_error("eyJhbGciOiJFUzI1NiJ9.Zm9v.AAEC.AA.AA");
+    expect_segments_error("eyJhbGciOiJFUzI1NiJ9.Zm9v");
     expect_malformed("eyJhbGciOiJFUzI1NiJ9");             /* 0 dots */
     expect_malformed("eyJhbGciOiJFUzI1NiJ9.Zm9v");        /* 1 dot */
     expect_malformed("eyJhbGciOiJFUzI1NiJ9.Zm9v.AAEC.AA"); /* 3 dots */
