@@ -1,0 +1,6 @@
+# descope-mcp sandbox, end to end over HTTP; tokens checked by PyJWT (Debian's python3-jwt,
+# hence Debian's own /usr/bin/python3) against the sandbox's JWKS.
+add_test(NAME sandbox.e2e
+         COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/test_sandbox.py
+                 $<TARGET_FILE:descope-mcp>)
+set_tests_properties(sandbox.e2e PROPERTIES TIMEOUT 120 SKIP_RETURN_CODE 77)
