@@ -45,12 +45,15 @@ def check(cond, what):
 
 class Sandbox:
     def __init__(self, args):
+        # stderr goes to a file: an unread pipe could fill up and stall the server.
+        self.err = tempfile.TemporaryFile(mode="w+")
         self.proc = subprocess.Popen([BIN, "sandbox", "--exit-after", "90"] + args,
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                     stdout=subprocess.PIPE, stderr=self.err, text=True)
         line = self.proc.stdout.readline()
         if not line:
-            err = self.proc.stderr.read()
-            raise SystemExit("sandbox did not start: " + err)
+            self.proc.wait(timeout=10)
+            self.err.seek(0)
+            raise SystemExit("sandbox did not start: " + self.err.read())
         self.info = json.loads(line)
         u = urllib.parse.urlsplit(self.info["api_base"])
         self.host, self.port = u.hostname, u.port
@@ -63,6 +66,12 @@ class Sandbox:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.err.seek(0)
+        banner = self.err.read()
+        check("NOT FOR PRODUCTION" in banner, "the sandbox says it is a development tool")
+        check(self.info["management_key"] not in banner and
+              self.info["dev_client_secret"] not in banner, "no secret on stderr")
+        self.err.close()
         return self.proc.returncode
 
     def req(self, method, path, body=None, headers=None):
@@ -107,7 +116,8 @@ def verify(sb, token, aud):
 
 
 def test_cli_refusals():
-    for bad in ["0.0.0.0:0", "10.1.2.3:0", "example.com:0", "127.0.0.1", "127.0.0.1:99999"]:
+    for bad in ["0.0.0.0:0", "10.1.2.3:0", "example.com:0", "127.0.0.1", "127.0.0.1:99999",
+                "[::]:0", "[::ffff:10.0.0.1]:0", "128.0.0.1:0"]:
         p = subprocess.run([BIN, "sandbox", "--listen", bad, "--exit-after", "2"],
                            capture_output=True, text=True, timeout=10)
         check(p.returncode == 2 and p.stdout == "", f"--listen {bad} refused with exit 2")
@@ -237,7 +247,7 @@ def test_tokens(sb):
     check(st == 200, "dev token")
     hdr, c = verify(sb, js["access_token"], RESOURCE)
     check(c["sub"] == "U9custom" and c["scope"] == "calendar.read my.scope" and
-          c["exp"] - c["iat"] == 120, "dev token claims")
+          c["exp"] - c["iat"] == 120 and c["azp"] == "sandbox-dev", "dev token claims")
     st, _, js, _ = dev_token(sb, "U2alice", [], aud=[RESOURCE, "P2other"])
     check(st == 200 and verify(sb, js["access_token"], "P2other")[1]["aud"] ==
           [RESOURCE, "P2other"], "dev token with an audience array")

@@ -384,8 +384,8 @@ void sbx_token_endpoint(sbx *s, sbx_req *q, sbx_resp *r)
     json_decref(form);
 }
 
-/* Authenticates a dev client by HTTP Basic, for /sandbox/token. */
-static bool dev_client(sbx *s, sbx_req *q, sbx_resp *r)
+/* Authenticates a dev client by HTTP Basic, for /sandbox/token; returns it or NULL. */
+static json_t *dev_client(sbx *s, sbx_req *q, sbx_resp *r)
 {
     json_t *empty = json_object();
     bool confidential = false;
@@ -401,15 +401,16 @@ static bool dev_client(sbx *s, sbx_req *q, sbx_resp *r)
     json_decref(empty);
     if (client != NULL && (!confidential || !json_is_true(json_object_get(client, "dev")))) {
         sbx_resp_oauth_error(r, 403, "unauthorized_client", "not a sandbox dev client");
-        return false;
+        return NULL;
     }
-    return client != NULL;
+    return client;
 }
 
 void sbx_dev_token(sbx *s, sbx_req *q, sbx_resp *r)
 {
     /* SANDBOX ONLY: mint a token for any subject, scopes, audience and lifetime. */
-    if (!dev_client(s, q, r)) {
+    json_t *client = dev_client(s, q, r);
+    if (client == NULL) {
         return;
     }
     json_t *body = json_loadb(q->body, q->body_len, JSON_REJECT_DUPLICATES, NULL);
@@ -468,7 +469,8 @@ void sbx_dev_token(sbx *s, sbx_req *q, sbx_resp *r)
     if (why != NULL) {
         sbx_resp_oauth_error(r, 400, "invalid_request", why);
     } else {
-        json_t *out = issue(s, sub, aud, scopes, "sandbox-dev-token", ttl);
+        json_t *out = issue(s, sub, aud, scopes,
+                            json_string_value(json_object_get(client, "client_id")), ttl);
         if (out == NULL) {
             sbx_resp_oauth_error(r, 500, "server_error", "could not issue a token");
         } else {

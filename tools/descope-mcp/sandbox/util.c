@@ -96,6 +96,11 @@ unsigned char *sbx_b64url_decode(const char *s, size_t len, size_t *out_len)
             out[o++] = (unsigned char)((acc >> bits) & 0xffu);
         }
     }
+    /* RFC 4648 §3.5: refuse non-zero pad bits, so every value has one encoding. */
+    if (bits > 0 && (acc & ((1u << bits) - 1u)) != 0) {
+        free(out);
+        return NULL;
+    }
     *out_len = o;
     return out;
 }
