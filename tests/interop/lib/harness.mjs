@@ -1,0 +1,185 @@
+// Shared plumbing for the interop tests: check counting, a hard deadline, child processes that
+// never outlive the test, free loopback ports, and ctest's skip code (77).
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const SKIP = 77;
+export const INTEROP_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const children = new Set();
+let failures = 0;
+let passes = 0;
+
+function killAll() {
+  for (const c of children) {
+    if (c.exitCode === null && c.signalCode === null) {
+      try { c.kill('SIGKILL'); } catch { /* already gone */ }
+    }
+  }
+  children.clear();
+}
+process.on('exit', killAll);
+for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(sig, () => { killAll(); process.exit(1); });
+}
+
+export function log(msg) {
+  process.stdout.write(`${msg}\n`);
+}
+
+export function check(cond, what, detail) {
+  if (cond) {
+    passes++;
+    log(`ok   - ${what}`);
+  } else {
+    failures++;
+    log(`FAIL - ${what}${detail !== undefined ? `\n       ${typeof detail === 'string' ? detail : JSON.stringify(detail)}` : ''}`);
+  }
+  return !!cond;
+}
+
+export function skip(reason) {
+  log(`SKIP: ${reason}`);
+  killAll();
+  process.exit(SKIP);
+}
+
+export function finish() {
+  log(`# ${passes} passed, ${failures} failed`);
+  killAll();
+  process.exit(failures === 0 && passes > 0 ? 0 : 1);
+}
+
+// Aborts the whole test after `seconds`, so a hung peer cannot hang ctest.
+export function deadline(seconds) {
+  setTimeout(() => {
+    log(`FAIL - test exceeded its ${seconds} s budget`);
+    killAll();
+    process.exit(1);
+  }, seconds * 1000).unref();
+}
+
+export function binDir() {
+  const d = process.env.DMCP_BIN_DIR;
+  if (!d) {
+    log('FAIL - DMCP_BIN_DIR is not set (ctest sets it to <build>/bin)');
+    process.exit(1);
+  }
+  return d;
+}
+
+// Path of a project executable; skips the test (77) ONLY when the file does not exist.
+export function requireBinary(name) {
+  const p = path.join(binDir(), name);
+  if (!fs.existsSync(p)) {
+    skip(`${p} does not exist in this build yet; this test runs once it does`);
+  }
+  return p;
+}
+
+// `descope-mcp <sub>` exists but may still be the placeholder that prints "not available in
+// this build yet" (tools/descope-mcp/cmd_*.c): that is "not built yet", a skip, like a missing
+// binary. Any other answer — including a wrong one — runs the test.
+export async function requireSubcommand(bin, sub) {
+  const r = await run(bin, [sub], { timeoutMs: 5000 });
+  if (r.code === 2 && /not available in this build yet/.test(r.stderr)) {
+    skip(`${path.basename(bin)} ${sub} is still the placeholder in this build; this test runs once it is implemented`);
+  }
+}
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+// Spawns a child that is SIGKILLed when the test ends, whatever the way it ends.
+export function spawnTracked(cmd, args, opts = {}) {
+  const c = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+  children.add(c);
+  c.output = '';
+  c.stdout?.on('data', (d) => { c.output += d; });
+  c.stderr?.on('data', (d) => { c.output += d; });
+  c.on('exit', () => children.delete(c));
+  return c;
+}
+
+export function stopChild(c) {
+  return new Promise((resolve) => {
+    if (c.exitCode !== null || c.signalCode !== null) { resolve(); return; }
+    const t = setTimeout(() => { try { c.kill('SIGKILL'); } catch { /* gone */ } }, 3000);
+    c.once('exit', () => { clearTimeout(t); resolve(); });
+    c.kill('SIGTERM');
+  });
+}
+
+// Runs a command to completion with a time limit; resolves {code, signal, stdout, stderr}.
+export function run(cmd, args, { input, timeoutMs = 20000, env } = {}) {
+  return new Promise((resolve) => {
+    const c = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'], env: env ?? process.env });
+    children.add(c);
+    let stdout = '';
+    let stderr = '';
+    c.stdout.on('data', (d) => { stdout += d; });
+    c.stderr.on('data', (d) => { stderr += d; });
+    const t = setTimeout(() => { try { c.kill('SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    c.on('error', (e) => { stderr += String(e); });
+    c.on('close', (code, signal) => {
+      clearTimeout(t);
+      children.delete(c);
+      resolve({ code, signal, stdout, stderr });
+    });
+    c.stdin.on('error', () => { /* child may exit before reading */ });
+    c.stdin.end(input ?? '');
+  });
+}
+
+// Waits until something accepts TCP connections on 127.0.0.1:port (or the child exits).
+export async function waitForPort(port, child, timeoutMs = 10000) {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (child && (child.exitCode !== null || child.signalCode !== null)) {
+      throw new Error(`process exited (${child.exitCode ?? child.signalCode}) before listening:\n${child.output}`);
+    }
+    const ok = await new Promise((resolve) => {
+      const s = net.connect(port, '127.0.0.1');
+      s.once('connect', () => { s.destroy(); resolve(true); });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
+}
+
+export function parseJson(text) {
+  try { return JSON.parse(text); } catch { return undefined; }
+}
+
+export const PYTHON = '/usr/bin/python3';
+
+// Runs tests/interop/pyjwt/verify.py over [{name, token}]; resolves Map name → result,
+// or null when Debian's python3-jwt is missing.
+export async function pyjwtVerify(items, { jwksFile, jwksUrl, issuer, audience }) {
+  if (!fs.existsSync(PYTHON)) return null;
+  const args = [path.join(INTEROP_DIR, 'pyjwt', 'verify.py'), '--issuer', issuer, '--audience', audience];
+  if (jwksFile) args.push('--jwks-file', jwksFile);
+  if (jwksUrl) args.push('--jwks-url', jwksUrl);
+  const r = await run(PYTHON, args, { input: items.map((i) => JSON.stringify({ name: i.name, token: i.token })).join('\n') + '\n' });
+  if (r.code === SKIP) return null;
+  if (r.code !== 0) throw new Error(`pyjwt verify.py failed (${r.code}): ${r.stderr}`);
+  const out = new Map();
+  for (const line of r.stdout.split('\n').filter(Boolean)) {
+    const d = JSON.parse(line);
+    out.set(d.name, d);
+  }
+  return out;
+}

@@ -1,0 +1,42 @@
+# Interop tests against software we did not write (oidc-provider, jose, the official MCP
+# TypeScript SDK, the MCP conformance suite, PyJWT). Pinned by tests/interop/package-lock.json;
+# installed by `scripts/deps.sh --npm`. Every test exits 77 (skipped, never passed) when
+# tests/interop/node_modules is absent, and the binary-driven ones when the binary they test
+# does not exist in this build yet. Each bounds its own runtime and kills what it starts.
+set(_interop_dir ${CMAKE_CURRENT_LIST_DIR})
+set(_interop_env
+  "DMCP_BIN_DIR=${CMAKE_BINARY_DIR}/bin;DMCP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+
+function(dmcp_interop_test name)
+  add_test(NAME ${name} COMMAND ${ARGN})
+  set_tests_properties(${name} PROPERTIES
+    SKIP_RETURN_CODE 77 TIMEOUT 150 LABELS interop ENVIRONMENT "${_interop_env}")
+endfunction()
+
+dmcp_interop_test(interop.harness
+  ${_interop_dir}/run-test.sh harness/self_check.test.mjs)
+dmcp_interop_test(interop.validate.oidc_provider
+  ${_interop_dir}/run-test.sh validate/oidc_provider.test.mjs)
+dmcp_interop_test(interop.validate.jose_all_algs
+  ${_interop_dir}/run-test.sh validate/jose_all_algs.test.mjs)
+dmcp_interop_test(interop.mcp.http
+  ${_interop_dir}/run-test.sh mcp/http.test.mjs)
+dmcp_interop_test(interop.mcp.stdio
+  ${_interop_dir}/run-test.sh mcp/stdio.test.mjs)
+# The same client tests against the TypeScript-SDK baseline server: proves the tests (and the
+# benchmark's baseline) with software we did not write, whatever state our server is in.
+dmcp_interop_test(interop.mcp.http.ts_baseline
+  ${_interop_dir}/run-test.sh mcp/http.test.mjs --peer ts)
+dmcp_interop_test(interop.mcp.stdio.ts_baseline
+  ${_interop_dir}/run-test.sh mcp/stdio.test.mjs --peer ts)
+dmcp_interop_test(interop.conformance
+  ${_interop_dir}/conformance/run.sh)
+dmcp_interop_test(interop.conformance.auth
+  ${_interop_dir}/conformance/run.sh --auth)
+
+# Two-second smoke of the HTTP benchmark (bench/http/run.sh): the machinery works and both
+# servers answer every request correctly under load. Not a performance assertion.
+dmcp_interop_test(interop.bench.http.smoke
+  ${PROJECT_SOURCE_DIR}/bench/http/run.sh --smoke --build ${CMAKE_BINARY_DIR})
+# It saturates the CPU for 2 s per server: never alongside the timing-sensitive tests.
+set_tests_properties(interop.bench.http.smoke PROPERTIES RUN_SERIAL TRUE)
