@@ -248,8 +248,15 @@ int cli_sandbox(int argc, char **argv)
 
     int sig = 0;
     if (exit_after > 0) {
-        struct timespec ts = {(time_t)exit_after, 0};
-        sig = sigtimedwait(&set, NULL, &ts);
+        time_t deadline = time(NULL) + (time_t)exit_after;
+        for (;;) {
+            time_t left = deadline - time(NULL);
+            struct timespec ts = {left > 0 ? left : 0, 0};
+            sig = sigtimedwait(&set, NULL, &ts);
+            if (sig > 0 || errno != EINTR || left <= 0) {
+                break;
+            }
+        }
     } else {
         while (sigwait(&set, &sig) != 0) {
         }

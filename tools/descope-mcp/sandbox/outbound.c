@@ -404,18 +404,28 @@ void sbx_connect_page(sbx *s, sbx_req *q, sbx_resp *r)
     const char *app = json_string_value(json_object_get(t, "app"));
     if (!post) {
         char *scopes = sbx_scope_join(json_object_get(t, "scopes"));
+        /* All are checked ids already; escaped anyway, as everything put into HTML. */
         char *e_scopes = sbx_html_escape(scopes != NULL ? scopes : "");
+        char *e_app = sbx_html_escape(app);
+        char *e_owner = sbx_html_escape(owner_id);
+        char *e_ticket = sbx_html_escape(ticket);
         char body[1536];
-        /* owner, app and ticket are [A-Za-z0-9._-] (checked), safe in HTML as they are. */
-        snprintf(body, sizeof(body),
-                 "<p>Connect <b>%s</b> for <b>%s</b> with scopes <code>%s</code>?</p>"
-                 "<form method=post action=\"/sandbox/connect\">"
-                 "<input type=hidden name=ticket value=\"%s\">"
-                 "<button>Connect</button></form>",
-                 app, owner_id, e_scopes != NULL ? e_scopes : "", ticket);
+        if (e_scopes == NULL || e_app == NULL || e_owner == NULL || e_ticket == NULL) {
+            sbx_resp_text(r, 500, "text/plain", "out of memory");
+        } else {
+            snprintf(body, sizeof(body),
+                     "<p>Connect <b>%s</b> for <b>%s</b> with scopes <code>%s</code>?</p>"
+                     "<form method=post action=\"/sandbox/connect\">"
+                     "<input type=hidden name=ticket value=\"%s\">"
+                     "<button>Connect</button></form>",
+                     e_app, e_owner, e_scopes, e_ticket);
+            html(r, 200, body);
+        }
         free(scopes);
         free(e_scopes);
-        html(r, 200, body);
+        free(e_app);
+        free(e_owner);
+        free(e_ticket);
         return;
     }
     json_incref(t);
