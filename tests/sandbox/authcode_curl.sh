@@ -39,7 +39,9 @@ client=$(c -H 'Content-Type: application/json' \
 CID=$(j 'd["client_id"]' <<<"$client")
 
 verifier=$(head -c 48 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-challenge=$(printf %s "$verifier" | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '=\n')
+# S256 (RFC 7636 §4.2) computed by Python: the openssl CLI is not a project dependency.
+challenge=$($PY -c 'import base64, hashlib, sys
+print(base64.urlsafe_b64encode(hashlib.sha256(sys.argv[1].encode()).digest()).decode().rstrip("="))' "$verifier")
 
 page=$(c -G "$AUTHZ" --data-urlencode response_type=code --data-urlencode "client_id=$CID" \
   --data-urlencode "redirect_uri=$CB" --data-urlencode "code_challenge=$challenge" \
