@@ -598,7 +598,8 @@ void sbx_authorize(sbx *s, sbx_req *q, sbx_resp *r)
     char *e_scope = sbx_html_escape(scope_txt != NULL && scope_txt[0] != '\0' ? scope_txt
                                                                               : "(none)");
     char *e_res = sbx_html_escape(resource != NULL ? resource : "(none)");
-    size_t cap = 8192;
+    /* Each user row is at most ~6x its two (capped) fields plus markup. */
+    size_t cap = 4096 + json_array_size(json_object_get(s->state, "users")) * 2048;
     char *page = malloc(cap);
     if (page != NULL && e_client != NULL && e_scope != NULL && e_res != NULL) {
         int n = snprintf(page, cap,

@@ -237,7 +237,11 @@ void sbx_outbound_fetch(sbx *s, sbx_req *q, sbx_resp *r, bool tenant, bool lates
     char last[32];
     sbx_rfc3339(json_integer_value(json_object_get(conn, "expiry")), exp);
     json_t *lr = json_object_get(conn, "last_refresh");
-    sbx_rfc3339(lr != NULL ? json_integer_value(lr) : sbx_now(), last);
+    if (json_is_integer(lr)) {
+        sbx_rfc3339(json_integer_value(lr), last);
+    } else {
+        last[0] = '\0';
+    }
     json_t *tok = json_pack("{s:O,s:s,s:O,s:s,s:s,s:b,s:s,s:O,s:s}", "id",
                             json_object_get(conn, "id"), "appId", app, "accessToken",
                             json_object_get(conn, "access_token"), "accessTokenType", "bearer",
@@ -245,6 +249,9 @@ void sbx_outbound_fetch(sbx *s, sbx_req *q, sbx_resp *r, bool tenant, bool lates
                             json_object_get(conn, "refresh_token") != NULL, "lastRefreshTime",
                             last, "scopes", json_object_get(conn, "scopes"), "grantedBy",
                             "sandbox");
+    if (tok != NULL && last[0] == '\0') {
+        json_object_del(tok, "lastRefreshTime");
+    }
     if (tok != NULL) {
         if (tenant) {
             json_object_set_new(tok, "tenantId", json_string(tid));

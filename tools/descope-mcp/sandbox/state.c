@@ -21,9 +21,10 @@ json_t *sbx_connection_new(const char *app_id, const json_t *scopes)
     char *rt = sbx_random_id("sbx-refresh-", 24);
     json_t *c = NULL;
     if (id != NULL && at != NULL && rt != NULL) {
-        c = json_pack("{s:s,s:s,s:O,s:s,s:s,s:I}", "id", id, "app_id", app_id, "scopes", scopes,
-                      "access_token", at, "refresh_token", rt, "expiry",
-                      (json_int_t)(sbx_now() + SBX_CONN_TTL));
+        c = json_pack("{s:s,s:s,s:O,s:s,s:s,s:I,s:I}", "id", id, "app_id", app_id, "scopes",
+                      scopes, "access_token", at, "refresh_token", rt, "expiry",
+                      (json_int_t)(sbx_now() + SBX_CONN_TTL), "last_refresh",
+                      (json_int_t)sbx_now());
     }
     free(id);
     if (at != NULL) {
@@ -110,6 +111,28 @@ static bool check_connections(const json_t *owner)
     return true;
 }
 
+/* A client's optional secret and redirect URIs (checked here, trusted afterwards). */
+static bool check_client(const json_t *c)
+{
+    json_t *secret = json_object_get(c, "client_secret");
+    json_t *uris = json_object_get(c, "redirect_uris");
+    if (secret != NULL && (!json_is_string(secret) || json_string_length(secret) < 16 ||
+                           !sbx_is_id(json_string_value(secret), 256))) {
+        return false;
+    }
+    if (uris != NULL && !json_is_array(uris)) {
+        return false;
+    }
+    size_t i;
+    json_t *u;
+    json_array_foreach(uris, i, u) {
+        if (!json_is_string(u) || !sbx_redirect_uri_ok(json_string_value(u))) {
+            return false;
+        }
+    }
+    return true;
+}
+
 static bool check_list(const json_t *st, const char *name, const char *idfield, bool conns)
 {
     json_t *arr = json_object_get(st, name);
@@ -120,7 +143,7 @@ static bool check_list(const json_t *st, const char *name, const char *idfield, 
     json_t *o;
     json_array_foreach(arr, i, o) {
         if (!sbx_is_id(json_string_value(json_object_get(o, idfield)), 128) ||
-            (conns && !check_connections(o))) {
+            (conns && !check_connections(o)) || (!conns && !check_client(o))) {
             return false;
         }
     }
