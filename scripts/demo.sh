@@ -6,4 +6,4 @@ cd "$here"
 "$here/scripts/deps.sh"
 cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 cmake --build build -j "$(nproc 2>/dev/null || echo 2)" >/dev/null
-exec "$here/build/bin/descope-mcp" --help
+exec "$here/build/bin/quickstart"

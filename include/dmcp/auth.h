@@ -281,8 +281,11 @@ typedef struct dmcp_scope_error dmcp_scope_error;
 
 /*
  * The seed's InsufficientScopeError(required, token, description). description may be NULL
- * (the default text is used) or "" (kept as is).
- * Ownership: arrays and strings are copied; *out is new, release with dmcp_scope_error_free().
+ * (the default text is used) or "" (kept as is). Every string must be UTF-8. Returns
+ * DMCP_E_TOO_LARGE above DMCP_MAX_SCOPES scopes per list, DMCP_MAX_SCOPE_LEN bytes per scope
+ * or DMCP_MAX_HEADER_BYTES of description; DMCP_E_INVALID_ARG for NULL entries or ill-formed
+ * UTF-8. Ownership: arrays and strings are copied; *out is new, release with
+ * dmcp_scope_error_free(). Thread-safety: an error is immutable; read it from any thread.
  */
 DMCP_API dmcp_status dmcp_scope_error_new(const char *const *required, size_t n_required,
                                           const char *const *token_scopes, size_t n_token,
@@ -330,10 +333,14 @@ DMCP_API dmcp_status dmcp_validator_require_scopes(const dmcp_validator *v,
  * Each returns the header value (without "WWW-Authenticate: "), e.g.
  *   Bearer error="invalid_token", error_description="Token expired", scope="a b",
  *          resource_metadata="https://h/.well-known/oauth-protected-resource/mcp"
- * Pairs come in the fixed order error, error_description, scope, resource_metadata; NULL
- * arguments are left out. error_description is reduced to the characters RFC 6750 allows and
- * capped at 256 bytes; scope tokens outside RFC 6749 §3.3 give NULL.
+ * Pairs come in the fixed order error, error_description, scope, resource_metadata; NULL or
+ * empty arguments are left out. error_description is reduced to the characters RFC 6750
+ * allows by replacement ('"' -> '\'', '\\' -> '/', control characters -> SP, each non-ASCII
+ * character -> '?') and cut at 256 bytes. A scope that is not RFC 6749 §3.3 scope tokens
+ * separated by single spaces, a resource_metadata that is not an http(s) URL (https unless
+ * loopback) free of '"', '\\' and spaces, or an error code outside RFC 6749 A.7 gives NULL.
  * Ownership: new, release with dmcp_free(). NULL on bad input or out of memory.
+ * Thread-safety: pure functions.
  */
 
 /* 401 for a request without credentials: no error code (RFC 6750 §3.1). */

@@ -4,6 +4,7 @@
  *   dmcp/common.h   status codes, error detail, limits
  *   dmcp/version.h  version macros and dmcp_version()
  *   dmcp/auth.h     access-token validation, scopes, WWW-Authenticate challenges
+ *   dmcp/descope.h  Descope connection tokens (outbound apps)
  */
 #ifndef DMCP_DMCP_H
 #define DMCP_DMCP_H
@@ -11,5 +12,6 @@
 #include "dmcp/common.h"
 #include "dmcp/version.h"
 #include "dmcp/auth.h"
+#include "dmcp/descope.h"
 
 #endif /* DMCP_DMCP_H */

@@ -92,7 +92,8 @@ typedef enum dmcp__kty { DMCP__KTY_RSA = 1, DMCP__KTY_EC = 2, DMCP__KTY_OKP = 3 
 
 typedef struct dmcp__jwk {
     EVP_PKEY *pkey;       /* imported public key */
-    char *kid;            /* NULL when absent */
+    char *kid;            /* NULL when absent; NUL-terminated copy */
+    size_t kid_len;       /* bytes of kid (a JSON string may hold U+0000) */
     dmcp__alg alg;        /* the JWK's "alg", or DMCP__ALG_UNKNOWN when absent */
     dmcp__kty kty;
     unsigned bits;        /* RSA modulus bits, EC field bits, 256 for Ed25519 */

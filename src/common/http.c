@@ -132,6 +132,10 @@ dmcp_status dmcp__http_request(const dmcp__http_opts *opts, const char *method, 
 
     curl_easy_setopt(h, CURLOPT_URL, url);
     curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, loopback ? "http,https" : "https");
+    if (loopback) {
+        /* A loopback URL names this machine: never route it through an environment proxy. */
+        curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
+    }
     curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, "https");
     curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);

@@ -1,0 +1,18 @@
+# The validator's unit tests use the test minter (tests/support/mint.{h,c}).
+include(${PROJECT_SOURCE_DIR}/tests/support/mint.cmake)
+foreach(t test_validator test_adversarial test_keysource test_tokencache test_claims
+          test_jws_wycheproof)
+  if(TARGET ${t})
+    target_link_libraries(${t} PRIVATE dmcp_mint)
+  endif()
+endforeach()
+# test_keysource runs a libmicrohttpd JWKS server in the test process.
+if(TARGET test_keysource)
+  target_link_libraries(test_keysource PRIVATE PkgConfig::MHD)
+endif()
+
+# A quick timing program for the validator's overhead (not a test; see bench/ for the
+# official benchmark): build/bin/validator_timing [iterations]
+add_executable(validator_timing ${CMAKE_CURRENT_LIST_DIR}/vtiming.c)
+set_target_properties(validator_timing PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+target_link_libraries(validator_timing PRIVATE dmcp_internal dmcp_mint dmcp_warnings)
