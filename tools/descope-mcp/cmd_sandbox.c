@@ -135,6 +135,7 @@ static void sbx_free(sbx *s)
     json_decref(s->pending);
     json_decref(s->codes);
     json_decref(s->tickets);
+    dmcp_validator_free(s->validator);
     EVP_PKEY_free(s->key);
     free(s->state_path);
 }
@@ -228,6 +229,12 @@ int cli_sandbox(int argc, char **argv)
     }
     snprintf(s.base, sizeof(s.base), v6 ? "http://[%s]:%u" : "http://%s:%u", host, port);
     snprintf(s.issuer, sizeof(s.issuer), "%s/v1/apps/agentic/%s/%s", s.base, s.pid, s.sid);
+    s.validator = sbx_validator_new(&s);
+    if (s.validator == NULL) {
+        fprintf(stderr, "sandbox: cannot set up the token validator\n");
+        close(fd);
+        goto out;
+    }
     if (created && !sbx_state_save(&s)) {
         close(fd);
         goto out;

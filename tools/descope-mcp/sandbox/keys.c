@@ -174,91 +174,31 @@ out:
     return out;
 }
 
-static json_t *decode_part(const char *s, size_t len)
+dmcp_validator *sbx_validator_new(const sbx *s)
 {
-    size_t n = 0;
-    unsigned char *raw = sbx_b64url_decode(s, len, &n);
-    if (raw == NULL) {
-        return NULL;
+    json_t *jwks = sbx_jwks(s);
+    char *txt = jwks != NULL ? json_dumps(jwks, JSON_COMPACT) : NULL;
+    dmcp_validator_config *cfg = NULL;
+    dmcp_validator *v = NULL;
+    dmcp_error err;
+    memset(&err, 0, sizeof(err));
+    json_decref(jwks);
+    if (txt == NULL || dmcp_validator_config_new(&cfg) != DMCP_OK) {
+        goto out;
     }
-    json_t *j = json_loadb((const char *)raw, n, JSON_REJECT_DUPLICATES, NULL);
-    free(raw);
-    if (!json_is_object(j)) {
-        json_decref(j);
-        return NULL;
+    if (dmcp_validator_config_set_jwks_json(cfg, txt) != DMCP_OK ||
+        dmcp_validator_config_set_issuer(cfg, s->issuer) != DMCP_OK ||
+        dmcp_validator_config_disable_audience_check(cfg) != DMCP_OK ||
+        dmcp_validator_config_set_algorithms(cfg, "RS256") != DMCP_OK ||
+        dmcp_validator_config_set_require_at_jwt(cfg, true) != DMCP_OK) {
+        goto out;
     }
-    return j;
-}
-
-json_t *sbx_jwt_verify(const sbx *s, const char *token, size_t len, const char **why)
-{
-    /*
-     * The sandbox verifies only its own tokens, so the policy is narrow: RS256 with its one
-     * kid. (The library's validator is the general verifier; this avoids a network round trip
-     * to ourselves from inside the server thread.)
-     */
-    json_t *hdr = NULL;
-    json_t *claims = NULL;
-    unsigned char *sig = NULL;
-    EVP_MD_CTX *ctx = NULL;
-    *why = "malformed token";
-    if (len == 0 || len > SBX_MAX_TOKEN || memchr(token, '\0', len) != NULL) {
-        goto fail;
+    if (dmcp_validator_new(cfg, &v, &err) != DMCP_OK) {
+        fprintf(stderr, "sandbox: validator: %s\n", err.message);
+        v = NULL;
     }
-    const char *d1 = memchr(token, '.', len);
-    const char *d2 = d1 != NULL ? memchr(d1 + 1, '.', len - (size_t)(d1 + 1 - token)) : NULL;
-    if (d1 == NULL || d2 == NULL || memchr(d2 + 1, '.', len - (size_t)(d2 + 1 - token)) != NULL) {
-        goto fail;
-    }
-    hdr = decode_part(token, (size_t)(d1 - token));
-    claims = decode_part(d1 + 1, (size_t)(d2 - d1 - 1));
-    size_t siglen = 0;
-    sig = sbx_b64url_decode(d2 + 1, len - (size_t)(d2 + 1 - token), &siglen);
-    if (hdr == NULL || claims == NULL || sig == NULL) {
-        goto fail;
-    }
-    const char *alg = json_string_value(json_object_get(hdr, "alg"));
-    const char *kid = json_string_value(json_object_get(hdr, "kid"));
-    if (alg == NULL || strcmp(alg, "RS256") != 0 || kid == NULL || strcmp(kid, s->kid) != 0) {
-        *why = "unknown key or algorithm";
-        goto fail;
-    }
-    ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestVerifyInit(ctx, NULL, EVP_sha256(), NULL, s->key) != 1 ||
-        EVP_DigestVerify(ctx, sig, siglen, (const unsigned char *)token,
-                         (size_t)(d2 - token)) != 1) {
-        *why = "bad signature";
-        goto fail;
-    }
-    const char *iss = json_string_value(json_object_get(claims, "iss"));
-    json_t *exp = json_object_get(claims, "exp");
-    json_t *nbf = json_object_get(claims, "nbf");
-    int64_t now = sbx_now();
-    if (iss == NULL || strcmp(iss, s->issuer) != 0) {
-        *why = "wrong issuer";
-        goto fail;
-    }
-    if (!json_is_integer(exp) || json_integer_value(exp) <= now) {
-        *why = "expired token";
-        goto fail;
-    }
-    if (nbf != NULL && (!json_is_integer(nbf) || json_integer_value(nbf) > now + 5)) {
-        *why = "token not yet valid";
-        goto fail;
-    }
-    if (!json_is_string(json_object_get(claims, "sub"))) {
-        *why = "token without subject";
-        goto fail;
-    }
-    EVP_MD_CTX_free(ctx);
-    json_decref(hdr);
-    free(sig);
-    *why = NULL;
-    return claims;
-fail:
-    EVP_MD_CTX_free(ctx);
-    json_decref(hdr);
-    json_decref(claims);
-    free(sig);
-    return NULL;
+out:
+    dmcp_validator_config_free(cfg);
+    free(txt);
+    return v;
 }

@@ -48,31 +48,29 @@ static enum principal authorize(sbx *s, sbx_req *q, sbx_resp *r, char **user)
     if (sbx_secret_eq(secret, json_string_value(json_object_get(s->state, "management_key")))) {
         return P_MANAGEMENT;
     }
-    const char *why = NULL;
-    json_t *claims = sbx_jwt_verify(s, secret, strlen(secret), &why);
-    if (claims == NULL) {
+    /* The library's own validator (dmcp/auth.h) over the sandbox's JWKS: signature, kid,
+       alg, typ, iss, exp/nbf. */
+    dmcp_token *tok = NULL;
+    dmcp_error err;
+    memset(&err, 0, sizeof(err));
+    if (dmcp_validator_validate(s->validator, secret, strlen(secret), &tok, &err) != DMCP_OK) {
         char msg[128];
-        snprintf(msg, sizeof(msg), "Invalid credential: %s", why);
+        snprintf(msg, sizeof(msg), "Invalid credential: %s", dmcp_reason_description(err.reason));
         sbx_resp_descope_error(r, 401, E_UNAUTHORIZED, "Unauthorized", msg);
         return P_NONE;
     }
-    json_t *scopes = sbx_scope_split(json_string_value(json_object_get(claims, "scope")));
-    bool ok = scopes != NULL && sbx_array_has(scopes, "outbound.token.fetch");
-    json_decref(scopes);
-    if (!ok) {
-        json_decref(claims);
+    if (!dmcp_token_has_scope(tok, "outbound.token.fetch")) {
+        dmcp_token_free(tok);
         sbx_resp_descope_error(r, 403, E_FORBIDDEN, "Forbidden",
                                "The access token lacks the outbound.token.fetch scope");
         return P_NONE;
     }
-    const char *uid = json_string_value(json_object_get(claims, "dsub"));
-    if (uid == NULL) {
-        uid = json_string_value(json_object_get(claims, "sub"));
-    }
-    *user = strdup(uid);
-    json_decref(claims);
+    /* dsub if present, else sub: the Descope SDK rule (wire §4). */
+    const char *uid = dmcp_token_user_id(tok);
+    *user = uid != NULL ? strdup(uid) : NULL;
+    dmcp_token_free(tok);
     if (*user == NULL) {
-        sbx_resp_descope_error(r, 500, "E000500", "Internal error", "Out of memory");
+        sbx_resp_descope_error(r, 401, E_UNAUTHORIZED, "Unauthorized", "Token without subject");
         return P_NONE;
     }
     return P_TOKEN;

@@ -16,6 +16,8 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
+#include "dmcp/auth.h"
+
 /* Size caps on everything the sandbox parses. */
 #define SBX_MAX_BODY (64u * 1024u)       /* request bodies */
 #define SBX_MAX_TOKEN 8192u              /* bearer credentials */
@@ -38,6 +40,7 @@ typedef struct sbx {
     json_t *pending;      /* consent requests: id -> {client_id, redirect_uri, ..., exp} */
     json_t *codes;        /* authorization codes: code -> {..., exp} */
     json_t *tickets;      /* connect tickets: id -> {user, app, scopes, redirect, exp} */
+    dmcp_validator *validator; /* the library's validator over this sandbox's own JWKS */
 } sbx;
 
 /* An HTTP response under construction. */
@@ -63,8 +66,6 @@ typedef struct sbx_req {
 /* util.c */
 int64_t sbx_now(void);
 char *sbx_b64url(const unsigned char *data, size_t len);
-/* Decodes base64url without padding; NULL on bad input. *out_len receives the length. */
-unsigned char *sbx_b64url_decode(const char *s, size_t len, size_t *out_len);
 /* prefix + 2*nbytes hex characters of CSPRNG output; NULL on failure. */
 char *sbx_random_id(const char *prefix, size_t nbytes);
 /* application/x-www-form-urlencoded -> object of strings; NULL on bad input or duplicates. */
@@ -99,10 +100,11 @@ json_t *sbx_jwks(const sbx *s);
 /* Signs claims (borrowed) as an RS256 at+jwt. New string or NULL. */
 char *sbx_jwt_sign(const sbx *s, const json_t *claims);
 /*
- * Verifies a token this sandbox issued: signature with its own key, kid, alg, iss, exp/nbf.
- * Returns the claims (new reference) or NULL with *why set to a static reason.
+ * A validator (the library's public API) for the tokens this sandbox issues: its own JWKS as
+ * a static key set (no network: the server would otherwise call itself), its issuer, RS256,
+ * typ at+jwt, and no audience check (the connections API serves tokens of any audience).
  */
-json_t *sbx_jwt_verify(const sbx *s, const char *token, size_t len, const char **why);
+dmcp_validator *sbx_validator_new(const sbx *s);
 
 /* state.c */
 json_t *sbx_state_default(void);

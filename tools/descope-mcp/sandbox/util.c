@@ -50,61 +50,6 @@ char *sbx_b64url(const unsigned char *data, size_t len)
     return out;
 }
 
-static int b64url_val(char c)
-{
-    if (c >= 'A' && c <= 'Z') {
-        return c - 'A';
-    }
-    if (c >= 'a' && c <= 'z') {
-        return c - 'a' + 26;
-    }
-    if (c >= '0' && c <= '9') {
-        return c - '0' + 52;
-    }
-    if (c == '-') {
-        return 62;
-    }
-    if (c == '_') {
-        return 63;
-    }
-    return -1;
-}
-
-unsigned char *sbx_b64url_decode(const char *s, size_t len, size_t *out_len)
-{
-    /* RFC 7515 §2: base64url without padding; a length of 1 mod 4 is impossible. */
-    if (len % 4 == 1) {
-        return NULL;
-    }
-    unsigned char *out = malloc(len / 4 * 3 + 3);
-    if (out == NULL) {
-        return NULL;
-    }
-    size_t o = 0;
-    unsigned acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_val(s[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (unsigned)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)((acc >> bits) & 0xffu);
-        }
-    }
-    /* RFC 4648 §3.5: refuse non-zero pad bits, so every value has one encoding. */
-    if (bits > 0 && (acc & ((1u << bits) - 1u)) != 0) {
-        free(out);
-        return NULL;
-    }
-    *out_len = o;
-    return out;
-}
-
 char *sbx_random_id(const char *prefix, size_t nbytes)
 {
     unsigned char raw[64];
