@@ -393,6 +393,39 @@ def test_outbound_and_calendar(sb):
     check(st == 400, "connect with the management key needs a tenant")
 
 
+def test_connection_token_cli(sb, tmp):
+    """The library's connection client (descope-mcp connection-token) against the sandbox."""
+    def tokfile(name, sub, scopes):
+        path = os.path.join(tmp, name)
+        with open(path, "w") as f:
+            f.write(dev_token(sb, sub, scopes)[2]["access_token"])
+        return path
+
+    alice = tokfile("alice", "U2alice", ["calendar.read", "outbound.token.fetch"])
+    carol = tokfile("carol", "U2carol", ["outbound.token.fetch"])
+    noscope = tokfile("noscope", "U2alice", ["calendar.read"])
+    env = dict(os.environ, SBX_MK=sb.info["management_key"])
+
+    def run(*args):
+        p = subprocess.run([BIN, "connection-token", "--well-known-url", sb.info["well_known_url"],
+                            "--app-id", "google-calendar"] + list(args),
+                           capture_output=True, text=True, timeout=20, env=env)
+        return p.returncode, p.stdout
+
+    rc, out = run("--user-id", "U2alice", "--scope", CAL_SCOPE, "--access-token-file", alice)
+    check(rc == 0 and json.loads(out)["accessToken"].startswith("sbx-conn-"),
+          "connection-token CLI: alice's token (exit 0)")
+    rc, out = run("--user-id", "U2carol", "--access-token-file", carol)
+    check(rc == 5, f"connection-token CLI: not connected (exit 5, got {rc})")
+    rc, out = run("--user-id", "U2bob", "--access-token-file", alice)
+    check(rc == 6, f"connection-token CLI: another user (exit 6, got {rc})")
+    rc, out = run("--user-id", "U2alice", "--access-token-file", noscope)
+    check(rc == 6, f"connection-token CLI: no outbound.token.fetch (exit 6, got {rc})")
+    rc, out = run("--tenant-id", "T2acme", "--scope", CAL_SCOPE, "--management-key-env", "SBX_MK")
+    check(rc == 0 and json.loads(out)["tenantId"] == "T2acme",
+          "connection-token CLI: tenant token with the management key")
+
+
 def pkce():
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(
@@ -500,6 +533,7 @@ def main():
         test_tokens(sb)
         test_outbound_and_calendar(sb)
         test_authorization_code(sb)
+        test_connection_token_cli(sb, tmp)
         kid = sb.req("GET", path_of(sb.info["jwks_uri"]))[2]["keys"][0]["kid"]
         info1 = sb.info
     finally:
