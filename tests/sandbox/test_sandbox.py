@@ -426,6 +426,27 @@ def test_connection_token_cli(sb, tmp):
           "connection-token CLI: tenant token with the management key")
 
 
+def test_validate_cli(sb):
+    """The library's validator through discovery (descope-mcp validate --well-known-url)."""
+    def run(token, *args):
+        p = subprocess.run([BIN, "validate", "--well-known-url", sb.info["well_known_url"],
+                            "--audience", RESOURCE] + list(args) + ["-"], input=token,
+                           capture_output=True, text=True, timeout=20)
+        return p.returncode, p.stdout
+
+    good = cc_token(sb, "calendar.read tools.call", sub="U2alice")[2]["access_token"]
+    rc, out = run(good, "--require-scope", "calendar.read")
+    check(rc == 0, f"validate CLI accepts a sandbox token via discovery (got {rc}: {out})")
+    rc, _ = run(good, "--require-scope", "admin.write")
+    check(rc == 3, f"validate CLI: missing scope is exit 3 (got {rc})")
+    other = dev_token(sb, "U2alice", ["tools.call"], aud="http://127.0.0.1:9/other")[2]
+    rc, _ = run(other["access_token"])
+    check(rc == 1, f"validate CLI: wrong audience is exit 1 (got {rc})")
+    expired = dev_token(sb, "U2alice", ["tools.call"], ttl=-60)[2]["access_token"]
+    rc, _ = run(expired)
+    check(rc == 1, f"validate CLI: expired is exit 1 (got {rc})")
+
+
 def pkce():
     verifier = secrets.token_urlsafe(48)
     challenge = base64.urlsafe_b64encode(
@@ -534,6 +555,7 @@ def main():
         test_outbound_and_calendar(sb)
         test_authorization_code(sb)
         test_connection_token_cli(sb, tmp)
+        test_validate_cli(sb)
         kid = sb.req("GET", path_of(sb.info["jwks_uri"]))[2]["keys"][0]["kid"]
         info1 = sb.info
     finally:
