@@ -150,8 +150,8 @@ static bool aud_matches(const dmcp__claims_policy *pol, const char *s, size_t le
     return false;
 }
 
-dmcp_status dmcp__claims_check(const dmcp__claims_policy *pol, const dmcp__jl_doc *doc,
-                               int64_t now, dmcp__claims *out, dmcp_error *err)
+dmcp_status dmcp__claims_check(const dmcp__claims_policy *pol, const dmcp__jl_doc *doc, int64_t now,
+                               dmcp__claims *out, dmcp_error *err)
 {
     memset(out, 0, sizeof(*out));
     int64_t leeway = (int64_t)pol->leeway;
@@ -250,7 +250,8 @@ dmcp_status dmcp__claims_check(const dmcp__claims_policy *pol, const dmcp__jl_do
     }
     if (out->scope == NULL) {
         static const char *const arrays[] = {"scopes", "scp"};
-        for (size_t i = 0; i < DMCP__ARRAY_LEN(arrays) && out->scopes == NULL && out->scope == NULL; i++) {
+        for (size_t i = 0; i < DMCP__ARRAY_LEN(arrays) && out->scopes == NULL && out->scope == NULL;
+             i++) {
             const dmcp__jl_member *a = dmcp__jl_get(doc, arrays[i]);
             if (a == NULL || a->type == DMCP__JL_NULL) {
                 continue;
@@ -261,6 +262,14 @@ dmcp_status dmcp__claims_check(const dmcp__claims_policy *pol, const dmcp__jl_do
             }
             if (a->type != DMCP__JL_ARRAY || !a->all_strings) {
                 return claim_fail(err, DMCP_REASON_CLAIM, "scopes claim is not a string array");
+            }
+            /* RFC 6749 §3.3: a scope token has no space; an element with one is not a
+             * scope and would corrupt the space-joined challenge scope list. */
+            for (size_t k = 0; k < a->n_items; k++) {
+                const dmcp__jl_str *s = &doc->strs[a->first_str + k];
+                if (memchr(s->s, ' ', s->len) != NULL) {
+                    return claim_fail(err, DMCP_REASON_CLAIM, "scope element contains a space");
+                }
             }
             out->scopes = a;
         }

@@ -287,8 +287,8 @@ dmcp_status dmcp_validator_config_set_max_token_bytes(dmcp_validator_config *c, 
 dmcp_status dmcp_validator_config_set_http_timeouts(dmcp_validator_config *c, long connect_ms,
                                                     long total_ms)
 {
-    if (c == NULL || connect_ms <= 0 || total_ms <= 0 || connect_ms > 600000 ||
-        total_ms > 600000 || connect_ms > total_ms) {
+    if (c == NULL || connect_ms <= 0 || total_ms <= 0 || connect_ms > 600000 || total_ms > 600000 ||
+        connect_ms > total_ms) {
         return DMCP_E_INVALID_ARG;
     }
     c->connect_ms = connect_ms;
@@ -311,9 +311,8 @@ dmcp_status dmcp_validator_config_set_key_cache(dmcp_validator_config *c, unsign
     /* A zero cooldown would let every unknown kid trigger a fetch (the amplification the
      * cooldown exists to prevent); a week bounds every interval. */
     const unsigned week = 7u * 86400u;
-    if (c == NULL || min_ttl == 0 || min_ttl > max_ttl || default_ttl == 0 ||
-        max_ttl > week || default_ttl > week || cooldown == 0 || cooldown > week ||
-        stale_limit > week) {
+    if (c == NULL || min_ttl == 0 || min_ttl > max_ttl || default_ttl == 0 || max_ttl > week ||
+        default_ttl > week || cooldown == 0 || cooldown > week || stale_limit > week) {
         return DMCP_E_INVALID_ARG;
     }
     c->default_ttl = default_ttl;

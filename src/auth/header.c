@@ -107,8 +107,8 @@ out:
 }
 
 dmcp_status dmcp__jws_verify_compact(const char *token, size_t len, const dmcp__jwks *ks,
-                                     uint32_t alg_mask, bool require_at_jwt,
-                                     dmcp__jws_parts *parts, dmcp_error *err)
+                                     uint32_t alg_mask, bool require_at_jwt, dmcp__jws_parts *parts,
+                                     dmcp_error *err)
 {
     dmcp_status st = dmcp__jws_split(token, len, parts, err);
     if (st != DMCP_OK) {
@@ -116,8 +116,8 @@ dmcp_status dmcp__jws_verify_compact(const char *token, size_t len, const dmcp__
     }
     dmcp__jl_doc hdoc;
     dmcp__jws_header h;
-    st = dmcp__header_check(parts->header, parts->header_len, alg_mask, require_at_jwt, &hdoc,
-                            &h, err);
+    st = dmcp__header_check(parts->header, parts->header_len, alg_mask, require_at_jwt, &hdoc, &h,
+                            err);
     if (st != DMCP_OK) {
         dmcp__jws_parts_clear(parts);
         return st;
@@ -127,8 +127,7 @@ dmcp_status dmcp__jws_verify_compact(const char *token, size_t len, const dmcp__
     if (key == NULL) {
         st = dmcp__fail(err, DMCP_E_INVALID_TOKEN, why, "no key for this token");
     } else if (dmcp__sig_verify(key, h.alg, (const unsigned char *)parts->signing_input,
-                                parts->signing_input_len, parts->sig,
-                                parts->sig_len) != DMCP_OK) {
+                                parts->signing_input_len, parts->sig, parts->sig_len) != DMCP_OK) {
         st = dmcp__fail(err, DMCP_E_INVALID_TOKEN, DMCP_REASON_SIGNATURE,
                         "signature did not verify");
     }

@@ -9,6 +9,7 @@
 /* Objects up to this many keys are checked for duplicates on insert (linear); larger ones
  * are sorted once when they close, so a hostile header cannot make the check quadratic. */
 #define JL_LINEAR_KEYS 16
+#define JL_INLINE_KEYS 64
 
 typedef struct jl {
     const unsigned char *p;
@@ -21,6 +22,7 @@ typedef struct jl {
     dmcp__jl_str *keys; /* stack of the keys of the objects being parsed */
     size_t n_keys;
     size_t cap_keys;
+    dmcp__jl_str keys_inline[JL_INLINE_KEYS]; /* no allocation for ordinary documents */
     dmcp__jl_error err;
 } jl;
 
@@ -35,8 +37,7 @@ static bool fail(jl *j, dmcp__jl_error e)
 static void skip_ws(jl *j)
 {
     /* RFC 8259 §2: the four whitespace characters only. */
-    while (j->p < j->end &&
-           (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) {
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) {
         j->p++;
     }
 }
@@ -46,7 +47,7 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
     if (need <= *cap) {
         return true;
     }
-    size_t ncap = *cap ? *cap * 2 : 8;
+    size_t ncap = *cap ? *cap * 2 : 16;
     while (ncap < need) {
         ncap *= 2;
     }
@@ -56,6 +57,27 @@ static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
     }
     *arr = n;
     *cap = ncap;
+    return true;
+}
+
+/* The key stack starts in the parser struct and moves to the heap when it outgrows it. */
+static bool grow_keys(jl *j)
+{
+    size_t ncap = j->cap_keys * 2;
+    dmcp__jl_str *n;
+    if (j->keys == j->keys_inline) {
+        n = malloc(ncap * sizeof(*n));
+        if (n != NULL) {
+            memcpy(n, j->keys, j->n_keys * sizeof(*n));
+        }
+    } else {
+        n = realloc(j->keys, ncap * sizeof(*n));
+    }
+    if (n == NULL) {
+        return false;
+    }
+    j->keys = n;
+    j->cap_keys = ncap;
     return true;
 }
 
@@ -162,8 +184,7 @@ static bool parse_string(jl *j, dmcp__jl_str *out)
     char *start = o;
     for (;;) {
         const unsigned char *run = j->p;
-        while (j->p < j->end && *j->p >= 0x20 && *j->p < 0x80 && *j->p != '"' &&
-               *j->p != '\\') {
+        while (j->p < j->end && *j->p >= 0x20 && *j->p < 0x80 && *j->p != '"' && *j->p != '\\') {
             j->p++;
         }
         size_t n = (size_t)(j->p - run);
@@ -402,12 +423,16 @@ static bool parse_object(jl *j, unsigned depth, size_t *count, bool top)
         }
         if (n < JL_LINEAR_KEYS) {
             for (size_t i = base; i < j->n_keys; i++) {
-                if (j->keys[i].len == key.len && memcmp(j->keys[i].s, key.s, key.len) == 0) {
+                /* Length and first byte first: claim names are short and alike in length
+                 * (iss, aud, sub, exp...), so a memcmp call per pair would dominate. */
+                const dmcp__jl_str *o = &j->keys[i];
+                if (o->len == key.len && (key.len == 0 || o->s[0] == key.s[0]) &&
+                    memcmp(o->s, key.s, key.len) == 0) {
                     return fail(j, DMCP__JL_EDUP);
                 }
             }
         }
-        if (!grow((void **)&j->keys, &j->cap_keys, j->n_keys + 1, sizeof(*j->keys))) {
+        if (j->n_keys == j->cap_keys && !grow_keys(j)) {
             return fail(j, DMCP__JL_ENOMEM);
         }
         j->keys[j->n_keys++] = key;
@@ -578,11 +603,18 @@ void dmcp__jl_free(dmcp__jl_doc *doc)
 dmcp__jl_error dmcp__jl_parse(const unsigned char *in, size_t len, dmcp__jl_doc *doc)
 {
     memset(doc, 0, sizeof(*doc));
-    jl j;
-    memset(&j, 0, sizeof(j));
+    jl j; /* keys_inline is left uninitialised on purpose: only pushed entries are read */
+    j.arena = NULL;
+    j.arena_used = 0;
+    j.cap_members = 0;
+    j.cap_strs = 0;
+    j.n_keys = 0;
+    j.err = DMCP__JL_OK;
     j.p = in;
     j.end = in + len;
     j.doc = doc;
+    j.keys = j.keys_inline;
+    j.cap_keys = JL_INLINE_KEYS;
     skip_ws(&j);
     if (j.p >= j.end) {
         return DMCP__JL_ESYNTAX;
@@ -590,8 +622,7 @@ dmcp__jl_error dmcp__jl_parse(const unsigned char *in, size_t len, dmcp__jl_doc 
     if (*j.p != '{') {
         /* Anything else is either not JSON or not an object: both are refused. */
         bool json_start = *j.p == '[' || *j.p == '"' || *j.p == '-' ||
-                          (*j.p >= '0' && *j.p <= '9') || *j.p == 't' || *j.p == 'f' ||
-                          *j.p == 'n';
+                          (*j.p >= '0' && *j.p <= '9') || *j.p == 't' || *j.p == 'f' || *j.p == 'n';
         return json_start ? DMCP__JL_ENOTOBJ : DMCP__JL_ESYNTAX;
     }
     j.arena = malloc(len + 1);
@@ -606,7 +637,9 @@ dmcp__jl_error dmcp__jl_parse(const unsigned char *in, size_t len, dmcp__jl_doc 
             fail(&j, DMCP__JL_ESYNTAX); /* trailing bytes */
         }
     }
-    free(j.keys);
+    if (j.keys != j.keys_inline) {
+        free(j.keys);
+    }
     if (j.err != DMCP__JL_OK) {
         dmcp__jl_free(doc);
         return j.err;

@@ -16,8 +16,9 @@
  *   - numbers: no leading zeros, no bare '-', '.', or exponent; integers that do not fit
  *     int64 are refused; reals that overflow to infinity are refused (underflow accepted);
  *   - duplicate keys (after unescaping) are refused in every object at every depth.
- * Intentional difference: nesting deeper than DMCP__JL_MAX_DEPTH is refused
- * (DMCP__JL_EDEPTH); jansson allows 2048 levels.
+ * Intentional differences: nesting deeper than DMCP__JL_MAX_DEPTH is refused
+ * (DMCP__JL_EDEPTH; jansson allows 2048 levels); a NUL byte outside a string is always
+ * refused (jansson 2.14 silently drops one that directly follows a literal or a number).
  */
 #ifndef DMCP_JSONLITE_H
 #define DMCP_JSONLITE_H
@@ -43,10 +44,10 @@ typedef enum dmcp__jl_type {
 
 typedef enum dmcp__jl_error {
     DMCP__JL_OK = 0,
-    DMCP__JL_ESYNTAX,  /* not JSON, bad UTF-8, bad escape, bad number */
-    DMCP__JL_ENOTOBJ,  /* valid start, but the top-level value is not an object */
-    DMCP__JL_EDUP,     /* duplicate key */
-    DMCP__JL_EDEPTH,   /* nested deeper than DMCP__JL_MAX_DEPTH */
+    DMCP__JL_ESYNTAX, /* not JSON, bad UTF-8, bad escape, bad number */
+    DMCP__JL_ENOTOBJ, /* valid start, but the top-level value is not an object */
+    DMCP__JL_EDUP,    /* duplicate key */
+    DMCP__JL_EDEPTH,  /* nested deeper than DMCP__JL_MAX_DEPTH */
     DMCP__JL_ENOMEM
 } dmcp__jl_error;
 
@@ -59,20 +60,20 @@ typedef struct dmcp__jl_str {
 typedef struct dmcp__jl_member {
     dmcp__jl_str key;
     dmcp__jl_type type;
-    dmcp__jl_str str;   /* STRING */
-    int64_t i;          /* INT */
-    double d;           /* REAL; INT too (converted) */
-    size_t n_items;     /* ARRAY: number of elements; OBJECT: number of members */
-    bool all_strings;   /* ARRAY: every element is a string (true for []) */
-    size_t first_str;   /* ARRAY with all_strings: first index into doc->strs */
+    dmcp__jl_str str; /* STRING */
+    int64_t i;        /* INT */
+    double d;         /* REAL; INT too (converted) */
+    size_t n_items;   /* ARRAY: number of elements; OBJECT: number of members */
+    bool all_strings; /* ARRAY: every element is a string (true for []) */
+    size_t first_str; /* ARRAY with all_strings: first index into doc->strs */
 } dmcp__jl_member;
 
 typedef struct dmcp__jl_doc {
     dmcp__jl_member *members; /* in document order */
     size_t n;
-    dmcp__jl_str *strs;       /* elements of top-level string arrays */
+    dmcp__jl_str *strs; /* elements of top-level string arrays */
     size_t n_strs;
-    char *arena;              /* decoded strings */
+    char *arena; /* decoded strings */
 } dmcp__jl_doc;
 
 /*

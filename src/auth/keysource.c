@@ -180,8 +180,8 @@ static bool content_type_ok(const char *ct)
 static dmcp_status fetch(dmcp__keysource *ks, int64_t now, uint64_t gen, dmcp__keyset **out,
                          dmcp_error *err)
 {
-    static const char *const headers[] = {
-        "Accept: application/jwk-set+json, application/json", NULL};
+    static const char *const headers[] = {"Accept: application/jwk-set+json, application/json",
+                                          NULL};
     dmcp__http_response resp;
     dmcp__http_opts opts = ks->http;
     opts.max_bytes = DMCP_MAX_JWKS_BYTES;
@@ -192,8 +192,8 @@ static dmcp_status fetch(dmcp__keysource *ks, int64_t now, uint64_t gen, dmcp__k
     }
     dmcp__jwks *jwks = NULL;
     if (resp.status != 200) {
-        st = dmcp__fail(err, DMCP_E_UPSTREAM, DMCP_REASON_NONE, "JWKS fetch: HTTP %ld",
-                        resp.status);
+        st =
+            dmcp__fail(err, DMCP_E_UPSTREAM, DMCP_REASON_NONE, "JWKS fetch: HTTP %ld", resp.status);
         goto out;
     }
     if (!content_type_ok(resp.content_type)) {
@@ -201,8 +201,8 @@ static dmcp_status fetch(dmcp__keysource *ks, int64_t now, uint64_t gen, dmcp__k
                         "JWKS fetch: unexpected content type");
         goto out;
     }
-    st = dmcp__jwks_parse(resp.body.data != NULL ? resp.body.data : "", resp.body.len, &jwks,
-                          NULL, err);
+    st = dmcp__jwks_parse(resp.body.data != NULL ? resp.body.data : "", resp.body.len, &jwks, NULL,
+                          err);
     if (st != DMCP_OK) {
         st = dmcp__fail(err, DMCP_E_PROTOCOL, DMCP_REASON_NONE, "JWKS fetch: not a key set");
         goto out;

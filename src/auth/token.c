@@ -152,14 +152,14 @@ const json_t *dmcp_token_claims(const dmcp_token *ct)
     if (j != NULL) {
         return j;
     }
-    json_t *fresh = json_loadb((const char *)t->payload, t->payload_len, JSON_REJECT_DUPLICATES,
-                               NULL);
+    json_t *fresh =
+        json_loadb((const char *)t->payload, t->payload_len, JSON_REJECT_DUPLICATES, NULL);
     if (fresh == NULL) {
         return NULL;
     }
     json_t *expected = NULL;
-    if (!atomic_compare_exchange_strong_explicit(&t->claims, &expected, fresh,
-                                                 memory_order_acq_rel, memory_order_acquire)) {
+    if (!atomic_compare_exchange_strong_explicit(&t->claims, &expected, fresh, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
         json_decref(fresh);
         return expected;
     }

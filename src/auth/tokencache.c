@@ -33,7 +33,7 @@ typedef struct shard {
     entry *slots;      /* ring of cap entries, oldest at head */
     uint32_t *buckets; /* nb heads */
     uint32_t cap;
-    uint32_t nb;       /* power of two */
+    uint32_t nb; /* power of two */
     uint32_t head;
     uint32_t count;
 } shard;
@@ -44,8 +44,7 @@ struct dmcp__tcache {
 
 static uint32_t bucket_of(const shard *s, const unsigned char *d)
 {
-    uint32_t h = (uint32_t)d[1] | (uint32_t)d[2] << 8 | (uint32_t)d[3] << 16 |
-                 (uint32_t)d[4] << 24;
+    uint32_t h = (uint32_t)d[1] | (uint32_t)d[2] << 8 | (uint32_t)d[3] << 16 | (uint32_t)d[4] << 24;
     return h & (s->nb - 1);
 }
 
@@ -71,8 +70,7 @@ dmcp__tcache *dmcp__tcache_new(size_t entries, bool *nomem)
         }
         s->slots = calloc(per, sizeof(*s->slots));
         s->buckets = malloc(s->nb * sizeof(*s->buckets));
-        if (s->slots == NULL || s->buckets == NULL ||
-            pthread_rwlock_init(&s->lock, NULL) != 0) {
+        if (s->slots == NULL || s->buckets == NULL || pthread_rwlock_init(&s->lock, NULL) != 0) {
             free(s->slots);
             free(s->buckets);
             break;
@@ -121,8 +119,7 @@ static void fetch_sha256(void)
     g_sha256 = EVP_MD_fetch(NULL, "SHA256", NULL);
 }
 
-dmcp_status dmcp__tcache_digest(const char *token, size_t len,
-                                unsigned char out[DMCP__DIGEST_LEN])
+dmcp_status dmcp__tcache_digest(const char *token, size_t len, unsigned char out[DMCP__DIGEST_LEN])
 {
     (void)pthread_once(&g_sha256_once, fetch_sha256);
     if (g_sha256 == NULL) {
@@ -190,8 +187,7 @@ static void unlink_slot(shard *s, uint32_t i)
     }
 }
 
-void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN],
-                      dmcp_token *t)
+void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN], dmcp_token *t)
 {
     if (c == NULL || t == NULL) {
         return;

@@ -33,15 +33,14 @@ static dmcp_status read_jwks_file(const char *path, dmcp__buf *b, dmcp_error *er
         if (n > 0) {
             st = dmcp__buf_append(b, chunk, n);
             if (st != DMCP_OK) {
-                st = dmcp__fail(err, st == DMCP_E_TOO_LARGE ? DMCP_E_CONFIG : st,
-                                DMCP_REASON_NONE, "JWKS file too large");
+                st = dmcp__fail(err, st == DMCP_E_TOO_LARGE ? DMCP_E_CONFIG : st, DMCP_REASON_NONE,
+                                "JWKS file too large");
                 break;
             }
         }
         if (n < sizeof(chunk)) {
             if (ferror(f)) {
-                st = dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE,
-                                "cannot read the JWKS file");
+                st = dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE, "cannot read the JWKS file");
             }
             break;
         }
@@ -50,8 +49,7 @@ static dmcp_status read_jwks_file(const char *path, dmcp__buf *b, dmcp_error *er
     return st;
 }
 
-static dmcp_status load_static(const dmcp_validator_config *cfg, dmcp__jwks **out,
-                               dmcp_error *err)
+static dmcp_status load_static(const dmcp_validator_config *cfg, dmcp__jwks **out, dmcp_error *err)
 {
     dmcp__buf b;
     dmcp__buf_init(&b, DMCP_MAX_JWKS_BYTES);
@@ -103,8 +101,7 @@ static dmcp_status discover(dmcp_validator *v, const dmcp__wellknown *wk,
     }
     json_t *doc = NULL;
     if (resp.status != 200) {
-        st = dmcp__fail(err, DMCP_E_UPSTREAM, DMCP_REASON_NONE, "discovery: HTTP %ld",
-                        resp.status);
+        st = dmcp__fail(err, DMCP_E_UPSTREAM, DMCP_REASON_NONE, "discovery: HTTP %ld", resp.status);
         goto out;
     }
     doc = json_loadb(resp.body.data != NULL ? resp.body.data : "", resp.body.len,
@@ -465,8 +462,8 @@ dmcp_status dmcp_validator_validate(dmcp_validator *v, const char *token, size_t
     dmcp__claims c;
     dmcp_token *t = NULL;
 
-    st = dmcp__header_check(parts.header, parts.header_len, v->alg_mask, v->require_at_jwt,
-                            &hdoc, &h, err);
+    st = dmcp__header_check(parts.header, parts.header_len, v->alg_mask, v->require_at_jwt, &hdoc,
+                            &h, err);
     if (st != DMCP_OK) {
         goto out_parts;
     }

@@ -86,18 +86,18 @@ dmcp_status dmcp__header_check(const unsigned char *hdr, size_t len, uint32_t al
  * released with dmcp__jws_parts_clear().
  */
 dmcp_status dmcp__jws_verify_compact(const char *token, size_t len, const dmcp__jwks *ks,
-                                     uint32_t alg_mask, bool require_at_jwt,
-                                     dmcp__jws_parts *parts, dmcp_error *err);
+                                     uint32_t alg_mask, bool require_at_jwt, dmcp__jws_parts *parts,
+                                     dmcp_error *err);
 
 /* ---- claims (claims.c) ---- */
 
 typedef struct dmcp__issuer_rules {
-    const char *primary;            /* configured / derived issuer */
-    char *const *extra;             /* extra accepted issuers */
+    const char *primary; /* configured / derived issuer */
+    char *const *extra;  /* extra accepted issuers */
     size_t n_extra;
-    const char *origin;             /* Descope: scheme://host[:port], else NULL */
-    const char *project_id;         /* Descope: the project id, else NULL */
-    bool legacy;                    /* accept "<pid>" and "<origin>/<pid>" */
+    const char *origin;     /* Descope: scheme://host[:port], else NULL */
+    const char *project_id; /* Descope: the project id, else NULL */
+    bool legacy;            /* accept "<pid>" and "<origin>/<pid>" */
 } dmcp__issuer_rules;
 
 /* Exact issuer match against the rules of wire protocol §4.1. */
@@ -124,18 +124,18 @@ typedef struct dmcp__claims {
  * numbers, leeway, iss, aud; sub/dsub/azp/client_id/scope strings when present.
  * Failures: DMCP_E_INVALID_TOKEN with reason EXPIRED, NOT_YET_VALID, CLAIM, ISSUER, AUDIENCE.
  */
-dmcp_status dmcp__claims_check(const dmcp__claims_policy *pol, const dmcp__jl_doc *doc,
-                               int64_t now, dmcp__claims *out, dmcp_error *err);
+dmcp_status dmcp__claims_check(const dmcp__claims_policy *pol, const dmcp__jl_doc *doc, int64_t now,
+                               dmcp__claims *out, dmcp_error *err);
 
 /* ---- the token (token.c) ---- */
 
 struct dmcp_token {
     atomic_size_t refs;
-    char *raw;               /* NUL-terminated copy, wiped on free */
+    char *raw; /* NUL-terminated copy, wiped on free */
     size_t raw_len;
-    unsigned char *payload;  /* decoded payload JSON (for dmcp_token_claims) */
+    unsigned char *payload; /* decoded payload JSON (for dmcp_token_claims) */
     size_t payload_len;
-    dmcp__jl_doc doc;        /* owns the decoded strings below */
+    dmcp__jl_doc doc; /* owns the decoded strings below */
     const char *user_id, *sub, *iss, *client_id, *tenant;
     int64_t exp, reject_at, valid_from;
     const char **scopes;
@@ -160,14 +160,12 @@ typedef struct dmcp__tcache dmcp__tcache;
 dmcp__tcache *dmcp__tcache_new(size_t entries, bool *nomem);
 void dmcp__tcache_free(dmcp__tcache *c);
 /* SHA-256 of the token bytes. */
-dmcp_status dmcp__tcache_digest(const char *token, size_t len,
-                                unsigned char out[DMCP__DIGEST_LEN]);
+dmcp_status dmcp__tcache_digest(const char *token, size_t len, unsigned char out[DMCP__DIGEST_LEN]);
 /* A new reference to the cached token when present and still valid at `now`, else NULL. */
 dmcp_token *dmcp__tcache_get(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN],
                              int64_t now);
 /* Remembers t (takes a new reference of its own). */
-void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN],
-                      dmcp_token *t);
+void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN], dmcp_token *t);
 /* Number of live entries (for tests). */
 size_t dmcp__tcache_count(dmcp__tcache *c);
 
@@ -184,14 +182,13 @@ typedef struct dmcp__keyset {
 typedef struct dmcp__keysource dmcp__keysource;
 
 typedef struct dmcp__keysource_opts {
-    const char *jwks_url;       /* fetched source, or NULL with a static set */
-    dmcp__jwks *static_jwks;    /* taken */
+    const char *jwks_url;    /* fetched source, or NULL with a static set */
+    dmcp__jwks *static_jwks; /* taken */
     dmcp__http_opts http;
     unsigned default_ttl, min_ttl, max_ttl, cooldown, stale_limit;
 } dmcp__keysource_opts;
 
-dmcp_status dmcp__keysource_new(dmcp__keysource_opts *opts, dmcp__keysource **out,
-                                dmcp_error *err);
+dmcp_status dmcp__keysource_new(dmcp__keysource_opts *opts, dmcp__keysource **out, dmcp_error *err);
 void dmcp__keysource_free(dmcp__keysource *ks);
 
 /* Tries a fetch now (used once by dmcp_validator_new). */

@@ -104,8 +104,8 @@ static void test_identity_rules(void **state)
 
     /* A spaced scope string with empty pieces. */
     snprintf(buf, sizeof(buf),
-             "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"scope\":\"  a   b \"}", VT_ISS,
-             VT_AUD, (long long)(VT_NOW + 60));
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,\"scope\":\"  a   b \"}", VT_ISS, VT_AUD,
+             (long long)(VT_NOW + 60));
     tok = dmcp_mint_sign_simple(k, "ES256", "k1", buf);
     assert_int_equal(dmcp_validator_validate(v, tok, strlen(tok), &t, NULL), DMCP_OK);
     sc = dmcp_token_scopes(t, &n);
@@ -124,9 +124,10 @@ static void test_identity_rules(void **state)
 
     /* Over DMCP_MAX_SCOPES scopes is refused. */
     char *big = malloc(8192);
-    size_t off = (size_t)snprintf(big, 8192, "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,"
-                                             "\"scope\":\"", VT_ISS, VT_AUD,
-                                  (long long)(VT_NOW + 60));
+    size_t off = (size_t)snprintf(big, 8192,
+                                  "{\"iss\":\"%s\",\"aud\":\"%s\",\"exp\":%lld,"
+                                  "\"scope\":\"",
+                                  VT_ISS, VT_AUD, (long long)(VT_NOW + 60));
     for (int i = 0; i <= DMCP_MAX_SCOPES; i++) {
         off += (size_t)snprintf(big + off, 8192 - off, "s%d ", i);
     }
@@ -193,8 +194,7 @@ static void test_config_rules(void **state)
     assert_null(dmcp_validator_resource(v));
     /* With the check off, a token without aud passes. */
     char buf[256];
-    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"exp\":%lld}", VT_ISS,
-             (long long)(VT_NOW + 60));
+    snprintf(buf, sizeof(buf), "{\"iss\":\"%s\",\"exp\":%lld}", VT_ISS, (long long)(VT_NOW + 60));
     char *tok = dmcp_mint_sign_simple(k, "ES256", "k1", buf);
     VT_ACCEPT(v, tok);
     free(tok);
@@ -215,8 +215,7 @@ static void test_config_rules(void **state)
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_E_CONFIG);
     assert_int_equal(dmcp_validator_config_set_jwks_json(cfg, "not json"), DMCP_OK);
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_E_CONFIG);
-    assert_int_equal(dmcp_validator_config_set_jwks_file(cfg, "/nonexistent/jwks.json"),
-                     DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_jwks_file(cfg, "/nonexistent/jwks.json"), DMCP_OK);
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_E_CONFIG); /* both set */
     assert_int_equal(dmcp_validator_config_set_jwks_json(cfg, NULL), DMCP_OK);
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_E_CONFIG); /* missing file */
@@ -226,9 +225,9 @@ static void test_config_rules(void **state)
     /* A Descope issuer with no audience accepts the project id as audience and the
      * Descope issuer forms of the project. */
     assert_int_equal(dmcp_validator_config_new(&cfg), DMCP_OK);
-    assert_int_equal(dmcp_validator_config_set_issuer(
-                         cfg, "https://api.descope.com/v1/apps/agentic/P2abc/MS9"),
-                     DMCP_OK);
+    assert_int_equal(
+        dmcp_validator_config_set_issuer(cfg, "https://api.descope.com/v1/apps/agentic/P2abc/MS9"),
+        DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_jwks_json(cfg, jwks), DMCP_OK);
     assert_int_equal(dmcp_validator_config_set_clock(cfg, vt_clock, &now), DMCP_OK);
     assert_int_equal(dmcp_validator_new(cfg, &v, &err), DMCP_OK);
@@ -316,6 +315,37 @@ static void test_threads(void **state)
     dmcp_validator_free(v);
 }
 
+/* RFC 7515 Appendix A.3 (ES256): an external token and key, end to end. Its payload has CRLFs
+ * between members and a custom claim; exp is 1300819380. */
+static void test_rfc7515_a3(void **state)
+{
+    (void)state;
+    const char *jwks = "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-256\","
+                       "\"x\":\"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU\","
+                       "\"y\":\"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0\"}]}";
+    const char *tok =
+        "eyJhbGciOiJFUzI1NiJ9.eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFt"
+        "cGxlLmNvbS9pc19yb290Ijp0cnVlfQ.DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djx"
+        "La8ISlSApmWQxfKTUJqPP3-Kg6NU1Q";
+    int64_t now = 1300819380 - 100;
+    dmcp_validator_config *cfg = NULL;
+    assert_int_equal(dmcp_validator_config_new(&cfg), DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_issuer(cfg, "joe"), DMCP_OK);
+    assert_int_equal(dmcp_validator_config_disable_audience_check(cfg), DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_jwks_json(cfg, jwks), DMCP_OK);
+    assert_int_equal(dmcp_validator_config_set_clock(cfg, vt_clock, &now), DMCP_OK);
+    dmcp_validator *v = vt_validator(cfg);
+    dmcp_token *t = NULL;
+    assert_int_equal(dmcp_validator_validate(v, tok, strlen(tok), &t, NULL), DMCP_OK);
+    assert_string_equal(dmcp_token_issuer(t), "joe");
+    assert_int_equal(dmcp_token_expiry(t), 1300819380);
+    assert_true(json_is_true(json_object_get(dmcp_token_claims(t), "http://example.com/is_root")));
+    dmcp_token_free(t);
+    now = 1300819380 + 5;
+    VT_REJECT(v, tok, DMCP_REASON_EXPIRED);
+    dmcp_validator_free(v);
+}
+
 static void test_bad_args(void **state)
 {
     (void)state;
@@ -342,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_cache_hit_same_token),
         cmocka_unit_test(test_config_rules),
         cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_rfc7515_a3),
         cmocka_unit_test(test_bad_args),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -85,11 +85,11 @@ static inline dmcp_status vt_check(dmcp_validator *v, const char *tok, dmcp_reas
 }
 
 /* Asserts DMCP_E_INVALID_TOKEN with the given reason. */
-#define VT_REJECT(v, tok, why)                                                                \
-    do {                                                                                      \
-        dmcp_reason r_ = DMCP_REASON_NONE;                                                    \
-        assert_int_equal(vt_check((v), (tok), &r_), DMCP_E_INVALID_TOKEN);                    \
-        assert_int_equal(r_, (why));                                                          \
+#define VT_REJECT(v, tok, why)                                                                     \
+    do {                                                                                           \
+        dmcp_reason r_ = DMCP_REASON_NONE;                                                         \
+        assert_int_equal(vt_check((v), (tok), &r_), DMCP_E_INVALID_TOKEN);                         \
+        assert_int_equal(r_, (why));                                                               \
     } while (0)
 
 #define VT_ACCEPT(v, tok) assert_int_equal(vt_check((v), (tok), NULL), DMCP_OK)
