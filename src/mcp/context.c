@@ -615,12 +615,15 @@ dmcp_status dmcp_call_progress(dmcp_call *call, double progress, double total,
     if (call == NULL) {
         return DMCP_E_INVALID_ARG;
     }
-    if (call->progress_token == NULL) {
-        return DMCP_OK;
-    }
-    /* Basic › Utilities › Progress: the value MUST increase with each notification. */
+    /* Basic › Utilities › Progress: the value MUST increase with each notification. Checked
+     * even when nothing is sent, so a handler bug does not depend on the client. */
     if (call->sent_progress && !(progress > call->last_progress)) {
         return DMCP_E_INVALID_ARG;
+    }
+    call->last_progress = progress;
+    call->sent_progress = true;
+    if (call->progress_token == NULL) {
+        return DMCP_OK;
     }
     json_t *p = json_object();
     if (p == NULL) {
@@ -634,8 +637,6 @@ dmcp_status dmcp_call_progress(dmcp_call *call, double progress, double total,
     if (message != NULL) {
         json_object_set_new(p, "message", json_string(message));
     }
-    call->last_progress = progress;
-    call->sent_progress = true;
     return send_note(call, "notifications/progress", p);
 }
 

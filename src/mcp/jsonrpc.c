@@ -50,7 +50,7 @@ json_t *dmcp__jsonrpc_parse(const char *data, size_t len, size_t max, int *code)
     }
     json_error_t jerr;
     /* Duplicate keys are refused: {"method":"a","method":"b"} must not mean either. */
-    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
     if (v == NULL) {
         return NULL;
     }
