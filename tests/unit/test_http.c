@@ -749,8 +749,8 @@ static void test_bad_input_keeps_serving(void **state)
          DMCP_JSONRPC_METHOD_NOT_FOUND},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":[]}", 0, 400,
          DMCP_JSONRPC_INVALID_REQUEST},
-        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\0", 44, 400,
-         DMCP_JSONRPC_PARSE_ERROR},
+#define WITH_NUL "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}\0"
+        {WITH_NUL, sizeof(WITH_NUL) - 1, 400, DMCP_JSONRPC_PARSE_ERROR},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         reqopts o = {.token = "alice", .session = s, .body = cases[i].body,
