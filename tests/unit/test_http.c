@@ -5,6 +5,7 @@
  */
 #include <curl/curl.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <time.h>
 
@@ -184,11 +185,14 @@ static dmcp_status t_log(dmcp_call *call, const json_t *args, dmcp_result *res, 
     return dmcp_result_add_text(res, "logged");
 }
 
+static atomic_int slow_started;
+
 static dmcp_status t_slow(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
 {
     (void)call;
     (void)args;
     (void)ud;
+    atomic_fetch_add(&slow_started, 1);
     sleep_ms(400);
     return dmcp_result_add_text(res, "slow done");
 }
@@ -981,17 +985,37 @@ static void test_keep_alive(void **state)
 
 typedef struct slow_arg {
     unsigned port;
+    const char *session;
+    const char *body;
+    const char *method;
     resp r;
 } slow_arg;
 
 static void *slow_call(void *p)
 {
     slow_arg *a = p;
-    reqopts o = {.body = CALL("slow", "{}")};
+    reqopts o = {.body = a->body, .session = a->session, .method = a->method,
+                 .accept = a->method != NULL ? "text/event-stream" : NULL, .timeout_ms = 8000};
     do_req(a->port, &o, &a->r);
     return NULL;
 }
 
+static char *open_plain_session(unsigned port, char *out)
+{
+    resp r;
+    reqopts o = {.body = INIT_BODY("2025-11-25")};
+    do_req(port, &o, &r);
+    assert_int_equal(r.status, 200);
+    strcpy(out, hdr(&r, "Mcp-Session-Id"));
+    return out;
+}
+
+#define SLOW_STREAMED                                                                          \
+    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","     \
+    "\"arguments\":{},\"_meta\":{\"progressToken\":1}}}"
+
+/* Stop while a JSON call, a streamed call and a GET stream are open: the calls finish, the
+ * GET stream is ended, stop returns, and new connections are refused. */
 static void test_graceful_stop(void **state)
 {
     (void)state;
@@ -1000,25 +1024,94 @@ static void test_graceful_stop(void **state)
     assert_int_equal(dmcp_server_new("stop", "1", &s), DMCP_OK);
     add_tools(s);
     assert_int_equal(dmcp_server_set_listen(s, "127.0.0.1", 0), DMCP_OK);
-    assert_int_equal(dmcp_server_set_stateless(s, true), DMCP_OK);
     assert_int_equal(dmcp_server_start(s, &err), DMCP_OK);
-    static slow_arg a;
-    memset(&a, 0, sizeof(a));
-    a.port = dmcp_server_port(s);
-    pthread_t t;
-    assert_int_equal(pthread_create(&t, NULL, slow_call, &a), 0);
-    sleep_ms(150);
-    dmcp_server_stop(s); /* must let the in-flight call finish */
-    pthread_join(t, NULL);
-    assert_int_equal(a.r.status, 200);
-    assert_non_null(strstr(a.r.body, "slow done"));
+    unsigned port = dmcp_server_port(s);
+    char sid[128];
+    open_plain_session(port, sid);
+    static slow_arg a[3];
+    memset(a, 0, sizeof(a));
+    a[0] = (slow_arg){port, sid, CALL("slow", "{}"), NULL, {0}};
+    a[1] = (slow_arg){port, sid, SLOW_STREAMED, NULL, {0}};
+    a[2] = (slow_arg){port, sid, NULL, "GET", {0}};
+    pthread_t t[3];
+    atomic_store(&slow_started, 0);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(pthread_create(&t[i], NULL, slow_call, &a[i]), 0);
+    }
+    /* Wait until both calls run and the GET stream is attached (bounded). */
+    bool ready = false;
+    for (int i = 0; i < 300 && !ready; i++) {
+        sleep_ms(10);
+        dmcp__session *sess = dmcp__sessions_find(s->sessions, sid);
+        assert_non_null(sess);
+        pthread_mutex_lock(&sess->mu);
+        ready = sess->get_stream != NULL && atomic_load(&slow_started) == 2;
+        pthread_mutex_unlock(&sess->mu);
+        dmcp__session_unref(sess);
+    }
+    assert_true(ready);
+    time_t before = time(NULL);
+    dmcp_server_stop(s); /* must let the in-flight calls finish */
+    assert_true(time(NULL) - before < 5);
+    for (int i = 0; i < 3; i++) {
+        pthread_join(t[i], NULL);
+        assert_int_equal(a[i].r.status, 200);
+    }
+    assert_non_null(strstr(a[0].r.body, "slow done"));
+    assert_non_null(strstr(a[1].r.body, "slow done"));
+    assert_string_equal(hdr(&a[1].r, "Content-Type"), "text/event-stream");
     assert_int_equal(dmcp_server_port(s), 0);
-    /* New connections are refused after stop. */
     resp r;
     reqopts o = {.body = PING, .timeout_ms = 1000};
-    do_req(a.port, &o, &r);
+    do_req(port, &o, &r);
     assert_int_equal(r.status, 0);
     dmcp_server_free(s);
+}
+
+typedef struct run_arg {
+    dmcp_server *srv;
+    dmcp_status rc;
+} run_arg;
+
+static void *run_thread(void *p)
+{
+    run_arg *a = p;
+    a->rc = dmcp_server_run(a->srv, NULL);
+    return NULL;
+}
+
+/* dmcp_server_run serves until SIGTERM, then returns DMCP_OK. */
+static void test_run_until_sigterm(void **state)
+{
+    (void)state;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old); /* the test process must not die */
+    static run_arg a;
+    assert_int_equal(dmcp_server_new("run", "1", &a.srv), DMCP_OK);
+    add_tools(a.srv);
+    assert_int_equal(dmcp_server_set_listen(a.srv, "127.0.0.1", 0), DMCP_OK);
+    assert_int_equal(dmcp_server_set_stateless(a.srv, true), DMCP_OK);
+    a.rc = DMCP_E_INTERNAL;
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, run_thread, &a), 0);
+    unsigned port = 0;
+    for (int i = 0; i < 200 && port == 0; i++) {
+        sleep_ms(10);
+        port = dmcp_server_port(a.srv);
+    }
+    assert_true(port > 0);
+    resp r;
+    reqopts o = {.body = PING};
+    do_req(port, &o, &r);
+    assert_int_equal(r.status, 200);
+    pthread_kill(t, SIGTERM);
+    pthread_join(t, NULL);
+    assert_int_equal(a.rc, DMCP_OK);
+    assert_int_equal(dmcp_server_port(a.srv), 0);
+    dmcp_server_free(a.srv);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
 int main(void)
@@ -1039,6 +1132,7 @@ int main(void)
         cmocka_unit_test(test_get_stream),
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_graceful_stop),
+        cmocka_unit_test(test_run_until_sigterm),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();
