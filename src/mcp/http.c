@@ -30,6 +30,7 @@
 #define CONN_MEMORY_LIMIT (128 * 1024) /* headers incl. a 16 KiB bearer token fit easily */
 #define MAX_TLS_FILE (1024 * 1024)
 #define HTTP_CONTENT_TOO_LARGE 413
+#define MAX_STREAM_WORKERS 256 /* beyond this, streamed calls run inline (buffered SSE) */
 
 struct dmcp__stream {
     pthread_mutex_t mu;
@@ -57,6 +58,7 @@ typedef struct dmcp__http {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int active;              /* requests being handled + worker threads */
+    int workers;             /* live-stream worker threads */
     dmcp__stream *streams;   /* open streams (each holds a reference for the list) */
     unsigned long stream_counter;
     pthread_t housekeeper;
@@ -667,6 +669,9 @@ static void *stream_worker(void *arg)
     dmcp__session_unref(j->sess);
     dmcp__http *h = j->h;
     free(j);
+    pthread_mutex_lock(&h->mu);
+    h->workers--;
+    pthread_mutex_unlock(&h->mu);
     active_add(h, -1);
     return NULL;
 }
@@ -700,6 +705,9 @@ static enum MHD_Result start_stream(dmcp__http *h, struct MHD_Connection *c, dmc
     pthread_attr_init(&attr);
     pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
     active_add(h, 1);
+    pthread_mutex_lock(&h->mu);
+    h->workers++;
+    pthread_mutex_unlock(&h->mu);
     pthread_t t;
     if (pthread_create(&t, &attr, stream_worker, j) != 0) {
         /* No thread: run it here; the buffered events are sent when we return. */
@@ -862,9 +870,9 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     if (srv->stateless) {
         sess = dmcp__session_new_local();
         if (sess != NULL) {
-            sess->initialized = true;
             snprintf(sess->version, sizeof(sess->version), "%s",
                      hv != NULL ? hv : DMCP_PROTOCOL_2025_03_26);
+            atomic_store(&sess->initialized, true);
         }
     } else if (init) {
         dmcp_status st = dmcp__sessions_create(srv->sessions, dmcp_principal_binding_key(p),
@@ -892,7 +900,9 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
     char version[16];
     snprintf(version, sizeof(version), "%s",
-             hv != NULL ? hv : (sess->initialized ? sess->version : DMCP_PROTOCOL_2025_03_26));
+             hv != NULL ? hv
+                        : (atomic_load(&sess->initialized) ? sess->version
+                                                           : DMCP_PROTOCOL_2025_03_26));
     json_t *notes = json_array();
     dmcp__sink sink = {collect_sink_send, notes};
     dmcp__rpc_ctx ctx = {srv, sess, p, version, srv->stateless, false, &sink};
@@ -940,7 +950,10 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     /* A batch is re-checked item by item in dispatch (refusals become isError results). */
     ctx.authorized = json_is_object(body);
 
-    if (json_is_object(body) && id != NULL && dmcp__wants_stream(srv, body) &&
+    pthread_mutex_lock(&h->mu);
+    bool worker_room = h->workers < MAX_STREAM_WORKERS;
+    pthread_mutex_unlock(&h->mu);
+    if (worker_room && json_is_object(body) && id != NULL && dmcp__wants_stream(srv, body) &&
         dmcp__lifecycle_gate(sess, "tools/call", ctx.stateless, &(const char *){NULL}) == 0) {
         ret = start_stream(h, c, &ctx, body, origin);
         goto out;

@@ -68,14 +68,14 @@ json_t *dmcp__lifecycle_initialize(dmcp_server *srv, dmcp__session *sess, const 
     }
     const char *version = dmcp__version_negotiate(json_string_value(pv));
     pthread_mutex_lock(&sess->mu);
-    if (sess->initialized) {
+    if (atomic_load(&sess->initialized)) {
         pthread_mutex_unlock(&sess->mu);
         *code = DMCP_JSONRPC_INVALID_REQUEST;
         *message = "Session already initialized";
         return NULL;
     }
-    sess->initialized = true;
     snprintf(sess->version, sizeof(sess->version), "%s", version);
+    atomic_store(&sess->initialized, true); /* publishes version to lock-free readers */
     json_decref(sess->client_caps);
     json_decref(sess->client_info);
     sess->client_caps = caps != NULL ? json_deep_copy(caps) : json_object();
@@ -115,7 +115,7 @@ int dmcp__lifecycle_gate(const dmcp__session *sess, const char *method, bool sta
         return 0;
     }
     /* Lifecycle §1.1: initialize MUST be the first interaction; only ping may precede it. */
-    if (!sess->initialized) {
+    if (!atomic_load(&sess->initialized)) {
         *message = "Server not initialized";
         return DMCP_JSONRPC_INVALID_REQUEST;
     }

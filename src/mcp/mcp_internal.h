@@ -85,7 +85,7 @@ typedef struct dmcp__session {
     char id[DMCP__SESSION_ID_LEN + 1];
     char *binding;          /* principal binding key at creation, or NULL */
     char version[16];       /* negotiated protocol version */
-    bool initialized;       /* initialize answered */
+    atomic_bool initialized; /* initialize answered; version is final once this is set */
     bool client_ready;      /* notifications/initialized received */
     atomic_int log_level;   /* minimum dmcp_log_level for notifications/message */
     json_t *client_caps;    /* client capabilities from initialize */
