@@ -413,7 +413,7 @@ DMCP_API dmcp_status dmcp_server_set_tls_files(dmcp_server *srv, const char *cer
  * Thread-safety: start/stop from one controlling thread.
  */
 DMCP_API dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err);
-/* The bound port (useful with port 0), or 0 when not running. */
+/* The bound port (useful with port 0), or 0 when not running. Thread-safety: any thread. */
 DMCP_API unsigned dmcp_server_port(const dmcp_server *srv);
 /*
  * Graceful stop: stop accepting, let in-flight requests finish (up to the shutdown timeout),

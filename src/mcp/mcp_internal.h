@@ -171,6 +171,7 @@ struct dmcp_server {
     /* runtime state */
     atomic_bool started;
     atomic_bool stopping;
+    atomic_uint bound_port; /* readable from any thread (dmcp_server_port) */
     struct dmcp__http *http;
     dmcp__session_table *sessions;
 };

@@ -38,6 +38,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->shutdown_timeout = 10;
     atomic_init(&s->started, false);
     atomic_init(&s->stopping, false);
+    atomic_init(&s->bound_port, 0);
     if (s->name == NULL || s->version == NULL || s->listen_host == NULL ||
         s->endpoint == NULL) {
         dmcp_server_free(s);
@@ -407,13 +408,15 @@ dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err)
     }
     if (st != DMCP_OK) {
         atomic_store(&srv->started, false);
+    } else {
+        atomic_store(&srv->bound_port, dmcp__http_port(srv));
     }
     return st;
 }
 
 unsigned dmcp_server_port(const dmcp_server *srv)
 {
-    return srv != NULL ? dmcp__http_port(srv) : 0;
+    return srv != NULL ? atomic_load(&srv->bound_port) : 0;
 }
 
 void dmcp_server_stop(dmcp_server *srv)
@@ -422,6 +425,7 @@ void dmcp_server_stop(dmcp_server *srv)
         return;
     }
     atomic_store(&srv->stopping, true);
+    atomic_store(&srv->bound_port, 0);
     dmcp__http_stop(srv);
     atomic_store(&srv->started, false);
 }

@@ -483,6 +483,41 @@ static void test_http_response_builder(void **state)
     dmcp_http_response_free(r);
 }
 
+static void test_server_config(void **state)
+{
+    (void)state;
+    dmcp_server *srv;
+    assert_int_equal(dmcp_server_new("", "1", &srv), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_new("n", "1", &srv), DMCP_OK);
+    assert_int_equal(dmcp_server_set_listen_string(srv, "127.0.0.1:8080"), DMCP_OK);
+    assert_string_equal(srv->listen_host, "127.0.0.1");
+    assert_int_equal(srv->listen_port, 8080);
+    assert_int_equal(dmcp_server_set_listen_string(srv, "[::1]:0"), DMCP_OK);
+    assert_string_equal(srv->listen_host, "::1");
+    assert_int_equal(srv->listen_port, 0);
+    assert_int_equal(dmcp_server_set_listen_string(srv, "localhost:65535"), DMCP_OK);
+    static const char *const bad[] = {"127.0.0.1", ":80", "h:", "h:65536", "h:8o",
+                                      "::1:80", "h:123456", "a b:1"};
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        if (dmcp_server_set_listen_string(srv, bad[i]) != DMCP_E_INVALID_ARG) {
+            fail_msg("accepted listen string %s", bad[i]);
+        }
+    }
+    assert_int_equal(dmcp_server_set_endpoint(srv, "/v1/mcp"), DMCP_OK);
+    assert_int_equal(dmcp_server_set_endpoint(srv, "mcp"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_set_endpoint(srv, "/m?x"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_set_endpoint(srv, "/m%2f"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_add_allowed_origin(srv, "example.com"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_add_allowed_origin(srv, "*"), DMCP_OK);
+    assert_int_equal(dmcp_server_add_allowed_host(srv, "h/x"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_set_page_size(srv, 0), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_set_threads(srv, 65), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_set_max_body(srv, DMCP_MAX_BODY_BYTES + 1), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_set_title(srv, "\xff"), DMCP_E_INVALID_ARG);
+    dmcp_server_free(srv);
+    dmcp_server_free(NULL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -490,6 +525,7 @@ int main(void)
         cmocka_unit_test(test_call),             cmocka_unit_test(test_structured_and_blocks),
         cmocka_unit_test(test_notifications),    cmocka_unit_test(test_tool_scopes),
         cmocka_unit_test(test_principal),        cmocka_unit_test(test_http_response_builder),
+        cmocka_unit_test(test_server_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
