@@ -4,6 +4,12 @@
  * authorizer hooks (refusals, principal binding, per-tool scopes, public routes, CORS).
  */
 #include <curl/curl.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -1114,6 +1120,96 @@ static void test_run_until_sigterm(void **state)
     pthread_sigmask(SIG_SETMASK, &old, NULL);
 }
 
+/* Writes a self-signed P-256 certificate for IP 127.0.0.1 and its key to temp files. */
+static void make_cert(char *cert_path, char *key_path)
+{
+    EVP_PKEY *k = EVP_EC_gen("P-256");
+    X509 *x = X509_new();
+    assert_non_null(k);
+    assert_non_null(x);
+    X509_set_version(x, 2);
+    ASN1_INTEGER_set(X509_get_serialNumber(x), 1);
+    X509_gmtime_adj(X509_getm_notBefore(x), -60);
+    X509_gmtime_adj(X509_getm_notAfter(x), 3600);
+    X509_set_pubkey(x, k);
+    X509_NAME *n = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
+                               -1, 0);
+    X509_set_issuer_name(x, n);
+    X509V3_CTX ctx;
+    X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);
+    X509_EXTENSION *ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_subject_alt_name, "IP:127.0.0.1");
+    assert_non_null(ext);
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    assert_true(X509_sign(x, k, EVP_sha256()) > 0);
+    strcpy(cert_path, "/tmp/dmcp-test-cert-XXXXXX");
+    strcpy(key_path, "/tmp/dmcp-test-key-XXXXXX");
+    int cf = mkstemp(cert_path), kf = mkstemp(key_path);
+    assert_true(cf >= 0 && kf >= 0);
+    FILE *c = fdopen(cf, "w"), *kk = fdopen(kf, "w");
+    assert_true(PEM_write_X509(c, x) == 1);
+    assert_true(PEM_write_PrivateKey(kk, k, NULL, NULL, 0, NULL, NULL) == 1);
+    fclose(c);
+    fclose(kk);
+    X509_free(x);
+    EVP_PKEY_free(k);
+}
+
+/* Native HTTPS (libmicrohttpd + GnuTLS), verified by libcurl against the certificate. */
+static void test_tls(void **state)
+{
+    (void)state;
+    char cert[64], key[64];
+    make_cert(cert, key);
+    dmcp_server *s;
+    dmcp_error err;
+    assert_int_equal(dmcp_server_new("tls", "1", &s), DMCP_OK);
+    add_tools(s);
+    assert_int_equal(dmcp_server_set_listen(s, "127.0.0.1", 0), DMCP_OK);
+    assert_int_equal(dmcp_server_set_stateless(s, true), DMCP_OK);
+    assert_int_equal(dmcp_server_set_tls_files(s, cert, key), DMCP_OK);
+    assert_int_equal(dmcp_server_start(s, &err), DMCP_OK);
+    char url[128];
+    snprintf(url, sizeof(url), "https://127.0.0.1:%u/mcp", dmcp_server_port(s));
+    CURL *c = curl_easy_init();
+    resp r;
+    memset(&r, 0, sizeof(r));
+    struct curl_slist *h = curl_slist_append(NULL, "Content-Type: application/json");
+    h = curl_slist_append(h, "Accept: application/json, text/event-stream");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, CALL("echo", "{\"text\":\"over tls\"}"));
+    curl_easy_setopt(c, CURLOPT_CAINFO, cert);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &r);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    CURLcode cc = curl_easy_perform(c);
+    assert_int_equal(cc, CURLE_OK);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &r.status);
+    assert_int_equal(r.status, 200);
+    assert_non_null(strstr(r.body, "over tls"));
+    /* Plain HTTP to the TLS port does not get an MCP answer. */
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/mcp", dmcp_server_port(s));
+    memset(&r, 0, sizeof(r));
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 1000L);
+    curl_easy_perform(c);
+    assert_null(strstr(r.body, "over tls"));
+    curl_slist_free_all(h);
+    curl_easy_cleanup(c);
+    dmcp_server_free(s);
+    /* A missing key file is a configuration error at start. */
+    assert_int_equal(dmcp_server_new("tls", "1", &s), DMCP_OK);
+    assert_int_equal(dmcp_server_set_listen(s, "127.0.0.1", 0), DMCP_OK);
+    assert_int_equal(dmcp_server_set_tls_files(s, cert, "/nonexistent/key.pem"), DMCP_OK);
+    assert_int_equal(dmcp_server_start(s, &err), DMCP_E_CONFIG);
+    dmcp_server_free(s);
+    unlink(cert);
+    unlink(key);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1133,6 +1229,7 @@ int main(void)
         cmocka_unit_test(test_keep_alive),
         cmocka_unit_test(test_graceful_stop),
         cmocka_unit_test(test_run_until_sigterm),
+        cmocka_unit_test(test_tls),
     };
     int rc = cmocka_run_group_tests(tests, setup, teardown);
     curl_global_cleanup();
