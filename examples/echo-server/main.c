@@ -37,8 +37,8 @@ static dmcp_status whoami(dmcp_call *call, const json_t *args, dmcp_result *res,
     }
     const char *uid = dmcp_principal_user_id(p), *cid = dmcp_principal_client_id(p);
     return dmcp_result_set_structured(
-        res, json_pack("{s:o, s:o, s:o}", "user_id", uid ? json_string(uid) : json_null(),
-                       "scopes", scopes, "client_id", cid ? json_string(cid) : json_null()));
+        res, json_pack("{s:o, s:o, s:o}", "user_id", uid ? json_string(uid) : json_null(), "scopes",
+                       scopes, "client_id", cid ? json_string(cid) : json_null()));
 }
 
 static const char *const TEXT_SCHEMA =
@@ -63,26 +63,42 @@ static int add(dmcp_server *srv, const char *name, const char *desc, dmcp_tool_f
 
 int main(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"listen", required_argument, NULL, 'l'},     {"stateless", no_argument, NULL, 's'},
-        {"stdio", no_argument, NULL, 'i'},            {"well-known-url", required_argument, NULL, 'w'},
-        {"mcp-server-url", required_argument, NULL, 'm'},
-        {"require-scope", required_argument, NULL, 'r'}, {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
+                                         {"stateless", no_argument, NULL, 's'},
+                                         {"stdio", no_argument, NULL, 'i'},
+                                         {"well-known-url", required_argument, NULL, 'w'},
+                                         {"mcp-server-url", required_argument, NULL, 'm'},
+                                         {"require-scope", required_argument, NULL, 'r'},
+                                         {NULL, 0, NULL, 0}};
     const char *listen = "127.0.0.1:8080", *well_known = getenv("DESCOPE_MCP_WELL_KNOWN_URL");
     const char *server_url = getenv("MCP_SERVER_URL");
     int stateless = 0, use_stdio = 0, nscopes = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'l': listen = optarg; break;
-        case 's': stateless = 1; break;
-        case 'i': use_stdio = 1; break;
-        case 'w': well_known = optarg; break;
-        case 'm': server_url = optarg; break;
-        case 'r': nscopes++; break;
+        case 'l':
+            listen = optarg;
+            break;
+        case 's':
+            stateless = 1;
+            break;
+        case 'i':
+            use_stdio = 1;
+            break;
+        case 'w':
+            well_known = optarg;
+            break;
+        case 'm':
+            server_url = optarg;
+            break;
+        case 'r':
+            nscopes++;
+            break;
         default:
-            fprintf(stderr, "usage: %s [--listen HOST:PORT] [--stateless] [--stdio] "
-                            "[--well-known-url URL] [--mcp-server-url URL] "
-                            "[--require-scope SCOPE]...\n", argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--listen HOST:PORT] [--stateless] [--stdio] "
+                    "[--well-known-url URL] [--mcp-server-url URL] "
+                    "[--require-scope SCOPE]...\n",
+                    argv[0]);
             return 2;
         }
     }

@@ -167,9 +167,8 @@ DMCP_API void dmcp_http_response_free(dmcp_http_response *resp);
 DMCP_API dmcp_status dmcp_http_response_add_header(dmcp_http_response *resp, const char *name,
                                                    const char *value);
 /* Sets the body (copied) and its Content-Type. */
-DMCP_API dmcp_status dmcp_http_response_set_body(dmcp_http_response *resp,
-                                                 const char *content_type, const void *body,
-                                                 size_t len);
+DMCP_API dmcp_status dmcp_http_response_set_body(dmcp_http_response *resp, const char *content_type,
+                                                 const void *body, size_t len);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Authorizer                                                                                 */
@@ -193,8 +192,8 @@ typedef dmcp_status (*dmcp_route_fn)(void *userdata, const dmcp_http_request *re
  *     403, 503). If no refusal is given the runtime answers 500.
  */
 typedef dmcp_status (*dmcp_authenticate_fn)(void *userdata, const dmcp_http_request *req,
-                                             dmcp_principal **principal,
-                                             dmcp_http_response **refusal);
+                                            dmcp_principal **principal,
+                                            dmcp_http_response **refusal);
 
 /*
  * Checks a tools/call of a tool that declares required scopes, before dispatch.
@@ -246,8 +245,7 @@ DMCP_API dmcp_status dmcp_result_add_embedded_text(dmcp_result *r, const char *u
                                                    const char *mime_type, const char *text);
 /* An embedded resource with binary contents (base64). */
 DMCP_API dmcp_status dmcp_result_add_embedded_blob(dmcp_result *r, const char *uri,
-                                                   const char *mime_type,
-                                                   const char *base64_blob);
+                                                   const char *mime_type, const char *base64_blob);
 /* Any content block. Ownership: takes block (even on failure). */
 DMCP_API dmcp_status dmcp_result_add_content(dmcp_result *r, json_t *block);
 /*
@@ -295,8 +293,8 @@ DMCP_API dmcp_status dmcp_call_progress(dmcp_call *call, double progress, double
  */
 DMCP_API dmcp_status dmcp_call_log(dmcp_call *call, dmcp_log_level level, const char *logger,
                                    const char *message);
-DMCP_API dmcp_status dmcp_call_log_json(dmcp_call *call, dmcp_log_level level,
-                                        const char *logger, const json_t *data);
+DMCP_API dmcp_status dmcp_call_log_json(dmcp_call *call, dmcp_log_level level, const char *logger,
+                                        const json_t *data);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tools                                                                                      */
@@ -308,8 +306,8 @@ DMCP_API dmcp_status dmcp_call_log_json(dmcp_call *call, dmcp_log_level level,
  * handler added no content, a text block naming the failure is added.
  * Thread-safety: called concurrently from several threads.
  */
-typedef dmcp_status (*dmcp_tool_fn)(dmcp_call *call, const json_t *arguments,
-                                    dmcp_result *result, void *userdata);
+typedef dmcp_status (*dmcp_tool_fn)(dmcp_call *call, const json_t *arguments, dmcp_result *result,
+                                    void *userdata);
 
 /*
  * A tool definition. name: 1-64 characters of [A-Za-z0-9_.-] (DMCP_E_INVALID_ARG otherwise).

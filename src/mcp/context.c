@@ -392,8 +392,7 @@ void dmcp__result_clear(dmcp_result *r)
 
 dmcp_status dmcp_result_add_content(dmcp_result *r, json_t *block)
 {
-    if (r == NULL || !json_is_object(block) ||
-        !json_is_string(json_object_get(block, "type"))) {
+    if (r == NULL || !json_is_object(block) || !json_is_string(json_object_get(block, "type"))) {
         json_decref(block);
         return DMCP_E_INVALID_ARG;
     }
@@ -432,8 +431,7 @@ dmcp_status dmcp_result_add_text(dmcp_result *r, const char *text)
     return dmcp_result_add_content(r, b);
 }
 
-static dmcp_status add_media(dmcp_result *r, const char *type, const char *data,
-                             const char *mime)
+static dmcp_status add_media(dmcp_result *r, const char *type, const char *data, const char *mime)
 {
     if (r == NULL || data == NULL || mime == NULL) {
         return DMCP_E_INVALID_ARG;
@@ -446,14 +444,12 @@ static dmcp_status add_media(dmcp_result *r, const char *type, const char *data,
     return dmcp_result_add_content(r, b);
 }
 
-dmcp_status dmcp_result_add_image(dmcp_result *r, const char *base64_data,
-                                  const char *mime_type)
+dmcp_status dmcp_result_add_image(dmcp_result *r, const char *base64_data, const char *mime_type)
 {
     return add_media(r, "image", base64_data, mime_type);
 }
 
-dmcp_status dmcp_result_add_audio(dmcp_result *r, const char *base64_data,
-                                  const char *mime_type)
+dmcp_status dmcp_result_add_audio(dmcp_result *r, const char *base64_data, const char *mime_type)
 {
     return add_media(r, "audio", base64_data, mime_type);
 }
@@ -474,8 +470,8 @@ dmcp_status dmcp_result_add_resource_link(dmcp_result *r, const char *uri, const
     return dmcp_result_add_content(r, b);
 }
 
-static dmcp_status add_embedded(dmcp_result *r, const char *uri, const char *mime,
-                                const char *key, const char *value)
+static dmcp_status add_embedded(dmcp_result *r, const char *uri, const char *mime, const char *key,
+                                const char *value)
 {
     if (r == NULL || uri == NULL || value == NULL) {
         return DMCP_E_INVALID_ARG;
@@ -493,14 +489,14 @@ static dmcp_status add_embedded(dmcp_result *r, const char *uri, const char *mim
     return dmcp_result_add_content(r, b);
 }
 
-dmcp_status dmcp_result_add_embedded_text(dmcp_result *r, const char *uri,
-                                          const char *mime_type, const char *text)
+dmcp_status dmcp_result_add_embedded_text(dmcp_result *r, const char *uri, const char *mime_type,
+                                          const char *text)
 {
     return add_embedded(r, uri, mime_type, "text", text);
 }
 
-dmcp_status dmcp_result_add_embedded_blob(dmcp_result *r, const char *uri,
-                                          const char *mime_type, const char *base64_blob)
+dmcp_status dmcp_result_add_embedded_blob(dmcp_result *r, const char *uri, const char *mime_type,
+                                          const char *base64_blob)
 {
     return add_embedded(r, uri, mime_type, "blob", base64_blob);
 }
@@ -609,8 +605,7 @@ static dmcp_status send_note(dmcp_call *call, const char *method, json_t *params
     return call->sink->send(call->sink, n);
 }
 
-dmcp_status dmcp_call_progress(dmcp_call *call, double progress, double total,
-                               const char *message)
+dmcp_status dmcp_call_progress(dmcp_call *call, double progress, double total, const char *message)
 {
     if (call == NULL) {
         return DMCP_E_INVALID_ARG;
@@ -640,8 +635,8 @@ dmcp_status dmcp_call_progress(dmcp_call *call, double progress, double total,
     return send_note(call, "notifications/progress", p);
 }
 
-static const char *const level_names[] = {"debug",    "info",  "notice", "warning",
-                                          "error",    "critical", "alert", "emergency"};
+static const char *const level_names[] = {"debug", "info",     "notice", "warning",
+                                          "error", "critical", "alert",  "emergency"};
 
 dmcp_status dmcp_call_log_json(dmcp_call *call, dmcp_log_level level, const char *logger,
                                const json_t *data)

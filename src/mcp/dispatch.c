@@ -4,11 +4,11 @@
 
 #include "mcp/mcp_internal.h"
 
-typedef json_t *(*method_fn)(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
-                             int *code, const char **message);
+typedef json_t *(*method_fn)(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                             const char **message);
 
-static json_t *m_initialize(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
-                            int *code, const char **message)
+static json_t *m_initialize(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                            const char **message)
 {
     (void)id;
     if (ctx->stateless) {
@@ -37,15 +37,15 @@ static json_t *m_ping(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params
     return json_object();
 }
 
-static json_t *m_tools_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
-                            int *code, const char **message)
+static json_t *m_tools_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                            const char **message)
 {
     (void)id;
     return dmcp__tools_list(ctx->srv, params, code, message);
 }
 
-static json_t *m_set_level(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
-                           int *code, const char **message)
+static json_t *m_set_level(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                           const char **message)
 {
     (void)id;
     const json_t *lv = json_object_get(params, "level");
@@ -66,8 +66,8 @@ static const json_t *progress_token(const json_t *params)
     return (json_is_string(tok) || json_is_integer(tok)) ? tok : NULL;
 }
 
-static json_t *m_tools_call(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
-                            int *code, const char **message)
+static json_t *m_tools_call(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                            const char **message)
 {
     const json_t *name = json_object_get(params, "name");
     const json_t *args = json_object_get(params, "arguments");
@@ -110,8 +110,8 @@ static const struct {
     const char *name;
     method_fn fn;
 } methods[] = {
-    {"initialize", m_initialize},         {"ping", m_ping},
-    {"tools/list", m_tools_list},         {"tools/call", m_tools_call},
+    {"initialize", m_initialize},      {"ping", m_ping},
+    {"tools/list", m_tools_list},      {"tools/call", m_tools_call},
     {"logging/setLevel", m_set_level},
 };
 
@@ -204,9 +204,9 @@ dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
         return DMCP_OK; /* unknown tools get -32602 from dispatch; no scopes, nothing to do */
     }
     char *tool_error = NULL;
-    dmcp_status st = az->authorize_tool(az->userdata, ctx->principal, tool->name,
-                                        (const char *const *)tool->scopes, tool->n_scopes,
-                                        refusal, &tool_error);
+    dmcp_status st =
+        az->authorize_tool(az->userdata, ctx->principal, tool->name,
+                           (const char *const *)tool->scopes, tool->n_scopes, refusal, &tool_error);
     const json_t *id = json_object_get(msg, "id");
     if (st == DMCP_OK) {
         dmcp_http_response_free(*refusal);

@@ -6,6 +6,9 @@
  *   404 -> Origin -> CORS preflight (never authenticated) -> method -> authenticate ->
  *   (POST) Accept/Content-Type/body size/MCP-Protocol-Version -> session lookup and
  *   principal binding -> JSON-RPC parsing -> tools/call scope check -> dispatch.
+ * The Origin allowlist guards the MCP endpoint only: Protected Resource Metadata is public,
+ * read-only and served with "Access-Control-Allow-Origin: *" (resource-server §5 rows 1-2),
+ * so browser clients of any origin must be able to read it; the route callback owns its CORS.
  *
  * libmicrohttpd runs an internal polling thread with a thread pool and epoll. Requests are
  * answered only on the call where *upload_data_size == 0 (answering earlier costs keep-alive
@@ -57,9 +60,9 @@ typedef struct dmcp__http {
     char *cert_pem, *key_pem;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    int active;              /* requests being handled + worker threads */
-    int workers;             /* live-stream worker threads */
-    dmcp__stream *streams;   /* open streams (each holds a reference for the list) */
+    int active;            /* requests being handled + worker threads */
+    int workers;           /* live-stream worker threads */
+    dmcp__stream *streams; /* open streams (each holds a reference for the list) */
     unsigned long stream_counter;
     pthread_t housekeeper;
     bool hk_started;
@@ -123,8 +126,7 @@ size_t dmcp_http_request_header_count(const dmcp_http_request *req, const char *
     return it.seen;
 }
 
-const char *dmcp_http_request_header(const dmcp_http_request *req, const char *name,
-                                     size_t index)
+const char *dmcp_http_request_header(const dmcp_http_request *req, const char *name, size_t index)
 {
     if (req == NULL || name == NULL) {
         return NULL;
@@ -223,8 +225,7 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int code,
                                   const char *message, const char *origin)
 {
-    return send_json(c, status, dmcp__jsonrpc_error(NULL, code, message, NULL), origin, NULL,
-                     NULL);
+    return send_json(c, status, dmcp__jsonrpc_error(NULL, code, message, NULL), origin, NULL, NULL);
 }
 
 static enum MHD_Result send_empty(struct MHD_Connection *c, unsigned status, const char *origin,
@@ -434,8 +435,7 @@ static struct MHD_Response *stream_open(dmcp__http *h, struct MHD_Connection *c,
         dmcp__buf_append(&st->out, prime, (size_t)n);
     }
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
-                                                               stream_reader, st,
-                                                               stream_released);
+                                                               stream_reader, st, stream_released);
     if (r == NULL) {
         dmcp__buf_free(&st->out);
         pthread_mutex_destroy(&st->mu);
@@ -655,8 +655,7 @@ static void *stream_worker(void *arg)
 {
     job *j = arg;
     dmcp__sink sink = {stream_sink_send, j->st};
-    dmcp__rpc_ctx ctx = {j->h->srv, j->sess, j->principal, j->version, j->stateless, true,
-                         &sink};
+    dmcp__rpc_ctx ctx = {j->h->srv, j->sess, j->principal, j->version, j->stateless, true, &sink};
     json_t *resp = dmcp__dispatch_request(&ctx, j->msg);
     if (resp != NULL) {
         stream_event(j->st, resp);
@@ -805,15 +804,14 @@ static dmcp__session *lookup_session(dmcp__http *h, struct MHD_Connection *c,
         s = NULL;
     }
     if (s == NULL) {
-        *ret = send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST,
-                          "Session not found", origin);
+        *ret = send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST, "Session not found",
+                          origin);
     }
     return s;
 }
 
 /* MCP-Protocol-Version (Transports §2.7): unsupported -> 400. Returns false after queueing. */
-static bool check_version_header(struct MHD_Connection *c, const char *origin,
-                                 enum MHD_Result *ret)
+static bool check_version_header(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret)
 {
     const char *v = header(c, "MCP-Protocol-Version");
     if (v != NULL && !dmcp__version_supported(v)) {
@@ -846,8 +844,7 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     }
     if (!content_type_json(header(c, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         return send_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, DMCP_JSONRPC_INVALID_REQUEST,
-                          "Unsupported Media Type: Content-Type must be application/json",
-                          origin);
+                          "Unsupported Media Type: Content-Type must be application/json", origin);
     }
     if (rs->too_large) {
         return send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
@@ -875,8 +872,7 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
             atomic_store(&sess->initialized, true);
         }
     } else if (init) {
-        dmcp_status st = dmcp__sessions_create(srv->sessions, dmcp_principal_binding_key(p),
-                                               &sess);
+        dmcp_status st = dmcp__sessions_create(srv->sessions, dmcp_principal_binding_key(p), &sess);
         if (st == DMCP_E_RATE_LIMITED) {
             json_decref(body);
             return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, DMCP_JSONRPC_INTERNAL_ERROR,
@@ -900,9 +896,9 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
     char version[16];
     snprintf(version, sizeof(version), "%s",
-             hv != NULL ? hv
-                        : (atomic_load(&sess->initialized) ? sess->version
-                                                           : DMCP_PROTOCOL_2025_03_26));
+             hv != NULL
+                 ? hv
+                 : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26));
     json_t *notes = json_array();
     dmcp__sink sink = {collect_sink_send, notes};
     dmcp__rpc_ctx ctx = {srv, sess, p, version, srv->stateless, false, &sink};
@@ -916,10 +912,10 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     }
     const json_t *id = NULL;
     if (json_is_object(body) && dmcp__jsonrpc_classify(body, &id) == DMCP__MSG_INVALID) {
-        ret = send_json(c, MHD_HTTP_BAD_REQUEST,
-                        dmcp__jsonrpc_error(id, DMCP_JSONRPC_INVALID_REQUEST, "Invalid Request",
-                                            NULL),
-                        origin, NULL, NULL);
+        ret = send_json(
+            c, MHD_HTTP_BAD_REQUEST,
+            dmcp__jsonrpc_error(id, DMCP_JSONRPC_INVALID_REQUEST, "Invalid Request", NULL), origin,
+            NULL, NULL);
         goto out;
     }
     /* Per-tool scopes, answered before dispatch (resource-server §3 step 6). */
@@ -979,8 +975,8 @@ out:
 /* GET (standalone stream) and DELETE                                                       */
 /* ---------------------------------------------------------------------------------------- */
 
-static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c,
-                                  const dmcp_principal *p, const char *origin)
+static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
+                                  const char *origin)
 {
     enum MHD_Result ret = MHD_NO;
     if (h->srv->stateless || !h->srv->get_stream) {
@@ -1083,8 +1079,8 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
     if (strcmp(url, srv->endpoint) != 0) {
         const dmcp_authorizer *az = srv->authorizer;
         dmcp_http_response *hr = NULL;
-        if (az != NULL && az->route != NULL &&
-            az->route(az->userdata, &view, &hr) == DMCP_OK && hr != NULL) {
+        if (az != NULL && az->route != NULL && az->route(az->userdata, &view, &hr) == DMCP_OK &&
+            hr != NULL) {
             return send_custom(c, hr, NULL);
         }
         dmcp_http_response_free(hr);
@@ -1106,8 +1102,7 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
             MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
             MHD_add_response_header(r, "Vary", "Origin");
         }
-        MHD_add_response_header(r, "Access-Control-Allow-Methods",
-                                "GET, POST, DELETE, OPTIONS");
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
         MHD_add_response_header(r, "Access-Control-Allow-Headers",
                                 "Authorization, Content-Type, Accept, Mcp-Protocol-Version, "
                                 "Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name");
@@ -1119,8 +1114,7 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
     bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
     bool is_delete = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
     if (!is_post && !is_get && !is_delete) {
-        return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin,
-                          "GET, POST, DELETE, OPTIONS");
+        return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "GET, POST, DELETE, OPTIONS");
     }
     /* 6. Authentication (before any session or JSON-RPC work; resource-server §3). */
     dmcp_principal *p = NULL;
@@ -1133,9 +1127,9 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
             if (refusal != NULL) {
                 return send_custom(c, refusal, origin);
             }
-            struct MHD_Response *r = buffer_response(dmcp__strdup("{\"error\":\"server_error\"}"),
-                                                     strlen("{\"error\":\"server_error\"}"),
-                                                     "application/json");
+            struct MHD_Response *r =
+                buffer_response(dmcp__strdup("{\"error\":\"server_error\"}"),
+                                strlen("{\"error\":\"server_error\"}"), "application/json");
             if (r == NULL) {
                 return MHD_NO;
             }
@@ -1157,9 +1151,8 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
 }
 
 static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_data_size,
-                                 void **con_cls)
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
 {
     (void)version;
     dmcp__http *h = cls;
@@ -1307,8 +1300,7 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
     pthread_condattr_init(&ca);
     pthread_cond_init(&h->cv, &ca);
     pthread_condattr_destroy(&ca);
-    h->loopback = dmcp__host_is_loopback(srv->listen_host) ||
-                  strcmp(srv->listen_host, "::1") == 0;
+    h->loopback = dmcp__host_is_loopback(srv->listen_host) || strcmp(srv->listen_host, "::1") == 0;
 
     struct addrinfo hints, *ai = NULL;
     memset(&hints, 0, sizeof(hints));
@@ -1339,8 +1331,8 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
     struct MHD_OptionItem opts[8];
     size_t k = 0;
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
-    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT,
-                                        NULL};
+    opts[k++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 2048, NULL};
     if (srv->threads > 1) {
@@ -1356,9 +1348,8 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
     freeaddrinfo(ai);
     if (h->d == NULL) {
         http_free(h);
-        return dmcp__fail(err, DMCP_E_IO, DMCP_REASON_NONE,
-                          "cannot start the HTTP server on %s:%u", srv->listen_host,
-                          srv->listen_port);
+        return dmcp__fail(err, DMCP_E_IO, DMCP_REASON_NONE, "cannot start the HTTP server on %s:%u",
+                          srv->listen_host, srv->listen_port);
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di != NULL ? di->port : 0;

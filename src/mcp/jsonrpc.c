@@ -107,8 +107,8 @@ dmcp__msg_kind dmcp__jsonrpc_classify(const json_t *msg, const json_t **id)
     if (!id_ok(idv) && !(json_is_null(idv) && error != NULL)) {
         return DMCP__MSG_INVALID;
     }
-    if (error != NULL && (!json_is_object(error) ||
-                          !json_is_integer(json_object_get(error, "code")))) {
+    if (error != NULL &&
+        (!json_is_object(error) || !json_is_integer(json_object_get(error, "code")))) {
         return DMCP__MSG_INVALID;
     }
     return DMCP__MSG_RESPONSE;

@@ -30,7 +30,7 @@
 #define DMCP__TOOL_NAME_MAX 64
 #define DMCP__SESSION_ID_BYTES 24 /* 192 bits from getrandom(2), hex encoded */
 #define DMCP__SESSION_ID_LEN (2 * DMCP__SESSION_ID_BYTES)
-#define DMCP__MAX_INFLIGHT 256    /* concurrent requests tracked per session */
+#define DMCP__MAX_INFLIGHT 256 /* concurrent requests tracked per session */
 
 /* ---- jsonrpc.c ---- */
 
@@ -83,20 +83,20 @@ typedef struct dmcp__inflight {
  */
 typedef struct dmcp__session {
     char id[DMCP__SESSION_ID_LEN + 1];
-    char *binding;          /* principal binding key at creation, or NULL */
-    char version[16];       /* negotiated protocol version */
+    char *binding;           /* principal binding key at creation, or NULL */
+    char version[16];        /* negotiated protocol version */
     atomic_bool initialized; /* initialize answered; version is final once this is set */
-    bool client_ready;      /* notifications/initialized received */
-    atomic_int log_level;   /* minimum dmcp_log_level for notifications/message */
-    json_t *client_caps;    /* client capabilities from initialize */
+    bool client_ready;       /* notifications/initialized received */
+    atomic_int log_level;    /* minimum dmcp_log_level for notifications/message */
+    json_t *client_caps;     /* client capabilities from initialize */
     json_t *client_info;
-    pthread_mutex_t mu;     /* guards everything below and the flags above */
+    pthread_mutex_t mu; /* guards everything below and the flags above */
     dmcp__inflight inflight[DMCP__MAX_INFLIGHT];
     dmcp__stream *get_stream; /* standalone GET stream, or NULL */
     atomic_int refs;
     bool ended;
     time_t last_used;
-    uint64_t next_event;    /* event id counter (per session) */
+    uint64_t next_event;        /* event id counter (per session) */
     struct dmcp__session *next; /* hash chain */
 } dmcp__session;
 
@@ -107,8 +107,7 @@ void dmcp__sessions_free(dmcp__session_table *t);
 /* A fresh, unregistered session (transient / stdio). Ownership: one reference. */
 dmcp__session *dmcp__session_new_local(void);
 /* Creates and registers a session with a CSPRNG id. Ownership: one reference for the caller. */
-dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding,
-                                  dmcp__session **out);
+dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, dmcp__session **out);
 /*
  * Looks up a live session; NULL when unknown or ended. Ownership: new reference.
  * The id is compared in constant time with respect to its contents.
@@ -270,8 +269,8 @@ typedef struct dmcp__rpc_ctx {
     const dmcp_principal *principal;
     const char *version; /* effective protocol version */
     bool stateless;
-    bool authorized;     /* the transport already ran dmcp__authorize_call() */
-    dmcp__sink *sink;    /* notifications for the request's stream; may be NULL */
+    bool authorized;  /* the transport already ran dmcp__authorize_call() */
+    dmcp__sink *sink; /* notifications for the request's stream; may be NULL */
 } dmcp__rpc_ctx;
 
 /* Answers one request (classified DMCP__MSG_REQUEST). Never NULL unless out of memory. */

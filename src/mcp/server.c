@@ -39,8 +39,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     atomic_init(&s->started, false);
     atomic_init(&s->stopping, false);
     atomic_init(&s->bound_port, 0);
-    if (s->name == NULL || s->version == NULL || s->listen_host == NULL ||
-        s->endpoint == NULL) {
+    if (s->name == NULL || s->version == NULL || s->listen_host == NULL || s->endpoint == NULL) {
         dmcp_server_free(s);
         return DMCP_E_NOMEM;
     }
@@ -174,7 +173,7 @@ dmcp_status dmcp_server_set_listen(dmcp_server *srv, const char *host, unsigned 
     /* Accept "[::1]" as well as "::1". */
     size_t n = strlen(host);
     char *c = (host[0] == '[' && host[n - 1] == ']') ? dmcp__strndup(host + 1, n - 2)
-                                                      : dmcp__strdup(host);
+                                                     : dmcp__strdup(host);
     if (c == NULL) {
         return DMCP_E_NOMEM;
     }
@@ -364,8 +363,7 @@ dmcp_status dmcp_server_set_shutdown_timeout(dmcp_server *srv, unsigned seconds)
     return st;
 }
 
-dmcp_status dmcp_server_set_tls_files(dmcp_server *srv, const char *cert_file,
-                                      const char *key_file)
+dmcp_status dmcp_server_set_tls_files(dmcp_server *srv, const char *cert_file, const char *key_file)
 {
     dmcp_status st = check_cfg(srv);
     if (st != DMCP_OK) {

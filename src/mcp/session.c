@@ -121,8 +121,7 @@ void dmcp__session_unref(dmcp__session *s)
     free(s);
 }
 
-dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding,
-                                  dmcp__session **out)
+dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, dmcp__session **out)
 {
     *out = NULL;
     dmcp__session *s = dmcp__session_new_local();

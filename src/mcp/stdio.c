@@ -110,8 +110,8 @@ static void handle_line(stdio_io *io, const char *line, size_t len)
         return;
     }
     const char *method = json_string_value(json_object_get(body, "method"));
-    bool async = json_is_object(body) && json_object_get(body, "id") != NULL &&
-                 method != NULL && strcmp(method, "tools/call") == 0;
+    bool async = json_is_object(body) && json_object_get(body, "id") != NULL && method != NULL &&
+                 strcmp(method, "tools/call") == 0;
     if (async) {
         pthread_mutex_lock(&io->mu);
         bool room = io->workers < MAX_WORKERS;
@@ -233,7 +233,7 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
             }
             if (overlong) {
                 write_msg(io, dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_PARSE_ERROR,
-                                                   "Message too large", NULL));
+                                                  "Message too large", NULL));
             } else {
                 size_t len = line.len;
                 if (len > 0 && line.data[len - 1] == '\r') {

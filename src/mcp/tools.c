@@ -23,8 +23,7 @@ static bool name_ok(const char *name)
     return true;
 }
 
-dmcp_status dmcp_tool_new(const char *name, dmcp_tool_fn handler, void *userdata,
-                          dmcp_tool **out)
+dmcp_status dmcp_tool_new(const char *name, dmcp_tool_fn handler, void *userdata, dmcp_tool **out)
 {
     if (out == NULL) {
         return DMCP_E_INVALID_ARG;

@@ -59,7 +59,8 @@ static dmcp_server *server(void)
     dmcp_tool_new("struct", t_struct, NULL, &t);
     dmcp_tool_set_input_schema_json(t, "{\"type\":\"object\"}");
     dmcp_tool_set_output_schema_json(
-        t, "{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"number\"}},\"required\":[\"k\"]}");
+        t,
+        "{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"number\"}},\"required\":[\"k\"]}");
     dmcp_server_add_tool(srv, t);
     return srv;
 }

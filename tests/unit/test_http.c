@@ -17,10 +17,10 @@
 
 #include "mcp_test.h"
 
-static dmcp_server *srv_auth;      /* stateful, mock authorizer */
-static dmcp_server *srv_open;      /* stateless, no authorizer, explicit origin allowlist */
+static dmcp_server *srv_auth; /* stateful, mock authorizer */
+static dmcp_server *srv_open; /* stateless, no authorizer, explicit origin allowlist */
 static unsigned port_auth, port_open;
-static atomic_int scope_mode;      /* 0: HTTP 403, 1: isError result */
+static atomic_int scope_mode; /* 0: HTTP 403, 1: isError result */
 static atomic_int authn_calls;
 
 static void sleep_ms(long ms)
@@ -40,8 +40,7 @@ static dmcp_http_response *refuse(unsigned status, const char *challenge, const 
     dmcp_http_response *r;
     assert_int_equal(dmcp_http_response_new(status, &r), DMCP_OK);
     if (challenge != NULL) {
-        assert_int_equal(dmcp_http_response_add_header(r, "WWW-Authenticate", challenge),
-                         DMCP_OK);
+        assert_int_equal(dmcp_http_response_add_header(r, "WWW-Authenticate", challenge), DMCP_OK);
     }
     if (body != NULL) {
         assert_int_equal(dmcp_http_response_set_body(r, "application/json", body, strlen(body)),
@@ -217,8 +216,9 @@ static void add_tool(dmcp_server *s, const char *name, dmcp_tool_fn fn, const ch
     assert_int_equal(dmcp_server_add_tool(s, t), DMCP_OK);
 }
 
-#define TEXT_SCHEMA                                                                            \
-    "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"]}"
+#define TEXT_SCHEMA                                                                                \
+    "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},\"required\":[\"text\"]" \
+    "}"
 
 static void add_tools(dmcp_server *s)
 {
@@ -254,8 +254,7 @@ static int setup(void **state)
     add_tools(srv_open);
     assert_int_equal(dmcp_server_set_listen_string(srv_open, "127.0.0.1:0"), DMCP_OK);
     assert_int_equal(dmcp_server_set_stateless(srv_open, true), DMCP_OK);
-    assert_int_equal(dmcp_server_add_allowed_origin(srv_open, "https://App.Example.com"),
-                     DMCP_OK);
+    assert_int_equal(dmcp_server_add_allowed_origin(srv_open, "https://App.Example.com"), DMCP_OK);
     assert_int_equal(dmcp_server_set_threads(srv_open, 1), DMCP_OK);
     assert_int_equal(dmcp_server_start(srv_open, &err), DMCP_OK);
     port_open = dmcp_server_port(srv_open);
@@ -308,18 +307,18 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud)
 }
 
 typedef struct reqopts {
-    const char *method;      /* default POST */
-    const char *path;        /* default /mcp */
-    const char *token;       /* "alice" -> Authorization: Bearer alice; NULL: none */
+    const char *method; /* default POST */
+    const char *path;   /* default /mcp */
+    const char *token;  /* "alice" -> Authorization: Bearer alice; NULL: none */
     const char *session;
-    const char *version;     /* MCP-Protocol-Version */
-    const char *accept;      /* default both */
-    const char *ctype;       /* default application/json */
-    const char *extra[4];    /* raw header lines */
+    const char *version;  /* MCP-Protocol-Version */
+    const char *accept;   /* default both */
+    const char *ctype;    /* default application/json */
+    const char *extra[4]; /* raw header lines */
     const char *body;
-    size_t body_len;         /* 0: strlen(body) */
-    long timeout_ms;         /* default 5000 */
-    CURL *reuse;             /* keep-alive tests */
+    size_t body_len; /* 0: strlen(body) */
+    long timeout_ms; /* default 5000 */
+    CURL *reuse;     /* keep-alive tests */
 } reqopts;
 
 static void do_req(unsigned port, const reqopts *o, resp *r)
@@ -424,8 +423,8 @@ static int body_error_code(const resp *r)
     return code;
 }
 
-#define INIT_BODY(v)                                                                           \
-    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":" \
+#define INIT_BODY(v)                                                                               \
+    "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"     \
     "\"" v "\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}"
 
 /* Initializes a session for token; returns its id (static buffer per slot). */
@@ -444,7 +443,9 @@ static const char *open_session(const char *token, const char *version, char *ou
     const char *sid = hdr(&r, "Mcp-Session-Id");
     assert_non_null(sid);
     strcpy(out, sid);
-    reqopts n = {.token = token, .session = out, .version = version,
+    reqopts n = {.token = token,
+                 .session = out,
+                 .version = version,
                  .body = "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}"};
     do_req(port_auth, &n, &r);
     assert_int_equal(r.status, 202);
@@ -458,8 +459,8 @@ static void post(const char *token, const char *sid, const char *body, resp *r)
 }
 
 #define PING "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}"
-#define CALL(name, args)                                                                       \
-    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"" name     \
+#define CALL(name, args)                                                                           \
+    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"" name         \
     "\",\"arguments\":" args "}}"
 
 /* ---------------------------------------------------------------------------------------- */
@@ -538,7 +539,10 @@ static void test_protocol_version_header(void **state)
     do_req(port_auth, &o, &r);
     assert_int_equal(r.status, 200);
     /* Also on GET and DELETE. */
-    reqopts g = {.method = "GET", .token = "alice", .session = s, .version = "bogus",
+    reqopts g = {.method = "GET",
+                 .token = "alice",
+                 .session = s,
+                 .version = "bogus",
                  .accept = "text/event-stream"};
     do_req(port_auth, &g, &r);
     assert_int_equal(r.status, 400);
@@ -579,7 +583,8 @@ static void test_origin_and_host(void **state)
     assert_non_null(strstr(exp, "WWW-Authenticate"));
     assert_non_null(strstr(exp, "Mcp-Session-Id"));
     assert_null(hdr(&r, "Access-Control-Allow-Credentials"));
-    reqopts v6 = {.token = "alice", .extra = {"Host: [::1]:80", "Origin: http://[::1]:5"},
+    reqopts v6 = {.token = "alice",
+                  .extra = {"Host: [::1]:80", "Origin: http://[::1]:5"},
                   .body = INIT_BODY("2025-11-25")};
     do_req(port_auth, &v6, &r);
     assert_int_equal(r.status, 200);
@@ -644,8 +649,10 @@ static void test_notifications_202(void **state)
     char s[128];
     open_session("alice", "2025-11-25", s);
     resp r;
-    post("alice", s, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
-                     "\"params\":{\"requestId\":99}}", &r);
+    post("alice", s,
+         "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\","
+         "\"params\":{\"requestId\":99}}",
+         &r);
     assert_int_equal(r.status, 202);
     assert_int_equal(r.len, 0);
     post("alice", s, "{\"jsonrpc\":\"2.0\",\"id\":5,\"result\":{}}", &r);
@@ -698,8 +705,10 @@ static void test_tools_and_sse(void **state)
                *fin = strstr(r.body, "logged");
     assert_true(f != NULL && sec != NULL && fin != NULL && f < sec && sec < fin);
     /* After logging/setLevel error, info logs are filtered: plain JSON again. */
-    post("alice", s, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"logging/setLevel\","
-                     "\"params\":{\"level\":\"error\"}}", &r);
+    post("alice", s,
+         "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"logging/setLevel\","
+         "\"params\":{\"level\":\"error\"}}",
+         &r);
     assert_int_equal(r.status, 200);
     post("alice", s, CALL("log", "{}"), &r);
     assert_string_equal(hdr(&r, "Content-Type"), "application/json");
@@ -763,8 +772,8 @@ static void test_bad_input_keeps_serving(void **state)
         {WITH_NUL, sizeof(WITH_NUL) - 1, 400, DMCP_JSONRPC_PARSE_ERROR},
     };
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        reqopts o = {.token = "alice", .session = s, .body = cases[i].body,
-                     .body_len = cases[i].len};
+        reqopts o = {
+            .token = "alice", .session = s, .body = cases[i].body, .body_len = cases[i].len};
         do_req(port_auth, &o, &r);
         if (r.status != cases[i].status || body_error_code(&r) != cases[i].code) {
             fail_msg("case %zu: status %ld body %s", i, r.status, r.body);
@@ -811,8 +820,8 @@ static void test_authorizer(void **state)
     assert_string_equal(hdr(&r, "Content-Type"), "application/json");
     assert_non_null(strstr(r.body, "invalid_token"));
     /* The authorizer sees duplicate headers and query tokens. */
-    reqopts two = {.token = "alice", .extra = {"Authorization: Bearer bob"},
-                   .body = INIT_BODY("2025-11-25")};
+    reqopts two = {
+        .token = "alice", .extra = {"Authorization: Bearer bob"}, .body = INIT_BODY("2025-11-25")};
     do_req(port_auth, &two, &r);
     assert_int_equal(r.status, 400);
     reqopts q = {.token = "alice", .path = "/mcp?access_token=x", .body = INIT_BODY("2025-11-25")};
@@ -865,7 +874,8 @@ static void test_public_routes_and_preflight(void **state)
     g.path = "/.well-known/oauth-protected-resource";
     do_req(port_auth, &g, &r);
     assert_int_equal(r.status, 200);
-    reqopts opt = {.method = "OPTIONS", .path = "/.well-known/oauth-protected-resource/mcp",
+    reqopts opt = {.method = "OPTIONS",
+                   .path = "/.well-known/oauth-protected-resource/mcp",
                    .extra = {"Origin: https://anywhere.example"}};
     do_req(port_auth, &opt, &r);
     assert_int_equal(r.status, 204);
@@ -874,9 +884,9 @@ static void test_public_routes_and_preflight(void **state)
     assert_int_equal(r.status, 405);
     assert_string_equal(hdr(&r, "Allow"), "GET, OPTIONS");
     /* CORS preflight on the endpoint: no authentication. */
-    reqopts pf = {.method = "OPTIONS",
-                  .extra = {"Origin: http://localhost:8000",
-                            "Access-Control-Request-Method: POST"}};
+    reqopts pf = {
+        .method = "OPTIONS",
+        .extra = {"Origin: http://localhost:8000", "Access-Control-Request-Method: POST"}};
     do_req(port_auth, &pf, &r);
     assert_int_equal(r.status, 204);
     assert_string_equal(hdr(&r, "Access-Control-Allow-Origin"), "http://localhost:8000");
@@ -934,8 +944,11 @@ typedef struct get_arg {
 static void *long_get(void *p)
 {
     get_arg *g = p;
-    reqopts o = {.method = "GET", .token = "alice", .session = g->sid,
-                 .accept = "text/event-stream", .timeout_ms = 2500};
+    reqopts o = {.method = "GET",
+                 .token = "alice",
+                 .session = g->sid,
+                 .accept = "text/event-stream",
+                 .timeout_ms = 2500};
     do_req(port_auth, &o, &g->r);
     return NULL;
 }
@@ -952,8 +965,11 @@ static void test_get_stream(void **state)
     assert_int_equal(pthread_create(&t, NULL, long_get, &g), 0);
     sleep_ms(300);
     resp r;
-    reqopts second = {.method = "GET", .token = "alice", .session = s,
-                      .accept = "text/event-stream", .timeout_ms = 1000};
+    reqopts second = {.method = "GET",
+                      .token = "alice",
+                      .session = s,
+                      .accept = "text/event-stream",
+                      .timeout_ms = 1000};
     do_req(port_auth, &second, &r);
     assert_int_equal(r.status, 409);
     reqopts na = {.method = "GET", .token = "alice", .session = s, .accept = "application/json"};
@@ -1000,8 +1016,11 @@ typedef struct slow_arg {
 static void *slow_call(void *p)
 {
     slow_arg *a = p;
-    reqopts o = {.body = a->body, .session = a->session, .method = a->method,
-                 .accept = a->method != NULL ? "text/event-stream" : NULL, .timeout_ms = 8000};
+    reqopts o = {.body = a->body,
+                 .session = a->session,
+                 .method = a->method,
+                 .accept = a->method != NULL ? "text/event-stream" : NULL,
+                 .timeout_ms = 8000};
     do_req(a->port, &o, &a->r);
     return NULL;
 }
@@ -1016,8 +1035,8 @@ static char *open_plain_session(unsigned port, char *out)
     return out;
 }
 
-#define SLOW_STREAMED                                                                          \
-    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","     \
+#define SLOW_STREAMED                                                                              \
+    "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"tools/call\",\"params\":{\"name\":\"slow\","       \
     "\"arguments\":{},\"_meta\":{\"progressToken\":1}}}"
 
 /* Stop while a JSON call, a streamed call and a GET stream are open: the calls finish, the
@@ -1133,8 +1152,8 @@ static void make_cert(char *cert_path, char *key_path)
     X509_gmtime_adj(X509_getm_notAfter(x), 3600);
     X509_set_pubkey(x, k);
     X509_NAME *n = X509_get_subject_name(x);
-    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1,
-                               -1, 0);
+    X509_NAME_add_entry_by_txt(n, "CN", MBSTRING_ASC, (const unsigned char *)"127.0.0.1", -1, -1,
+                               0);
     X509_set_issuer_name(x, n);
     X509V3_CTX ctx;
     X509V3_set_ctx(&ctx, x, x, NULL, NULL, 0);

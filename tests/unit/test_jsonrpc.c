@@ -86,10 +86,8 @@ static void test_classify(void **state)
         dmcp__msg_kind want;
     } cases[] = {
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}", DMCP__MSG_REQUEST},
-        {"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\",\"params\":{}}",
-         DMCP__MSG_REQUEST},
-        {"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
-         DMCP__MSG_NOTIFICATION},
+        {"{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"ping\",\"params\":{}}", DMCP__MSG_REQUEST},
+        {"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}", DMCP__MSG_NOTIFICATION},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{}}", DMCP__MSG_RESPONSE},
         {"{\"jsonrpc\":\"2.0\",\"id\":null,\"error\":{\"code\":-1,\"message\":\"x\"}}",
          DMCP__MSG_RESPONSE},
@@ -102,8 +100,7 @@ static void test_classify(void **state)
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"\"}", DMCP__MSG_INVALID},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"params\":[1]}", DMCP__MSG_INVALID},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\",\"result\":{}}", DMCP__MSG_INVALID},
-        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{\"code\":1}}",
-         DMCP__MSG_INVALID},
+        {"{\"jsonrpc\":\"2.0\",\"id\":1,\"result\":{},\"error\":{\"code\":1}}", DMCP__MSG_INVALID},
         {"{\"jsonrpc\":\"2.0\",\"result\":{}}", DMCP__MSG_INVALID},
         {"{\"jsonrpc\":\"2.0\",\"id\":1,\"error\":{\"message\":\"no code\"}}", DMCP__MSG_INVALID},
         {"[]", DMCP__MSG_INVALID},
@@ -189,10 +186,8 @@ static void test_process_shapes(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_limits),
-        cmocka_unit_test(test_parse_depth),
-        cmocka_unit_test(test_classify),
-        cmocka_unit_test(test_builders_keep_id_type),
+        cmocka_unit_test(test_parse_limits),   cmocka_unit_test(test_parse_depth),
+        cmocka_unit_test(test_classify),       cmocka_unit_test(test_builders_keep_id_type),
         cmocka_unit_test(test_process_shapes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

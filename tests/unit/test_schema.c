@@ -15,12 +15,12 @@ static bool check(const char *schema, const char *value, char *msg, size_t n)
 }
 
 #define OK(s, v) assert_true(check(s, v, msg, sizeof(msg)))
-#define BAD(s, v, frag)                                                                        \
-    do {                                                                                       \
-        assert_false(check(s, v, msg, sizeof(msg)));                                           \
-        if (strstr(msg, frag) == NULL) {                                                       \
-            fail_msg("message \"%s\" lacks \"%s\"", msg, frag);                                \
-        }                                                                                      \
+#define BAD(s, v, frag)                                                                            \
+    do {                                                                                           \
+        assert_false(check(s, v, msg, sizeof(msg)));                                               \
+        if (strstr(msg, frag) == NULL) {                                                           \
+            fail_msg("message \"%s\" lacks \"%s\"", msg, frag);                                    \
+        }                                                                                          \
     } while (0)
 
 static void test_types(void **state)
@@ -119,8 +119,10 @@ static void test_object_schema_shape(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_types),         cmocka_unit_test(test_object_rules),
-        cmocka_unit_test(test_scalar_rules),  cmocka_unit_test(test_arrays),
+        cmocka_unit_test(test_types),
+        cmocka_unit_test(test_object_rules),
+        cmocka_unit_test(test_scalar_rules),
+        cmocka_unit_test(test_arrays),
         cmocka_unit_test(test_object_schema_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

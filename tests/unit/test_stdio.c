@@ -69,9 +69,10 @@ static void start(harness *h)
     assert_int_equal(dmcp_server_new("stdio", "1", &h->srv), DMCP_OK);
     dmcp_tool *t;
     assert_int_equal(dmcp_tool_new("echo", t_echo, NULL, &t), DMCP_OK);
-    assert_int_equal(dmcp_tool_set_input_schema_json(
-                         t, "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}"),
-                     DMCP_OK);
+    assert_int_equal(
+        dmcp_tool_set_input_schema_json(
+            t, "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}"),
+        DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
     assert_int_equal(dmcp_tool_new("progress", t_progress, NULL, &t), DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
@@ -172,9 +173,8 @@ static void test_session_flow(void **state)
         m = read_msg(&h);
         assert_string_equal(json_string_value(json_object_get(m, "method")),
                             "notifications/progress");
-        assert_int_equal(json_integer_value(
-                             json_object_get(json_object_get(m, "params"), "progressToken")),
-                         7);
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(m, "params"), "progressToken")), 7);
         json_decref(m);
     }
     m = read_msg(&h);

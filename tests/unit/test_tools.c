@@ -27,8 +27,7 @@ static dmcp_status h_fail_text(dmcp_call *call, const json_t *args, dmcp_result 
 }
 
 /* Returns structuredContent chosen by args.mode. */
-static dmcp_status h_structured(dmcp_call *call, const json_t *args, dmcp_result *res,
-                                void *ud)
+static dmcp_status h_structured(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
 {
     (void)call;
     (void)ud;
@@ -42,8 +41,7 @@ static dmcp_status h_structured(dmcp_call *call, const json_t *args, dmcp_result
     return dmcp_result_add_text(res, "no structure");
 }
 
-static dmcp_status h_all_blocks(dmcp_call *call, const json_t *args, dmcp_result *res,
-                                void *ud)
+static dmcp_status h_all_blocks(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
 {
     (void)call;
     (void)args;
@@ -53,13 +51,11 @@ static dmcp_status h_all_blocks(dmcp_call *call, const json_t *args, dmcp_result
     assert_int_equal(dmcp_result_add_audio(res, "UklG", "audio/wav"), DMCP_OK);
     assert_int_equal(dmcp_result_add_resource_link(res, "file:///a", "a", "text/plain", NULL),
                      DMCP_OK);
-    assert_int_equal(dmcp_result_add_embedded_text(res, "test://e", "text/plain", "body"),
-                     DMCP_OK);
+    assert_int_equal(dmcp_result_add_embedded_text(res, "test://e", "text/plain", "body"), DMCP_OK);
     assert_int_equal(dmcp_result_add_embedded_blob(res, "test://b", NULL, "AAEC"), DMCP_OK);
     assert_int_equal(dmcp_result_add_text(res, NULL), DMCP_E_INVALID_ARG);
     assert_int_equal(dmcp_result_add_text(res, "\xff"), DMCP_E_INVALID_ARG); /* bad UTF-8 */
-    assert_int_equal(dmcp_result_add_content(res, json_pack("{s:i}", "x", 1)),
-                     DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_result_add_content(res, json_pack("{s:i}", "x", 1)), DMCP_E_INVALID_ARG);
     assert_int_equal(dmcp_result_set_structured(res, json_integer(1)), DMCP_E_INVALID_ARG);
     return DMCP_OK;
 }
@@ -106,10 +102,10 @@ static dmcp_server *make_server(unsigned page)
                          t, "{\"type\":\"object\",\"properties\":{\"mode\":{\"enum\":"
                             "[\"good\",\"bad\",\"none\"]}},\"required\":[\"mode\"]}"),
                      DMCP_OK);
-    assert_int_equal(dmcp_tool_set_output_schema_json(
-                         t, "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":"
-                            "\"integer\"}},\"required\":[\"n\"]}"),
-                     DMCP_OK);
+    assert_int_equal(
+        dmcp_tool_set_output_schema_json(t, "{\"type\":\"object\",\"properties\":{\"n\":{\"type\":"
+                                            "\"integer\"}},\"required\":[\"n\"]}"),
+        DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(srv, t), DMCP_OK);
     assert_int_equal(dmcp_tool_new("blocks", h_all_blocks, NULL, &t), DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(srv, t), DMCP_OK);
@@ -165,8 +161,8 @@ static void test_list_pagination(void **state)
     assert_true(json_is_true(json_object_get(json_object_get(t0, "annotations"), "readOnlyHint")));
     /* Default input schema for a tool without arguments. */
     const json_t *t1 = json_array_get(tools, 1);
-    assert_true(json_is_false(
-        json_object_get(json_object_get(t1, "inputSchema"), "additionalProperties")));
+    assert_true(
+        json_is_false(json_object_get(json_object_get(t1, "inputSchema"), "additionalProperties")));
     assert_non_null(json_object_get(json_array_get(tools, 3), "outputSchema"));
     const char *cur = json_string_value(json_object_get(mt_result(a), "nextCursor"));
     assert_non_null(cur);
@@ -260,9 +256,9 @@ static void test_structured_and_blocks(void **state)
     mt_initialize(&e, DMCP_PROTOCOL_2025_11_25);
     json_t *a = call(&e, "structured", "{\"mode\":\"good\"}");
     assert_false(mt_is_error(a));
-    assert_int_equal(
-        json_integer_value(json_object_get(json_object_get(mt_result(a), "structuredContent"), "n")),
-        3);
+    assert_int_equal(json_integer_value(
+                         json_object_get(json_object_get(mt_result(a), "structuredContent"), "n")),
+                     3);
     assert_string_equal(mt_text(a), "{\"n\":3}"); /* serialised copy as text */
     json_decref(a);
     a = call(&e, "structured", "{\"mode\":\"bad\"}");
@@ -282,8 +278,8 @@ static void test_structured_and_blocks(void **state)
         assert_string_equal(json_string_value(json_object_get(json_array_get(c, i), "type")),
                             types[i]);
     }
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(c, 1), "mimeType")), "image/png");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(c, 1), "mimeType")),
+                        "image/png");
     const json_t *res = json_object_get(json_array_get(c, 4), "resource");
     assert_string_equal(json_string_value(json_object_get(res, "text")), "body");
     res = json_object_get(json_array_get(c, 5), "resource");
@@ -403,8 +399,7 @@ static void test_tool_scopes(void **state)
     dmcp_http_response *refusal = NULL;
     json_t *ans = NULL;
     az_mode = 1;
-    assert_int_equal(dmcp__authorize_call(&e.ctx, msg, &refusal, &ans),
-                     DMCP_E_INSUFFICIENT_SCOPE);
+    assert_int_equal(dmcp__authorize_call(&e.ctx, msg, &refusal, &ans), DMCP_E_INSUFFICIENT_SCOPE);
     assert_non_null(refusal);
     assert_int_equal(refusal->status, 403);
     assert_null(ans);
@@ -415,8 +410,7 @@ static void test_tool_scopes(void **state)
     json_decref(a);
 
     az_mode = 2;
-    assert_int_equal(dmcp__authorize_call(&e.ctx, msg, &refusal, &ans),
-                     DMCP_E_INSUFFICIENT_SCOPE);
+    assert_int_equal(dmcp__authorize_call(&e.ctx, msg, &refusal, &ans), DMCP_E_INSUFFICIENT_SCOPE);
     assert_null(refusal);
     assert_true(mt_is_error(ans));
     assert_string_equal(mt_text(ans), "{\"error\":\"insufficient_scope\"}");
@@ -454,8 +448,7 @@ static void test_principal(void **state)
     assert_null(dmcp_principal_scope(p, 2));
     assert_true(dmcp_principal_has_scope(p, "a"));
     assert_false(dmcp_principal_has_scope(p, "c"));
-    assert_string_equal(json_string_value(json_object_get(dmcp_principal_claims(p), "sub")),
-                        "u1");
+    assert_string_equal(json_string_value(json_object_get(dmcp_principal_claims(p), "sub")), "u1");
     dmcp_principal *q = dmcp_principal_ref(p);
     dmcp_principal_unref(p);
     assert_string_equal(dmcp_principal_user_id(q), "u1");
@@ -496,8 +489,8 @@ static void test_server_config(void **state)
     assert_string_equal(srv->listen_host, "::1");
     assert_int_equal(srv->listen_port, 0);
     assert_int_equal(dmcp_server_set_listen_string(srv, "localhost:65535"), DMCP_OK);
-    static const char *const bad[] = {"127.0.0.1", ":80", "h:", "h:65536", "h:8o",
-                                      "::1:80", "h:123456", "a b:1"};
+    static const char *const bad[] = {"127.0.0.1", ":80",    "h:",       "h:65536",
+                                      "h:8o",      "::1:80", "h:123456", "a b:1"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         if (dmcp_server_set_listen_string(srv, bad[i]) != DMCP_E_INVALID_ARG) {
             fail_msg("accepted listen string %s", bad[i]);
@@ -521,10 +514,10 @@ static void test_server_config(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_definitions),      cmocka_unit_test(test_list_pagination),
-        cmocka_unit_test(test_call),             cmocka_unit_test(test_structured_and_blocks),
-        cmocka_unit_test(test_notifications),    cmocka_unit_test(test_tool_scopes),
-        cmocka_unit_test(test_principal),        cmocka_unit_test(test_http_response_builder),
+        cmocka_unit_test(test_definitions),   cmocka_unit_test(test_list_pagination),
+        cmocka_unit_test(test_call),          cmocka_unit_test(test_structured_and_blocks),
+        cmocka_unit_test(test_notifications), cmocka_unit_test(test_tool_scopes),
+        cmocka_unit_test(test_principal),     cmocka_unit_test(test_http_response_builder),
         cmocka_unit_test(test_server_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
