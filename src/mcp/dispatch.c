@@ -1,4 +1,5 @@
 /* Method dispatch: one table from method name to handler; notifications. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -78,9 +79,17 @@ static json_t *m_tools_call(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *
     }
     const dmcp_tool *tool = dmcp__tool_find(ctx->srv, json_string_value(name));
     if (tool == NULL) {
-        /* Tools §6: an unknown tool is a protocol error, not an isError result. */
+        /* Tools §6: an unknown tool is a protocol error, not an isError result. The name is
+         * echoed only when it could be a valid one (bounded, plain ASCII). */
+        static _Thread_local char buf[96];
+        const char *n = json_string_value(name);
+        bool plain = json_string_length(name) <= DMCP__TOOL_NAME_MAX;
+        for (const char *c = n; plain && *c != '\0'; c++) {
+            plain = (unsigned char)*c > 0x20 && (unsigned char)*c < 0x7F;
+        }
+        snprintf(buf, sizeof(buf), plain ? "Unknown tool: %s" : "Unknown tool", n);
         *code = DMCP_JSONRPC_INVALID_PARAMS;
-        *message = "Unknown tool";
+        *message = buf;
         return NULL;
     }
     dmcp_call call;

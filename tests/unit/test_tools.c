@@ -214,6 +214,8 @@ static void test_call(void **state)
     /* Unknown tool / missing name: protocol error -32602 (Tools §6). */
     a = call(&e, "nope", "{}");
     assert_int_equal(mt_error_code(a), DMCP_JSONRPC_INVALID_PARAMS);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(a, "error"), "message")),
+                        "Unknown tool: nope");
     json_decref(a);
     a = mt_send(&e, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{}}");
     assert_int_equal(mt_error_code(a), DMCP_JSONRPC_INVALID_PARAMS);
