@@ -6,11 +6,12 @@
 #include "mcp/mcp_internal.h"
 
 typedef json_t *(*method_fn)(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
-                             const char **message);
+                             const char **message, json_t **data);
 
 static json_t *m_initialize(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
-                            const char **message)
+                            const char **message, json_t **data)
 {
+    (void)data;
     (void)id;
     if (ctx->stateless) {
         /* Stateless mode: answer the handshake but keep nothing (a throwaway session). */
@@ -28,8 +29,9 @@ static json_t *m_initialize(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *
 }
 
 static json_t *m_ping(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
-                      const char **message)
+                      const char **message, json_t **data)
 {
+    (void)data;
     (void)ctx;
     (void)id;
     (void)params;
@@ -39,15 +41,17 @@ static json_t *m_ping(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params
 }
 
 static json_t *m_tools_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
-                            const char **message)
+                            const char **message, json_t **data)
 {
+    (void)data;
     (void)id;
     return dmcp__tools_list(ctx->srv, params, code, message);
 }
 
 static json_t *m_set_level(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
-                           const char **message)
+                           const char **message, json_t **data)
 {
+    (void)data;
     (void)id;
     const json_t *lv = json_object_get(params, "level");
     int level = json_is_string(lv) ? dmcp__log_level_parse(json_string_value(lv)) : -1;
@@ -68,8 +72,9 @@ static const json_t *progress_token(const json_t *params)
 }
 
 static json_t *m_tools_call(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
-                            const char **message)
+                            const char **message, json_t **data)
 {
+    (void)data;
     const json_t *name = json_object_get(params, "name");
     const json_t *args = json_object_get(params, "arguments");
     if (!json_is_string(name)) {
@@ -102,6 +107,7 @@ static json_t *m_tools_call(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *
     call.version = ctx->version;
     call.progress_token = (json_t *)progress_token(params);
     call.sink = ctx->sink;
+    call.stateless = ctx->stateless;
     atomic_init(&call.cancelled, false);
     bool tracked = dmcp__session_track(ctx->sess, id, &call.cancelled) == DMCP_OK;
     json_t *res = dmcp__tool_run(tool, args, &call);
@@ -115,13 +121,121 @@ static json_t *m_tools_call(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *
     return res;
 }
 
+/* Features answer -32601 when nothing of theirs is registered (Lifecycle §1.2: the capability
+ * was not declared). */
+static bool has_resources(const dmcp_server *srv, int *code, const char **message)
+{
+    if (srv->resources.count == 0 && srv->templates.count == 0) {
+        *code = DMCP_JSONRPC_METHOD_NOT_FOUND;
+        *message = "Method not found";
+        return false;
+    }
+    return true;
+}
+
+static json_t *m_resources_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
+                                int *code, const char **message, json_t **data)
+{
+    (void)id;
+    (void)data;
+    return has_resources(ctx->srv, code, message)
+               ? dmcp__resources_list(ctx->srv, params, code, message)
+               : NULL;
+}
+
+static json_t *m_templates_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
+                                int *code, const char **message, json_t **data)
+{
+    (void)id;
+    (void)data;
+    return has_resources(ctx->srv, code, message)
+               ? dmcp__templates_list(ctx->srv, params, code, message)
+               : NULL;
+}
+
+static json_t *m_resources_read(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
+                                int *code, const char **message, json_t **data)
+{
+    (void)id;
+    return has_resources(ctx->srv, code, message)
+               ? dmcp__resources_read(ctx->srv, ctx->principal, params, code, message, data)
+               : NULL;
+}
+
+static json_t *m_subscribe(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                           const char **message, json_t **data)
+{
+    (void)id;
+    return has_resources(ctx->srv, code, message)
+               ? dmcp__resources_subscribe(ctx->srv, ctx->sess, params, true, code, message, data)
+               : NULL;
+}
+
+static json_t *m_unsubscribe(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
+                             int *code, const char **message, json_t **data)
+{
+    (void)id;
+    return has_resources(ctx->srv, code, message)
+               ? dmcp__resources_subscribe(ctx->srv, ctx->sess, params, false, code, message, data)
+               : NULL;
+}
+
+static json_t *m_prompts_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
+                              int *code, const char **message, json_t **data)
+{
+    (void)id;
+    (void)data;
+    if (ctx->srv->prompts.count == 0) {
+        *code = DMCP_JSONRPC_METHOD_NOT_FOUND;
+        *message = "Method not found";
+        return NULL;
+    }
+    return dmcp__prompts_list(ctx->srv, params, code, message);
+}
+
+static json_t *m_prompts_get(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
+                             int *code, const char **message, json_t **data)
+{
+    (void)id;
+    (void)data;
+    if (ctx->srv->prompts.count == 0) {
+        *code = DMCP_JSONRPC_METHOD_NOT_FOUND;
+        *message = "Method not found";
+        return NULL;
+    }
+    return dmcp__prompts_get(ctx->srv, ctx->principal, params, code, message);
+}
+
+static json_t *m_complete(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                          const char **message, json_t **data)
+{
+    (void)id;
+    (void)data;
+    if (!ctx->srv->has_completions) {
+        *code = DMCP_JSONRPC_METHOD_NOT_FOUND;
+        *message = "Method not found";
+        return NULL;
+    }
+    return dmcp__complete(ctx->srv, params, code, message);
+}
+
 static const struct {
     const char *name;
     method_fn fn;
 } methods[] = {
-    {"initialize", m_initialize},      {"ping", m_ping},
-    {"tools/list", m_tools_list},      {"tools/call", m_tools_call},
+    {"initialize", m_initialize},
+    {"ping", m_ping},
+    {"tools/list", m_tools_list},
+    {"tools/call", m_tools_call},
     {"logging/setLevel", m_set_level},
+    {"resources/list", m_resources_list},
+    {"resources/templates/list", m_templates_list},
+    {"resources/read", m_resources_read},
+    {"resources/subscribe", m_subscribe},
+    {"resources/unsubscribe", m_unsubscribe},
+    {"prompts/list", m_prompts_list},
+    {"prompts/get", m_prompts_get},
+    {"completion/complete", m_complete},
 };
 
 json_t *dmcp__dispatch_request(dmcp__rpc_ctx *ctx, const json_t *msg)
@@ -161,9 +275,14 @@ json_t *dmcp__dispatch_request(dmcp__rpc_ctx *ctx, const json_t *msg)
         if (strcmp(methods[i].name, method) == 0) {
             code = DMCP_JSONRPC_INTERNAL_ERROR;
             message = "Internal error";
-            json_t *res = methods[i].fn(ctx, id, params, &code, &message);
-            out = res != NULL ? dmcp__jsonrpc_result(id, res)
-                              : dmcp__jsonrpc_error(id, code, message, NULL);
+            json_t *data = NULL;
+            json_t *res = methods[i].fn(ctx, id, params, &code, &message, &data);
+            if (res != NULL) {
+                json_decref(data);
+                out = dmcp__jsonrpc_result(id, res);
+            } else {
+                out = dmcp__jsonrpc_error(id, code, message, data);
+            }
             goto out;
         }
     }
@@ -177,7 +296,9 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
     if (method == NULL) {
-        return; /* a response from the client: nothing is awaiting one yet */
+        /* A response to a server->client request (sampling, elicitation, ...). */
+        dmcp__session_deliver_response(ctx->sess, msg);
+        return;
     }
     const json_t *params = json_object_get(msg, "params");
     if (strcmp(method, "notifications/initialized") == 0) {

@@ -654,7 +654,7 @@ typedef struct job {
 static void *stream_worker(void *arg)
 {
     job *j = arg;
-    dmcp__sink sink = {stream_sink_send, j->st};
+    dmcp__sink sink = {stream_sink_send, j->st, true};
     dmcp__rpc_ctx ctx = {j->h->srv, j->sess, j->principal, j->version, j->stateless, true, &sink};
     json_t *resp = dmcp__dispatch_request(&ctx, j->msg);
     if (resp != NULL) {
@@ -900,7 +900,7 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
                  ? hv
                  : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26));
     json_t *notes = json_array();
-    dmcp__sink sink = {collect_sink_send, notes};
+    dmcp__sink sink = {collect_sink_send, notes, false};
     dmcp__rpc_ctx ctx = {srv, sess, p, version, srv->stateless, false, &sink};
 
     if (json_is_array(body) && !dmcp__version_allows_batch(version)) {
@@ -1030,9 +1030,27 @@ static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const
     return queue(c, MHD_HTTP_OK, r);
 }
 
+dmcp_status dmcp__http_send_get(dmcp__session *sess, json_t *msg)
+{
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *st = sess->get_stream;
+    if (st != NULL) {
+        atomic_fetch_add(&st->refs, 1);
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (st == NULL) {
+        json_decref(msg); /* no standalone stream open: the client misses it (Transports §2.2) */
+        return DMCP_E_STATE;
+    }
+    dmcp_status rc = stream_event(st, msg);
+    stream_unref(st);
+    return rc;
+}
+
 static void end_session(dmcp__http *h, dmcp__session *sess)
 {
     dmcp__sessions_end(h->srv->sessions, sess);
+    dmcp__session_wake_pending(sess);
     pthread_mutex_lock(&sess->mu);
     dmcp__stream *gs = sess->get_stream;
     pthread_mutex_unlock(&sess->mu);

@@ -97,6 +97,12 @@ typedef struct dmcp__session {
     bool ended;
     time_t last_used;
     uint64_t next_event;        /* event id counter (per session) */
+    json_t *subs;               /* resources/subscribe: uri -> true (capped) */
+    struct dmcp__sink *out;     /* stdio: where unsolicited messages go (else the GET stream) */
+    struct dmcp__pending *pending; /* server->client requests awaiting an answer */
+    size_t n_pending;
+    json_int_t next_out_id; /* ids of server->client requests */
+    bool no_answers;        /* the client can no longer answer (stdio EOF, session ended) */
     struct dmcp__session *next; /* hash chain */
 } dmcp__session;
 
@@ -136,7 +142,30 @@ typedef struct dmcp__sink {
      * handler's thread while the transport reads. */
     dmcp_status (*send)(struct dmcp__sink *sink, json_t *msg);
     void *ud;
+    bool live; /* messages reach the client while the handler runs (not buffered) */
 } dmcp__sink;
+
+/* ---- generic registry (resources, templates, prompts) ---- */
+
+typedef struct dmcp__reg {
+    void **items;
+    size_t count, cap;
+    json_t *index; /* key -> integer index */
+} dmcp__reg;
+
+/* Adds item under key; DMCP_E_INVALID_ARG for a duplicate key. Does not free item. */
+dmcp_status dmcp__reg_add(dmcp__reg *reg, const char *key, void *item);
+void *dmcp__reg_find(const dmcp__reg *reg, const char *key);
+/* Frees the arrays; items are freed by the caller first. */
+void dmcp__reg_free(dmcp__reg *reg);
+/*
+ * Pagination (Basic › Utilities › Pagination): the cursor is "<prefix><offset>", opaque to
+ * clients. Computes the page [off, end); false with code and message set on a bad cursor.
+ */
+bool dmcp__page(const json_t *params, char prefix, size_t count, size_t page_size, size_t *off,
+                size_t *end, int *code, const char **message);
+/* Sets nextCursor in res when end < count. */
+void dmcp__set_next_cursor(json_t *res, char prefix, size_t end, size_t count);
 
 /* ---- server object (server.c) ---- */
 
@@ -149,6 +178,11 @@ typedef struct dmcp__toolreg {
 struct dmcp_server {
     char *name, *version, *title, *instructions;
     dmcp__toolreg tools;
+    dmcp__reg resources, templates, prompts;
+    unsigned list_changed; /* DMCP_LIST_* declared */
+    bool has_completions;  /* some prompt argument or template variable completes */
+    pthread_mutex_t stdio_mu;
+    dmcp__session *stdio_sess; /* the stdio session while dmcp_server_run_stdio runs */
     dmcp_authorizer *authorizer;
     unsigned page_size;
     /* HTTP configuration */
@@ -188,6 +222,7 @@ struct dmcp_call {
     double last_progress;
     bool sent_progress;
     atomic_bool cancelled;
+    bool stateless;
     dmcp__sink *sink;
 };
 
@@ -242,6 +277,51 @@ json_t *dmcp__tools_list(const dmcp_server *srv, const json_t *params, int *code
                          const char **message);
 /* Runs a tool (arguments checked first); returns the CallToolResult. */
 json_t *dmcp__tool_run(const dmcp_tool *tool, const json_t *arguments, dmcp_call *call);
+
+/* ---- resources.c, prompts.c, completion.c ---- */
+
+void dmcp__resources_free(dmcp_server *srv);
+void dmcp__prompts_free(dmcp_server *srv);
+/* Method handlers; NULL result with code and message set (and data, which the caller takes). */
+json_t *dmcp__resources_list(const dmcp_server *srv, const json_t *params, int *code,
+                             const char **message);
+json_t *dmcp__templates_list(const dmcp_server *srv, const json_t *params, int *code,
+                             const char **message);
+json_t *dmcp__resources_read(const dmcp_server *srv, const dmcp_principal *principal,
+                             const json_t *params, int *code, const char **message,
+                             json_t **data);
+json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess,
+                                  const json_t *params, bool subscribe, int *code,
+                                  const char **message, json_t **data);
+json_t *dmcp__prompts_list(const dmcp_server *srv, const json_t *params, int *code,
+                           const char **message);
+json_t *dmcp__prompts_get(const dmcp_server *srv, const dmcp_principal *principal,
+                          const json_t *params, int *code, const char **message);
+json_t *dmcp__complete(const dmcp_server *srv, const json_t *params, int *code,
+                       const char **message);
+/* Completion lookups used by completion.c. */
+bool dmcp__prompt_completer(const dmcp_server *srv, const char *prompt, const char *arg,
+                            bool *known, dmcp_complete_fn *fn, void **ud);
+bool dmcp__template_completer(const dmcp_server *srv, const char *uri_template, const char *var,
+                              bool *known, dmcp_complete_fn *fn, void **ud);
+/* Parses an RFC 6570 level-1 template; returns the variable names (array) or NULL. */
+json_t *dmcp__uri_template_vars(const char *tmpl);
+/* Matches uri against a level-1 template; returns the variables object or NULL. */
+json_t *dmcp__uri_template_match(const char *tmpl, const char *uri);
+
+/* ---- outbound.c: server->client messages ---- */
+
+/* A client's JSON-RPC response to a server->client request (ignored when nothing awaits it). */
+void dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg);
+/* No answer can arrive any more (stdio EOF, session ended): wakes and fails every waiting
+ * server->client request. */
+void dmcp__session_wake_pending(dmcp__session *sess);
+/* Sends an unsolicited message on the session's standalone stream. Takes msg. */
+dmcp_status dmcp__session_send_unsolicited(dmcp__session *sess, json_t *msg);
+/* HTTP side of the above (http.c): an event on the session's GET stream. Takes msg. */
+dmcp_status dmcp__http_send_get(dmcp__session *sess, json_t *msg);
+/* Calls fn on every live, initialized session (HTTP table). */
+void dmcp__sessions_foreach(dmcp__session_table *t, void (*fn)(dmcp__session *, void *), void *ud);
 
 /* ---- lifecycle.c (era adapter: 2025 session-based revisions) ---- */
 

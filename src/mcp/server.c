@@ -36,6 +36,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->idle_seconds = 3600;
     s->max_body = DMCP_MAX_BODY_BYTES;
     s->shutdown_timeout = 10;
+    pthread_mutex_init(&s->stdio_mu, NULL);
     atomic_init(&s->started, false);
     atomic_init(&s->stopping, false);
     atomic_init(&s->bound_port, 0);
@@ -62,6 +63,8 @@ void dmcp_server_free(dmcp_server *srv)
     }
     dmcp_server_stop(srv);
     dmcp__toolreg_free(&srv->tools);
+    dmcp__resources_free(srv);
+    dmcp__prompts_free(srv);
     dmcp_authorizer_free(srv->authorizer);
     free(srv->name);
     free(srv->version);
@@ -74,6 +77,7 @@ void dmcp_server_free(dmcp_server *srv)
     free_list(srv->allowed_hosts, srv->n_allowed_hosts);
     free_list(srv->allowed_origins, srv->n_allowed_origins);
     dmcp__sessions_free(srv->sessions);
+    pthread_mutex_destroy(&srv->stdio_mu);
     free(srv);
 }
 
@@ -130,6 +134,19 @@ dmcp_status dmcp_server_set_authorizer(dmcp_server *srv, dmcp_authorizer *author
     }
     dmcp_authorizer_free(srv->authorizer);
     srv->authorizer = authorizer;
+    return DMCP_OK;
+}
+
+dmcp_status dmcp_server_set_list_changed(dmcp_server *srv, unsigned lists)
+{
+    dmcp_status st = check_cfg(srv);
+    if (st != DMCP_OK) {
+        return st;
+    }
+    if ((lists & ~(DMCP_LIST_TOOLS | DMCP_LIST_RESOURCES | DMCP_LIST_PROMPTS)) != 0) {
+        return DMCP_E_INVALID_ARG;
+    }
+    srv->list_changed = lists;
     return DMCP_OK;
 }
 

@@ -116,6 +116,7 @@ void dmcp__session_unref(dmcp__session *s)
     }
     json_decref(s->client_caps);
     json_decref(s->client_info);
+    json_decref(s->subs);
     free(s->binding);
     pthread_mutex_destroy(&s->mu);
     free(s);
@@ -245,6 +246,31 @@ void dmcp__sessions_expire(dmcp__session_table *t, time_t now, unsigned idle)
         }
         dmcp__session_unref(victim);
     }
+}
+
+void dmcp__sessions_foreach(dmcp__session_table *t, void (*fn)(dmcp__session *, void *), void *ud)
+{
+    if (t == NULL) {
+        return;
+    }
+    /* Take references under the table lock, call fn without it (fn may block on a stream). */
+    pthread_mutex_lock(&t->mu);
+    size_t n = 0;
+    dmcp__session **list = calloc(t->count > 0 ? t->count : 1, sizeof(*list));
+    for (size_t b = 0; list != NULL && b < BUCKETS; b++) {
+        for (dmcp__session *s = t->buckets[b]; s != NULL && n < t->count; s = s->next) {
+            if (!s->ended && atomic_load(&s->initialized)) {
+                dmcp__session_ref(s);
+                list[n++] = s;
+            }
+        }
+    }
+    pthread_mutex_unlock(&t->mu);
+    for (size_t i = 0; i < n; i++) {
+        fn(list[i], ud);
+        dmcp__session_unref(list[i]);
+    }
+    free(list);
 }
 
 size_t dmcp__sessions_count(dmcp__session_table *t)

@@ -24,6 +24,7 @@ typedef struct stdio_io {
     pthread_cond_t cv;
     int workers;
     bool broken; /* output closed */
+    dmcp__sink out_sink; /* unsolicited messages (list_changed, resources/updated) */
 } stdio_io;
 
 static void write_msg(stdio_io *io, json_t *msg)
@@ -69,7 +70,7 @@ typedef struct stdio_job {
 
 static void run_request(stdio_io *io, const json_t *msg, const char *version)
 {
-    dmcp__sink sink = {sink_send, io};
+    dmcp__sink sink = {sink_send, io, true};
     dmcp__rpc_ctx ctx = {io->srv, io->sess, NULL, version, false, false, &sink};
     write_msg(io, dmcp__process(&ctx, msg));
 }
@@ -189,6 +190,14 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     pthread_mutex_init(&io->out_mu, NULL);
     pthread_mutex_init(&io->mu, NULL);
     pthread_cond_init(&io->cv, NULL);
+    io->out_sink = (dmcp__sink){sink_send, io, true};
+    if (io->sess != NULL) {
+        io->sess->out = &io->out_sink;
+        pthread_mutex_lock(&srv->stdio_mu);
+        dmcp__session_ref(io->sess);
+        srv->stdio_sess = io->sess;
+        pthread_mutex_unlock(&srv->stdio_mu);
+    }
     dmcp__buf line;
     dmcp__buf_init(&line, srv->max_body);
     dmcp_status st = io->sess != NULL ? DMCP_OK : DMCP_E_NOMEM;
@@ -254,6 +263,17 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     }
     if (signalled) {
         atomic_store(&srv->stopping, true); /* running handlers see themselves cancelled */
+    }
+    if (io->sess != NULL) {
+        /* No more input: nothing can answer a server->client request now. */
+        dmcp__session_wake_pending(io->sess);
+        pthread_mutex_lock(&srv->stdio_mu);
+        srv->stdio_sess = NULL;
+        pthread_mutex_unlock(&srv->stdio_mu);
+        pthread_mutex_lock(&io->sess->mu);
+        io->sess->out = NULL;
+        pthread_mutex_unlock(&io->sess->mu);
+        dmcp__session_unref(io->sess); /* the server's reference */
     }
     wait_workers(io, srv->shutdown_timeout);
     pthread_mutex_lock(&io->mu);

@@ -102,7 +102,15 @@ fi
 
 "$server_bin" "${server_args[@]}" >"$work/server.log" 2>&1 &
 server_pid=$!; pids+=("$server_pid")
-wait_port "$server_port" "$server_pid" || { echo "FAIL: conformance-server did not listen on 127.0.0.1:$server_port"; cat "$work/server.log"; exit 1; }
+if ! wait_port "$server_port" "$server_pid"; then
+  # A build whose server says so plainly is skipped (77), never passed: the auth glue is a
+  # separate piece; any other failure to start fails the test.
+  if [ "$auth" -eq 1 ] && grep -q 'auth support not built yet' "$work/server.log"; then
+    echo "SKIP: $server_bin reports: auth support not built yet"
+    exit 77
+  fi
+  echo "FAIL: conformance-server did not listen on 127.0.0.1:$server_port"; cat "$work/server.log"; exit 1
+fi
 
 if [ "$auth" -eq 1 ]; then
   # Auth must really be on, or this run would prove nothing.

@@ -1,0 +1,342 @@
+/*
+ * Server-to-client messages: requests from a handler (sampling/createMessage,
+ * elicitation/create, roots/list, ping) correlated with the client's answers, and unsolicited
+ * notifications (list_changed, resources/updated) on a session's standalone stream.
+ *
+ * MCP 2025-11-25 Transports §2.2/§2.3: a request related to a client request goes on that
+ * request's stream; the client answers with a new POST (answered 202). Lifecycle §2 (timeouts):
+ * every request has a timeout, after which the sender SHOULD send notifications/cancelled.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "mcp/mcp_internal.h"
+
+#define DEFAULT_TIMEOUT_MS 60000u
+#define MAX_TIMEOUT_MS 600000u
+#define MAX_PENDING 256 /* per session */
+#define POLL_MS 100     /* how often a waiting handler looks at its cancellation flag */
+
+typedef struct dmcp__pending {
+    json_int_t id;
+    json_t *response; /* the client's message once it arrived */
+    bool done;
+    pthread_cond_t cv; /* waits on sess->mu */
+    struct dmcp__pending *next;
+} dmcp__pending;
+
+static void deadline_in(struct timespec *ts, unsigned ms)
+{
+    clock_gettime(CLOCK_MONOTONIC, ts);
+    ts->tv_sec += (time_t)(ms / 1000);
+    ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+    if (ts->tv_nsec >= 1000000000L) {
+        ts->tv_sec++;
+        ts->tv_nsec -= 1000000000L;
+    }
+}
+
+static bool before(const struct timespec *a, const struct timespec *b)
+{
+    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
+}
+
+/* The client capability a server->client method needs (Lifecycle §1.2), or NULL for none. */
+static bool method_capability(const char *method, const char **cap)
+{
+    if (strcmp(method, "sampling/createMessage") == 0) {
+        *cap = "sampling";
+    } else if (strcmp(method, "elicitation/create") == 0) {
+        *cap = "elicitation";
+    } else if (strcmp(method, "roots/list") == 0) {
+        *cap = "roots";
+    } else if (strcmp(method, "ping") == 0) {
+        *cap = NULL;
+    } else {
+        return false;
+    }
+    return true;
+}
+
+static void unlink_pending(dmcp__session *sess, dmcp__pending *p)
+{
+    dmcp__pending **pp = &sess->pending;
+    while (*pp != NULL && *pp != p) {
+        pp = &(*pp)->next;
+    }
+    if (*pp != NULL) {
+        *pp = p->next;
+        sess->n_pending--;
+    }
+}
+
+dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t *params,
+                              unsigned timeout_ms, json_t **result)
+{
+    const char *cap = NULL;
+    if (result != NULL) {
+        *result = NULL;
+    }
+    if (call == NULL || method == NULL || result == NULL || !method_capability(method, &cap) ||
+        (params != NULL && !json_is_object(params))) {
+        return DMCP_E_INVALID_ARG;
+    }
+    dmcp__session *sess = call->sess;
+    /* Only a live stream (or stdio) delivers the request while the handler waits; a buffered
+     * answer would hold it back until the handler returned, i.e. until the timeout. */
+    if (sess == NULL || call->stateless || call->sink == NULL || !call->sink->live) {
+        return DMCP_E_STATE;
+    }
+    if (timeout_ms == 0) {
+        timeout_ms = DEFAULT_TIMEOUT_MS;
+    }
+    if (timeout_ms > MAX_TIMEOUT_MS) {
+        timeout_ms = MAX_TIMEOUT_MS;
+    }
+    dmcp__pending *p = calloc(1, sizeof(*p));
+    if (p == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->cv, &ca);
+    pthread_condattr_destroy(&ca);
+
+    pthread_mutex_lock(&sess->mu);
+    /* Lifecycle §1.2: use only what the client declared in initialize. */
+    bool capable = cap == NULL || json_is_object(json_object_get(sess->client_caps, cap));
+    bool room = sess->n_pending < MAX_PENDING;
+    if (capable && room) {
+        p->id = ++sess->next_out_id;
+        p->next = sess->pending;
+        sess->pending = p;
+        sess->n_pending++;
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (!capable || !room) {
+        pthread_cond_destroy(&p->cv);
+        free(p);
+        return !capable ? DMCP_E_STATE : DMCP_E_RATE_LIMITED;
+    }
+
+    json_t *msg = json_pack("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", p->id, "method", method);
+    if (msg != NULL && params != NULL) {
+        json_object_set_new(msg, "params", json_deep_copy(params));
+    }
+    dmcp_status st = msg != NULL ? call->sink->send(call->sink, msg) : DMCP_E_NOMEM;
+
+    pthread_mutex_lock(&sess->mu);
+    if (st == DMCP_OK) {
+        struct timespec deadline, slice, now;
+        deadline_in(&deadline, timeout_ms);
+        while (!p->done) {
+            if (dmcp_call_is_cancelled(call) || sess->no_answers) {
+                st = DMCP_E_CANCELLED;
+                break;
+            }
+            clock_gettime(CLOCK_MONOTONIC, &now);
+            if (!before(&now, &deadline)) {
+                st = DMCP_E_TIMEOUT;
+                break;
+            }
+            deadline_in(&slice, POLL_MS);
+            pthread_cond_timedwait(&p->cv, &sess->mu, before(&slice, &deadline) ? &slice : &deadline);
+        }
+    }
+    unlink_pending(sess, p);
+    json_t *response = p->response;
+    pthread_mutex_unlock(&sess->mu);
+    pthread_cond_destroy(&p->cv);
+    json_int_t id = p->id;
+    free(p);
+
+    if (st == DMCP_E_TIMEOUT || st == DMCP_E_CANCELLED) {
+        /* Basic › Utilities › Cancellation: tell the client we no longer wait. */
+        json_t *n = dmcp__jsonrpc_notification(
+            "notifications/cancelled",
+            json_pack("{s:I,s:s}", "requestId", id, "reason",
+                      st == DMCP_E_TIMEOUT ? "Request timed out" : "Request cancelled"));
+        if (n != NULL) {
+            call->sink->send(call->sink, n);
+        }
+    }
+    if (st != DMCP_OK) {
+        json_decref(response);
+        return st;
+    }
+    const json_t *res = json_object_get(response, "result");
+    const json_t *err = json_object_get(response, "error");
+    if (json_is_object(res)) {
+        *result = json_incref((json_t *)res);
+    } else {
+        *result = json_is_object(err) ? json_incref((json_t *)err) : NULL;
+        st = DMCP_E_PROTOCOL;
+    }
+    json_decref(response);
+    return st;
+}
+
+dmcp_status dmcp_call_sample(dmcp_call *call, const json_t *params, unsigned timeout_ms,
+                             json_t **result)
+{
+    if (!json_is_object(params) || !json_is_array(json_object_get(params, "messages"))) {
+        if (result != NULL) {
+            *result = NULL;
+        }
+        return DMCP_E_INVALID_ARG;
+    }
+    return dmcp_call_request(call, "sampling/createMessage", params, timeout_ms, result);
+}
+
+dmcp_status dmcp_call_elicit(dmcp_call *call, const char *message, const json_t *requested_schema,
+                             unsigned timeout_ms, json_t **result)
+{
+    if (result != NULL) {
+        *result = NULL;
+    }
+    if (message == NULL || !dmcp__schema_is_object_schema(requested_schema)) {
+        return DMCP_E_INVALID_ARG;
+    }
+    json_t *params = json_pack("{s:s,s:O}", "message", message, "requestedSchema",
+                               (json_t *)requested_schema);
+    if (params == NULL) {
+        return DMCP_E_INVALID_ARG; /* also invalid UTF-8 in message */
+    }
+    dmcp_status st = dmcp_call_request(call, "elicitation/create", params, timeout_ms, result);
+    json_decref(params);
+    return st;
+}
+
+void dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg)
+{
+    const json_t *id = json_object_get(msg, "id");
+    if (sess == NULL || !json_is_integer(id)) {
+        return; /* we only ever send integer ids */
+    }
+    pthread_mutex_lock(&sess->mu);
+    for (dmcp__pending *p = sess->pending; p != NULL; p = p->next) {
+        if (p->id == json_integer_value(id) && !p->done) {
+            p->response = json_deep_copy(msg);
+            p->done = p->response != NULL;
+            pthread_cond_signal(&p->cv);
+            break;
+        }
+    }
+    pthread_mutex_unlock(&sess->mu);
+}
+
+void dmcp__session_wake_pending(dmcp__session *sess)
+{
+    pthread_mutex_lock(&sess->mu);
+    sess->no_answers = true;
+    for (dmcp__pending *p = sess->pending; p != NULL; p = p->next) {
+        pthread_cond_signal(&p->cv);
+    }
+    pthread_mutex_unlock(&sess->mu);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Unsolicited notifications                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+dmcp_status dmcp__session_send_unsolicited(dmcp__session *sess, json_t *msg)
+{
+    pthread_mutex_lock(&sess->mu);
+    dmcp__sink *out = sess->out;
+    bool ready = sess->client_ready;
+    if (out != NULL && ready) {
+        /* stdio: the writer serialises lines under its own lock. */
+        dmcp_status st = out->send(out, msg);
+        pthread_mutex_unlock(&sess->mu);
+        return st;
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (!ready) {
+        json_decref(msg); /* Lifecycle §1.1: nothing but pings and logs before initialized */
+        return DMCP_OK;
+    }
+    return dmcp__http_send_get(sess, msg);
+}
+
+typedef struct notify_ctx {
+    const char *method;
+    const char *uri; /* resources/updated: only subscribers */
+} notify_ctx;
+
+static void notify_one(dmcp__session *sess, void *ud)
+{
+    const notify_ctx *n = ud;
+    if (n->uri != NULL) {
+        pthread_mutex_lock(&sess->mu);
+        bool subscribed = json_object_get(sess->subs, n->uri) != NULL;
+        pthread_mutex_unlock(&sess->mu);
+        if (!subscribed) {
+            return;
+        }
+    }
+    json_t *params = n->uri != NULL ? json_pack("{s:s}", "uri", n->uri) : NULL;
+    json_t *msg = dmcp__jsonrpc_notification(n->method, params);
+    if (msg != NULL) {
+        dmcp__session_send_unsolicited(sess, msg);
+    }
+}
+
+static void notify_all(dmcp_server *srv, const notify_ctx *n)
+{
+    dmcp__sessions_foreach(srv->sessions, notify_one, (void *)n);
+    pthread_mutex_lock(&srv->stdio_mu);
+    dmcp__session *s = srv->stdio_sess;
+    if (s != NULL) {
+        dmcp__session_ref(s);
+    }
+    pthread_mutex_unlock(&srv->stdio_mu);
+    if (s != NULL) {
+        notify_one(s, (void *)n);
+        dmcp__session_unref(s);
+    }
+}
+
+dmcp_status dmcp_server_notify_list_changed(dmcp_server *srv, unsigned list)
+{
+    const char *method;
+    if (srv == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    switch (list) {
+    case DMCP_LIST_TOOLS:
+        method = "notifications/tools/list_changed";
+        break;
+    case DMCP_LIST_RESOURCES:
+        method = "notifications/resources/list_changed";
+        break;
+    case DMCP_LIST_PROMPTS:
+        method = "notifications/prompts/list_changed";
+        break;
+    default:
+        return DMCP_E_INVALID_ARG;
+    }
+    if ((srv->list_changed & list) == 0) {
+        return DMCP_E_STATE; /* not declared: the client was told it never changes */
+    }
+    notify_ctx n = {method, NULL};
+    notify_all(srv, &n);
+    return DMCP_OK;
+}
+
+dmcp_status dmcp_server_notify_resource_updated(dmcp_server *srv, const char *uri)
+{
+    if (srv == NULL || uri == NULL || *uri == '\0') {
+        return DMCP_E_INVALID_ARG;
+    }
+    json_t *probe = json_string(uri);
+    if (probe == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    json_decref(probe);
+    notify_ctx n = {"notifications/resources/updated", uri};
+    notify_all(srv, &n);
+    return DMCP_OK;
+}

@@ -1,0 +1,887 @@
+/*
+ * Resources (MCP 2025-11-25 Server › Resources): static resources, RFC 6570 level-1 resource
+ * templates, resources/list, resources/templates/list, resources/read, subscriptions; and the
+ * generic registry and pagination helpers shared with prompts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/mcp_internal.h"
+
+#define MAX_URI 2048
+#define MAX_TEMPLATE_VARS 16
+#define MAX_SUBSCRIPTIONS 1000 /* per session */
+
+struct dmcp_resource {
+    char *uri, *name, *title, *description, *mime_type;
+    char *text, *blob; /* fixed contents (one of them), or a reader */
+    dmcp_resource_read_fn reader;
+    void *userdata;
+};
+
+typedef struct var_completion {
+    char *name;
+    dmcp_complete_fn fn;
+    void *userdata;
+} var_completion;
+
+struct dmcp_resource_template {
+    char *uri_template, *name, *title, *description, *mime_type;
+    dmcp_resource_read_fn reader;
+    void *userdata;
+    json_t *vars; /* array of variable names */
+    var_completion *completions;
+    size_t n_completions;
+};
+
+struct dmcp_contents {
+    json_t *items;
+    const dmcp_principal *principal;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* Registry and pagination                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+dmcp_status dmcp__reg_add(dmcp__reg *reg, const char *key, void *item)
+{
+    if (reg->index == NULL) {
+        reg->index = json_object();
+        if (reg->index == NULL) {
+            return DMCP_E_NOMEM;
+        }
+    }
+    if (json_object_get(reg->index, key) != NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    if (reg->count == reg->cap) {
+        size_t cap = reg->cap ? reg->cap * 2 : 8;
+        void **ni = realloc(reg->items, cap * sizeof(*ni));
+        if (ni == NULL) {
+            return DMCP_E_NOMEM;
+        }
+        reg->items = ni;
+        reg->cap = cap;
+    }
+    if (json_object_set_new(reg->index, key, json_integer((json_int_t)reg->count)) != 0) {
+        return DMCP_E_NOMEM;
+    }
+    reg->items[reg->count++] = item;
+    return DMCP_OK;
+}
+
+void *dmcp__reg_find(const dmcp__reg *reg, const char *key)
+{
+    if (key == NULL || reg->index == NULL) {
+        return NULL;
+    }
+    const json_t *i = json_object_get(reg->index, key);
+    return json_is_integer(i) ? reg->items[json_integer_value(i)] : NULL;
+}
+
+void dmcp__reg_free(dmcp__reg *reg)
+{
+    free(reg->items);
+    json_decref(reg->index);
+    memset(reg, 0, sizeof(*reg));
+}
+
+bool dmcp__page(const json_t *params, char prefix, size_t count, size_t page_size, size_t *off,
+                size_t *end, int *code, const char **message)
+{
+    *off = 0;
+    const json_t *cursor = params != NULL ? json_object_get(params, "cursor") : NULL;
+    if (cursor != NULL && !json_is_null(cursor)) {
+        const char *c = json_string_value(cursor);
+        size_t v = 0;
+        bool ok = c != NULL && c[0] == prefix && c[1] != '\0' && strlen(c) <= 12;
+        for (const char *p = ok ? c + 1 : ""; ok && *p != '\0'; p++) {
+            ok = *p >= '0' && *p <= '9';
+            v = v * 10 + (size_t)(*p - '0');
+        }
+        /* A cursor we did not hand out (or past the end) is -32602 (Pagination §"Errors"). */
+        if (!ok || v == 0 || v >= count) {
+            *code = DMCP_JSONRPC_INVALID_PARAMS;
+            *message = "Invalid cursor";
+            return false;
+        }
+        *off = v;
+    }
+    *end = *off + page_size < count ? *off + page_size : count;
+    return true;
+}
+
+void dmcp__set_next_cursor(json_t *res, char prefix, size_t end, size_t count)
+{
+    if (end < count) {
+        char c[32];
+        snprintf(c, sizeof(c), "%c%zu", prefix, end);
+        json_object_set_new(res, "nextCursor", json_string(c));
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Small helpers                                                                            */
+/* ---------------------------------------------------------------------------------------- */
+
+/* Copies a UTF-8 string (NULL allowed when !required). */
+static dmcp_status set_text(char **dst, const char *v, bool required)
+{
+    if (v == NULL) {
+        if (required) {
+            return DMCP_E_INVALID_ARG;
+        }
+        free(*dst);
+        *dst = NULL;
+        return DMCP_OK;
+    }
+    json_t *probe = json_string(v); /* rejects invalid UTF-8: it has to go into JSON */
+    if (probe == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    json_decref(probe);
+    char *c = dmcp__strdup(v);
+    if (c == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    free(*dst);
+    *dst = c;
+    return DMCP_OK;
+}
+
+/* A URI (or template) we are willing to register: bounded, a scheme, no spaces/controls. */
+static bool uri_ok(const char *u)
+{
+    size_t n = u != NULL ? strlen(u) : 0;
+    if (n == 0 || n > MAX_URI) {
+        return false;
+    }
+    const char *colon = strchr(u, ':');
+    if (colon == NULL || colon == u) {
+        return false; /* RFC 3986 §3: scheme ":" ... */
+    }
+    for (const char *p = u; p < colon; p++) {
+        char c = *p;
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                  (p != u && ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
+        if (!ok) {
+            return false;
+        }
+    }
+    for (const char *p = u; *p != '\0'; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c <= 0x20 || c == 0x7F) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* RFC 4648 §4 base64 with padding (what MCP blobs carry). */
+static bool base64_ok(const char *s)
+{
+    size_t n = strlen(s);
+    if (n % 4 != 0) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char c = s[i];
+        bool alpha = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                     c == '+' || c == '/';
+        bool pad = c == '=' && i >= n - 2 && (i == n - 1 || s[n - 1] == '=');
+        if (!alpha && !pad) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* RFC 6570 level-1 templates                                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+json_t *dmcp__uri_template_vars(const char *tmpl)
+{
+    if (tmpl == NULL || strlen(tmpl) > MAX_URI) {
+        return NULL;
+    }
+    json_t *vars = json_array();
+    if (vars == NULL) {
+        return NULL;
+    }
+    const char *p = tmpl;
+    bool prev_var = false;
+    while (*p != '\0') {
+        if (*p == '}') {
+            goto bad;
+        }
+        if (*p != '{') {
+            p++;
+            prev_var = false;
+            continue;
+        }
+        /* Adjacent expressions ("{a}{b}") cannot be split unambiguously: refused. */
+        if (prev_var) {
+            goto bad;
+        }
+        const char *start = ++p;
+        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+               *p == '_') {
+            p++;
+        }
+        /* Level 1 only: no operators (+#./;?&), modifiers (:n, *) or lists. */
+        if (*p != '}' || p == start || p - start > 64) {
+            goto bad;
+        }
+        char name[65];
+        memcpy(name, start, (size_t)(p - start));
+        name[p - start] = '\0';
+        size_t i;
+        json_t *v;
+        json_array_foreach(vars, i, v)
+        {
+            if (strcmp(json_string_value(v), name) == 0) {
+                goto bad; /* a variable used twice would need both matches to agree */
+            }
+        }
+        if (json_array_size(vars) >= MAX_TEMPLATE_VARS) {
+            goto bad;
+        }
+        json_array_append_new(vars, json_string(name));
+        p++;
+        prev_var = true;
+    }
+    return vars;
+bad:
+    json_decref(vars);
+    return NULL;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9') {
+        return c - '0';
+    }
+    if (c >= 'a' && c <= 'f') {
+        return c - 'a' + 10;
+    }
+    if (c >= 'A' && c <= 'F') {
+        return c - 'A' + 10;
+    }
+    return -1;
+}
+
+/* Percent-decodes [s, s+n) into a JSON string; NULL on a bad escape, NUL or bad UTF-8. */
+static json_t *decode_value(const char *s, size_t n)
+{
+    char *out = malloc(n + 1);
+    if (out == NULL) {
+        return NULL;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] != '%') {
+            out[k++] = s[i];
+            continue;
+        }
+        if (n - i < 3) {
+            free(out);
+            return NULL;
+        }
+        int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
+        if (a < 0 || b < 0 || (a == 0 && b == 0)) {
+            free(out);
+            return NULL;
+        }
+        out[k++] = (char)(a * 16 + b);
+        i += 2;
+    }
+    json_t *v = json_stringn(out, k); /* NULL for invalid UTF-8 */
+    free(out);
+    return v;
+}
+
+json_t *dmcp__uri_template_match(const char *tmpl, const char *uri)
+{
+    json_t *vars = json_object();
+    if (vars == NULL) {
+        return NULL;
+    }
+    const char *t = tmpl, *u = uri;
+    while (*t != '\0') {
+        if (*t != '{') {
+            if (*u != *t) {
+                goto nomatch;
+            }
+            t++;
+            u++;
+            continue;
+        }
+        const char *close = strchr(t, '}');
+        if (close == NULL) {
+            goto nomatch;
+        }
+        char name[65];
+        size_t nl = (size_t)(close - t - 1);
+        if (nl == 0 || nl >= sizeof(name)) {
+            goto nomatch;
+        }
+        memcpy(name, t + 1, nl);
+        name[nl] = '\0';
+        t = close + 1;
+        /* The value runs to the next literal character of the template (or the end) and never
+         * spans '/', '?' or '#' (simple expansion percent-encodes them). */
+        char stop = *t;
+        const char *start = u;
+        while (*u != '\0' && *u != '/' && *u != '?' && *u != '#' && (stop == '\0' || *u != stop)) {
+            u++;
+        }
+        if (u == start) {
+            goto nomatch;
+        }
+        json_t *v = decode_value(start, (size_t)(u - start));
+        if (v == NULL) {
+            goto nomatch;
+        }
+        json_object_set_new(vars, name, v);
+    }
+    if (*u != '\0') {
+        goto nomatch;
+    }
+    return vars;
+nomatch:
+    json_decref(vars);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Public objects                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+dmcp_status dmcp_resource_new(const char *uri, const char *name, dmcp_resource **out)
+{
+    if (out == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    *out = NULL;
+    if (!uri_ok(uri) || name == NULL || *name == '\0') {
+        return DMCP_E_INVALID_ARG;
+    }
+    dmcp_resource *r = calloc(1, sizeof(*r));
+    if (r == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    dmcp_status st = set_text(&r->uri, uri, true);
+    if (st == DMCP_OK) {
+        st = set_text(&r->name, name, true);
+    }
+    if (st != DMCP_OK) {
+        dmcp_resource_free(r);
+        return st;
+    }
+    *out = r;
+    return DMCP_OK;
+}
+
+void dmcp_resource_free(dmcp_resource *r)
+{
+    if (r == NULL) {
+        return;
+    }
+    free(r->uri);
+    free(r->name);
+    free(r->title);
+    free(r->description);
+    free(r->mime_type);
+    free(r->text);
+    free(r->blob);
+    free(r);
+}
+
+dmcp_status dmcp_resource_set_title(dmcp_resource *r, const char *title)
+{
+    return r == NULL ? DMCP_E_INVALID_ARG : set_text(&r->title, title, false);
+}
+
+dmcp_status dmcp_resource_set_description(dmcp_resource *r, const char *description)
+{
+    return r == NULL ? DMCP_E_INVALID_ARG : set_text(&r->description, description, false);
+}
+
+dmcp_status dmcp_resource_set_mime_type(dmcp_resource *r, const char *mime_type)
+{
+    return r == NULL ? DMCP_E_INVALID_ARG : set_text(&r->mime_type, mime_type, false);
+}
+
+dmcp_status dmcp_resource_set_text(dmcp_resource *r, const char *text)
+{
+    if (r == NULL || text == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    dmcp_status st = set_text(&r->text, text, true);
+    if (st == DMCP_OK) {
+        free(r->blob);
+        r->blob = NULL;
+        r->reader = NULL;
+    }
+    return st;
+}
+
+dmcp_status dmcp_resource_set_blob(dmcp_resource *r, const char *base64_blob)
+{
+    if (r == NULL || base64_blob == NULL || !base64_ok(base64_blob)) {
+        return DMCP_E_INVALID_ARG;
+    }
+    dmcp_status st = set_text(&r->blob, base64_blob, true);
+    if (st == DMCP_OK) {
+        free(r->text);
+        r->text = NULL;
+        r->reader = NULL;
+    }
+    return st;
+}
+
+dmcp_status dmcp_resource_set_reader(dmcp_resource *r, dmcp_resource_read_fn fn, void *userdata)
+{
+    if (r == NULL || fn == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    free(r->text);
+    free(r->blob);
+    r->text = NULL;
+    r->blob = NULL;
+    r->reader = fn;
+    r->userdata = userdata;
+    return DMCP_OK;
+}
+
+dmcp_status dmcp_resource_template_new(const char *uri_template, const char *name,
+                                       dmcp_resource_read_fn fn, void *userdata,
+                                       dmcp_resource_template **out)
+{
+    if (out == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    *out = NULL;
+    if (!uri_ok(uri_template) || name == NULL || *name == '\0' || fn == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    json_t *vars = dmcp__uri_template_vars(uri_template);
+    if (vars == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    dmcp_resource_template *t = calloc(1, sizeof(*t));
+    if (t == NULL) {
+        json_decref(vars);
+        return DMCP_E_NOMEM;
+    }
+    t->vars = vars;
+    t->reader = fn;
+    t->userdata = userdata;
+    dmcp_status st = set_text(&t->uri_template, uri_template, true);
+    if (st == DMCP_OK) {
+        st = set_text(&t->name, name, true);
+    }
+    if (st != DMCP_OK) {
+        dmcp_resource_template_free(t);
+        return st;
+    }
+    *out = t;
+    return DMCP_OK;
+}
+
+void dmcp_resource_template_free(dmcp_resource_template *t)
+{
+    if (t == NULL) {
+        return;
+    }
+    free(t->uri_template);
+    free(t->name);
+    free(t->title);
+    free(t->description);
+    free(t->mime_type);
+    json_decref(t->vars);
+    for (size_t i = 0; i < t->n_completions; i++) {
+        free(t->completions[i].name);
+    }
+    free(t->completions);
+    free(t);
+}
+
+dmcp_status dmcp_resource_template_set_title(dmcp_resource_template *t, const char *title)
+{
+    return t == NULL ? DMCP_E_INVALID_ARG : set_text(&t->title, title, false);
+}
+
+dmcp_status dmcp_resource_template_set_description(dmcp_resource_template *t,
+                                                   const char *description)
+{
+    return t == NULL ? DMCP_E_INVALID_ARG : set_text(&t->description, description, false);
+}
+
+dmcp_status dmcp_resource_template_set_mime_type(dmcp_resource_template *t, const char *mime_type)
+{
+    return t == NULL ? DMCP_E_INVALID_ARG : set_text(&t->mime_type, mime_type, false);
+}
+
+static bool has_var(const json_t *vars, const char *name)
+{
+    size_t i;
+    json_t *v;
+    json_array_foreach(vars, i, v)
+    {
+        if (strcmp(json_string_value(v), name) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+dmcp_status dmcp_resource_template_set_completion(dmcp_resource_template *t, const char *variable,
+                                                  dmcp_complete_fn fn, void *userdata)
+{
+    if (t == NULL || variable == NULL || fn == NULL || !has_var(t->vars, variable)) {
+        return DMCP_E_INVALID_ARG;
+    }
+    for (size_t i = 0; i < t->n_completions; i++) {
+        if (strcmp(t->completions[i].name, variable) == 0) {
+            t->completions[i].fn = fn;
+            t->completions[i].userdata = userdata;
+            return DMCP_OK;
+        }
+    }
+    var_completion *nc = realloc(t->completions, (t->n_completions + 1) * sizeof(*nc));
+    if (nc == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    t->completions = nc;
+    char *name = dmcp__strdup(variable);
+    if (name == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    nc[t->n_completions++] = (var_completion){name, fn, userdata};
+    return DMCP_OK;
+}
+
+dmcp_status dmcp_server_add_resource(dmcp_server *srv, dmcp_resource *resource)
+{
+    if (srv == NULL || resource == NULL) {
+        dmcp_resource_free(resource);
+        return DMCP_E_INVALID_ARG;
+    }
+    if (atomic_load(&srv->started)) {
+        dmcp_resource_free(resource);
+        return DMCP_E_STATE;
+    }
+    if (resource->text == NULL && resource->blob == NULL && resource->reader == NULL) {
+        dmcp_resource_free(resource); /* nothing to read: a configuration mistake */
+        return DMCP_E_INVALID_ARG;
+    }
+    dmcp_status st = dmcp__reg_add(&srv->resources, resource->uri, resource);
+    if (st != DMCP_OK) {
+        dmcp_resource_free(resource);
+    }
+    return st;
+}
+
+dmcp_status dmcp_server_add_resource_template(dmcp_server *srv, dmcp_resource_template *tmpl)
+{
+    if (srv == NULL || tmpl == NULL) {
+        dmcp_resource_template_free(tmpl);
+        return DMCP_E_INVALID_ARG;
+    }
+    if (atomic_load(&srv->started)) {
+        dmcp_resource_template_free(tmpl);
+        return DMCP_E_STATE;
+    }
+    bool completes = tmpl->n_completions > 0;
+    dmcp_status st = dmcp__reg_add(&srv->templates, tmpl->uri_template, tmpl);
+    if (st != DMCP_OK) {
+        dmcp_resource_template_free(tmpl);
+        return st;
+    }
+    srv->has_completions = srv->has_completions || completes;
+    return DMCP_OK;
+}
+
+void dmcp__resources_free(dmcp_server *srv)
+{
+    for (size_t i = 0; i < srv->resources.count; i++) {
+        dmcp_resource_free(srv->resources.items[i]);
+    }
+    for (size_t i = 0; i < srv->templates.count; i++) {
+        dmcp_resource_template_free(srv->templates.items[i]);
+    }
+    dmcp__reg_free(&srv->resources);
+    dmcp__reg_free(&srv->templates);
+}
+
+bool dmcp__template_completer(const dmcp_server *srv, const char *uri_template, const char *var,
+                              bool *known, dmcp_complete_fn *fn, void **ud)
+{
+    const dmcp_resource_template *t = dmcp__reg_find(&srv->templates, uri_template);
+    *known = false;
+    if (t == NULL) {
+        return false;
+    }
+    *known = has_var(t->vars, var);
+    for (size_t i = 0; *known && i < t->n_completions; i++) {
+        if (strcmp(t->completions[i].name, var) == 0) {
+            *fn = t->completions[i].fn;
+            *ud = t->completions[i].userdata;
+            return true;
+        }
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Contents                                                                                 */
+/* ---------------------------------------------------------------------------------------- */
+
+static dmcp_status add_contents(dmcp_contents *c, const char *uri, const char *mime,
+                                const char *key, const char *value)
+{
+    if (c == NULL || uri == NULL || value == NULL || json_array_size(c->items) >= 1000) {
+        return DMCP_E_INVALID_ARG;
+    }
+    json_t *o = json_object();
+    json_t *ju = json_string(uri), *jv = json_string(value);
+    json_t *jm = mime != NULL ? json_string(mime) : NULL;
+    if (o == NULL || ju == NULL || jv == NULL || (mime != NULL && jm == NULL)) {
+        json_decref(o);
+        json_decref(ju);
+        json_decref(jv);
+        json_decref(jm);
+        return DMCP_E_INVALID_ARG; /* also invalid UTF-8 */
+    }
+    json_object_set_new(o, "uri", ju);
+    if (jm != NULL) {
+        json_object_set_new(o, "mimeType", jm);
+    }
+    json_object_set_new(o, key, jv);
+    return json_array_append_new(c->items, o) == 0 ? DMCP_OK : DMCP_E_NOMEM;
+}
+
+dmcp_status dmcp_contents_add_text(dmcp_contents *c, const char *uri, const char *mime_type,
+                                   const char *text)
+{
+    return add_contents(c, uri, mime_type, "text", text);
+}
+
+dmcp_status dmcp_contents_add_blob(dmcp_contents *c, const char *uri, const char *mime_type,
+                                   const char *base64_blob)
+{
+    if (base64_blob == NULL || !base64_ok(base64_blob)) {
+        return DMCP_E_INVALID_ARG;
+    }
+    return add_contents(c, uri, mime_type, "blob", base64_blob);
+}
+
+const dmcp_principal *dmcp_contents_principal(const dmcp_contents *c)
+{
+    return c != NULL ? c->principal : NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Methods                                                                                  */
+/* ---------------------------------------------------------------------------------------- */
+
+static void set_opt(json_t *o, const char *k, const char *v)
+{
+    if (v != NULL) {
+        json_object_set_new(o, k, json_string(v));
+    }
+}
+
+static json_t *oom(int *code, const char **message)
+{
+    *code = DMCP_JSONRPC_INTERNAL_ERROR;
+    *message = "Out of memory";
+    return NULL;
+}
+
+json_t *dmcp__resources_list(const dmcp_server *srv, const json_t *params, int *code,
+                             const char **message)
+{
+    size_t off, end;
+    if (!dmcp__page(params, 'r', srv->resources.count, srv->page_size, &off, &end, code,
+                    message)) {
+        return NULL;
+    }
+    json_t *arr = json_array(), *res = json_object();
+    if (arr == NULL || res == NULL) {
+        json_decref(arr);
+        json_decref(res);
+        return oom(code, message);
+    }
+    for (size_t i = off; i < end; i++) {
+        const dmcp_resource *r = srv->resources.items[i];
+        json_t *o = json_pack("{s:s,s:s}", "uri", r->uri, "name", r->name);
+        set_opt(o, "title", r->title);
+        set_opt(o, "description", r->description);
+        set_opt(o, "mimeType", r->mime_type);
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(res, "resources", arr);
+    dmcp__set_next_cursor(res, 'r', end, srv->resources.count);
+    return res;
+}
+
+json_t *dmcp__templates_list(const dmcp_server *srv, const json_t *params, int *code,
+                             const char **message)
+{
+    size_t off, end;
+    if (!dmcp__page(params, 'u', srv->templates.count, srv->page_size, &off, &end, code,
+                    message)) {
+        return NULL;
+    }
+    json_t *arr = json_array(), *res = json_object();
+    if (arr == NULL || res == NULL) {
+        json_decref(arr);
+        json_decref(res);
+        return oom(code, message);
+    }
+    for (size_t i = off; i < end; i++) {
+        const dmcp_resource_template *t = srv->templates.items[i];
+        json_t *o = json_pack("{s:s,s:s}", "uriTemplate", t->uri_template, "name", t->name);
+        set_opt(o, "title", t->title);
+        set_opt(o, "description", t->description);
+        set_opt(o, "mimeType", t->mime_type);
+        json_array_append_new(arr, o);
+    }
+    json_object_set_new(res, "resourceTemplates", arr);
+    dmcp__set_next_cursor(res, 'u', end, srv->templates.count);
+    return res;
+}
+
+/* The uri param: a string of bounded size, else -32602. */
+static const char *uri_param(const json_t *params, int *code, const char **message)
+{
+    const json_t *u = json_object_get(params, "uri");
+    if (!json_is_string(u) || json_string_length(u) == 0 || json_string_length(u) > MAX_URI) {
+        *code = DMCP_JSONRPC_INVALID_PARAMS;
+        *message = "Invalid params: uri must be a string";
+        return NULL;
+    }
+    return json_string_value(u);
+}
+
+static json_t *not_found(const char *uri, int *code, const char **message, json_t **data)
+{
+    /* Server › Resources §"Error handling": -32002 with data.uri (through 2025-11-25). */
+    *code = DMCP_JSONRPC_RESOURCE_NOT_FOUND;
+    *message = "Resource not found";
+    *data = json_pack("{s:s}", "uri", uri);
+    return NULL;
+}
+
+/* Finds what serves uri: a static resource, else the first matching template. */
+static bool resolve(const dmcp_server *srv, const char *uri, const dmcp_resource **res,
+                    const dmcp_resource_template **tmpl, json_t **vars)
+{
+    *res = dmcp__reg_find(&srv->resources, uri);
+    *tmpl = NULL;
+    *vars = NULL;
+    if (*res != NULL) {
+        return true;
+    }
+    for (size_t i = 0; i < srv->templates.count; i++) {
+        const dmcp_resource_template *t = srv->templates.items[i];
+        json_t *v = dmcp__uri_template_match(t->uri_template, uri);
+        if (v != NULL) {
+            *tmpl = t;
+            *vars = v;
+            return true;
+        }
+    }
+    return false;
+}
+
+json_t *dmcp__resources_read(const dmcp_server *srv, const dmcp_principal *principal,
+                             const json_t *params, int *code, const char **message,
+                             json_t **data)
+{
+    const char *uri = uri_param(params, code, message);
+    if (uri == NULL) {
+        return NULL;
+    }
+    const dmcp_resource *r;
+    const dmcp_resource_template *t;
+    json_t *vars;
+    if (!resolve(srv, uri, &r, &t, &vars)) {
+        return not_found(uri, code, message, data);
+    }
+    dmcp_contents c = {json_array(), principal};
+    if (c.items == NULL) {
+        json_decref(vars);
+        return oom(code, message);
+    }
+    dmcp_status st;
+    if (r != NULL && r->text != NULL) {
+        st = dmcp_contents_add_text(&c, r->uri, r->mime_type, r->text);
+    } else if (r != NULL && r->blob != NULL) {
+        st = dmcp_contents_add_blob(&c, r->uri, r->mime_type, r->blob);
+    } else if (r != NULL) {
+        st = r->reader(&c, uri, NULL, r->userdata);
+    } else {
+        st = t->reader(&c, uri, vars, t->userdata);
+    }
+    json_decref(vars);
+    if (st == DMCP_E_NOT_FOUND) {
+        json_decref(c.items);
+        return not_found(uri, code, message, data);
+    }
+    if (st != DMCP_OK || json_array_size(c.items) == 0) {
+        json_decref(c.items);
+        *code = DMCP_JSONRPC_INTERNAL_ERROR;
+        *message = "Internal error reading the resource";
+        return NULL;
+    }
+    json_t *res = json_object();
+    if (res == NULL) {
+        json_decref(c.items);
+        return oom(code, message);
+    }
+    json_object_set_new(res, "contents", c.items);
+    return res;
+}
+
+json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess,
+                                  const json_t *params, bool subscribe, int *code,
+                                  const char **message, json_t **data)
+{
+    const char *uri = uri_param(params, code, message);
+    if (uri == NULL) {
+        return NULL;
+    }
+    if (subscribe) {
+        const dmcp_resource *r;
+        const dmcp_resource_template *t;
+        json_t *vars;
+        if (!resolve(srv, uri, &r, &t, &vars)) {
+            return not_found(uri, code, message, data);
+        }
+        json_decref(vars);
+    }
+    pthread_mutex_lock(&sess->mu);
+    bool ok = true;
+    if (subscribe) {
+        if (sess->subs == NULL) {
+            sess->subs = json_object();
+        }
+        ok = sess->subs != NULL && (json_object_get(sess->subs, uri) != NULL ||
+                                    (json_object_size(sess->subs) < MAX_SUBSCRIPTIONS &&
+                                     json_object_set_new(sess->subs, uri, json_true()) == 0));
+    } else if (sess->subs != NULL) {
+        json_object_del(sess->subs, uri); /* unknown: nothing to undo, still {} */
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (!ok) {
+        *code = DMCP_JSONRPC_INVALID_PARAMS;
+        *message = "Too many subscriptions";
+        return NULL;
+    }
+    return json_object();
+}
