@@ -1,8 +1,10 @@
 /*
  * Fuzz target for the MCP message path: bytes -> JSON-RPC parsing and checks -> lifecycle ->
- * dispatch -> tools (schema validation, handlers, results). The first byte selects the
- * protocol version of the session and whether it starts initialized, so both the handshake
- * gate and post-handshake dispatch are reached.
+ * dispatch -> tools (schema validation, handlers, results), resources (templates, read,
+ * subscriptions), prompts (argument checks), completion, and client responses to
+ * server->client requests. The first byte selects the protocol version of the session,
+ * whether it starts initialized, stateless mode, and whether the sink is live (a tool then
+ * sends sampling/createMessage and waits 1 ms), so every path is reached.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -29,6 +31,43 @@ static dmcp_status t_struct(dmcp_call *call, const json_t *args, dmcp_result *re
     }
     json_decref(copy);
     return DMCP_E_INVALID_ARG;
+}
+
+static dmcp_status t_sample(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)ud;
+    json_t *out = NULL;
+    json_t *p = json_pack("{s:[],s:O}", "messages", "args", (json_t *)args);
+    dmcp_status st = dmcp_call_sample(call, p, 1, &out);
+    json_decref(p);
+    json_decref(out);
+    return dmcp_result_add_text(res, dmcp_status_name(st));
+}
+
+static dmcp_status r_read(dmcp_contents *out, const char *uri, const json_t *vars, void *ud)
+{
+    (void)ud;
+    const char *id = json_string_value(json_object_get(vars, "id"));
+    if (id != NULL && strcmp(id, "none") == 0) {
+        return DMCP_E_NOT_FOUND;
+    }
+    return dmcp_contents_add_text(out, uri, "text/plain", id != NULL ? id : "static");
+}
+
+static dmcp_status p_get(const json_t *args, dmcp_prompt_result *r, void *ud)
+{
+    (void)ud;
+    const char *a = json_string_value(json_object_get(args, "a"));
+    return dmcp_prompt_result_add_text(r, DMCP_ROLE_USER, a != NULL ? a : "");
+}
+
+static dmcp_status c_any(const char *arg, const char *value, const json_t *ctx,
+                         dmcp_completion *out, void *ud)
+{
+    (void)arg;
+    (void)ctx;
+    (void)ud;
+    return dmcp_completion_add_value(out, value);
 }
 
 static dmcp_status sink_drop(dmcp__sink *sink, json_t *msg)
@@ -62,6 +101,26 @@ static dmcp_server *server(void)
         t,
         "{\"type\":\"object\",\"properties\":{\"k\":{\"type\":\"number\"}},\"required\":[\"k\"]}");
     dmcp_server_add_tool(srv, t);
+    dmcp_tool_new("sample", t_sample, NULL, &t);
+    dmcp_tool_set_input_schema_json(t, "{\"type\":\"object\"}");
+    dmcp_server_add_tool(srv, t);
+    dmcp_resource *r;
+    dmcp_resource_new("test://static", "s", &r);
+    dmcp_resource_set_text(r, "static");
+    dmcp_server_add_resource(srv, r);
+    dmcp_resource_new("test://bin", "b", &r);
+    dmcp_resource_set_blob(r, "AAEC");
+    dmcp_server_add_resource(srv, r);
+    dmcp_resource_template *rt;
+    dmcp_resource_template_new("test://t/{id}/x{n}", "t", r_read, NULL, &rt);
+    dmcp_resource_template_set_completion(rt, "id", c_any, NULL);
+    dmcp_server_add_resource_template(srv, rt);
+    dmcp_prompt *p;
+    dmcp_prompt_new("p", p_get, NULL, &p);
+    dmcp_prompt_add_argument(p, "a", "arg a", true);
+    dmcp_prompt_add_argument(p, "b", NULL, false);
+    dmcp_prompt_set_completion(p, "a", c_any, NULL);
+    dmcp_server_add_prompt(srv, p);
     return srv;
 }
 
@@ -86,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sess->initialized = true;
         snprintf(sess->version, sizeof(sess->version), "%s", version);
     }
-    dmcp__sink sink = {sink_drop, NULL, false};
+    dmcp__sink sink = {sink_drop, NULL, (mode & 16) != 0};
     dmcp__rpc_ctx ctx = {server(), sess, NULL, version, (mode & 8) != 0, false, &sink};
     int code = 0;
     json_t *body = dmcp__jsonrpc_parse((const char *)data, size, DMCP_MAX_BODY_BYTES, &code);
