@@ -227,6 +227,23 @@ static dmcp_status elicitation_enums(dmcp_call *c, const json_t *a, dmcp_result 
         "Elicitation completed: ");
 }
 
+static dmcp_status reconnection(dmcp_call *c, const json_t *a, dmcp_result *r, void *ud)
+{
+    (void)a, (void)ud;
+    /* SEP-1699: the client must hold an event id to resume; the 2025-11-25 priming event is
+     * one, a notification is one for older protocol versions. */
+    dmcp_call_log(c, DMCP_LOG_INFO, NULL, "Reconnection test: closing the stream");
+    dmcp_status st = dmcp_call_close_stream(c, 500);
+    if (st != DMCP_OK) {
+        return request_failed(r, "Closing the stream", st);
+    }
+    /* The result is produced after the response ended: it reaches the client only through
+     * GET + Last-Event-ID. */
+    sleep_ms(300);
+    return dmcp_result_add_text(r, "Reconnection test completed: result delivered after the "
+                                   "stream was resumed");
+}
+
 static dmcp_status schema_2020_12(dmcp_call *c, const json_t *a, dmcp_result *r, void *ud)
 {
     (void)c, (void)ud;
@@ -277,6 +294,8 @@ static const tool_def TOOLS[] = {
      "(SEP-1330)", elicitation_enums, NULL, true},
     {"json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", schema_2020_12,
      NULL, false},
+    {"test_reconnection", "Tests SSE polling: closes the stream mid-call, then delivers the "
+     "result on the resumed stream (SEP-1699)", reconnection, NULL, true},
 };
 
 static int add_tools(dmcp_server *srv)

@@ -331,6 +331,16 @@ DMCP_API dmcp_status dmcp_call_log_json(dmcp_call *call, dmcp_log_level level, c
  */
 DMCP_API dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t *params,
                                        unsigned timeout_ms, json_t **result);
+/*
+ * SSE polling (MCP 2025-11-25 Transports §2.1, SEP-1699): ends this call's HTTP response now
+ * with "retry: <retry_ms>"; the handler keeps running and what it sends afterwards (including
+ * its result) waits for the client to resume the stream with GET + Last-Event-ID (the last 64
+ * events / 1 MiB are kept, for 5 minutes). DMCP_E_STATE when the stream cannot be resumed:
+ * stdio, stateless mode, a buffered (non-streaming) call, or no event id sent yet (the
+ * priming event of 2025-11-25 counts; otherwise send a notification first).
+ * Thread-safety: only from the handler's thread.
+ */
+DMCP_API dmcp_status dmcp_call_close_stream(dmcp_call *call, unsigned retry_ms);
 /* sampling/createMessage with the given params ({messages, maxTokens, ...}). */
 DMCP_API dmcp_status dmcp_call_sample(dmcp_call *call, const json_t *params, unsigned timeout_ms,
                                       json_t **result);

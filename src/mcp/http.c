@@ -34,6 +34,17 @@
 #define MAX_TLS_FILE (1024 * 1024)
 #define HTTP_CONTENT_TOO_LARGE 413
 #define MAX_STREAM_WORKERS 256 /* beyond this, streamed calls run inline (buffered SSE) */
+/* Resumability (Transports §2.4): what a POST stream keeps for a Last-Event-ID replay. */
+#define LOG_EVENTS 64
+#define LOG_BYTES (1024 * 1024)
+#define PARKED_SECONDS 300 /* a detached stream waits this long for its client */
+#define MAX_PARKED 1024    /* detached streams kept server-wide */
+
+typedef struct sse_event {
+    unsigned long seq;
+    char *text; /* the complete event, "id: ...\ndata: ...\n\n" */
+    size_t len;
+} sse_event;
 
 struct dmcp__stream {
     pthread_mutex_t mu;
@@ -49,7 +60,15 @@ struct dmcp__stream {
     unsigned long stream_no;
     unsigned long seq;
     struct dmcp__http *http;
-    struct dmcp__stream *next; /* http->streams list */
+    struct dmcp__stream *next; /* http->streams or http->parked list */
+    /* Resumable POST streams (sessions only): */
+    dmcp__session *owner; /* reference; NULL = not resumable */
+    bool primed;          /* an event with an id was sent (the client can resume) */
+    bool end_http;        /* the server ended the HTTP response early (SEP-1699 polling) */
+    bool detached;        /* no connection: events only go to the log */
+    time_t detached_at;
+    sse_event log[LOG_EVENTS]; /* ring of the last events */
+    size_t log_start, log_count, log_bytes;
 };
 
 typedef struct dmcp__http {
@@ -63,6 +82,8 @@ typedef struct dmcp__http {
     int active;            /* requests being handled + worker threads */
     int workers;           /* live-stream worker threads */
     dmcp__stream *streams; /* open streams (each holds a reference for the list) */
+    dmcp__stream *parked;  /* detached resumable streams (a reference each) */
+    size_t n_parked;
     unsigned long stream_counter;
     pthread_t housekeeper;
     bool hk_started;
@@ -282,13 +303,47 @@ static void stream_unref(dmcp__stream *st)
     if (st->sess != NULL) {
         dmcp__session_unref(st->sess);
     }
+    if (st->owner != NULL) {
+        dmcp__session_unref(st->owner);
+    }
+    for (size_t i = 0; i < st->log_count; i++) {
+        free(st->log[(st->log_start + i) % LOG_EVENTS].text);
+    }
     pthread_mutex_destroy(&st->mu);
     free(st);
+}
+
+/* Keeps a copy of an event for replay, dropping the oldest beyond the caps. Holds st->mu. */
+static void stream_log_locked(dmcp__stream *st, const char *text, size_t len)
+{
+    if (st->owner == NULL || len > LOG_BYTES) {
+        return;
+    }
+    while (st->log_count > 0 && (st->log_count == LOG_EVENTS || st->log_bytes + len > LOG_BYTES)) {
+        sse_event *old = &st->log[st->log_start];
+        st->log_bytes -= old->len;
+        free(old->text);
+        old->text = NULL;
+        st->log_start = (st->log_start + 1) % LOG_EVENTS;
+        st->log_count--;
+    }
+    char *copy = malloc(len);
+    if (copy == NULL) {
+        return;
+    }
+    memcpy(copy, text, len);
+    sse_event *e = &st->log[(st->log_start + st->log_count) % LOG_EVENTS];
+    *e = (sse_event){st->seq, copy, len};
+    st->log_count++;
+    st->log_bytes += len;
 }
 
 /* Appends bytes and wakes the parked connection. Caller holds st->mu. */
 static dmcp_status stream_push_locked(dmcp__stream *st, const char *data, size_t len)
 {
+    if (st->detached) {
+        return DMCP_OK; /* kept in the log for the client's Last-Event-ID (Transports §2.4) */
+    }
     if (st->closed || st->done) {
         return DMCP_E_STATE; /* client gone: dropped (a disconnect is not a cancellation) */
     }
@@ -313,17 +368,27 @@ static dmcp_status stream_event(dmcp__stream *st, json_t *msg)
     if (s == NULL) {
         return DMCP_E_NOMEM;
     }
-    char head[64];
     pthread_mutex_lock(&st->mu);
-    int hl = snprintf(head, sizeof(head), "id: %lu-%lu\ndata: ", st->stream_no, ++st->seq);
-    dmcp_status rc = stream_push_locked(st, head, (size_t)hl);
+    dmcp__buf ev;
+    dmcp__buf_init(&ev, DMCP_MAX_BODY_BYTES * 4);
+    dmcp_status rc =
+        dmcp__buf_printf(&ev, "id: %lu-%lu\ndata: ", st->stream_no, st->seq + 1);
     if (rc == DMCP_OK) {
-        rc = stream_push_locked(st, s, len);
+        rc = dmcp__buf_append(&ev, s, len);
     }
     if (rc == DMCP_OK) {
-        rc = stream_push_locked(st, "\n\n", 2);
+        rc = dmcp__buf_append(&ev, "\n\n", 2);
+    }
+    if (rc == DMCP_OK) {
+        rc = stream_push_locked(st, ev.data, ev.len);
+    }
+    if (rc == DMCP_OK) {
+        st->seq++;
+        st->primed = true;
+        stream_log_locked(st, ev.data, ev.len);
     }
     pthread_mutex_unlock(&st->mu);
+    dmcp__buf_free(&ev);
     free(s);
     return rc;
 }
@@ -332,7 +397,7 @@ static void stream_finish(dmcp__stream *st)
 {
     pthread_mutex_lock(&st->mu);
     st->done = true;
-    if (st->suspended) {
+    if (st->suspended && st->conn != NULL) {
         st->suspended = false;
         MHD_resume_connection(st->conn);
     }
@@ -358,7 +423,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         pthread_mutex_unlock(&st->mu);
         return (ssize_t)n;
     }
-    if (st->done) {
+    if (st->done || st->end_http) {
         pthread_mutex_unlock(&st->mu);
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
@@ -375,8 +440,21 @@ static void stream_released(void *cls)
     dmcp__stream *st = cls;
     dmcp__http *h = st->http;
     pthread_mutex_lock(&st->mu);
-    st->closed = true;
+    /* A resumable stream whose client left (or which the server ended early) before all its
+     * messages were sent waits, detached, for a GET with Last-Event-ID (Transports §2.4). */
+    bool park = st->owner != NULL && st->primed && (!st->done || st->end_http) &&
+                !atomic_load(&h->srv->stopping);
     st->suspended = false;
+    st->conn = NULL;
+    st->out.len = 0;
+    st->off = 0;
+    if (park) {
+        st->detached = true;
+        st->end_http = false;
+        st->detached_at = time(NULL);
+    } else {
+        st->closed = true;
+    }
     dmcp__session *sess = st->sess;
     pthread_mutex_unlock(&st->mu);
     if (sess != NULL) {
@@ -399,12 +477,59 @@ static void stream_released(void *cls)
     if (listed) {
         *pp = st->next;
     }
+    if (listed && park && h->n_parked < MAX_PARKED) {
+        st->next = h->parked; /* the list's reference moves to the parked list */
+        h->parked = st;
+        h->n_parked++;
+        listed = false;
+    }
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
     if (listed) {
         stream_unref(st); /* the list's reference */
     }
     stream_unref(st); /* the response's reference */
+}
+
+/* Takes the parked stream stream_no of sess off the parked list (its reference moves to the
+ * caller), or NULL. */
+static dmcp__stream *unpark(dmcp__http *h, const dmcp__session *sess, unsigned long stream_no)
+{
+    pthread_mutex_lock(&h->mu);
+    dmcp__stream **pp = &h->parked;
+    while (*pp != NULL && !((*pp)->stream_no == stream_no && (*pp)->owner == sess)) {
+        pp = &(*pp)->next;
+    }
+    dmcp__stream *st = *pp;
+    if (st != NULL) {
+        *pp = st->next;
+        st->next = NULL;
+        h->n_parked--;
+    }
+    pthread_mutex_unlock(&h->mu);
+    return st;
+}
+
+/* Drops parked streams that waited too long, or all of them (stop). */
+static void expire_parked(dmcp__http *h, time_t now, bool all)
+{
+    for (;;) {
+        pthread_mutex_lock(&h->mu);
+        dmcp__stream **pp = &h->parked;
+        while (*pp != NULL && !all && now - (*pp)->detached_at <= PARKED_SECONDS) {
+            pp = &(*pp)->next;
+        }
+        dmcp__stream *st = *pp;
+        if (st != NULL) {
+            *pp = st->next;
+            h->n_parked--;
+        }
+        pthread_mutex_unlock(&h->mu);
+        if (st == NULL) {
+            return;
+        }
+        stream_unref(st);
+    }
 }
 
 /*
@@ -433,6 +558,7 @@ static struct MHD_Response *stream_open(dmcp__http *h, struct MHD_Connection *c,
         char prime[64];
         int n = snprintf(prime, sizeof(prime), "id: %lu-0\ndata: \n\n", st->stream_no);
         dmcp__buf_append(&st->out, prime, (size_t)n);
+        st->primed = true;
     }
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
                                                                stream_reader, st, stream_released);
@@ -456,6 +582,32 @@ static struct MHD_Response *stream_open(dmcp__http *h, struct MHD_Connection *c,
 static dmcp_status stream_sink_send(dmcp__sink *sink, json_t *msg)
 {
     return stream_event(sink->ud, msg);
+}
+
+/*
+ * SEP-1699 polling: ends the HTTP response now with a retry hint; the stream goes on detached
+ * and the client resumes it with GET + Last-Event-ID. Only once the client holds an event id.
+ */
+static dmcp_status stream_sink_close(dmcp__sink *sink, unsigned retry_ms)
+{
+    dmcp__stream *st = sink->ud;
+    pthread_mutex_lock(&st->mu);
+    dmcp_status rc = DMCP_E_STATE;
+    if (st->owner != NULL && st->primed && !st->done && !st->end_http && !st->detached &&
+        !st->closed) {
+        char retry[48];
+        int n = snprintf(retry, sizeof(retry), "retry: %u\n\n", retry_ms);
+        rc = stream_push_locked(st, retry, (size_t)n);
+        if (rc == DMCP_OK) {
+            st->end_http = true;
+            if (st->suspended && st->conn != NULL) {
+                st->suspended = false;
+                MHD_resume_connection(st->conn);
+            }
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return rc;
 }
 
 /* Collects notifications of a synchronous request (sent as SSE before the response). */
@@ -652,7 +804,7 @@ typedef struct job {
 static void *stream_worker(void *arg)
 {
     job *j = arg;
-    dmcp__sink sink = {stream_sink_send, j->st, true};
+    dmcp__sink sink = {stream_sink_send, j->st, true, stream_sink_close};
     dmcp__rpc_ctx ctx = {j->h->srv, j->sess, j->principal, j->version, j->stateless, true, &sink};
     json_t *resp = dmcp__dispatch_request(&ctx, j->msg);
     if (resp != NULL) {
@@ -696,6 +848,12 @@ static enum MHD_Result start_stream(dmcp__http *h, struct MHD_Connection *c, dmc
     j->principal = dmcp_principal_ref((dmcp_principal *)ctx->principal);
     j->msg = json_incref((json_t *)msg);
     j->st = st; /* the caller's reference moves to the job */
+    if (!ctx->stateless) {
+        pthread_mutex_lock(&st->mu);
+        dmcp__session_ref(ctx->sess);
+        st->owner = ctx->sess; /* resumable: a Last-Event-ID GET of this session may resume it */
+        pthread_mutex_unlock(&st->mu);
+    }
     snprintf(j->version, sizeof(j->version), "%s", ctx->version);
     j->stateless = ctx->stateless;
     pthread_attr_t attr;
@@ -899,7 +1057,7 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
                  ? hv
                  : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26));
     json_t *notes = json_array();
-    dmcp__sink sink = {collect_sink_send, notes, false};
+    dmcp__sink sink = {collect_sink_send, notes, false, NULL};
     dmcp__rpc_ctx ctx = {srv, sess, p, version, srv->stateless, false, &sink};
 
     if (json_is_array(body) && !dmcp__version_allows_batch(version)) {
@@ -974,6 +1132,67 @@ out:
 /* GET (standalone stream) and DELETE                                                       */
 /* ---------------------------------------------------------------------------------------- */
 
+/*
+ * GET with Last-Event-ID "<stream>-<seq>" (Transports §2.4): replays the events of that stream
+ * after seq, then continues it live until its response. Only a stream of this session that
+ * is waiting detached can be resumed; anything else is 404 (and a seq older than what the log
+ * still holds is 409: messages would be lost silently).
+ */
+static enum MHD_Result resume_stream(dmcp__http *h, struct MHD_Connection *c, dmcp__session *sess,
+                                     const char *lei, const char *origin)
+{
+    unsigned long stream_no = 0, seq = 0;
+    char tail = '\0';
+    if (strlen(lei) > 48 || sscanf(lei, "%lu-%lu%c", &stream_no, &seq, &tail) != 2) {
+        return send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Bad Request: malformed Last-Event-ID", origin);
+    }
+    dmcp__stream *st = unpark(h, sess, stream_no);
+    if (st == NULL) {
+        return send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST,
+                          "No stream to resume for this Last-Event-ID", origin);
+    }
+    pthread_mutex_lock(&st->mu);
+    unsigned long oldest = st->log_count > 0 ? st->log[st->log_start].seq : st->seq + 1;
+    bool gap = seq + 1 < oldest || seq > st->seq;
+    for (size_t i = 0; !gap && i < st->log_count; i++) {
+        const sse_event *e = &st->log[(st->log_start + i) % LOG_EVENTS];
+        if (e->seq > seq && dmcp__buf_append(&st->out, e->text, e->len) != DMCP_OK) {
+            gap = true;
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    struct MHD_Response *r =
+        gap ? NULL
+            : MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, st,
+                                                stream_released);
+    if (r == NULL) {
+        pthread_mutex_lock(&st->mu);
+        st->out.len = 0;
+        pthread_mutex_unlock(&st->mu);
+        stream_unref(st); /* the parked reference: this stream cannot be resumed faithfully */
+        return send_error(c, gap ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
+                          DMCP_JSONRPC_INVALID_REQUEST,
+                          gap ? "Last-Event-ID is outside the replay window" : "Out of memory",
+                          origin);
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    add_cors(r, origin);
+    pthread_mutex_lock(&st->mu);
+    st->conn = c;
+    st->detached = false;
+    st->last_write = time(NULL);
+    atomic_fetch_add(&st->refs, 1); /* the new response's reference */
+    pthread_mutex_unlock(&st->mu);
+    pthread_mutex_lock(&h->mu);
+    st->next = h->streams; /* the parked reference becomes the list's */
+    h->streams = st;
+    pthread_mutex_unlock(&h->mu);
+    return queue(c, MHD_HTTP_OK, r);
+}
+
 static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
                                   const char *origin)
 {
@@ -991,6 +1210,12 @@ static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const
     }
     dmcp__session *sess = lookup_session(h, c, p, origin, &ret);
     if (sess == NULL) {
+        return ret;
+    }
+    const char *lei = header(c, "Last-Event-ID");
+    if (lei != NULL) {
+        ret = resume_stream(h, c, sess, lei, origin);
+        dmcp__session_unref(sess);
         return ret;
     }
     pthread_mutex_lock(&sess->mu);
@@ -1258,6 +1483,7 @@ static void *housekeeper(void *arg)
         }
         pthread_mutex_unlock(&h->mu);
         dmcp__sessions_expire(h->srv->sessions, now, h->srv->idle_seconds);
+        expire_parked(h, now, false);
         pthread_mutex_lock(&h->mu);
     }
     pthread_mutex_unlock(&h->mu);
@@ -1429,6 +1655,7 @@ void dmcp__http_stop(dmcp_server *srv)
     if (h->hk_started) {
         pthread_join(h->housekeeper, NULL);
     }
+    expire_parked(h, 0, true);
     wait_until(h, no_streams_pred, 2);
     /* Anything still parked (a client that stopped reading) must be resumed before stop. */
     pthread_mutex_lock(&h->mu);

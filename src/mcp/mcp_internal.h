@@ -143,6 +143,8 @@ typedef struct dmcp__sink {
     dmcp_status (*send)(struct dmcp__sink *sink, json_t *msg);
     void *ud;
     bool live; /* messages reach the client while the handler runs (not buffered) */
+    /* Ends the transport's response early, keeping the stream resumable (NULL: cannot). */
+    dmcp_status (*close)(struct dmcp__sink *sink, unsigned retry_ms);
 } dmcp__sink;
 
 /* ---- generic registry (resources, templates, prompts) ---- */

@@ -179,6 +179,17 @@ dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t 
     return st;
 }
 
+dmcp_status dmcp_call_close_stream(dmcp_call *call, unsigned retry_ms)
+{
+    if (call == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    if (call->stateless || call->sink == NULL || call->sink->close == NULL) {
+        return DMCP_E_STATE;
+    }
+    return call->sink->close(call->sink, retry_ms);
+}
+
 dmcp_status dmcp_call_sample(dmcp_call *call, const json_t *params, unsigned timeout_ms,
                              json_t **result)
 {

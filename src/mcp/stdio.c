@@ -70,7 +70,7 @@ typedef struct stdio_job {
 
 static void run_request(stdio_io *io, const json_t *msg, const char *version)
 {
-    dmcp__sink sink = {sink_send, io, true};
+    dmcp__sink sink = {sink_send, io, true, NULL};
     dmcp__rpc_ctx ctx = {io->srv, io->sess, NULL, version, false, false, &sink};
     write_msg(io, dmcp__process(&ctx, msg));
 }
@@ -190,7 +190,7 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     pthread_mutex_init(&io->out_mu, NULL);
     pthread_mutex_init(&io->mu, NULL);
     pthread_cond_init(&io->cv, NULL);
-    io->out_sink = (dmcp__sink){sink_send, io, true};
+    io->out_sink = (dmcp__sink){sink_send, io, true, NULL};
     if (io->sess != NULL) {
         io->sess->out = &io->out_sink;
         pthread_mutex_lock(&srv->stdio_mu);

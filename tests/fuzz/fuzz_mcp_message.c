@@ -145,7 +145,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         sess->initialized = true;
         snprintf(sess->version, sizeof(sess->version), "%s", version);
     }
-    dmcp__sink sink = {sink_drop, NULL, (mode & 16) != 0};
+    dmcp__sink sink = {sink_drop, NULL, (mode & 16) != 0, NULL};
     dmcp__rpc_ctx ctx = {server(), sess, NULL, version, (mode & 8) != 0, false, &sink};
     int code = 0;
     json_t *body = dmcp__jsonrpc_parse((const char *)data, size, DMCP_MAX_BODY_BYTES, &code);

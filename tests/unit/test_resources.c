@@ -299,7 +299,7 @@ static void test_subscriptions(void **state)
     mt_env_init(&e, srv);
     mt_initialize(&e, DMCP_PROTOCOL_2025_11_25);
     json_t *out = json_array();
-    dmcp__sink osink = {out_collect, out, true};
+    dmcp__sink osink = {out_collect, out, true, NULL};
     e.sess->out = &osink;
     /* The runtime delivers to the session the way dmcp_server_run_stdio registers it. */
     srv->stdio_sess = e.sess;
