@@ -69,8 +69,8 @@ static dmcp_status add(dmcp_server *srv, const char *name, const char *desc, dmc
 }
 
 /* Auth over HTTP: a validator for the issuer and the audience, and the authorizer on top. */
-static dmcp_status protect(dmcp_server *srv, const char *well_known, const char *url,
-                           char **scopes, int nscopes, dmcp_validator **v, dmcp_error *err)
+static dmcp_status protect(dmcp_server *srv, const char *well_known, const char *url, char **scopes,
+                           int nscopes, dmcp_validator **v, dmcp_error *err)
 {
     char *resource = NULL; /* the canonical URL: PRM resource and token audience alike */
     dmcp_validator_config *cfg = NULL;
@@ -144,9 +144,11 @@ int main(int argc, char **argv)
             }
             /* fall through */
         default:
-            fprintf(stderr, "usage: %s [--listen HOST:PORT] [--well-known-url URL] "
-                            "[--mcp-server-url URL] [--require-scope SCOPE]... [--stateless]\n"
-                            "       %s --stdio\n", argv[0], argv[0]);
+            fprintf(stderr,
+                    "usage: %s [--listen HOST:PORT] [--well-known-url URL] "
+                    "[--mcp-server-url URL] [--require-scope SCOPE]... [--stateless]\n"
+                    "       %s --stdio\n",
+                    argv[0], argv[0]);
             return 2;
         }
     }

@@ -15,8 +15,8 @@ static bool is_tchar(unsigned char c)
 /* RFC 6750 §2.1 b64token characters, before the trailing "="s. */
 static bool is_b64token_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 dmcp__bearer dmcp__bearer_parse(const char *value, size_t len, const char **token,
@@ -62,4 +62,3 @@ dmcp__bearer dmcp__bearer_parse(const char *value, size_t len, const char **toke
     *token_len = len - start;
     return DMCP__BEARER_OK;
 }
-

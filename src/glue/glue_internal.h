@@ -24,10 +24,10 @@ char *dmcp__metadata_url(const dmcp__canon *c);
 
 /* What an Authorization header value holds (mcp-resource-server.md §3 step 2, §5 rows 3-5). */
 typedef enum dmcp__bearer {
-    DMCP__BEARER_OK = 0,        /* "Bearer" SP b64token: *token / *token_len point into value */
-    DMCP__BEARER_OTHER_SCHEME,  /* a credential of another scheme (Basic ...): as if none */
-    DMCP__BEARER_MALFORMED,     /* empty, bad syntax, extra parts: 400 invalid_request */
-    DMCP__BEARER_TOO_LARGE      /* a token over DMCP_MAX_TOKEN_BYTES_LIMIT: 401 invalid_token */
+    DMCP__BEARER_OK = 0,       /* "Bearer" SP b64token: *token / *token_len point into value */
+    DMCP__BEARER_OTHER_SCHEME, /* a credential of another scheme (Basic ...): as if none */
+    DMCP__BEARER_MALFORMED,    /* empty, bad syntax, extra parts: 400 invalid_request */
+    DMCP__BEARER_TOO_LARGE     /* a token over DMCP_MAX_TOKEN_BYTES_LIMIT: 401 invalid_token */
 } dmcp__bearer;
 
 /*

@@ -211,16 +211,16 @@ dmcp_status dmcp_protect_options_set_missing_token_error(dmcp_protect_options *o
 /* ---------------------------------------------------------------------------------------- */
 
 typedef struct protect {
-    dmcp_validator *v;           /* borrowed */
-    char *resource;              /* canonical */
-    char *metadata_url;          /* path-inserted PRM URL: every challenge's resource_metadata */
-    char *prm_path;              /* the path-inserted PRM path, as the HTTP server sees it */
-    char *prm_json;              /* the PRM document */
+    dmcp_validator *v;  /* borrowed */
+    char *resource;     /* canonical */
+    char *metadata_url; /* path-inserted PRM URL: every challenge's resource_metadata */
+    char *prm_path;     /* the path-inserted PRM path, as the HTTP server sees it */
+    char *prm_json;     /* the PRM document */
     size_t prm_len;
-    scope_list required;         /* server-wide */
-    char *baseline;              /* scope= of 401 challenges, or NULL */
-    char *no_token_challenge;    /* §5 rows 3-4 */
-    char *malformed_challenge;   /* §5 row 5 */
+    scope_list required;       /* server-wide */
+    char *baseline;            /* scope= of 401 challenges, or NULL */
+    char *no_token_challenge;  /* §5 rows 3-4 */
+    char *malformed_challenge; /* §5 row 5 */
     dmcp_tool_scope_mode mode;
     dmcp_challenge_scope strategy;
 } protect;
@@ -343,10 +343,9 @@ static dmcp_http_response *respond(unsigned status, const char *challenge, const
     if (dmcp_http_response_new(status, &r) != DMCP_OK) {
         return NULL;
     }
-    if ((challenge != NULL && dmcp_http_response_add_header(r, "WWW-Authenticate", challenge) !=
-                                  DMCP_OK) ||
-        (body != NULL &&
-         dmcp_http_response_set_body(r, ctype, body, strlen(body)) != DMCP_OK)) {
+    if ((challenge != NULL &&
+         dmcp_http_response_add_header(r, "WWW-Authenticate", challenge) != DMCP_OK) ||
+        (body != NULL && dmcp_http_response_set_body(r, ctype, body, strlen(body)) != DMCP_OK)) {
         dmcp_http_response_free(r);
         return NULL;
     }
@@ -553,8 +552,8 @@ static dmcp_status refuse_invalid_token(const protect *p, dmcp_reason reason,
     return DMCP_E_INVALID_TOKEN;
 }
 
-static dmcp_status authenticate(void *ud, const dmcp_http_request *req,
-                                dmcp_principal **principal, dmcp_http_response **refusal)
+static dmcp_status authenticate(void *ud, const dmcp_http_request *req, dmcp_principal **principal,
+                                dmcp_http_response **refusal)
 {
     const protect *p = ud;
     *principal = NULL;
@@ -584,8 +583,8 @@ static dmcp_status authenticate(void *ud, const dmcp_http_request *req,
     case DMCP__BEARER_MALFORMED:
     default: {
         char *body = error_body("invalid_request", "Malformed Authorization header");
-        *refusal = body != NULL ? respond(400, p->malformed_challenge, "application/json", body)
-                                : NULL;
+        *refusal =
+            body != NULL ? respond(400, p->malformed_challenge, "application/json", body) : NULL;
         free(body);
         return DMCP_E_MALFORMED_REQUEST;
     }
@@ -608,8 +607,8 @@ static dmcp_status authenticate(void *ud, const dmcp_http_request *req,
 
     /* Validity first, then scope (§3 step 4): an invalid token never reaches this. */
     dmcp_scope_error *se = NULL;
-    st = dmcp_validator_require_scopes(p->v, t, (const char *const *)p->required.v,
-                                       p->required.n, &se);
+    st = dmcp_validator_require_scopes(p->v, t, (const char *const *)p->required.v, p->required.n,
+                                       &se);
     if (st == DMCP_E_INSUFFICIENT_SCOPE) {
         *refusal = insufficient_scope(p, se);
     } else if (st == DMCP_OK) {
@@ -625,10 +624,9 @@ static dmcp_status authenticate(void *ud, const dmcp_http_request *req,
 
 /* ---- authorize_tool (§3 step 6) ---- */
 
-static dmcp_status authorize_tool(void *ud, const dmcp_principal *principal,
-                                  const char *tool_name, const char *const *required,
-                                  size_t n_required, dmcp_http_response **refusal,
-                                  char **tool_error)
+static dmcp_status authorize_tool(void *ud, const dmcp_principal *principal, const char *tool_name,
+                                  const char *const *required, size_t n_required,
+                                  dmcp_http_response **refusal, char **tool_error)
 {
     const protect *p = ud;
     (void)tool_name;
@@ -689,8 +687,7 @@ static dmcp_status setup(protect *p, const dmcp_protect_options *o, dmcp_error *
         /* Clients ask the authorization server for a token for the PRM resource; a validator
          * expecting any other string would refuse every one of them. */
         st = dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE,
-                        "the validator's MCP server URL must be the canonical resource %s",
-                        c.url);
+                        "the validator's MCP server URL must be the canonical resource %s", c.url);
         dmcp__canon_free(&c);
         return st;
     }
@@ -753,9 +750,8 @@ static dmcp_status setup(protect *p, const dmcp_protect_options *o, dmcp_error *
     return DMCP_OK;
 }
 
-dmcp_status dmcp_protect_authorizer_new(dmcp_validator *validator,
-                                        const dmcp_protect_options *opts, dmcp_authorizer **out,
-                                        dmcp_error *err)
+dmcp_status dmcp_protect_authorizer_new(dmcp_validator *validator, const dmcp_protect_options *opts,
+                                        dmcp_authorizer **out, dmcp_error *err)
 {
     static const dmcp_protect_options defaults = {0};
     if (out == NULL || validator == NULL) {

@@ -141,7 +141,8 @@ char *dmcp__metadata_url(const dmcp__canon *c)
     dmcp__buf b;
     dmcp__buf_init(&b, DMCP_MAX_URL_BYTES + sizeof(DMCP__PRM_SUFFIX));
     if (dmcp__buf_append(&b, c->url, c->origin_len) != DMCP_OK ||
-        dmcp__buf_appends(&b, DMCP__PRM_SUFFIX) != DMCP_OK || dmcp__buf_appends(&b, path) != DMCP_OK) {
+        dmcp__buf_appends(&b, DMCP__PRM_SUFFIX) != DMCP_OK ||
+        dmcp__buf_appends(&b, path) != DMCP_OK) {
         dmcp__buf_free(&b);
         return NULL;
     }
@@ -158,4 +159,3 @@ char *dmcp_protect_metadata_url(const char *resource)
     dmcp__canon_free(&c);
     return s;
 }
-

@@ -86,12 +86,11 @@ static dmcp_status t_me(dmcp_call *call, const json_t *args, dmcp_result *res, v
     size_t raw_len = 0, pr_len = 0;
     const char *raw = dmcp_token_raw(t, &raw_len);
     const char *pr = dmcp_principal_access_token(p, &pr_len);
-    json_t *o = json_pack("{s:s?, s:s?, s:s?, s:b, s:s?}", "binding", dmcp_principal_binding_key(p),
-                          "subject", dmcp_token_subject(t), "user", dmcp_principal_user_id(p),
-                          "raw_matches",
-                          raw != NULL && pr != NULL && raw_len == pr_len &&
-                              memcmp(raw, pr, raw_len) == 0,
-                          "access_token", pr);
+    json_t *o = json_pack(
+        "{s:s?, s:s?, s:s?, s:b, s:s?}", "binding", dmcp_principal_binding_key(p), "subject",
+        dmcp_token_subject(t), "user", dmcp_principal_user_id(p), "raw_matches",
+        raw != NULL && pr != NULL && raw_len == pr_len && memcmp(raw, pr, raw_len) == 0,
+        "access_token", pr);
     return dmcp_result_set_structured(res, o);
 }
 
@@ -800,8 +799,8 @@ static void test_tool_error_mode_and_hierarchy(void **state)
     json_t *v = result_of(&r);
     const json_t *res = json_object_get(v, "result");
     assert_true(json_is_true(json_object_get(res, "isError")));
-    const char *text =
-        json_string_value(json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
+    const char *text = json_string_value(
+        json_object_get(json_array_get(json_object_get(res, "content"), 0), "text"));
     const char *need[] = {"calendar.read"}, *have[] = {"tools.call"};
     char *j = scope_json(need, 1, have, 1);
     assert_string_equal(text, j); /* the seed's InsufficientScopeError.to_json() exactly */
@@ -868,9 +867,15 @@ static void test_canonical_resource(void **state)
     }
     static const char *const bad[] = {
         "http://mcp.example.com/mcp", /* http off loopback */
-        "https://h/mcp?x=1",          "https://h/mcp#frag", "https://user@h/mcp",
-        "https://h/a b",              "https://h/\"x",      "https://h/\xc3\xa9",
-        "mcp.example.com/mcp",        "ftp://h/mcp",        "",
+        "https://h/mcp?x=1",
+        "https://h/mcp#frag",
+        "https://user@h/mcp",
+        "https://h/a b",
+        "https://h/\"x",
+        "https://h/\xc3\xa9",
+        "mcp.example.com/mcp",
+        "ftp://h/mcp",
+        "",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         char *c = (char *)"untouched";
@@ -904,16 +909,16 @@ static void test_bearer_parse(void **state)
     assert_memory_equal(tok, "abc.DEF-_~+/9==", len);
     assert_int_equal(parse("bearer x", &tok, &len), DMCP__BEARER_OK);
     assert_int_equal(parse("BEARER x", &tok, &len), DMCP__BEARER_OK);
-    static const char *const other[] = {"Basic", "Basic abc", "Digest a=b, c=d", "Bearerx abc", "Bear er a",
-                                        "DPoP x.y.z"};
+    static const char *const other[] = {"Basic",       "Basic abc", "Digest a=b, c=d",
+                                        "Bearerx abc", "Bear er a", "DPoP x.y.z"};
     for (size_t i = 0; i < sizeof(other) / sizeof(other[0]); i++) {
         assert_int_equal(parse(other[i], &tok, &len), DMCP__BEARER_OTHER_SCHEME);
         assert_null(tok);
     }
-    static const char *const bad[] = {"",          "Bearer",      "Bearer ",     "Bearer  a",
-                                      "Bearer a b", "Bearer a ",  "Bearer\ta",   "Bearer =",
-                                      "Bearer a=b", "Bearer a,b", "Bearer \"a\"", " Bearer a",
-                                      "Bearer:a",   "Bearer a\r\n", "(Basic) x"};
+    static const char *const bad[] = {
+        "",          "Bearer",       "Bearer ",    "Bearer  a",  "Bearer a b",   "Bearer a ",
+        "Bearer\ta", "Bearer =",     "Bearer a=b", "Bearer a,b", "Bearer \"a\"", " Bearer a",
+        "Bearer:a",  "Bearer a\r\n", "(Basic) x"};
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         assert_int_equal(parse(bad[i], &tok, &len), DMCP__BEARER_MALFORMED);
         assert_null(tok);
