@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Contract test for <build>/bin/mcp-echo-server, driven from outside (loopback only).
 
-    echo_server_http.py MCP_ECHO_SERVER MINT_TOOL
+    echo_server_http.py MCP_ECHO_SERVER MINT_TOOL [TOKEN_ARG]
 
 A loopback OpenID issuer (discovery + JWKS, in a daemon thread) and tokens signed by
 tests/cli/mint_tool.c. Checks the flags, the environment fallbacks, auth over HTTP (401 with
 the challenge, PRM at both locations, whoami, admin_echo 403 / allowed, --require-scope, a
 session refused to another principal), --stateless, --stdio without auth, exit 2 without a
 well-known URL, and that SIGTERM stops the server with status 0 and nothing on stdout.
+With TOKEN_ARG (examples/token-arg), also the seed's pattern: the token as a tool argument.
 """
 import http.client
 import http.server
@@ -22,6 +23,7 @@ import threading
 import time
 
 BIN, MINT = sys.argv[1], sys.argv[2]
+TOKEN_ARG = sys.argv[3] if len(sys.argv) > 3 else None
 ACCEPT = "application/json, text/event-stream"
 
 
@@ -258,5 +260,32 @@ check(p.returncode == 0 and len(out) == 3, "--stdio: answers on stdout, exit 0 a
 check(out[1]["result"]["content"][0]["text"] == "local", "--stdio: admin_echo without auth")
 check(out[2]["result"]["structuredContent"] == {"user_id": None, "scopes": [],
                                                 "client_id": None}, "--stdio: whoami is nobody")
+
+# ---- examples/token-arg: the token as a tool argument, validated with the core API ----
+if TOKEN_ARG:
+    url = "http://127.0.0.1:9/mcp"
+    user, admin, expired = mint([claims(url, "ursula", "tools.call"),
+                                 claims(url, "root", "tools.call admin.write"),
+                                 claims(url, "ursula", "tools.call", exp_in=-3600)])
+    msgs = [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"},
+            call("whoami", {"access_token": user}, 2),
+            call("admin_echo", {"access_token": user, "text": "no"}, 3),
+            call("admin_echo", {"access_token": admin, "text": "yes"}, 4),
+            call("whoami", {"access_token": expired}, 5)]
+    p = subprocess.run([TOKEN_ARG], input="".join(json.dumps(m) + "\n" for m in msgs).encode(),
+                       capture_output=True, timeout=30,
+                       env=dict(env, DESCOPE_MCP_WELL_KNOWN_URL=ISSUER, MCP_SERVER_URL=url))
+    out = {m["id"]: m["result"] for m in map(json.loads, p.stdout.decode().splitlines())}
+    check(p.returncode == 0, "token-arg: exit 0 at end of input")
+    check(out[2]["structuredContent"] == {"user_id": "ursula", "scopes": ["tools.call"],
+                                          "client_id": "client-1"}, "token-arg: whoami")
+    scope_err = json.loads(out[3]["content"][0]["text"])
+    check(out[3].get("isError") is True and scope_err["error"] == "insufficient_scope" and
+          scope_err["missing_scopes"] == ["admin.write"],
+          "token-arg: admin_echo without admin.write -> the seed's insufficient-scope JSON")
+    check(out[4]["content"][0]["text"] == "yes", "token-arg: admin_echo with admin.write")
+    check(out[5].get("isError") is True and out[5]["content"][0]["text"] == "Token expired" and
+          expired not in p.stdout.decode() and expired not in p.stderr.decode(),
+          "token-arg: an expired token is refused with the reason only")
 issuer.shutdown()
 print("ok")
