@@ -21,6 +21,29 @@ static void ascii_lower(char *s)
     }
 }
 
+/*
+ * A host as curl reports it (percent-decoded): a DNS name or IPv4 literal (letters, digits,
+ * "-", ".", "_"), or a bracketed IPv6 literal. Anything else (decoded %XX bytes, IDN) is
+ * refused rather than guessed at.
+ */
+static bool host_valid(const char *h)
+{
+    size_t n = strlen(h);
+    bool v6 = n > 2 && h[0] == '[' && h[n - 1] == ']';
+    if (n == 0) {
+        return false;
+    }
+    for (size_t i = v6 ? 1 : 0; i < (v6 ? n - 1 : n); i++) {
+        char c = h[i];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  (v6 ? (c == ':' || c == '.') : (c == '-' || c == '.' || c == '_'));
+        if (!ok) {
+            return false;
+        }
+    }
+    return true;
+}
+
 void dmcp__canon_free(dmcp__canon *c)
 {
     free(c->url);
@@ -60,14 +83,13 @@ dmcp_status dmcp__canonicalize(const char *url, dmcp__canon *out, dmcp_error *er
         return st;
     }
     CURLU *u = curl_url();
-    char *scheme = NULL, *host = NULL, *port = NULL, *path = NULL, *dpath = NULL;
+    char *scheme = NULL, *host = NULL, *port = NULL, *dpath = NULL;
     if (u == NULL) {
         return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, NULL);
     }
     if (curl_url_set(u, CURLUPART_URL, url, CURLU_PATH_AS_IS) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-        curl_url_get(u, CURLUPART_PATH, &path, 0) != CURLUE_OK ||
         curl_url_get(u, CURLUPART_PATH, &dpath, CURLU_URLDECODE) != CURLUE_OK) {
         st = dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE, "MCP server URL cannot be parsed");
         goto out;
@@ -76,8 +98,29 @@ dmcp_status dmcp__canonicalize(const char *url, dmcp__canon *out, dmcp_error *er
     if (curl_url_get(u, CURLUPART_PORT, &port, CURLU_NO_DEFAULT_PORT) != CURLUE_OK) {
         port = NULL;
     }
+    /* The path exactly as written: everything from the first "/" after "scheme://" (no
+     * userinfo, query or fragment can be there any more). curl also accepts "https:/h/x";
+     * the canonical form is only ever built from a "scheme://" URL. */
     const char *after = strstr(url, "://");
-    bool has_path = after != NULL && strchr(after + 3, '/') != NULL;
+    if (after == NULL || (size_t)(after - url) != strlen(scheme) || !host_valid(host)) {
+        st = dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE,
+                        "MCP server URL must be scheme://host[:port][/path] with an ASCII host");
+        goto out;
+    }
+    const char *raw_path = strchr(after + 3, '/');
+    bool has_path = raw_path != NULL;
+    size_t auth_len = has_path ? (size_t)(raw_path - (after + 3)) : strlen(after + 3);
+    size_t host_len = strlen(host);
+    if (auth_len < host_len || dmcp__ascii_ncasecmp(after + 3, host, host_len) != 0 ||
+        (auth_len > host_len && after[3 + host_len] != ':')) {
+        /* The host as written must be the host curl understood: curl decodes %XX, rewrites
+         * numeric IPv4 forms and skips extra slashes, and a form that changes when parsed
+         * again is no canonical form. */
+        st = dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE,
+                        "MCP server URL host must be written plainly (no percent-encoding, "
+                        "dotted IPv4)");
+        goto out;
+    }
     ascii_lower(scheme);
     ascii_lower(host);
     dmcp__buf b;
@@ -86,7 +129,7 @@ dmcp_status dmcp__canonicalize(const char *url, dmcp__canon *out, dmcp_error *er
                           port != NULL ? port : "");
     out->origin_len = b.len;
     if (st == DMCP_OK && has_path) {
-        st = dmcp__buf_appends(&b, path);
+        st = dmcp__buf_appends(&b, raw_path);
     }
     if (st != DMCP_OK) {
         dmcp__buf_free(&b);
@@ -105,7 +148,6 @@ out:
     curl_free(scheme);
     curl_free(host);
     curl_free(port);
-    curl_free(path);
     curl_free(dpath);
     curl_url_cleanup(u);
     return st;

@@ -873,6 +873,11 @@ static void test_canonical_resource(void **state)
         "https://h/a b",
         "https://h/\"x",
         "https://h/\xc3\xa9",
+        "https:/h/mcp",           /* curl takes it; the path would be lost */
+        "https://%E4h/mcp",       /* a host that decodes to non-ASCII */
+        "https://127%36/mcp",     /* percent-encoded host, renormalised by curl */
+        "https:///%36/mcp",       /* extra slash: curl would take "6" as the host */
+        "https://2130706433/mcp", /* numeric IPv4 that curl rewrites */
         "mcp.example.com/mcp",
         "ftp://h/mcp",
         "",
