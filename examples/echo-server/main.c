@@ -20,7 +20,6 @@
 
 #include <dmcp/dmcp.h>
 #include <dmcp/protect.h>
-#include <dmcp/server.h>
 
 static dmcp_status echo(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
 {

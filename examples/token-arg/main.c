@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #include <dmcp/dmcp.h>
-#include <dmcp/server.h>
 
 /* Validates args.access_token; on failure fills the result with the reason and returns NULL. */
 static dmcp_token *validate(dmcp_validator *v, const json_t *args, dmcp_result *res)
