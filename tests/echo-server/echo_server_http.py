@@ -93,7 +93,7 @@ def start(extra, env=None, port=None):
     proc = subprocess.Popen([BIN, "--listen", f"127.0.0.1:{port}"] + extra,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ, **(env or {})))
-    for _ in range(200):
+    for _ in range(400):  # 20 s: sanitizer builds on a loaded machine start slowly
         if proc.poll() is not None:
             raise SystemExit("server exited: " + proc.stderr.read().decode())
         try:
@@ -107,14 +107,16 @@ def start(extra, env=None, port=None):
 
 def stop(proc):
     proc.send_signal(signal.SIGTERM)
-    rc = proc.wait(timeout=15)
+    rc = proc.wait(timeout=30)
     out = proc.stdout.read()
+    if rc != 0:
+        print(proc.stderr.read().decode(errors="replace"))
     check(rc == 0, "SIGTERM: exit status 0")
     check(out == b"", "HTTP mode writes nothing to stdout")
 
 
 def request(port, method, path, body=None, token=None, session=None, headers=None):
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
     h = {"Content-Type": "application/json", "Accept": ACCEPT}
     if token:
         h["Authorization"] = "Bearer " + token
