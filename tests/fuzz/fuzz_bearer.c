@@ -16,8 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static bool b64token_char(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
 static void check_bearer(const char *v, size_t len)
@@ -32,8 +32,8 @@ static void check_bearer(const char *v, size_t len)
         return;
     }
     /* "Bearer" (any case), one SP, then the token up to the very end. */
-    if (len < 8 || dmcp__ascii_ncasecmp(v, "bearer ", 7) != 0 || tok != v + 7 ||
-        tlen != len - 7 || tlen > DMCP_MAX_TOKEN_BYTES_LIMIT) {
+    if (len < 8 || dmcp__ascii_ncasecmp(v, "bearer ", 7) != 0 || tok != v + 7 || tlen != len - 7 ||
+        tlen > DMCP_MAX_TOKEN_BYTES_LIMIT) {
         abort();
     }
     size_t i = 0;
@@ -60,8 +60,8 @@ static void check_url(const char *v)
     /* Visible ASCII, no quote or backslash (it goes into quoted challenge values). */
     for (const char *p = c.url; *p != '\0'; p++) {
         unsigned char u = (unsigned char)*p;
-        if (u <= 0x20 || u >= 0x7F || u == '"' || u == '\\' || (p < c.url + c.origin_len &&
-                                                                u >= 'A' && u <= 'Z')) {
+        if (u <= 0x20 || u >= 0x7F || u == '"' || u == '\\' ||
+            (p < c.url + c.origin_len && u >= 'A' && u <= 'Z')) {
             abort();
         }
     }
