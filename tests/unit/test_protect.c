@@ -1020,7 +1020,8 @@ static void test_creation(void **state)
     dmcp_principal *p;
     assert_int_equal(dmcp_principal_new("k", &p), DMCP_OK);
     assert_null(dmcp_protect_principal_token(p));
-    static const char *foreign[2] = {"dmcp-protect", NULL};
+    /* Same layout and tag text as the glue's own data, but not its tag object. */
+    static const char *foreign[2] = {"dmcp-protect", "not a dmcp_token"};
     dmcp_principal_set_data(p, (void *)foreign, NULL);
     assert_null(dmcp_protect_principal_token(p));
     dmcp_principal_unref(p);
