@@ -18,19 +18,19 @@ static dmcp_status whoami(dmcp_call *call, const json_t *args, dmcp_result *res,
 {
     (void)args;
     (void)ud;
-    const dmcp_principal *p = dmcp_call_principal(call);   /* validated by the authorizer */
+    const dmcp_principal *p = dmcp_call_principal(call); /* validated by the authorizer */
     json_t *scopes = json_array();
     for (size_t i = 0; i < dmcp_principal_scope_count(p); i++) {
         json_array_append_new(scopes, json_string(dmcp_principal_scope(p, i)));
     }
-    return dmcp_result_set_structured(res, json_pack("{s:s?, s:o, s:s?}",
-        "user_id", dmcp_principal_user_id(p), "scopes", scopes,
-        "client_id", dmcp_principal_client_id(p)));
+    return dmcp_result_set_structured(res, json_pack("{s:s?, s:o, s:s?}", "user_id",
+                                                     dmcp_principal_user_id(p), "scopes", scopes,
+                                                     "client_id", dmcp_principal_client_id(p)));
 }
 
 int main(void)
 {
-    const char *resource = "http://127.0.0.1:8080/mcp";    /* what clients connect to */
+    const char *resource = "http://127.0.0.1:8080/mcp"; /* what clients connect to */
     dmcp_error err = {0};
 
     /* 1. The token validator: issuer discovery, JWKS, audience = this server. */
@@ -59,7 +59,7 @@ int main(void)
     dmcp_server_add_tool(srv, t);
     dmcp_tool_new("admin_echo", echo, NULL, &t);
     dmcp_tool_set_input_schema_json(t, text);
-    dmcp_tool_add_required_scope(t, "admin.write");          /* 403 step-up without it */
+    dmcp_tool_add_required_scope(t, "admin.write"); /* 403 step-up without it */
     dmcp_server_add_tool(srv, t);
 
     /* 3. Auth on: Protected Resource Metadata, 401/403 challenges, sessions bound to users. */
@@ -68,7 +68,7 @@ int main(void)
     if (st == DMCP_OK) {
         dmcp_server_set_authorizer(srv, a);
         dmcp_server_set_listen(srv, "127.0.0.1", 8080);
-        st = dmcp_server_run(srv, &err);                       /* until SIGINT / SIGTERM */
+        st = dmcp_server_run(srv, &err); /* until SIGINT / SIGTERM */
     }
     if (st != DMCP_OK) {
         fprintf(stderr, "%s\n", err.message);
