@@ -3,7 +3,10 @@
  * (@modelcontextprotocol/conformance, see docs/interop.md), written with the public API the
  * way an application would use it.
  *
- *   conformance-server [--listen HOST:PORT] [--well-known-url URL --mcp-server-url URL]
+ *   conformance-server [--listen HOST:PORT] [--well-known-url URL [--mcp-server-url URL]]
+ *
+ * With --well-known-url the MCP endpoint is protected with OAuth access tokens (dmcp/protect.h):
+ * a token for --mcp-server-url (default http://HOST:PORT/mcp) from that issuer is required.
  *
  * Tools, resources, prompts and completions are exactly those the scenarios name
  * (mcp-transport reference §7.2). Capabilities: tools{listChanged}, resources{subscribe,
@@ -15,7 +18,9 @@
 #include <string.h>
 #include <time.h>
 
+#include <dmcp/auth.h>
 #include <dmcp/common.h>
+#include <dmcp/protect.h>
 #include <dmcp/server.h>
 
 /* A 1x1 PNG and an 8-sample 8 kHz mono WAV. */
@@ -503,12 +508,50 @@ static int add_prompts(dmcp_server *srv)
                : 0;
 }
 
+/* ---- auth ------------------------------------------------------------------------------- */
+
+/* A validator for the issuer and this server's canonical URL, and the authorizer on top. */
+static dmcp_status protect(dmcp_server *srv, const char *well_known, const char *url,
+                           dmcp_validator **v, dmcp_error *err)
+{
+    char *resource = NULL; /* the canonical URL: PRM resource and token audience alike */
+    dmcp_validator_config *cfg = NULL;
+    dmcp_protect_options *o = NULL;
+    dmcp_authorizer *a = NULL;
+    dmcp_status st = dmcp_protect_canonical_resource(url, &resource, err);
+    if (st == DMCP_OK) {
+        st = dmcp_validator_config_new(&cfg);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_validator_config_set_well_known_url(cfg, well_known);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_validator_config_set_mcp_server_url(cfg, resource);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_validator_new(cfg, v, err); /* fetches the discovery document and keys */
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_protect_options_new(&o);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_protect_authorizer_new(*v, o, &a, err);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_server_set_authorizer(srv, a); /* the server takes a */
+    }
+    dmcp_protect_options_free(o);
+    dmcp_validator_config_free(cfg);
+    dmcp_free(resource);
+    return st;
+}
+
 /* ---- main ------------------------------------------------------------------------------- */
 
 static void usage(void)
 {
     fprintf(stderr, "usage: conformance-server [--listen HOST:PORT] "
-                    "[--well-known-url URL --mcp-server-url URL]\n");
+                    "[--well-known-url URL [--mcp-server-url URL]]\n");
 }
 
 int main(int argc, char **argv)
@@ -544,14 +587,16 @@ int main(int argc, char **argv)
         usage();
         return 2;
     }
-    if (well_known != NULL || server_url != NULL) {
-        fprintf(stderr, "conformance-server: auth support not built yet\n");
+    if (server_url != NULL && well_known == NULL) {
+        fprintf(stderr, "conformance-server: --mcp-server-url needs --well-known-url\n");
         return 2;
     }
     dmcp_server *srv;
     if (dmcp_server_new("dmcp-conformance-server", "1.0.0", &srv) != DMCP_OK) {
         return 1;
     }
+    dmcp_validator *v = NULL;
+    dmcp_error err = {0};
     int rc = 1;
     if (dmcp_server_set_listen_string(srv, listen) != DMCP_OK) {
         fprintf(stderr, "conformance-server: bad --listen %s\n", listen);
@@ -564,7 +609,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "conformance-server: setup failed\n");
         goto out;
     }
-    dmcp_error err = {0};
+    if (well_known != NULL) {
+        char default_url[300];
+        snprintf(default_url, sizeof(default_url), "http://%s/mcp", listen);
+        dmcp_status pst =
+            protect(srv, well_known, server_url != NULL ? server_url : default_url, &v, &err);
+        if (pst != DMCP_OK) {
+            fprintf(stderr, "conformance-server: auth: %s\n",
+                    err.message[0] ? err.message : dmcp_strerror(pst));
+            goto out;
+        }
+    }
     dmcp_status st = dmcp_server_run(srv, &err);
     if (st != DMCP_OK) {
         fprintf(stderr, "conformance-server: %s\n", err.message);
@@ -572,6 +627,7 @@ int main(int argc, char **argv)
     }
     rc = 0;
 out:
-    dmcp_server_free(srv);
+    dmcp_server_free(srv); /* before the validator, which the authorizer borrows */
+    dmcp_validator_free(v);
     return rc;
 }
