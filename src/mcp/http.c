@@ -65,6 +65,7 @@ struct dmcp__stream {
     dmcp__session *owner; /* reference; NULL = not resumable */
     bool primed;          /* an event with an id was sent (the client can resume) */
     bool end_http;        /* the server ended the HTTP response early (SEP-1699 polling) */
+    bool owner_lost;      /* cannot be resumed any more (never park it again) */
     bool detached;        /* no connection: events only go to the log */
     time_t detached_at;
     sse_event log[LOG_EVENTS]; /* ring of the last events */
@@ -442,8 +443,8 @@ static void stream_released(void *cls)
     pthread_mutex_lock(&st->mu);
     /* A resumable stream whose client left (or which the server ended early) before all its
      * messages were sent waits, detached, for a GET with Last-Event-ID (Transports §2.4). */
-    bool park = st->owner != NULL && st->primed && (!st->done || st->end_http) &&
-                !atomic_load(&h->srv->stopping);
+    bool park = st->owner != NULL && st->primed && !st->owner_lost &&
+                (!st->done || st->end_http) && !atomic_load(&h->srv->stopping);
     st->suspended = false;
     st->conn = NULL;
     st->out.len = 0;
@@ -1152,40 +1153,57 @@ static enum MHD_Result resume_stream(dmcp__http *h, struct MHD_Connection *c, dm
         return send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST,
                           "No stream to resume for this Last-Event-ID", origin);
     }
+    /* Replay and re-attach in one critical section, so an event the handler sends meanwhile is
+     * either in the replay or pushed live, never lost between the two. */
     pthread_mutex_lock(&st->mu);
     unsigned long oldest = st->log_count > 0 ? st->log[st->log_start].seq : st->seq + 1;
-    bool gap = seq + 1 < oldest || seq > st->seq;
-    for (size_t i = 0; !gap && i < st->log_count; i++) {
+    if (seq + 1 < oldest || seq > st->seq) {
+        pthread_mutex_unlock(&st->mu);
+        /* Not an id we can continue from faithfully; the stream stays parked for a good one. */
+        pthread_mutex_lock(&h->mu);
+        st->next = h->parked;
+        h->parked = st;
+        h->n_parked++;
+        pthread_mutex_unlock(&h->mu);
+        return send_error(c, MHD_HTTP_CONFLICT, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Last-Event-ID is outside the replay window", origin);
+    }
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                               stream_reader, st, stream_released);
+    bool ok = r != NULL;
+    for (size_t i = 0; ok && i < st->log_count; i++) {
         const sse_event *e = &st->log[(st->log_start + i) % LOG_EVENTS];
         if (e->seq > seq && dmcp__buf_append(&st->out, e->text, e->len) != DMCP_OK) {
-            gap = true;
+            ok = false;
         }
     }
-    pthread_mutex_unlock(&st->mu);
-    struct MHD_Response *r =
-        gap ? NULL
-            : MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_reader, st,
-                                                stream_released);
-    if (r == NULL) {
-        pthread_mutex_lock(&st->mu);
+    if (ok) {
+        st->conn = c;
+        st->detached = false;
+        st->last_write = time(NULL);
+        atomic_fetch_add(&st->refs, 1); /* the new response's reference */
+    } else {
         st->out.len = 0;
-        pthread_mutex_unlock(&st->mu);
-        stream_unref(st); /* the parked reference: this stream cannot be resumed faithfully */
-        return send_error(c, gap ? MHD_HTTP_CONFLICT : MHD_HTTP_INTERNAL_SERVER_ERROR,
-                          DMCP_JSONRPC_INVALID_REQUEST,
-                          gap ? "Last-Event-ID is outside the replay window" : "Out of memory",
-                          origin);
+    }
+    pthread_mutex_unlock(&st->mu);
+    if (!ok) {
+        if (r != NULL) {
+            /* Destroying an unqueued response runs stream_released: give it its reference
+             * and the state it expects (a closed, unlisted stream). */
+            pthread_mutex_lock(&st->mu);
+            st->owner_lost = true;
+            atomic_fetch_add(&st->refs, 1);
+            pthread_mutex_unlock(&st->mu);
+            MHD_destroy_response(r);
+        }
+        stream_unref(st); /* the parked reference: out of memory, the stream is lost */
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                          "Out of memory", origin);
     }
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
     add_cors(r, origin);
-    pthread_mutex_lock(&st->mu);
-    st->conn = c;
-    st->detached = false;
-    st->last_write = time(NULL);
-    atomic_fetch_add(&st->refs, 1); /* the new response's reference */
-    pthread_mutex_unlock(&st->mu);
     pthread_mutex_lock(&h->mu);
     st->next = h->streams; /* the parked reference becomes the list's */
     h->streams = st;

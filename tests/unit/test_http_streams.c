@@ -357,6 +357,12 @@ static void test_polling_and_resume(void **state)
     req foreign = {"GET", other, lei, NULL, 0, &r};
     run(&foreign);
     assert_int_equal(r.status, 404);
+    /* An id the stream never reached: 409, and the stream stays resumable. */
+    char future[64];
+    snprintf(future, sizeof(future), "%lu-999", stream_no);
+    req fut = {"GET", sid, future, NULL, 0, &r};
+    run(&fut);
+    assert_int_equal(r.status, 409);
 
     /* The real resume replays what came after lei, ending with the result. */
     resp again;
