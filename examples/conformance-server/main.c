@@ -24,8 +24,9 @@
 #include <dmcp/server.h>
 
 /* A 1x1 PNG and an 8-sample 8 kHz mono WAV. */
-static const char PNG[] = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/"
-                          "pLvAAAAAElFTkSuQmCC";
+static const char PNG[] =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/"
+    "pLvAAAAAElFTkSuQmCC";
 static const char WAV[] =
     "UklGRiwAAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YQgAAACAgICAgICAgA==";
 
@@ -121,8 +122,8 @@ static dmcp_status sampling(dmcp_call *c, const json_t *a, dmcp_result *r, void 
 {
     (void)ud;
     const char *prompt = json_string_value(json_object_get(a, "prompt"));
-    json_t *params = json_pack("{s:[{s:s,s:{s:s,s:s}}],s:i}", "messages", "role", "user",
-                               "content", "type", "text", "text", prompt, "maxTokens", 100);
+    json_t *params = json_pack("{s:[{s:s,s:{s:s,s:s}}],s:i}", "messages", "role", "user", "content",
+                               "type", "text", "text", prompt, "maxTokens", 100);
     json_t *res = NULL;
     dmcp_status st = dmcp_call_sample(c, params, 30000, &res);
     json_decref(params);
@@ -276,12 +277,12 @@ static const tool_def TOOLS[] = {
     {"test_simple_text", "Tests simple text content response", simple_text, NULL, false},
     {"test_image_content", "Tests image content response", image_content, NULL, false},
     {"test_audio_content", "Tests audio content response", audio_content, NULL, false},
-    {"test_embedded_resource", "Tests embedded resource content response", embedded_resource,
+    {"test_embedded_resource", "Tests embedded resource content response", embedded_resource, NULL,
+     false},
+    {"test_multiple_content_types", "Tests response with multiple content types", multiple_content,
      NULL, false},
-    {"test_multiple_content_types", "Tests response with multiple content types",
-     multiple_content, NULL, false},
-    {"test_tool_with_logging", "Tests tool that emits log messages during execution",
-     with_logging, NULL, true},
+    {"test_tool_with_logging", "Tests tool that emits log messages during execution", with_logging,
+     NULL, true},
     {"test_tool_with_progress", "Tests tool that reports progress notifications", with_progress,
      NULL, true},
     {"test_error_handling", "Tests error response handling", error_handling, NULL, false},
@@ -293,14 +294,18 @@ static const tool_def TOOLS[] = {
      "{\"type\":\"object\",\"properties\":{\"message\":{\"type\":\"string\","
      "\"description\":\"The message to show the user\"}},\"required\":[\"message\"]}",
      true},
-    {"test_elicitation_sep1034_defaults",
-     "Tests elicitation with default values per SEP-1034", elicitation_defaults, NULL, true},
-    {"test_elicitation_sep1330_enums", "Tests elicitation with enum schema improvements "
-     "(SEP-1330)", elicitation_enums, NULL, true},
-    {"json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", schema_2020_12,
-     NULL, false},
-    {"test_reconnection", "Tests SSE polling: closes the stream mid-call, then delivers the "
-     "result on the resumed stream (SEP-1699)", reconnection, NULL, true},
+    {"test_elicitation_sep1034_defaults", "Tests elicitation with default values per SEP-1034",
+     elicitation_defaults, NULL, true},
+    {"test_elicitation_sep1330_enums",
+     "Tests elicitation with enum schema improvements "
+     "(SEP-1330)",
+     elicitation_enums, NULL, true},
+    {"json_schema_2020_12_tool", "Tool with JSON Schema 2020-12 features", schema_2020_12, NULL,
+     false},
+    {"test_reconnection",
+     "Tests SSE polling: closes the stream mid-call, then delivers the "
+     "result on the resumed stream (SEP-1699)",
+     reconnection, NULL, true},
 };
 
 static int add_tools(dmcp_server *srv)
@@ -328,13 +333,12 @@ static int add_tools(dmcp_server *srv)
 
 /* ---- resources -------------------------------------------------------------------------- */
 
-static dmcp_status read_template(dmcp_contents *out, const char *uri, const json_t *vars,
-                                 void *ud)
+static dmcp_status read_template(dmcp_contents *out, const char *uri, const json_t *vars, void *ud)
 {
     (void)ud;
     const char *id = json_string_value(json_object_get(vars, "id"));
-    json_t *doc = json_pack("{s:s,s:b,s:s+}", "id", id, "templateTest", 1, "data",
-                            "Data for ID: ", id);
+    json_t *doc =
+        json_pack("{s:s,s:b,s:s+}", "id", id, "templateTest", 1, "data", "Data for ID: ", id);
     char *text = doc != NULL ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
     json_decref(doc);
     if (text == NULL) {
@@ -385,16 +389,15 @@ static int add_resources(dmcp_server *srv)
                      "A static text resource for testing", "text/plain",
                      "This is the content of the static text resource.", NULL) != 0 ||
         add_resource(srv, "test://static-binary", "Static Binary Resource",
-                     "A static binary resource (image) for testing", "image/png", NULL,
-                     PNG) != 0 ||
+                     "A static binary resource (image) for testing", "image/png", NULL, PNG) != 0 ||
         add_resource(srv, "test://watched-resource", "Watched Resource",
                      "A resource that can be subscribed to for updates", "text/plain",
                      "Watched resource content", NULL) != 0) {
         return -1;
     }
     dmcp_resource_template *t;
-    if (dmcp_resource_template_new("test://template/{id}/data", "Resource Template",
-                                   read_template, NULL, &t) != DMCP_OK) {
+    if (dmcp_resource_template_new("test://template/{id}/data", "Resource Template", read_template,
+                                   NULL, &t) != DMCP_OK) {
         return -1;
     }
     if (dmcp_resource_template_set_description(t, "A resource template with parameter "
@@ -435,8 +438,8 @@ static dmcp_status resource_prompt(const json_t *a, dmcp_prompt_result *r, void 
 {
     (void)ud;
     const char *uri = json_string_value(json_object_get(a, "resourceUri"));
-    dmcp_status st = dmcp_prompt_result_add_embedded_text(
-        r, DMCP_ROLE_USER, uri, "text/plain", "Embedded resource content for testing.");
+    dmcp_status st = dmcp_prompt_result_add_embedded_text(r, DMCP_ROLE_USER, uri, "text/plain",
+                                                          "Embedded resource content for testing.");
     if (st == DMCP_OK) {
         st = dmcp_prompt_result_add_text(r, DMCP_ROLE_USER,
                                          "Please process the embedded resource above.");
@@ -494,11 +497,10 @@ static int add_prompts(dmcp_server *srv)
     static const char *const args2_desc[] = {"First test argument", "Second test argument"};
     static const char *const res_args[] = {"resourceUri", NULL};
     static const char *const res_desc[] = {"URI of the resource to embed"};
-    return add_prompt(srv, "test_simple_prompt", "A simple prompt without arguments",
-                      simple_prompt, NULL, NULL) != 0 ||
-                   add_prompt(srv, "test_prompt_with_arguments",
-                              "A prompt with required arguments", args_prompt, args2,
-                              args2_desc) != 0 ||
+    return add_prompt(srv, "test_simple_prompt", "A simple prompt without arguments", simple_prompt,
+                      NULL, NULL) != 0 ||
+                   add_prompt(srv, "test_prompt_with_arguments", "A prompt with required arguments",
+                              args_prompt, args2, args2_desc) != 0 ||
                    add_prompt(srv, "test_prompt_with_embedded_resource",
                               "A prompt that includes an embedded resource", resource_prompt,
                               res_args, res_desc) != 0 ||

@@ -481,8 +481,7 @@ DMCP_API dmcp_status dmcp_resource_template_new(const char *uri_template, const 
                                                 dmcp_resource_read_fn fn, void *userdata,
                                                 dmcp_resource_template **out);
 DMCP_API void dmcp_resource_template_free(dmcp_resource_template *t);
-DMCP_API dmcp_status dmcp_resource_template_set_title(dmcp_resource_template *t,
-                                                      const char *title);
+DMCP_API dmcp_status dmcp_resource_template_set_title(dmcp_resource_template *t, const char *title);
 DMCP_API dmcp_status dmcp_resource_template_set_description(dmcp_resource_template *t,
                                                             const char *description);
 DMCP_API dmcp_status dmcp_resource_template_set_mime_type(dmcp_resource_template *t,

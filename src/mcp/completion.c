@@ -90,8 +90,8 @@ json_t *dmcp__complete(const dmcp_server *srv, const json_t *params, int *code,
         return NULL;
     }
     /* An argument without a completer has no suggestions: an empty, valid answer. */
-    if (fn != NULL && fn(json_string_value(aname), json_string_value(avalue), context, &c, ud) !=
-                          DMCP_OK) {
+    if (fn != NULL &&
+        fn(json_string_value(aname), json_string_value(avalue), context, &c, ud) != DMCP_OK) {
         json_decref(c.values);
         *code = DMCP_JSONRPC_INTERNAL_ERROR;
         *message = "Completion failed";

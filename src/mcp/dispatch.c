@@ -171,8 +171,8 @@ static json_t *m_subscribe(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *p
                : NULL;
 }
 
-static json_t *m_unsubscribe(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
-                             int *code, const char **message, json_t **data)
+static json_t *m_unsubscribe(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                             const char **message, json_t **data)
 {
     (void)id;
     return has_resources(ctx->srv, code, message)
@@ -180,8 +180,8 @@ static json_t *m_unsubscribe(dmcp__rpc_ctx *ctx, const json_t *id, const json_t 
                : NULL;
 }
 
-static json_t *m_prompts_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
-                              int *code, const char **message, json_t **data)
+static json_t *m_prompts_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                              const char **message, json_t **data)
 {
     (void)id;
     (void)data;
@@ -193,8 +193,8 @@ static json_t *m_prompts_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t
     return dmcp__prompts_list(ctx->srv, params, code, message);
 }
 
-static json_t *m_prompts_get(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params,
-                             int *code, const char **message, json_t **data)
+static json_t *m_prompts_get(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                             const char **message, json_t **data)
 {
     (void)id;
     (void)data;

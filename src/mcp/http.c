@@ -372,8 +372,7 @@ static dmcp_status stream_event(dmcp__stream *st, json_t *msg)
     pthread_mutex_lock(&st->mu);
     dmcp__buf ev;
     dmcp__buf_init(&ev, DMCP_MAX_BODY_BYTES * 4);
-    dmcp_status rc =
-        dmcp__buf_printf(&ev, "id: %lu-%lu\ndata: ", st->stream_no, st->seq + 1);
+    dmcp_status rc = dmcp__buf_printf(&ev, "id: %lu-%lu\ndata: ", st->stream_no, st->seq + 1);
     if (rc == DMCP_OK) {
         rc = dmcp__buf_append(&ev, s, len);
     }
@@ -443,8 +442,8 @@ static void stream_released(void *cls)
     pthread_mutex_lock(&st->mu);
     /* A resumable stream whose client left (or which the server ended early) before all its
      * messages were sent waits, detached, for a GET with Last-Event-ID (Transports §2.4). */
-    bool park = st->owner != NULL && st->primed && !st->owner_lost &&
-                (!st->done || st->end_http) && !atomic_load(&h->srv->stopping);
+    bool park = st->owner != NULL && st->primed && !st->owner_lost && (!st->done || st->end_http) &&
+                !atomic_load(&h->srv->stopping);
     st->suspended = false;
     st->conn = NULL;
     st->out.len = 0;

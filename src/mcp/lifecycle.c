@@ -48,8 +48,9 @@ static json_t *capabilities(const dmcp_server *srv)
     }
     /* Lifecycle §1.2: declare only what is implemented and registered. */
     if (srv->tools.count > 0) {
-        json_object_set_new(caps, "tools", json_pack("{s:b}", "listChanged",
-                                                     (srv->list_changed & DMCP_LIST_TOOLS) != 0));
+        json_object_set_new(
+            caps, "tools",
+            json_pack("{s:b}", "listChanged", (srv->list_changed & DMCP_LIST_TOOLS) != 0));
     }
     if (srv->resources.count > 0 || srv->templates.count > 0) {
         /* Subscriptions are the runtime's (dmcp_server_notify_resource_updated). */
@@ -58,9 +59,9 @@ static json_t *capabilities(const dmcp_server *srv)
                                       (srv->list_changed & DMCP_LIST_RESOURCES) != 0));
     }
     if (srv->prompts.count > 0) {
-        json_object_set_new(caps, "prompts",
-                            json_pack("{s:b}", "listChanged",
-                                      (srv->list_changed & DMCP_LIST_PROMPTS) != 0));
+        json_object_set_new(
+            caps, "prompts",
+            json_pack("{s:b}", "listChanged", (srv->list_changed & DMCP_LIST_PROMPTS) != 0));
     }
     if (srv->has_completions) {
         json_object_set_new(caps, "completions", json_object());

@@ -96,13 +96,13 @@ typedef struct dmcp__session {
     atomic_int refs;
     bool ended;
     time_t last_used;
-    uint64_t next_event;        /* event id counter (per session) */
-    json_t *subs;               /* resources/subscribe: uri -> true (capped) */
-    struct dmcp__sink *out;     /* stdio: where unsolicited messages go (else the GET stream) */
+    uint64_t next_event;           /* event id counter (per session) */
+    json_t *subs;                  /* resources/subscribe: uri -> true (capped) */
+    struct dmcp__sink *out;        /* stdio: where unsolicited messages go (else the GET stream) */
     struct dmcp__pending *pending; /* server->client requests awaiting an answer */
     size_t n_pending;
-    json_int_t next_out_id; /* ids of server->client requests */
-    bool no_answers;        /* the client can no longer answer (stdio EOF, session ended) */
+    json_int_t next_out_id;     /* ids of server->client requests */
+    bool no_answers;            /* the client can no longer answer (stdio EOF, session ended) */
     struct dmcp__session *next; /* hash chain */
 } dmcp__session;
 
@@ -290,11 +290,9 @@ json_t *dmcp__resources_list(const dmcp_server *srv, const json_t *params, int *
 json_t *dmcp__templates_list(const dmcp_server *srv, const json_t *params, int *code,
                              const char **message);
 json_t *dmcp__resources_read(const dmcp_server *srv, const dmcp_principal *principal,
-                             const json_t *params, int *code, const char **message,
-                             json_t **data);
-json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess,
-                                  const json_t *params, bool subscribe, int *code,
-                                  const char **message, json_t **data);
+                             const json_t *params, int *code, const char **message, json_t **data);
+json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess, const json_t *params,
+                                  bool subscribe, int *code, const char **message, json_t **data);
 json_t *dmcp__prompts_list(const dmcp_server *srv, const json_t *params, int *code,
                            const char **message);
 json_t *dmcp__prompts_get(const dmcp_server *srv, const dmcp_principal *principal,

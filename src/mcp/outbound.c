@@ -143,7 +143,8 @@ dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t 
                 break;
             }
             deadline_in(&slice, POLL_MS);
-            pthread_cond_timedwait(&p->cv, &sess->mu, before(&slice, &deadline) ? &slice : &deadline);
+            pthread_cond_timedwait(&p->cv, &sess->mu,
+                                   before(&slice, &deadline) ? &slice : &deadline);
         }
     }
     unlink_pending(sess, p);
@@ -211,8 +212,8 @@ dmcp_status dmcp_call_elicit(dmcp_call *call, const char *message, const json_t 
     if (message == NULL || !dmcp__schema_is_object_schema(requested_schema)) {
         return DMCP_E_INVALID_ARG;
     }
-    json_t *params = json_pack("{s:s,s:O}", "message", message, "requestedSchema",
-                               (json_t *)requested_schema);
+    json_t *params =
+        json_pack("{s:s,s:O}", "message", message, "requestedSchema", (json_t *)requested_schema);
     if (params == NULL) {
         return DMCP_E_INVALID_ARG; /* also invalid UTF-8 in message */
     }

@@ -300,8 +300,8 @@ dmcp_status dmcp_prompt_result_add_resource_link(dmcp_prompt_result *r, dmcp_rol
 {
     dmcp_result tmp;
     dmcp__result_init(&tmp);
-    return via_result(
-        r, role, dmcp_result_add_resource_link(&tmp, uri, name, mime_type, description), &tmp);
+    return via_result(r, role,
+                      dmcp_result_add_resource_link(&tmp, uri, name, mime_type, description), &tmp);
 }
 
 /* ---------------------------------------------------------------------------------------- */

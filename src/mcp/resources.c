@@ -706,8 +706,7 @@ json_t *dmcp__resources_list(const dmcp_server *srv, const json_t *params, int *
                              const char **message)
 {
     size_t off, end;
-    if (!dmcp__page(params, 'r', srv->resources.count, srv->page_size, &off, &end, code,
-                    message)) {
+    if (!dmcp__page(params, 'r', srv->resources.count, srv->page_size, &off, &end, code, message)) {
         return NULL;
     }
     json_t *arr = json_array(), *res = json_object();
@@ -733,8 +732,7 @@ json_t *dmcp__templates_list(const dmcp_server *srv, const json_t *params, int *
                              const char **message)
 {
     size_t off, end;
-    if (!dmcp__page(params, 'u', srv->templates.count, srv->page_size, &off, &end, code,
-                    message)) {
+    if (!dmcp__page(params, 'u', srv->templates.count, srv->page_size, &off, &end, code, message)) {
         return NULL;
     }
     json_t *arr = json_array(), *res = json_object();
@@ -800,8 +798,7 @@ static bool resolve(const dmcp_server *srv, const char *uri, const dmcp_resource
 }
 
 json_t *dmcp__resources_read(const dmcp_server *srv, const dmcp_principal *principal,
-                             const json_t *params, int *code, const char **message,
-                             json_t **data)
+                             const json_t *params, int *code, const char **message, json_t **data)
 {
     const char *uri = uri_param(params, code, message);
     if (uri == NULL) {
@@ -848,9 +845,8 @@ json_t *dmcp__resources_read(const dmcp_server *srv, const dmcp_principal *princ
     return res;
 }
 
-json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess,
-                                  const json_t *params, bool subscribe, int *code,
-                                  const char **message, json_t **data)
+json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess, const json_t *params,
+                                  bool subscribe, int *code, const char **message, json_t **data)
 {
     const char *uri = uri_param(params, code, message);
     if (uri == NULL) {

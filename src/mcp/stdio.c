@@ -23,7 +23,7 @@ typedef struct stdio_io {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     int workers;
-    bool broken; /* output closed */
+    bool broken;         /* output closed */
     dmcp__sink out_sink; /* unsolicited messages (list_changed, resources/updated) */
 } stdio_io;
 

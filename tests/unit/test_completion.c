@@ -126,8 +126,7 @@ static void test_prompt_argument(void **state)
     mt_env_init(&e, srv);
     json_t *a = mt_send(&e, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
                             "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}");
-    assert_non_null(
-        json_object_get(json_object_get(mt_result(a), "capabilities"), "completions"));
+    assert_non_null(json_object_get(json_object_get(mt_result(a), "capabilities"), "completions"));
     json_decref(a);
     const char *ref = "{\"type\":\"ref/prompt\",\"name\":\"trip\"}";
     a = complete(&e, ref, "city", "par", NULL);

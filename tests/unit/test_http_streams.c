@@ -247,7 +247,7 @@ static void open_session(char *sid, const char *caps)
     memcpy(sid, h, n);
     sid[n] = '\0';
     req n2 = {"POST", sid, NULL, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}",
-              0, &r};
+              0,      &r};
     run(&n2);
     assert_int_equal(r.status, 202);
 }
@@ -259,10 +259,13 @@ static void test_sampling_over_http(void **state)
     open_session(sid, "{\"sampling\":{}}");
     resp call;
     resp_init(&call);
-    req q = {"POST", sid, NULL,
+    req q = {"POST",
+             sid,
+             NULL,
              "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":"
              "{\"name\":\"sample\",\"arguments\":{}}}",
-             0, &call};
+             0,
+             &call};
     pthread_t th;
     assert_int_equal(pthread_create(&th, NULL, perform, &q), 0);
     char *seen = wait_body(&call, "sampling/createMessage");
@@ -321,10 +324,13 @@ static void test_polling_and_resume(void **state)
     open_session(sid, "{}");
     open_session(other, "{}");
     resp first;
-    req q = {"POST", sid, NULL,
+    req q = {"POST",
+             sid,
+             NULL,
              "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":"
              "{\"name\":\"poll\",\"arguments\":{}}}",
-             0, &first};
+             0,
+             &first};
     run(&q);
     /* The response ended early: priming, the first log, the retry hint; no result. */
     assert_int_equal(first.status, 200);
@@ -379,10 +385,13 @@ static void test_polling_and_resume(void **state)
     assert_int_equal(r.status, 404);
 
     /* A buffered call has no stream to end early. */
-    req plain = {"POST", sid, NULL,
+    req plain = {"POST",
+                 sid,
+                 NULL,
                  "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/call\",\"params\":"
                  "{\"name\":\"plain_close\",\"arguments\":{}}}",
-                 0, &r};
+                 0,
+                 &r};
     run(&plain);
     assert_non_null(strstr(r.body, "DMCP_E_STATE"));
 }

@@ -19,16 +19,13 @@ static dmcp_status p_all(const json_t *args, dmcp_prompt_result *r, void *ud)
     (void)args;
     (void)ud;
     assert_int_equal(dmcp_prompt_result_add_text(r, DMCP_ROLE_ASSISTANT, "t"), DMCP_OK);
-    assert_int_equal(dmcp_prompt_result_add_image(r, DMCP_ROLE_USER, "AA==", "image/png"),
-                     DMCP_OK);
-    assert_int_equal(dmcp_prompt_result_add_audio(r, DMCP_ROLE_USER, "AA==", "audio/wav"),
-                     DMCP_OK);
+    assert_int_equal(dmcp_prompt_result_add_image(r, DMCP_ROLE_USER, "AA==", "image/png"), DMCP_OK);
+    assert_int_equal(dmcp_prompt_result_add_audio(r, DMCP_ROLE_USER, "AA==", "audio/wav"), DMCP_OK);
     assert_int_equal(
         dmcp_prompt_result_add_embedded_text(r, DMCP_ROLE_USER, "test://e", "text/plain", "e"),
         DMCP_OK);
     assert_int_equal(
-        dmcp_prompt_result_add_embedded_blob(r, DMCP_ROLE_USER, "test://b", NULL, "AA=="),
-        DMCP_OK);
+        dmcp_prompt_result_add_embedded_blob(r, DMCP_ROLE_USER, "test://b", NULL, "AA=="), DMCP_OK);
     assert_int_equal(
         dmcp_prompt_result_add_resource_link(r, DMCP_ROLE_USER, "test://l", "L", NULL, NULL),
         DMCP_OK);
@@ -109,9 +106,8 @@ static void test_list(void **state)
     const json_t *args = json_object_get(g, "arguments");
     assert_int_equal(json_array_size(args), 2);
     assert_true(json_is_true(json_object_get(json_array_get(args, 0), "required")));
-    assert_string_equal(
-        json_string_value(json_object_get(json_array_get(args, 0), "description")),
-        "Who to greet");
+    assert_string_equal(json_string_value(json_object_get(json_array_get(args, 0), "description")),
+                        "Who to greet");
     assert_true(json_is_false(json_object_get(json_array_get(args, 1), "required")));
     assert_null(json_object_get(json_array_get(list, 1), "arguments"));
     const char *cur = json_string_value(json_object_get(mt_result(a), "nextCursor"));
@@ -155,15 +151,13 @@ static void test_get(void **state)
     assert_string_equal(json_string_value(json_object_get(res, "description")), "a greeting");
     const json_t *m = json_array_get(json_object_get(res, "messages"), 0);
     assert_string_equal(json_string_value(json_object_get(m, "role")), "user");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(m, "content"), "text")),
-        "Hello Ada (plain)");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "content"), "text")),
+                        "Hello Ada (plain)");
     json_decref(a);
     a = get(&e, "greet", "{\"who\":\"Ada\",\"tone\":\"warm\"}");
     m = json_array_get(json_object_get(mt_result(a), "messages"), 0);
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(m, "content"), "text")),
-        "Hello Ada (warm)");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(m, "content"), "text")),
+                        "Hello Ada (warm)");
     json_decref(a);
 
     /* Argument errors are -32602 (Prompts §"Error handling"), before the handler runs. */
@@ -211,7 +205,7 @@ static void test_content_types(void **state)
     json_t *a = get(&e, "all", NULL);
     const json_t *msgs = json_object_get(mt_result(a), "messages");
     assert_int_equal(json_array_size(msgs), 6);
-    static const char *const types[] = {"text",  "image",    "audio",
+    static const char *const types[] = {"text",     "image",    "audio",
                                         "resource", "resource", "resource_link"};
     for (size_t i = 0; i < 6; i++) {
         const json_t *c = json_object_get(json_array_get(msgs, i), "content");
@@ -219,12 +213,12 @@ static void test_content_types(void **state)
     }
     assert_string_equal(json_string_value(json_object_get(json_array_get(msgs, 0), "role")),
                         "assistant");
-    const json_t *emb = json_object_get(json_object_get(json_array_get(msgs, 3), "content"),
-                                        "resource");
+    const json_t *emb =
+        json_object_get(json_object_get(json_array_get(msgs, 3), "content"), "resource");
     assert_string_equal(json_string_value(json_object_get(emb, "uri")), "test://e");
     assert_string_equal(json_string_value(json_object_get(emb, "text")), "e");
-    const json_t *blob = json_object_get(json_object_get(json_array_get(msgs, 4), "content"),
-                                         "resource");
+    const json_t *blob =
+        json_object_get(json_object_get(json_array_get(msgs, 4), "content"), "resource");
     assert_string_equal(json_string_value(json_object_get(blob, "blob")), "AA==");
     json_decref(a);
     mt_env_free(&e);

@@ -82,9 +82,9 @@ static void test_template_parse(void **state)
 {
     (void)state;
     static const char *const bad[] = {
-        "test://{}",       "test://{a",         "test://a}",     "test://{+a}",  "test://{#a}",
-        "test://{a,b}",    "test://{a*}",       "test://{a:3}",  "test://{a}{b}", "test://{a}/{a}",
-        "test://{a-b}",    "test://{/a}",       "test://{?a}",
+        "test://{}",    "test://{a",   "test://a}",    "test://{+a}",   "test://{#a}",
+        "test://{a,b}", "test://{a*}", "test://{a:3}", "test://{a}{b}", "test://{a}/{a}",
+        "test://{a-b}", "test://{/a}", "test://{?a}",
     };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
         dmcp_resource_template *t = NULL;
@@ -114,9 +114,9 @@ static void test_template_parse(void **state)
     v = dmcp__uri_template_match("test://x/{a}", "test://x/a%20b%C3%A9");
     assert_string_equal(json_string_value(json_object_get(v, "a")), "a b\xc3\xa9");
     json_decref(v);
-    static const char *const nomatch[] = {"test://x/",      "test://x/a/b",  "test://x/a?q",
-                                          "test://x/a#f",   "test://y/a",    "test://x/%zz",
-                                          "test://x/%00",   "test://x/%4",   "test://x/%ff"};
+    static const char *const nomatch[] = {"test://x/",    "test://x/a/b", "test://x/a?q",
+                                          "test://x/a#f", "test://y/a",   "test://x/%zz",
+                                          "test://x/%00", "test://x/%4",  "test://x/%ff"};
     for (size_t i = 0; i < sizeof(nomatch) / sizeof(nomatch[0]); i++) {
         assert_null(dmcp__uri_template_match("test://x/{a}", nomatch[i]));
     }
@@ -223,8 +223,8 @@ static void test_read(void **state)
         const json_t *err = json_object_get(a, "error");
         assert_string_equal(json_string_value(json_object_get(err, "message")),
                             "Resource not found");
-        assert_string_equal(
-            json_string_value(json_object_get(json_object_get(err, "data"), "uri")), missing[i]);
+        assert_string_equal(json_string_value(json_object_get(json_object_get(err, "data"), "uri")),
+                            missing[i]);
         json_decref(a);
     }
     a = read_uri(&e, "test://item/broken/data");
@@ -328,8 +328,8 @@ static void test_subscriptions(void **state)
     const json_t *n = json_array_get(out, 0);
     assert_string_equal(json_string_value(json_object_get(n, "method")),
                         "notifications/resources/updated");
-    assert_string_equal(
-        json_string_value(json_object_get(json_object_get(n, "params"), "uri")), "test://text");
+    assert_string_equal(json_string_value(json_object_get(json_object_get(n, "params"), "uri")),
+                        "test://text");
     assert_null(json_object_get(n, "id"));
 
     a = mt_send(&e, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"resources/unsubscribe\","
@@ -359,8 +359,10 @@ static void test_subscriptions(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_definitions), cmocka_unit_test(test_template_parse),
-        cmocka_unit_test(test_list),        cmocka_unit_test(test_read),
+        cmocka_unit_test(test_definitions),
+        cmocka_unit_test(test_template_parse),
+        cmocka_unit_test(test_list),
+        cmocka_unit_test(test_read),
         cmocka_unit_test(test_capabilities_and_gating),
         cmocka_unit_test(test_subscriptions),
     };

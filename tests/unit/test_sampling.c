@@ -208,8 +208,9 @@ static void test_sampling_round_trip(void **state)
     json_t *str = json_string(sid);
     client_answer(&v, str, "\"result\":{\"x\":2}");
     json_decref(str);
-    client_answer(&v, id, "\"result\":{\"role\":\"assistant\",\"content\":{\"type\":\"text\","
-                          "\"text\":\"hello\"},\"model\":\"m\"}");
+    client_answer(&v, id,
+                  "\"result\":{\"role\":\"assistant\",\"content\":{\"type\":\"text\","
+                  "\"text\":\"hello\"},\"model\":\"m\"}");
     assert_string_equal(finish_call(&v), "DMCP_OK {\"content\":{\"text\":\"hello\",\"type\":"
                                          "\"text\"},\"model\":\"m\",\"role\":\"assistant\"}");
     /* A late duplicate answer is ignored too. */
@@ -228,9 +229,9 @@ static void test_elicitation_round_trip(void **state)
     assert_non_null(req);
     const json_t *params = json_object_get(req, "params");
     assert_string_equal(json_string_value(json_object_get(params, "message")), "Your name?");
-    assert_string_equal(json_string_value(json_object_get(
-                            json_object_get(params, "requestedSchema"), "type")),
-                        "object");
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_get(params, "requestedSchema"), "type")),
+        "object");
     client_answer(&v, json_object_get(req, "id"),
                   "\"result\":{\"action\":\"accept\",\"content\":{\"name\":\"Ada\"}}");
     assert_string_equal(finish_call(&v),
