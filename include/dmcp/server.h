@@ -1,0 +1,440 @@
+/*
+ * dmcp/server.h - the MCP server runtime: JSON-RPC 2.0, lifecycle, tools, Streamable HTTP
+ * (libmicrohttpd) and stdio transports.
+ *
+ * The runtime knows nothing of tokens, JWTs or Descope. Authentication and authorization reach
+ * it only through a dmcp_authorizer (below): a set of callbacks that see each HTTP request to
+ * the MCP endpoint and answer either a dmcp_principal or a complete HTTP refusal.
+ *
+ * A minimal server:
+ *
+ *   static dmcp_status echo(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+ *   {
+ *       return dmcp_result_add_text(res, json_string_value(json_object_get(args, "text")));
+ *   }
+ *
+ *   dmcp_server *srv;
+ *   dmcp_server_new("echo", "1.0.0", &srv);
+ *   dmcp_tool *t;
+ *   dmcp_tool_new("echo", echo, NULL, &t);
+ *   dmcp_tool_set_input_schema_json(t, "{\"type\":\"object\",\"properties\":{\"text\":"
+ *                                      "{\"type\":\"string\"}},\"required\":[\"text\"]}");
+ *   dmcp_server_add_tool(srv, t);                 // the server now owns t
+ *   dmcp_server_set_listen(srv, "127.0.0.1", 8080);
+ *   dmcp_server_run(srv, NULL);                   // until SIGINT/SIGTERM
+ *   dmcp_server_free(srv);
+ *
+ * Threading: handlers run on the HTTP server's worker threads (several at once) or on the
+ * runtime's own worker threads for streamed responses; they must be thread-safe. Everything
+ * configured on a server must be configured before it starts (DMCP_E_STATE afterwards).
+ */
+#ifndef DMCP_SERVER_H
+#define DMCP_SERVER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "dmcp/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct dmcp_server dmcp_server;
+typedef struct dmcp_tool dmcp_tool;
+typedef struct dmcp_call dmcp_call;
+typedef struct dmcp_result dmcp_result;
+typedef struct dmcp_principal dmcp_principal;
+typedef struct dmcp_authorizer dmcp_authorizer;
+typedef struct dmcp_http_request dmcp_http_request;
+typedef struct dmcp_http_response dmcp_http_response;
+
+/* Protocol revisions the runtime speaks, oldest first. The newest is offered by default. */
+#define DMCP_PROTOCOL_2025_03_26 "2025-03-26"
+#define DMCP_PROTOCOL_2025_06_18 "2025-06-18"
+#define DMCP_PROTOCOL_2025_11_25 "2025-11-25"
+#define DMCP_PROTOCOL_LATEST DMCP_PROTOCOL_2025_11_25
+
+/* JSON-RPC 2.0 error codes (JSON-RPC §5.1). */
+#define DMCP_JSONRPC_PARSE_ERROR (-32700)
+#define DMCP_JSONRPC_INVALID_REQUEST (-32600)
+#define DMCP_JSONRPC_METHOD_NOT_FOUND (-32601)
+#define DMCP_JSONRPC_INVALID_PARAMS (-32602)
+#define DMCP_JSONRPC_INTERNAL_ERROR (-32603)
+
+/* Log levels of notifications/message, in RFC 5424 order (least to most severe). */
+typedef enum dmcp_log_level {
+    DMCP_LOG_DEBUG = 0,
+    DMCP_LOG_INFO,
+    DMCP_LOG_NOTICE,
+    DMCP_LOG_WARNING,
+    DMCP_LOG_ERROR,
+    DMCP_LOG_CRITICAL,
+    DMCP_LOG_ALERT,
+    DMCP_LOG_EMERGENCY
+} dmcp_log_level;
+
+/* ------------------------------------------------------------------------------------------ */
+/* Principal: who is calling (built by the authorizer, read by handlers)                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A principal is an immutable, reference-counted description of the authenticated caller.
+ * The authorizer creates one per request; the runtime binds sessions to its binding key and
+ * hands it to tool handlers. Set everything before returning it from the authorizer: once
+ * the runtime has it, it is read-only and may be read from several threads.
+ *
+ * binding_key identifies the principal for session binding (mcp-resource-server.md §6): the
+ * glue uses issuer + subject + client id, never the token, so a refreshed token keeps its
+ * session and another principal's session answers 404.
+ *
+ * Ownership: *out is new (one reference), release with dmcp_principal_unref().
+ */
+DMCP_API dmcp_status dmcp_principal_new(const char *binding_key, dmcp_principal **out);
+/* Adds a reference; returns p. Thread-safety: atomic, any thread. */
+DMCP_API dmcp_principal *dmcp_principal_ref(dmcp_principal *p);
+/* Drops a reference; the last one frees (wiping the access token). NULL is a no-op. */
+DMCP_API void dmcp_principal_unref(dmcp_principal *p);
+
+/* Setters (copy their arguments). Thread-safety: only before the principal is shared. */
+DMCP_API dmcp_status dmcp_principal_set_user_id(dmcp_principal *p, const char *user_id);
+DMCP_API dmcp_status dmcp_principal_set_client_id(dmcp_principal *p, const char *client_id);
+DMCP_API dmcp_status dmcp_principal_add_scope(dmcp_principal *p, const char *scope);
+/* Ownership: claims is borrowed; the principal keeps its own reference (json_incref). */
+DMCP_API dmcp_status dmcp_principal_set_claims(dmcp_principal *p, json_t *claims);
+/* The raw access token; copied, wiped when the principal is freed. */
+DMCP_API dmcp_status dmcp_principal_set_access_token(dmcp_principal *p, const char *token,
+                                                     size_t len);
+/*
+ * Attaches opaque data for the authorizer (e.g. its validated token object); free_fn (may be
+ * NULL) runs when the principal is freed. Replaces (and frees) earlier data.
+ */
+DMCP_API void dmcp_principal_set_data(dmcp_principal *p, void *data, void (*free_fn)(void *));
+
+/*
+ * Accessors. All NULL-safe (a NULL principal, as on stdio or without an authorizer, gives
+ * NULL / 0 / false). Ownership: borrowed, valid while the caller holds the principal (inside a
+ * handler: until the handler returns).
+ */
+DMCP_API const char *dmcp_principal_binding_key(const dmcp_principal *p);
+DMCP_API const char *dmcp_principal_user_id(const dmcp_principal *p);
+DMCP_API const char *dmcp_principal_client_id(const dmcp_principal *p);
+DMCP_API size_t dmcp_principal_scope_count(const dmcp_principal *p);
+DMCP_API const char *dmcp_principal_scope(const dmcp_principal *p, size_t index);
+DMCP_API bool dmcp_principal_has_scope(const dmcp_principal *p, const char *scope);
+DMCP_API const json_t *dmcp_principal_claims(const dmcp_principal *p);
+DMCP_API void *dmcp_principal_data(const dmcp_principal *p);
+/*
+ * The raw access token, for ONE legitimate use only: exchanging it for a connection token
+ * with the issuer (Descope Connections). NEVER pass it upstream to any other API (MCP
+ * 2025-11-25 Authorization §11.8, token passthrough is forbidden) and never log it.
+ */
+DMCP_API const char *dmcp_principal_access_token(const dmcp_principal *p, size_t *len);
+
+/* ------------------------------------------------------------------------------------------ */
+/* HTTP views for the authorizer                                                              */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A read-only view of an incoming HTTP request, valid only during the authorizer callback
+ * that received it. Header names are matched case-insensitively.
+ */
+DMCP_API const char *dmcp_http_request_method(const dmcp_http_request *req);
+/* The path, without the query string. */
+DMCP_API const char *dmcp_http_request_path(const dmcp_http_request *req);
+/* How many times the header occurs (e.g. 2 for two Authorization headers). */
+DMCP_API size_t dmcp_http_request_header_count(const dmcp_http_request *req, const char *name);
+/* The index-th occurrence (0-based) of a header, or NULL. */
+DMCP_API const char *dmcp_http_request_header(const dmcp_http_request *req, const char *name,
+                                              size_t index);
+/* True when the query string carries the parameter (with or without a value). */
+DMCP_API bool dmcp_http_request_has_query_param(const dmcp_http_request *req, const char *name);
+/* True when the request arrived over TLS. */
+DMCP_API bool dmcp_http_request_is_tls(const dmcp_http_request *req);
+
+/*
+ * A complete HTTP response the authorizer hands to the runtime (a refusal, or a route it
+ * serves). The runtime adds CORS headers on the MCP endpoint; everything else is as given.
+ * Ownership: *out is new; it is released by the runtime when returned from a callback,
+ * otherwise with dmcp_http_response_free().
+ */
+DMCP_API dmcp_status dmcp_http_response_new(unsigned status, dmcp_http_response **out);
+DMCP_API void dmcp_http_response_free(dmcp_http_response *resp);
+/* Adds a header; refuses names/values with CR, LF or NUL (DMCP_E_INVALID_ARG). Copies. */
+DMCP_API dmcp_status dmcp_http_response_add_header(dmcp_http_response *resp, const char *name,
+                                                   const char *value);
+/* Sets the body (copied) and its Content-Type. */
+DMCP_API dmcp_status dmcp_http_response_set_body(dmcp_http_response *resp, const char *content_type,
+                                                 const void *body, size_t len);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Authorizer                                                                                 */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Serves an extra, unauthenticated route (e.g. RFC 9728 Protected Resource Metadata at
+ * /.well-known/oauth-protected-resource[/<endpoint path>], with its own CORS, GET/OPTIONS and
+ * 405 handling). Called for every request whose path is not the MCP endpoint, after the Host
+ * check and before anything else. Return DMCP_OK with *response set to serve it, or
+ * DMCP_E_NOT_FOUND to let the runtime answer 404.
+ */
+typedef dmcp_status (*dmcp_route_fn)(void *userdata, const dmcp_http_request *req,
+                                     dmcp_http_response **response);
+
+/*
+ * Authenticates a request to the MCP endpoint (POST/GET/DELETE), after the Origin/Host checks
+ * and the CORS preflight, before any session lookup or JSON-RPC parsing.
+ *   - DMCP_OK: *principal is the caller (new reference, the runtime releases it).
+ *   - anything else: *refusal is the complete answer (e.g. 401 with WWW-Authenticate, 400,
+ *     403, 503). If no refusal is given the runtime answers 500.
+ */
+typedef dmcp_status (*dmcp_authenticate_fn)(void *userdata, const dmcp_http_request *req,
+                                            dmcp_principal **principal,
+                                            dmcp_http_response **refusal);
+
+/*
+ * Checks a tools/call of a tool that declares required scopes, before dispatch.
+ *   - DMCP_OK: allowed.
+ *   - DMCP_E_INSUFFICIENT_SCOPE with *refusal: answered as that HTTP response (the spec's
+ *     step-up, e.g. 403 insufficient_scope) instead of a JSON-RPC response.
+ *   - DMCP_E_INSUFFICIENT_SCOPE with *tool_error (malloc'd text, freed by the runtime with
+ *     free()): answered as a tool result {isError:true, content:[{type:text,text}]}.
+ *   - anything else: JSON-RPC internal error.
+ * principal may be NULL (stdio, or an authenticate callback that returned none).
+ */
+typedef dmcp_status (*dmcp_authorize_tool_fn)(void *userdata, const dmcp_principal *principal,
+                                              const char *tool_name,
+                                              const char *const *required_scopes,
+                                              size_t scope_count, dmcp_http_response **refusal,
+                                              char **tool_error);
+
+/*
+ * Ownership: *out is new; dmcp_server_set_authorizer() takes it. free_userdata (may be NULL)
+ * runs when the authorizer is freed.
+ * Thread-safety: every callback is called concurrently from the server's threads.
+ */
+DMCP_API dmcp_status dmcp_authorizer_new(void *userdata, void (*free_userdata)(void *),
+                                         dmcp_authorizer **out);
+DMCP_API void dmcp_authorizer_free(dmcp_authorizer *a);
+DMCP_API void dmcp_authorizer_set_route(dmcp_authorizer *a, dmcp_route_fn fn);
+DMCP_API void dmcp_authorizer_set_authenticate(dmcp_authorizer *a, dmcp_authenticate_fn fn);
+DMCP_API void dmcp_authorizer_set_authorize_tool(dmcp_authorizer *a, dmcp_authorize_tool_fn fn);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tool results                                                                               */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A tool result under construction, owned by the runtime and handed to the handler. Strings
+ * are copied. Binary data (image, audio, blob) is given already base64-encoded.
+ */
+DMCP_API dmcp_status dmcp_result_add_text(dmcp_result *r, const char *text);
+DMCP_API dmcp_status dmcp_result_add_image(dmcp_result *r, const char *base64_data,
+                                           const char *mime_type);
+DMCP_API dmcp_status dmcp_result_add_audio(dmcp_result *r, const char *base64_data,
+                                           const char *mime_type);
+/* name is required; mime_type and description may be NULL. */
+DMCP_API dmcp_status dmcp_result_add_resource_link(dmcp_result *r, const char *uri,
+                                                   const char *name, const char *mime_type,
+                                                   const char *description);
+/* An embedded resource with text contents; mime_type may be NULL. */
+DMCP_API dmcp_status dmcp_result_add_embedded_text(dmcp_result *r, const char *uri,
+                                                   const char *mime_type, const char *text);
+/* An embedded resource with binary contents (base64). */
+DMCP_API dmcp_status dmcp_result_add_embedded_blob(dmcp_result *r, const char *uri,
+                                                   const char *mime_type, const char *base64_blob);
+/* Any content block. Ownership: takes block (even on failure). */
+DMCP_API dmcp_status dmcp_result_add_content(dmcp_result *r, json_t *block);
+/*
+ * Sets structuredContent (must be an object). When the tool has an output schema the value
+ * is validated against it after the handler returns; a mismatch turns the result into an
+ * isError result. Without text content, a text block holding the serialised JSON is added
+ * (MCP 2025-06-18 Tools §5.2: SHOULD also return it as text). Ownership: takes value.
+ */
+DMCP_API dmcp_status dmcp_result_set_structured(dmcp_result *r, json_t *value);
+/* Marks the result as a tool execution error (isError:true). */
+DMCP_API void dmcp_result_set_error(dmcp_result *r, bool is_error);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Handler context                                                                            */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Context of one tools/call, valid until the handler returns. Thread-safety: use it only
+ * from the handler's thread (the cancellation flag may be polled there at any time).
+ */
+
+/* The JSON-RPC id of the request (string or integer, as received). Ownership: borrowed. */
+DMCP_API const json_t *dmcp_call_request_id(const dmcp_call *call);
+DMCP_API const char *dmcp_call_tool_name(const dmcp_call *call);
+/* The negotiated protocol version. */
+DMCP_API const char *dmcp_call_protocol_version(const dmcp_call *call);
+/* The session id, or NULL (stdio, stateless). */
+DMCP_API const char *dmcp_call_session_id(const dmcp_call *call);
+/* True once the client sent notifications/cancelled for this request (or the server stops). */
+DMCP_API bool dmcp_call_is_cancelled(const dmcp_call *call);
+/* The caller (NULL on stdio or without an authorizer). Ownership: borrowed. */
+DMCP_API const dmcp_principal *dmcp_call_principal(const dmcp_call *call);
+
+/*
+ * Sends notifications/progress for this request, when the client gave a progress token in
+ * params._meta.progressToken (otherwise DMCP_OK and nothing is sent). progress must increase
+ * from call to call (DMCP_E_INVALID_ARG otherwise). total < 0 means unknown; message may be
+ * NULL.
+ */
+DMCP_API dmcp_status dmcp_call_progress(dmcp_call *call, double progress, double total,
+                                        const char *message);
+/*
+ * Sends notifications/message when level is at or above the session's logging level
+ * (logging/setLevel; default: everything). logger may be NULL. Ownership of data: borrowed.
+ */
+DMCP_API dmcp_status dmcp_call_log(dmcp_call *call, dmcp_log_level level, const char *logger,
+                                   const char *message);
+DMCP_API dmcp_status dmcp_call_log_json(dmcp_call *call, dmcp_log_level level, const char *logger,
+                                        const json_t *data);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Tools                                                                                      */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * A tool handler. arguments is always an object (already checked against the input schema).
+ * Return DMCP_OK after filling result. Any other status makes an isError result; if the
+ * handler added no content, a text block naming the failure is added.
+ * Thread-safety: called concurrently from several threads.
+ */
+typedef dmcp_status (*dmcp_tool_fn)(dmcp_call *call, const json_t *arguments, dmcp_result *result,
+                                    void *userdata);
+
+/*
+ * A tool definition. name: 1-64 characters of [A-Za-z0-9_.-] (DMCP_E_INVALID_ARG otherwise).
+ * Ownership: *out is new; dmcp_server_add_tool() takes it, otherwise dmcp_tool_free().
+ */
+DMCP_API dmcp_status dmcp_tool_new(const char *name, dmcp_tool_fn handler, void *userdata,
+                                   dmcp_tool **out);
+DMCP_API void dmcp_tool_free(dmcp_tool *t);
+DMCP_API dmcp_status dmcp_tool_set_title(dmcp_tool *t, const char *title);
+DMCP_API dmcp_status dmcp_tool_set_description(dmcp_tool *t, const char *description);
+/*
+ * The input JSON Schema: an object schema ({"type":"object",...}). Default:
+ * {"type":"object","additionalProperties":false}. Emitted verbatim by tools/list; arguments
+ * are checked against the subset type (incl. integer), properties, required, enum, const,
+ * items, additionalProperties, minimum/maximum, exclusiveMinimum/Maximum, minLength/maxLength,
+ * minItems/maxItems; other keywords pass through unchecked.
+ * Ownership: schema is borrowed (the tool keeps a deep copy).
+ */
+DMCP_API dmcp_status dmcp_tool_set_input_schema(dmcp_tool *t, const json_t *schema);
+DMCP_API dmcp_status dmcp_tool_set_input_schema_json(dmcp_tool *t, const char *schema_json);
+/* Output schema (object schema); results must then carry conforming structuredContent. */
+DMCP_API dmcp_status dmcp_tool_set_output_schema(dmcp_tool *t, const json_t *schema);
+DMCP_API dmcp_status dmcp_tool_set_output_schema_json(dmcp_tool *t, const char *schema_json);
+/* Annotations object (readOnlyHint, destructiveHint, ...), emitted verbatim. Borrowed. */
+DMCP_API dmcp_status dmcp_tool_set_annotations(dmcp_tool *t, const json_t *annotations);
+/*
+ * A scope the caller must hold (repeatable). The runtime does not check scopes itself: it
+ * asks the authorizer's authorize_tool callback before dispatch. Without an authorizer (stdio,
+ * auth off) the tool is callable by anyone.
+ */
+DMCP_API dmcp_status dmcp_tool_add_required_scope(dmcp_tool *t, const char *scope);
+/*
+ * Always answer calls of this tool as an SSE stream and run the handler on a worker thread,
+ * so progress and log notifications reach the client while it runs (default: only when the
+ * request carries a progress token).
+ */
+DMCP_API void dmcp_tool_set_streaming(dmcp_tool *t, bool streaming);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Server                                                                                     */
+/* ------------------------------------------------------------------------------------------ */
+
+/*
+ * Ownership: *out is new, release with dmcp_server_free() (which stops a running server).
+ * name/version go into serverInfo.
+ */
+DMCP_API dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server **out);
+DMCP_API void dmcp_server_free(dmcp_server *srv);
+
+/*
+ * Setters: only before the server starts (DMCP_E_STATE afterwards). Strings are copied.
+ * Thread-safety: configure from one thread.
+ */
+DMCP_API dmcp_status dmcp_server_set_title(dmcp_server *srv, const char *title);
+DMCP_API dmcp_status dmcp_server_set_instructions(dmcp_server *srv, const char *instructions);
+/* Ownership: takes tool (even on failure). A duplicate name is DMCP_E_INVALID_ARG. */
+DMCP_API dmcp_status dmcp_server_add_tool(dmcp_server *srv, dmcp_tool *tool);
+/* Ownership: takes authorizer (even on failure); replaces an earlier one. */
+DMCP_API dmcp_status dmcp_server_set_authorizer(dmcp_server *srv, dmcp_authorizer *authorizer);
+/* tools/list page size, 1..1000 (default 100). */
+DMCP_API dmcp_status dmcp_server_set_page_size(dmcp_server *srv, unsigned page_size);
+
+/* HTTP: listen address (default 127.0.0.1), port (default 8080; 0 = ephemeral). */
+DMCP_API dmcp_status dmcp_server_set_listen(dmcp_server *srv, const char *host, unsigned port);
+/* "HOST:PORT" or "[V6]:PORT" (as the example's --listen). */
+DMCP_API dmcp_status dmcp_server_set_listen_string(dmcp_server *srv, const char *host_port);
+/* The MCP endpoint path (default "/mcp"). */
+DMCP_API dmcp_status dmcp_server_set_endpoint(dmcp_server *srv, const char *path);
+/* Stateless mode: no sessions, every POST stands alone, GET and DELETE answer 405. */
+DMCP_API dmcp_status dmcp_server_set_stateless(dmcp_server *srv, bool stateless);
+/* Allow the standalone GET SSE stream (default: true). When false GET answers 405. */
+DMCP_API dmcp_status dmcp_server_set_get_stream(dmcp_server *srv, bool enabled);
+/*
+ * DNS-rebinding protection (MCP 2025-11-25 Transports §2.0.1). Allowed Host values ("host" or
+ * "host:port"; a bare host allows any port) and allowed Origins ("scheme://host[:port]").
+ * With none configured: on a loopback listen address, Host must be localhost, 127.0.0.1 or
+ * [::1] (any port) and Origin, when present, must be http(s) on one of those hosts; on other
+ * addresses Host is not checked and every Origin is refused. Requests without Origin (non-
+ * browser clients) are always allowed. "*" in the origin list allows every origin.
+ */
+DMCP_API dmcp_status dmcp_server_add_allowed_host(dmcp_server *srv, const char *host);
+DMCP_API dmcp_status dmcp_server_add_allowed_origin(dmcp_server *srv, const char *origin);
+/* SSE heartbeat period in seconds (default 15; 0 disables). */
+DMCP_API dmcp_status dmcp_server_set_heartbeat(dmcp_server *srv, unsigned seconds);
+/* HTTP worker threads (default 4, 1..64). */
+DMCP_API dmcp_status dmcp_server_set_threads(dmcp_server *srv, unsigned threads);
+/* Session limits: at most max sessions (default 10000), ended after idle seconds (default
+ * 3600, 0 = never). */
+DMCP_API dmcp_status dmcp_server_set_session_limits(dmcp_server *srv, unsigned max_sessions,
+                                                    unsigned idle_seconds);
+/* Request body cap (default and maximum DMCP_MAX_BODY_BYTES; 413 above). */
+DMCP_API dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes);
+/* How long a graceful stop waits for in-flight requests (default 10 s). */
+DMCP_API dmcp_status dmcp_server_set_shutdown_timeout(dmcp_server *srv, unsigned seconds);
+/* Serve HTTPS with this PEM certificate (chain) and key (MHD with GnuTLS). */
+DMCP_API dmcp_status dmcp_server_set_tls_files(dmcp_server *srv, const char *cert_file,
+                                               const char *key_file);
+
+/*
+ * Starts the HTTP transport and returns at once (the server runs on its own threads).
+ * Thread-safety: start/stop from one controlling thread.
+ */
+DMCP_API dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err);
+/* The bound port (useful with port 0), or 0 when not running. Thread-safety: any thread. */
+DMCP_API unsigned dmcp_server_port(const dmcp_server *srv);
+/*
+ * Graceful stop: stop accepting, let in-flight requests finish (up to the shutdown timeout),
+ * end open streams, then stop. Idempotent.
+ */
+DMCP_API void dmcp_server_stop(dmcp_server *srv);
+/*
+ * Starts the HTTP transport and blocks until SIGINT or SIGTERM, then stops gracefully.
+ * Blocks both signals in the calling thread (and the threads it starts) and restores the
+ * mask before returning. Call it from the main thread before creating other threads.
+ */
+DMCP_API dmcp_status dmcp_server_run(dmcp_server *srv, dmcp_error *err);
+/*
+ * Serves the stdio transport (MCP Transports §1): newline-delimited JSON-RPC messages on
+ * in_fd, answers on out_fd (nothing else is ever written there). Returns at end of input or
+ * when SIGTERM/SIGINT arrives (blocked and waited for like dmcp_server_run). No authorizer is
+ * consulted; the principal is NULL.
+ */
+DMCP_API dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd,
+                                           dmcp_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMCP_SERVER_H */

@@ -1,0 +1,311 @@
+/* Method dispatch: one table from method name to handler; notifications. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/mcp_internal.h"
+
+typedef json_t *(*method_fn)(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                             const char **message);
+
+static json_t *m_initialize(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                            const char **message)
+{
+    (void)id;
+    if (ctx->stateless) {
+        /* Stateless mode: answer the handshake but keep nothing (a throwaway session). */
+        dmcp__session *tmp = dmcp__session_new_local();
+        if (tmp == NULL) {
+            *code = DMCP_JSONRPC_INTERNAL_ERROR;
+            *message = "Out of memory";
+            return NULL;
+        }
+        json_t *r = dmcp__lifecycle_initialize(ctx->srv, tmp, params, code, message);
+        dmcp__session_unref(tmp);
+        return r;
+    }
+    return dmcp__lifecycle_initialize(ctx->srv, ctx->sess, params, code, message);
+}
+
+static json_t *m_ping(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                      const char **message)
+{
+    (void)ctx;
+    (void)id;
+    (void)params;
+    (void)code;
+    (void)message;
+    return json_object();
+}
+
+static json_t *m_tools_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                            const char **message)
+{
+    (void)id;
+    return dmcp__tools_list(ctx->srv, params, code, message);
+}
+
+static json_t *m_set_level(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                           const char **message)
+{
+    (void)id;
+    const json_t *lv = json_object_get(params, "level");
+    int level = json_is_string(lv) ? dmcp__log_level_parse(json_string_value(lv)) : -1;
+    if (level < 0) {
+        *code = DMCP_JSONRPC_INVALID_PARAMS;
+        *message = "Invalid log level";
+        return NULL;
+    }
+    atomic_store(&ctx->sess->log_level, level);
+    return json_object();
+}
+
+static const json_t *progress_token(const json_t *params)
+{
+    const json_t *meta = json_object_get(params, "_meta");
+    const json_t *tok = json_object_get(meta, "progressToken");
+    return (json_is_string(tok) || json_is_integer(tok)) ? tok : NULL;
+}
+
+static json_t *m_tools_call(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
+                            const char **message)
+{
+    const json_t *name = json_object_get(params, "name");
+    const json_t *args = json_object_get(params, "arguments");
+    if (!json_is_string(name)) {
+        *code = DMCP_JSONRPC_INVALID_PARAMS;
+        *message = "Missing tool name";
+        return NULL;
+    }
+    const dmcp_tool *tool = dmcp__tool_find(ctx->srv, json_string_value(name));
+    if (tool == NULL) {
+        /* Tools §6: an unknown tool is a protocol error, not an isError result. The name is
+         * echoed only when it could be a valid one (bounded, plain ASCII). */
+        static _Thread_local char buf[96];
+        const char *n = json_string_value(name);
+        bool plain = json_string_length(name) <= DMCP__TOOL_NAME_MAX;
+        for (const char *c = n; plain && *c != '\0'; c++) {
+            plain = (unsigned char)*c > 0x20 && (unsigned char)*c < 0x7F;
+        }
+        snprintf(buf, sizeof(buf), plain ? "Unknown tool: %s" : "Unknown tool", n);
+        *code = DMCP_JSONRPC_INVALID_PARAMS;
+        *message = buf;
+        return NULL;
+    }
+    dmcp_call call;
+    memset(&call, 0, sizeof(call));
+    call.srv = ctx->srv;
+    call.sess = ctx->sess;
+    call.principal = ctx->principal;
+    call.id = id;
+    call.tool_name = tool->name;
+    call.version = ctx->version;
+    call.progress_token = (json_t *)progress_token(params);
+    call.sink = ctx->sink;
+    atomic_init(&call.cancelled, false);
+    bool tracked = dmcp__session_track(ctx->sess, id, &call.cancelled) == DMCP_OK;
+    json_t *res = dmcp__tool_run(tool, args, &call);
+    if (tracked) {
+        dmcp__session_untrack(ctx->sess, id, &call.cancelled);
+    }
+    if (res == NULL) {
+        *code = DMCP_JSONRPC_INTERNAL_ERROR;
+        *message = "Out of memory";
+    }
+    return res;
+}
+
+static const struct {
+    const char *name;
+    method_fn fn;
+} methods[] = {
+    {"initialize", m_initialize},      {"ping", m_ping},
+    {"tools/list", m_tools_list},      {"tools/call", m_tools_call},
+    {"logging/setLevel", m_set_level},
+};
+
+json_t *dmcp__dispatch_request(dmcp__rpc_ctx *ctx, const json_t *msg)
+{
+    const json_t *id = json_object_get(msg, "id");
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const json_t *params = json_object_get(msg, "params");
+    json_t *empty = NULL;
+    if (params == NULL) {
+        empty = json_object();
+        params = empty;
+    }
+    const char *message = NULL;
+    int code = dmcp__lifecycle_gate(ctx->sess, method, ctx->stateless, &message);
+    json_t *out = NULL;
+    if (code != 0) {
+        out = dmcp__jsonrpc_error(id, code, message, NULL);
+        goto out;
+    }
+    if (!ctx->authorized && strcmp(method, "tools/call") == 0) {
+        /* The transport did not pre-check (e.g. a path without HTTP refusals): do it here,
+         * answering any refusal as a tool error so scopes are never skipped. */
+        dmcp_http_response *refusal = NULL;
+        json_t *answer = NULL;
+        dmcp_status st = dmcp__authorize_call(ctx, msg, &refusal, &answer);
+        if (st != DMCP_OK) {
+            if (answer == NULL) {
+                answer = dmcp__jsonrpc_result(
+                    id, dmcp__tool_error_result("Insufficient scope for this tool"));
+            }
+            dmcp_http_response_free(refusal);
+            out = answer;
+            goto out;
+        }
+    }
+    for (size_t i = 0; i < DMCP__ARRAY_LEN(methods); i++) {
+        if (strcmp(methods[i].name, method) == 0) {
+            code = DMCP_JSONRPC_INTERNAL_ERROR;
+            message = "Internal error";
+            json_t *res = methods[i].fn(ctx, id, params, &code, &message);
+            out = res != NULL ? dmcp__jsonrpc_result(id, res)
+                              : dmcp__jsonrpc_error(id, code, message, NULL);
+            goto out;
+        }
+    }
+    out = dmcp__jsonrpc_error(id, DMCP_JSONRPC_METHOD_NOT_FOUND, "Method not found", NULL);
+out:
+    json_decref(empty);
+    return out;
+}
+
+void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (method == NULL) {
+        return; /* a response from the client: nothing is awaiting one yet */
+    }
+    const json_t *params = json_object_get(msg, "params");
+    if (strcmp(method, "notifications/initialized") == 0) {
+        pthread_mutex_lock(&ctx->sess->mu);
+        ctx->sess->client_ready = true;
+        pthread_mutex_unlock(&ctx->sess->mu);
+    } else if (strcmp(method, "notifications/cancelled") == 0) {
+        /* Basic › Utilities › Cancellation: flag the running request; unknown ids and
+         * late arrivals are ignored. */
+        const json_t *rid = json_object_get(params, "requestId");
+        if (json_is_string(rid) || json_is_integer(rid)) {
+            dmcp__session_cancel(ctx->sess, rid);
+        }
+    }
+    /* Other notifications (roots/list_changed, progress from the client, ...) are ignored. */
+}
+
+dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
+                                 dmcp_http_response **refusal, json_t **result)
+{
+    *refusal = NULL;
+    *result = NULL;
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    const dmcp_authorizer *az = ctx->srv->authorizer;
+    if (method == NULL || strcmp(method, "tools/call") != 0 || az == NULL ||
+        az->authorize_tool == NULL) {
+        return DMCP_OK;
+    }
+    const json_t *params = json_object_get(msg, "params");
+    const dmcp_tool *tool =
+        dmcp__tool_find(ctx->srv, json_string_value(json_object_get(params, "name")));
+    if (tool == NULL || tool->n_scopes == 0) {
+        return DMCP_OK; /* unknown tools get -32602 from dispatch; no scopes, nothing to do */
+    }
+    char *tool_error = NULL;
+    dmcp_status st =
+        az->authorize_tool(az->userdata, ctx->principal, tool->name,
+                           (const char *const *)tool->scopes, tool->n_scopes, refusal, &tool_error);
+    const json_t *id = json_object_get(msg, "id");
+    if (st == DMCP_OK) {
+        dmcp_http_response_free(*refusal);
+        *refusal = NULL;
+        free(tool_error);
+        return DMCP_OK;
+    }
+    if (st == DMCP_E_INSUFFICIENT_SCOPE && *refusal != NULL) {
+        free(tool_error);
+        return st;
+    }
+    dmcp_http_response_free(*refusal);
+    *refusal = NULL;
+    if (st == DMCP_E_INSUFFICIENT_SCOPE) {
+        *result = dmcp__jsonrpc_result(
+            id, dmcp__tool_error_result(tool_error != NULL ? tool_error : "Insufficient scope"));
+        free(tool_error);
+        return st;
+    }
+    free(tool_error);
+    *result = dmcp__jsonrpc_error(id, DMCP_JSONRPC_INTERNAL_ERROR, "Authorization failed", NULL);
+    return st == DMCP_OK ? DMCP_E_INTERNAL : st;
+}
+
+bool dmcp__wants_stream(const dmcp_server *srv, const json_t *msg)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (method == NULL || strcmp(method, "tools/call") != 0) {
+        return false;
+    }
+    const json_t *params = json_object_get(msg, "params");
+    if (progress_token(params) != NULL) {
+        return true;
+    }
+    const dmcp_tool *tool =
+        dmcp__tool_find(srv, json_string_value(json_object_get(params, "name")));
+    return tool != NULL && tool->streaming;
+}
+
+static json_t *process_one(dmcp__rpc_ctx *ctx, const json_t *msg)
+{
+    const json_t *id = NULL;
+    switch (dmcp__jsonrpc_classify(msg, &id)) {
+    case DMCP__MSG_REQUEST:
+        return dmcp__dispatch_request(ctx, msg);
+    case DMCP__MSG_NOTIFICATION:
+    case DMCP__MSG_RESPONSE:
+        dmcp__dispatch_notification(ctx, msg);
+        return NULL;
+    case DMCP__MSG_INVALID:
+    default:
+        return dmcp__jsonrpc_error(id, DMCP_JSONRPC_INVALID_REQUEST, "Invalid Request", NULL);
+    }
+}
+
+json_t *dmcp__process(dmcp__rpc_ctx *ctx, const json_t *body)
+{
+    if (json_is_object(body)) {
+        return process_one(ctx, body);
+    }
+    if (!json_is_array(body) || json_array_size(body) == 0) {
+        /* JSON-RPC §6: an empty array is an invalid request answered with one error. */
+        return dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INVALID_REQUEST, "Invalid Request", NULL);
+    }
+    json_t *answers = json_array();
+    if (answers == NULL) {
+        return NULL;
+    }
+    size_t i;
+    const json_t *m;
+    json_array_foreach(body, i, m)
+    {
+        /* 2025-03-26 Lifecycle: initialize MUST NOT be part of a batch. */
+        const char *method = json_string_value(json_object_get(m, "method"));
+        json_t *a;
+        if (method != NULL && strcmp(method, "initialize") == 0) {
+            const json_t *id = NULL;
+            dmcp__jsonrpc_classify(m, &id);
+            a = dmcp__jsonrpc_error(id, DMCP_JSONRPC_INVALID_REQUEST,
+                                    "initialize must not be batched", NULL);
+        } else {
+            a = process_one(ctx, m);
+        }
+        if (a != NULL) {
+            json_array_append_new(answers, a);
+        }
+    }
+    if (json_array_size(answers) == 0) {
+        json_decref(answers);
+        return NULL;
+    }
+    return answers;
+}

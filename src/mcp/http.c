@@ -1,0 +1,1433 @@
+/*
+ * Streamable HTTP transport on libmicrohttpd (MCP 2025-11-25 Transports §2).
+ *
+ * Order of checks for every request (mcp-resource-server.md §3, mcp-transport.md §4):
+ *   Host (DNS rebinding) -> non-endpoint paths go to the authorizer's route callback (PRM) or
+ *   404 -> Origin -> CORS preflight (never authenticated) -> method -> authenticate ->
+ *   (POST) Accept/Content-Type/body size/MCP-Protocol-Version -> session lookup and
+ *   principal binding -> JSON-RPC parsing -> tools/call scope check -> dispatch.
+ * The Origin allowlist guards the MCP endpoint only: Protected Resource Metadata is public,
+ * read-only and served with "Access-Control-Allow-Origin: *" (resource-server §5 rows 1-2),
+ * so browser clients of any origin must be able to read it; the route callback owns its CORS.
+ *
+ * libmicrohttpd runs an internal polling thread with a thread pool and epoll. Requests are
+ * answered only on the call where *upload_data_size == 0 (answering earlier costs keep-alive
+ * in 0.9.75). Live SSE streams (a progress token or a streaming tool) run the handler on a
+ * worker thread and park the connection with MHD_suspend_connection() in the content reader
+ * while there is nothing to send; producers resume it.
+ */
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <microhttpd.h>
+
+#include "mcp/mcp_internal.h"
+#include "url.h"
+
+#define CONN_MEMORY_LIMIT (128 * 1024) /* headers incl. a 16 KiB bearer token fit easily */
+#define MAX_TLS_FILE (1024 * 1024)
+#define HTTP_CONTENT_TOO_LARGE 413
+#define MAX_STREAM_WORKERS 256 /* beyond this, streamed calls run inline (buffered SSE) */
+
+struct dmcp__stream {
+    pthread_mutex_t mu;
+    dmcp__buf out;
+    size_t off;
+    bool done;      /* producer finished: end after draining */
+    bool closed;    /* libmicrohttpd released the response (finished or client gone) */
+    bool suspended; /* connection parked in the content reader */
+    struct MHD_Connection *conn;
+    atomic_int refs;
+    time_t last_write;
+    dmcp__session *sess; /* for GET streams: the owning session (reference) */
+    unsigned long stream_no;
+    unsigned long seq;
+    struct dmcp__http *http;
+    struct dmcp__stream *next; /* http->streams list */
+};
+
+typedef struct dmcp__http {
+    dmcp_server *srv;
+    struct MHD_Daemon *d;
+    unsigned port;
+    bool loopback;
+    char *cert_pem, *key_pem;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int active;            /* requests being handled + worker threads */
+    int workers;           /* live-stream worker threads */
+    dmcp__stream *streams; /* open streams (each holds a reference for the list) */
+    unsigned long stream_counter;
+    pthread_t housekeeper;
+    bool hk_started;
+    bool hk_stop;
+} dmcp__http;
+
+struct dmcp_http_request {
+    struct MHD_Connection *conn;
+    const char *method;
+    const char *path;
+    bool tls;
+};
+
+typedef struct req_state {
+    dmcp__buf body;
+    bool too_large;
+    bool answered; /* a response was queued before the body (413 by Content-Length) */
+} req_state;
+
+/* ---------------------------------------------------------------------------------------- */
+/* Request view for the authorizer                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct hdr_iter {
+    const char *name;
+    size_t want, seen;
+    const char *found;
+} hdr_iter;
+
+static enum MHD_Result hdr_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+    (void)kind;
+    hdr_iter *it = cls;
+    if (key != NULL && dmcp__ascii_casecmp(key, it->name) == 0) {
+        if (it->seen == it->want) {
+            it->found = value != NULL ? value : "";
+        }
+        it->seen++;
+    }
+    return MHD_YES;
+}
+
+const char *dmcp_http_request_method(const dmcp_http_request *req)
+{
+    return req != NULL ? req->method : NULL;
+}
+
+const char *dmcp_http_request_path(const dmcp_http_request *req)
+{
+    return req != NULL ? req->path : NULL;
+}
+
+size_t dmcp_http_request_header_count(const dmcp_http_request *req, const char *name)
+{
+    if (req == NULL || name == NULL) {
+        return 0;
+    }
+    hdr_iter it = {name, (size_t)-1, 0, NULL};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, hdr_cb, &it);
+    return it.seen;
+}
+
+const char *dmcp_http_request_header(const dmcp_http_request *req, const char *name, size_t index)
+{
+    if (req == NULL || name == NULL) {
+        return NULL;
+    }
+    hdr_iter it = {name, index, 0, NULL};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, hdr_cb, &it);
+    return it.found;
+}
+
+bool dmcp_http_request_has_query_param(const dmcp_http_request *req, const char *name)
+{
+    if (req == NULL || name == NULL) {
+        return false;
+    }
+    hdr_iter it = {name, (size_t)-1, 0, NULL};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, hdr_cb, &it);
+    return it.seen > 0;
+}
+
+bool dmcp_http_request_is_tls(const dmcp_http_request *req)
+{
+    return req != NULL && req->tls;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Responses                                                                                */
+/* ---------------------------------------------------------------------------------------- */
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+/* CORS on every endpoint response to an allowed browser origin (resource-server §5 row 13). */
+static void add_cors(struct MHD_Response *r, const char *origin)
+{
+    if (origin == NULL) {
+        return;
+    }
+    MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+    MHD_add_response_header(r, "Vary", "Origin");
+    MHD_add_response_header(r, "Access-Control-Expose-Headers",
+                            "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version");
+}
+
+static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
+{
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+static struct MHD_Response *buffer_response(char *data, size_t len, const char *ctype)
+{
+    struct MHD_Response *r;
+    if (data == NULL) {
+        r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+    } else {
+        r = MHD_create_response_from_buffer(len, data, MHD_RESPMEM_MUST_FREE);
+        if (r == NULL) {
+            free(data);
+        }
+    }
+    if (r != NULL && ctype != NULL) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+    }
+    return r;
+}
+
+/* Sends a JSON value (takes it). extra_name/extra_value: one more header, may be NULL. */
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *v,
+                                 const char *origin, const char *extra_name,
+                                 const char *extra_value)
+{
+    size_t len = 0;
+    char *s = v != NULL ? dmcp__json_dump(v, &len) : NULL;
+    json_decref(v);
+    if (s == NULL) {
+        status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+    }
+    struct MHD_Response *r = buffer_response(s, len, s != NULL ? "application/json" : NULL);
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    add_cors(r, origin);
+    if (extra_name != NULL) {
+        MHD_add_response_header(r, extra_name, extra_value);
+    }
+    return queue(c, status, r);
+}
+
+/* A transport-level error: HTTP status plus a JSON-RPC error body without id. */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, int code,
+                                  const char *message, const char *origin)
+{
+    return send_json(c, status, dmcp__jsonrpc_error(NULL, code, message, NULL), origin, NULL, NULL);
+}
+
+static enum MHD_Result send_empty(struct MHD_Connection *c, unsigned status, const char *origin,
+                                  const char *allow)
+{
+    struct MHD_Response *r = buffer_response(NULL, 0, NULL);
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    add_cors(r, origin);
+    if (allow != NULL) {
+        MHD_add_response_header(r, "Allow", allow);
+    }
+    return queue(c, status, r);
+}
+
+/* Sends an authorizer's response (takes it). */
+static enum MHD_Result send_custom(struct MHD_Connection *c, dmcp_http_response *hr,
+                                   const char *origin)
+{
+    char *body = NULL;
+    if (hr->body != NULL) {
+        body = malloc(hr->body_len + 1);
+        if (body == NULL) {
+            dmcp_http_response_free(hr);
+            return MHD_NO;
+        }
+        memcpy(body, hr->body, hr->body_len);
+    }
+    struct MHD_Response *r = buffer_response(body, hr->body_len, hr->content_type);
+    if (r == NULL) {
+        dmcp_http_response_free(hr);
+        return MHD_NO;
+    }
+    for (size_t i = 0; i < hr->nheaders; i++) {
+        MHD_add_response_header(r, hr->names[i], hr->values[i]);
+    }
+    add_cors(r, origin);
+    unsigned status = hr->status;
+    dmcp_http_response_free(hr);
+    return queue(c, status, r);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* SSE streams                                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+static void stream_unref(dmcp__stream *st)
+{
+    if (st == NULL || atomic_fetch_sub(&st->refs, 1) != 1) {
+        return;
+    }
+    dmcp__buf_free(&st->out);
+    if (st->sess != NULL) {
+        dmcp__session_unref(st->sess);
+    }
+    pthread_mutex_destroy(&st->mu);
+    free(st);
+}
+
+/* Appends bytes and wakes the parked connection. Caller holds st->mu. */
+static dmcp_status stream_push_locked(dmcp__stream *st, const char *data, size_t len)
+{
+    if (st->closed || st->done) {
+        return DMCP_E_STATE; /* client gone: dropped (a disconnect is not a cancellation) */
+    }
+    dmcp_status rc = dmcp__buf_append(&st->out, data, len);
+    if (rc != DMCP_OK) {
+        return rc;
+    }
+    st->last_write = time(NULL);
+    if (st->suspended) {
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+    return DMCP_OK;
+}
+
+/* Writes one event: "id: <stream>-<seq>\ndata: <json>\n\n" (WHATWG SSE). Takes msg. */
+static dmcp_status stream_event(dmcp__stream *st, json_t *msg)
+{
+    size_t len = 0;
+    char *s = msg != NULL ? dmcp__json_dump(msg, &len) : NULL;
+    json_decref(msg);
+    if (s == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    char head[64];
+    pthread_mutex_lock(&st->mu);
+    int hl = snprintf(head, sizeof(head), "id: %lu-%lu\ndata: ", st->stream_no, ++st->seq);
+    dmcp_status rc = stream_push_locked(st, head, (size_t)hl);
+    if (rc == DMCP_OK) {
+        rc = stream_push_locked(st, s, len);
+    }
+    if (rc == DMCP_OK) {
+        rc = stream_push_locked(st, "\n\n", 2);
+    }
+    pthread_mutex_unlock(&st->mu);
+    free(s);
+    return rc;
+}
+
+static void stream_finish(dmcp__stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    st->done = true;
+    if (st->suspended) {
+        st->suspended = false;
+        MHD_resume_connection(st->conn);
+    }
+    pthread_mutex_unlock(&st->mu);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    dmcp__stream *st = cls;
+    pthread_mutex_lock(&st->mu);
+    if (st->off < st->out.len) {
+        size_t n = st->out.len - st->off;
+        if (n > max) {
+            n = max;
+        }
+        memcpy(buf, st->out.data + st->off, n);
+        st->off += n;
+        if (st->off == st->out.len) {
+            st->out.len = 0;
+            st->off = 0;
+        }
+        pthread_mutex_unlock(&st->mu);
+        return (ssize_t)n;
+    }
+    if (st->done) {
+        pthread_mutex_unlock(&st->mu);
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    /* Nothing to send: park the connection until a producer resumes it (MHD docs: returning
+     * 0 without suspending would busy-loop). */
+    st->suspended = true;
+    MHD_suspend_connection(st->conn);
+    pthread_mutex_unlock(&st->mu);
+    return 0;
+}
+
+static void stream_released(void *cls)
+{
+    dmcp__stream *st = cls;
+    dmcp__http *h = st->http;
+    pthread_mutex_lock(&st->mu);
+    st->closed = true;
+    st->suspended = false;
+    dmcp__session *sess = st->sess;
+    pthread_mutex_unlock(&st->mu);
+    if (sess != NULL) {
+        pthread_mutex_lock(&sess->mu);
+        bool mine = sess->get_stream == st;
+        if (mine) {
+            sess->get_stream = NULL;
+        }
+        pthread_mutex_unlock(&sess->mu);
+        if (mine) {
+            stream_unref(st); /* the session's reference */
+        }
+    }
+    pthread_mutex_lock(&h->mu);
+    dmcp__stream **pp = &h->streams;
+    while (*pp != NULL && *pp != st) {
+        pp = &(*pp)->next;
+    }
+    bool listed = *pp != NULL;
+    if (listed) {
+        *pp = st->next;
+    }
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+    if (listed) {
+        stream_unref(st); /* the list's reference */
+    }
+    stream_unref(st); /* the response's reference */
+}
+
+/*
+ * Creates a stream and its response. The stream starts with 3 references: the caller, the
+ * server's list, and the MHD response (dropped in stream_released).
+ */
+static struct MHD_Response *stream_open(dmcp__http *h, struct MHD_Connection *c,
+                                        const char *version, dmcp__stream **out)
+{
+    *out = NULL;
+    dmcp__stream *st = calloc(1, sizeof(*st));
+    if (st == NULL) {
+        return NULL;
+    }
+    pthread_mutex_init(&st->mu, NULL);
+    dmcp__buf_init(&st->out, DMCP_MAX_BODY_BYTES * 4);
+    st->conn = c;
+    st->http = h;
+    st->last_write = time(NULL);
+    atomic_init(&st->refs, 3);
+    pthread_mutex_lock(&h->mu);
+    st->stream_no = ++h->stream_counter;
+    pthread_mutex_unlock(&h->mu);
+    /* 11-25 Transports §2.1 (SEP-1699): a priming event with an id and empty data first. */
+    if (version != NULL && strcmp(version, DMCP_PROTOCOL_2025_11_25) >= 0) {
+        char prime[64];
+        int n = snprintf(prime, sizeof(prime), "id: %lu-0\ndata: \n\n", st->stream_no);
+        dmcp__buf_append(&st->out, prime, (size_t)n);
+    }
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
+                                                               stream_reader, st, stream_released);
+    if (r == NULL) {
+        dmcp__buf_free(&st->out);
+        pthread_mutex_destroy(&st->mu);
+        free(st);
+        return NULL;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    MHD_add_response_header(r, "X-Accel-Buffering", "no");
+    pthread_mutex_lock(&h->mu);
+    st->next = h->streams;
+    h->streams = st;
+    pthread_mutex_unlock(&h->mu);
+    *out = st;
+    return r;
+}
+
+static dmcp_status stream_sink_send(dmcp__sink *sink, json_t *msg)
+{
+    return stream_event(sink->ud, msg);
+}
+
+/* Collects notifications of a synchronous request (sent as SSE before the response). */
+static dmcp_status collect_sink_send(dmcp__sink *sink, json_t *msg)
+{
+    json_t *arr = sink->ud;
+    if (json_array_size(arr) >= 10000) {
+        json_decref(msg);
+        return DMCP_E_TOO_LARGE;
+    }
+    return json_array_append_new(arr, msg) == 0 ? DMCP_OK : DMCP_E_NOMEM;
+}
+
+static void active_add(dmcp__http *h, int d)
+{
+    pthread_mutex_lock(&h->mu);
+    h->active += d;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Host / Origin (Transports §2.0.1, DNS rebinding)                                         */
+/* ---------------------------------------------------------------------------------------- */
+
+static void lower_copy(char *dst, size_t cap, const char *src, size_t n)
+{
+    if (n >= cap) {
+        n = cap - 1;
+    }
+    for (size_t i = 0; i < n; i++) {
+        char ch = src[i];
+        dst[i] = (ch >= 'A' && ch <= 'Z') ? (char)(ch - 'A' + 'a') : ch;
+    }
+    dst[n] = '\0';
+}
+
+/* Splits "host[:port]" / "[v6][:port]" into a lowercase host (brackets kept). */
+static bool split_host(const char *hp, char *host, size_t cap)
+{
+    size_t n = strlen(hp);
+    if (n == 0 || n >= cap) {
+        return false;
+    }
+    size_t hl = n;
+    if (hp[0] == '[') {
+        const char *rb = strchr(hp, ']');
+        if (rb == NULL || (rb[1] != '\0' && rb[1] != ':')) {
+            return false;
+        }
+        hl = (size_t)(rb - hp) + 1;
+    } else {
+        const char *colon = strchr(hp, ':');
+        if (colon != NULL) {
+            if (strchr(colon + 1, ':') != NULL) {
+                return false;
+            }
+            hl = (size_t)(colon - hp);
+        }
+    }
+    const char *port = hp + hl;
+    if (*port == ':') {
+        for (const char *p = port + 1; *p != '\0'; p++) {
+            if (*p < '0' || *p > '9') {
+                return false;
+            }
+        }
+    }
+    lower_copy(host, cap, hp, hl);
+    return hl > 0;
+}
+
+static bool is_loopback_name(const char *host)
+{
+    return strcmp(host, "localhost") == 0 || strcmp(host, "127.0.0.1") == 0 ||
+           strcmp(host, "[::1]") == 0;
+}
+
+static bool host_allowed(const dmcp__http *h, const char *hv)
+{
+    const dmcp_server *srv = h->srv;
+    if (srv->n_allowed_hosts == 0 && !h->loopback) {
+        return true; /* public bind without an allowlist: the proxy/deployer decides */
+    }
+    char host[300], full[300];
+    if (hv == NULL || !split_host(hv, host, sizeof(host))) {
+        return false;
+    }
+    lower_copy(full, sizeof(full), hv, strlen(hv));
+    if (srv->n_allowed_hosts == 0) {
+        return is_loopback_name(host);
+    }
+    for (size_t i = 0; i < srv->n_allowed_hosts; i++) {
+        if (strcmp(srv->allowed_hosts[i], host) == 0 || strcmp(srv->allowed_hosts[i], full) == 0) {
+            return true;
+        }
+    }
+    return false;
+}
+
+static bool origin_allowed(const dmcp__http *h, const char *origin)
+{
+    const dmcp_server *srv = h->srv;
+    char lo[300];
+    size_t n = strlen(origin);
+    if (n == 0 || n >= sizeof(lo)) {
+        return false;
+    }
+    lower_copy(lo, sizeof(lo), origin, n);
+    for (size_t i = 0; i < srv->n_allowed_origins; i++) {
+        if (strcmp(srv->allowed_origins[i], "*") == 0 || strcmp(srv->allowed_origins[i], lo) == 0) {
+            return true;
+        }
+    }
+    if (srv->n_allowed_origins > 0 || !h->loopback) {
+        return false;
+    }
+    const char *rest = NULL;
+    if (strncmp(lo, "http://", 7) == 0) {
+        rest = lo + 7;
+    } else if (strncmp(lo, "https://", 8) == 0) {
+        rest = lo + 8;
+    } else {
+        return false; /* includes "null" */
+    }
+    char host[300];
+    return split_host(rest, host, sizeof(host)) && is_loopback_name(host);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Content negotiation                                                                      */
+/* ---------------------------------------------------------------------------------------- */
+
+/* True when the Accept header lists the type, its major type with a star, or any type. */
+static bool accepts(const char *accept, const char *type)
+{
+    if (accept == NULL) {
+        return false;
+    }
+    size_t major_len = (size_t)(strchr(type, '/') - type);
+    const char *p = accept;
+    while (*p != '\0') {
+        while (*p == ' ' || *p == '\t' || *p == ',') {
+            p++;
+        }
+        const char *start = p;
+        while (*p != '\0' && *p != ',' && *p != ';' && *p != ' ' && *p != '\t') {
+            p++;
+        }
+        size_t len = (size_t)(p - start);
+        if (len > 0) {
+            if ((len == strlen(type) && dmcp__ascii_ncasecmp(start, type, len) == 0) ||
+                (len == 3 && strncmp(start, "*/*", 3) == 0) ||
+                (len == major_len + 2 && dmcp__ascii_ncasecmp(start, type, major_len) == 0 &&
+                 strncmp(start + major_len, "/*", 2) == 0)) {
+                return true;
+            }
+        }
+        while (*p != '\0' && *p != ',') {
+            p++;
+        }
+    }
+    return false;
+}
+
+static bool content_type_json(const char *ct)
+{
+    if (ct == NULL) {
+        return false;
+    }
+    while (*ct == ' ') {
+        ct++;
+    }
+    size_t n = strlen("application/json");
+    if (dmcp__ascii_ncasecmp(ct, "application/json", n) != 0) {
+        return false;
+    }
+    char next = ct[n];
+    return next == '\0' || next == ';' || next == ' ';
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* POST                                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct job {
+    dmcp__http *h;
+    dmcp__session *sess;
+    dmcp_principal *principal;
+    json_t *msg;
+    dmcp__stream *st;
+    char version[16];
+    bool stateless;
+} job;
+
+static void *stream_worker(void *arg)
+{
+    job *j = arg;
+    dmcp__sink sink = {stream_sink_send, j->st};
+    dmcp__rpc_ctx ctx = {j->h->srv, j->sess, j->principal, j->version, j->stateless, true, &sink};
+    json_t *resp = dmcp__dispatch_request(&ctx, j->msg);
+    if (resp != NULL) {
+        stream_event(j->st, resp);
+    }
+    /* Transports §2.1: the server closes the POST's stream after sending the response. */
+    stream_finish(j->st);
+    stream_unref(j->st);
+    json_decref(j->msg);
+    dmcp_principal_unref(j->principal);
+    dmcp__session_unref(j->sess);
+    dmcp__http *h = j->h;
+    free(j);
+    pthread_mutex_lock(&h->mu);
+    h->workers--;
+    pthread_mutex_unlock(&h->mu);
+    active_add(h, -1);
+    return NULL;
+}
+
+static enum MHD_Result start_stream(dmcp__http *h, struct MHD_Connection *c, dmcp__rpc_ctx *ctx,
+                                    const json_t *msg, const char *origin)
+{
+    dmcp__stream *st = NULL;
+    struct MHD_Response *r = stream_open(h, c, ctx->version, &st);
+    job *j = calloc(1, sizeof(*j));
+    if (r == NULL || j == NULL) {
+        free(j);
+        if (r != NULL) {
+            stream_finish(st);
+            stream_unref(st);
+            MHD_destroy_response(r); /* runs stream_released */
+        }
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                          "Out of memory", origin);
+    }
+    add_cors(r, origin);
+    j->h = h;
+    j->sess = ctx->sess;
+    dmcp__session_ref(ctx->sess);
+    j->principal = dmcp_principal_ref((dmcp_principal *)ctx->principal);
+    j->msg = json_incref((json_t *)msg);
+    j->st = st; /* the caller's reference moves to the job */
+    snprintf(j->version, sizeof(j->version), "%s", ctx->version);
+    j->stateless = ctx->stateless;
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    active_add(h, 1);
+    pthread_mutex_lock(&h->mu);
+    h->workers++;
+    pthread_mutex_unlock(&h->mu);
+    pthread_t t;
+    if (pthread_create(&t, &attr, stream_worker, j) != 0) {
+        /* No thread: run it here; the buffered events are sent when we return. */
+        stream_worker(j);
+    }
+    pthread_attr_destroy(&attr);
+    return queue(c, MHD_HTTP_OK, r);
+}
+
+/* Answers a synchronous result: JSON, or SSE when notifications were produced. */
+static enum MHD_Result send_answer(dmcp__http *h, struct MHD_Connection *c, json_t *answer,
+                                   json_t *notes, const char *version, const char *origin,
+                                   const char *session_id)
+{
+    (void)h;
+    if (answer == NULL) {
+        json_decref(notes);
+        /* Transports §2.1: notifications and responses only -> 202 Accepted, no body. */
+        return send_empty(c, MHD_HTTP_ACCEPTED, origin, NULL);
+    }
+    if (json_array_size(notes) == 0) {
+        json_decref(notes);
+        return send_json(c, MHD_HTTP_OK, answer, origin,
+                         session_id != NULL ? "Mcp-Session-Id" : NULL, session_id);
+    }
+    /* Notifications came first: answer as one SSE body (events in order, response last). */
+    dmcp__buf b;
+    dmcp__buf_init(&b, DMCP_MAX_BODY_BYTES * 4);
+    json_array_append_new(notes, answer);
+    size_t i;
+    json_t *m;
+    unsigned long seq = 0;
+    dmcp_status rc = DMCP_OK;
+    if (version != NULL && strcmp(version, DMCP_PROTOCOL_2025_11_25) >= 0) {
+        rc = dmcp__buf_appends(&b, "id: 0-0\ndata: \n\n");
+    }
+    json_array_foreach(notes, i, m)
+    {
+        char *s = dmcp__json_dump(m, NULL);
+        if (s == NULL || rc != DMCP_OK) {
+            free(s);
+            rc = DMCP_E_NOMEM;
+            break;
+        }
+        rc = dmcp__buf_printf(&b, "id: 0-%lu\ndata: %s\n\n", ++seq, s);
+        free(s);
+    }
+    json_decref(notes);
+    if (rc != DMCP_OK) {
+        dmcp__buf_free(&b);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                          "Response too large", origin);
+    }
+    size_t len = 0;
+    char *data = dmcp__buf_take(&b, &len);
+    struct MHD_Response *r = buffer_response(data, len, "text/event-stream");
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    add_cors(r, origin);
+    if (session_id != NULL) {
+        MHD_add_response_header(r, "Mcp-Session-Id", session_id);
+    }
+    return queue(c, MHD_HTTP_OK, r);
+}
+
+static bool binding_matches(const dmcp__session *s, const dmcp_principal *p)
+{
+    const char *key = dmcp_principal_binding_key(p);
+    if (s->binding == NULL || key == NULL) {
+        return s->binding == NULL && key == NULL;
+    }
+    return strcmp(s->binding, key) == 0;
+}
+
+/*
+ * Finds the request's session: 400 when the header is missing, 404 when unknown, ended or
+ * bound to another principal (SBP §2.4.4: 404 does not reveal that the session exists).
+ * Returns NULL after queueing the error (*ret set).
+ */
+static dmcp__session *lookup_session(dmcp__http *h, struct MHD_Connection *c,
+                                     const dmcp_principal *p, const char *origin,
+                                     enum MHD_Result *ret)
+{
+    const char *sid = header(c, "Mcp-Session-Id");
+    if (sid == NULL) {
+        *ret = send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Bad Request: Mcp-Session-Id header is required", origin);
+        return NULL;
+    }
+    dmcp__session *s = dmcp__sessions_find(h->srv->sessions, sid);
+    if (s != NULL && !binding_matches(s, p)) {
+        dmcp__session_unref(s);
+        s = NULL;
+    }
+    if (s == NULL) {
+        *ret = send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST, "Session not found",
+                          origin);
+    }
+    return s;
+}
+
+/* MCP-Protocol-Version (Transports §2.7): unsupported -> 400. Returns false after queueing. */
+static bool check_version_header(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret)
+{
+    const char *v = header(c, "MCP-Protocol-Version");
+    if (v != NULL && !dmcp__version_supported(v)) {
+        *ret = send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Bad Request: Unsupported protocol version", origin);
+        return false;
+    }
+    return true;
+}
+
+static bool is_initialize(const json_t *body)
+{
+    const json_t *id = NULL;
+    return json_is_object(body) && dmcp__jsonrpc_classify(body, &id) == DMCP__MSG_REQUEST &&
+           strcmp(json_string_value(json_object_get(body, "method")), "initialize") == 0;
+}
+
+static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_state *rs,
+                                   const dmcp_principal *p, const char *origin)
+{
+    dmcp_server *srv = h->srv;
+    enum MHD_Result ret = MHD_NO;
+    /* Transports §2.1: the client MUST accept both application/json and text/event-stream. */
+    const char *accept = header(c, MHD_HTTP_HEADER_ACCEPT);
+    if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream")) {
+        return send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Not Acceptable: Accept must list application/json and "
+                          "text/event-stream",
+                          origin);
+    }
+    if (!content_type_json(header(c, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        return send_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Unsupported Media Type: Content-Type must be application/json", origin);
+    }
+    if (rs->too_large) {
+        return send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Request body too large", origin);
+    }
+    if (!check_version_header(c, origin, &ret)) {
+        return ret;
+    }
+    int code = 0;
+    json_t *body = dmcp__jsonrpc_parse(rs->body.data, rs->body.len, srv->max_body, &code);
+    if (body == NULL) {
+        return send_error(c, MHD_HTTP_BAD_REQUEST, code,
+                          code == DMCP_JSONRPC_PARSE_ERROR ? "Parse error" : "Invalid Request",
+                          origin);
+    }
+    const char *hv = header(c, "MCP-Protocol-Version");
+    bool init = is_initialize(body);
+    dmcp__session *sess = NULL;
+    const char *new_sid = NULL;
+    if (srv->stateless) {
+        sess = dmcp__session_new_local();
+        if (sess != NULL) {
+            snprintf(sess->version, sizeof(sess->version), "%s",
+                     hv != NULL ? hv : DMCP_PROTOCOL_2025_03_26);
+            atomic_store(&sess->initialized, true);
+        }
+    } else if (init) {
+        dmcp_status st = dmcp__sessions_create(srv->sessions, dmcp_principal_binding_key(p), &sess);
+        if (st == DMCP_E_RATE_LIMITED) {
+            json_decref(body);
+            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, DMCP_JSONRPC_INTERNAL_ERROR,
+                              "Too many sessions", origin);
+        }
+        if (sess != NULL) {
+            new_sid = sess->id;
+        }
+    } else {
+        sess = lookup_session(h, c, p, origin, &ret);
+        if (sess == NULL) {
+            json_decref(body);
+            return ret;
+        }
+    }
+    if (sess == NULL) {
+        json_decref(body);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                          "Out of memory", origin);
+    }
+    /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
+    char version[16];
+    snprintf(version, sizeof(version), "%s",
+             hv != NULL
+                 ? hv
+                 : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26));
+    json_t *notes = json_array();
+    dmcp__sink sink = {collect_sink_send, notes};
+    dmcp__rpc_ctx ctx = {srv, sess, p, version, srv->stateless, false, &sink};
+
+    if (json_is_array(body) && !dmcp__version_allows_batch(version)) {
+        /* 2025-06-18 removed batching: one message per POST (Transports §2.1 item 3). */
+        ret = send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                         "Invalid Request: batches are not supported in this protocol version",
+                         origin);
+        goto out;
+    }
+    const json_t *id = NULL;
+    if (json_is_object(body) && dmcp__jsonrpc_classify(body, &id) == DMCP__MSG_INVALID) {
+        ret = send_json(
+            c, MHD_HTTP_BAD_REQUEST,
+            dmcp__jsonrpc_error(id, DMCP_JSONRPC_INVALID_REQUEST, "Invalid Request", NULL), origin,
+            NULL, NULL);
+        goto out;
+    }
+    /* Per-tool scopes, answered before dispatch (resource-server §3 step 6). */
+    size_t n = json_is_array(body) ? json_array_size(body) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_is_array(body) ? json_array_get(body, i) : body;
+        dmcp_http_response *refusal = NULL;
+        json_t *answer = NULL;
+        if (!json_is_object(m) || json_object_get(m, "id") == NULL) {
+            continue;
+        }
+        if (dmcp__lifecycle_gate(sess, "tools/call", ctx.stateless, &(const char *){NULL}) != 0) {
+            continue; /* dispatch answers "not initialized" */
+        }
+        dmcp_status st = dmcp__authorize_call(&ctx, m, &refusal, &answer);
+        if (st != DMCP_OK && refusal != NULL) {
+            json_decref(answer);
+            ret = send_custom(c, refusal, origin);
+            goto out;
+        }
+        if (st != DMCP_OK && json_is_object(body)) {
+            ret = send_answer(h, c, answer, notes, version, origin, NULL);
+            notes = NULL;
+            goto out;
+        }
+        json_decref(answer);
+    }
+    /* A batch is re-checked item by item in dispatch (refusals become isError results). */
+    ctx.authorized = json_is_object(body);
+
+    pthread_mutex_lock(&h->mu);
+    bool worker_room = h->workers < MAX_STREAM_WORKERS;
+    pthread_mutex_unlock(&h->mu);
+    if (worker_room && json_is_object(body) && id != NULL && dmcp__wants_stream(srv, body) &&
+        dmcp__lifecycle_gate(sess, "tools/call", ctx.stateless, &(const char *){NULL}) == 0) {
+        ret = start_stream(h, c, &ctx, body, origin);
+        goto out;
+    }
+    json_t *answer = dmcp__process(&ctx, body);
+    if (init && new_sid != NULL) {
+        /* Transports §2.5: the id goes only on a successful initialize response. */
+        if (answer == NULL || json_object_get(answer, "result") == NULL) {
+            dmcp__sessions_end(srv->sessions, sess);
+            new_sid = NULL;
+        }
+    }
+    ret = send_answer(h, c, answer, notes, version, origin, new_sid);
+    notes = NULL;
+out:
+    json_decref(notes);
+    json_decref(body);
+    dmcp__session_unref(sess);
+    return ret;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* GET (standalone stream) and DELETE                                                       */
+/* ---------------------------------------------------------------------------------------- */
+
+static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
+                                  const char *origin)
+{
+    enum MHD_Result ret = MHD_NO;
+    if (h->srv->stateless || !h->srv->get_stream) {
+        return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin,
+                          h->srv->stateless ? "POST, OPTIONS" : "POST, DELETE, OPTIONS");
+    }
+    if (!accepts(header(c, MHD_HTTP_HEADER_ACCEPT), "text/event-stream")) {
+        return send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Not Acceptable: Accept must list text/event-stream", origin);
+    }
+    if (!check_version_header(c, origin, &ret)) {
+        return ret;
+    }
+    dmcp__session *sess = lookup_session(h, c, p, origin, &ret);
+    if (sess == NULL) {
+        return ret;
+    }
+    pthread_mutex_lock(&sess->mu);
+    bool busy = sess->get_stream != NULL;
+    pthread_mutex_unlock(&sess->mu);
+    if (busy) {
+        dmcp__session_unref(sess);
+        /* Transports §2.2: one standalone stream per session (409 as the TS SDK). */
+        return send_error(c, MHD_HTTP_CONFLICT, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Conflict: only one GET stream per session", origin);
+    }
+    const char *hv = header(c, "MCP-Protocol-Version");
+    dmcp__stream *st = NULL;
+    struct MHD_Response *r = stream_open(h, c, hv != NULL ? hv : sess->version, &st);
+    if (r == NULL) {
+        dmcp__session_unref(sess);
+        return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                          "Out of memory", origin);
+    }
+    add_cors(r, origin);
+    st->sess = sess; /* our session reference moves to the stream */
+    pthread_mutex_lock(&sess->mu);
+    if (sess->get_stream == NULL) {
+        sess->get_stream = st; /* the caller's stream reference moves to the session */
+        st = NULL;
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (st != NULL) {
+        /* Lost a race with a concurrent GET. */
+        stream_finish(st);
+        stream_unref(st);
+        MHD_destroy_response(r);
+        return send_error(c, MHD_HTTP_CONFLICT, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Conflict: only one GET stream per session", origin);
+    }
+    return queue(c, MHD_HTTP_OK, r);
+}
+
+static void end_session(dmcp__http *h, dmcp__session *sess)
+{
+    dmcp__sessions_end(h->srv->sessions, sess);
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *gs = sess->get_stream;
+    pthread_mutex_unlock(&sess->mu);
+    if (gs != NULL) {
+        stream_finish(gs);
+    }
+}
+
+static enum MHD_Result handle_delete(dmcp__http *h, struct MHD_Connection *c,
+                                     const dmcp_principal *p, const char *origin)
+{
+    enum MHD_Result ret = MHD_NO;
+    if (h->srv->stateless) {
+        return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "POST, OPTIONS");
+    }
+    if (!check_version_header(c, origin, &ret)) {
+        return ret;
+    }
+    dmcp__session *sess = lookup_session(h, c, p, origin, &ret);
+    if (sess == NULL) {
+        return ret;
+    }
+    /* Transports §2.5: after DELETE the session id answers 404. */
+    end_session(h, sess);
+    dmcp__session_unref(sess);
+    return send_empty(c, MHD_HTTP_OK, origin, NULL);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Access handler                                                                           */
+/* ---------------------------------------------------------------------------------------- */
+
+static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const char *url,
+                              const char *method, req_state *rs)
+{
+    dmcp_server *srv = h->srv;
+    dmcp_http_request view = {c, method, url, srv->tls_cert != NULL};
+    /* 1. Host (Transports §2.0.1: DNS rebinding; 403 like an invalid Origin). */
+    if (!host_allowed(h, header(c, MHD_HTTP_HEADER_HOST))) {
+        return send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Forbidden: invalid Host header", NULL);
+    }
+    /* 2. Other paths: the authorizer's public routes (PRM), else 404. */
+    if (strcmp(url, srv->endpoint) != 0) {
+        const dmcp_authorizer *az = srv->authorizer;
+        dmcp_http_response *hr = NULL;
+        if (az != NULL && az->route != NULL && az->route(az->userdata, &view, &hr) == DMCP_OK &&
+            hr != NULL) {
+            return send_custom(c, hr, NULL);
+        }
+        dmcp_http_response_free(hr);
+        return send_empty(c, MHD_HTTP_NOT_FOUND, NULL, NULL);
+    }
+    /* 3. Origin, when present (11-25 Transports §2.0.1: 403 for an invalid Origin). */
+    const char *origin = header(c, "Origin");
+    if (origin != NULL && !origin_allowed(h, origin)) {
+        return send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Forbidden: invalid Origin header", NULL);
+    }
+    /* 4. CORS preflight: never authenticated (resource-server §5 row 12). */
+    if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
+        struct MHD_Response *r = buffer_response(NULL, 0, NULL);
+        if (r == NULL) {
+            return MHD_NO;
+        }
+        if (origin != NULL) {
+            MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
+            MHD_add_response_header(r, "Vary", "Origin");
+        }
+        MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS");
+        MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                                "Authorization, Content-Type, Accept, Mcp-Protocol-Version, "
+                                "Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name");
+        MHD_add_response_header(r, "Access-Control-Max-Age", "600");
+        return queue(c, MHD_HTTP_NO_CONTENT, r);
+    }
+    /* 5. Method. */
+    bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
+    bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
+    bool is_delete = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
+    if (!is_post && !is_get && !is_delete) {
+        return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "GET, POST, DELETE, OPTIONS");
+    }
+    /* 6. Authentication (before any session or JSON-RPC work; resource-server §3). */
+    dmcp_principal *p = NULL;
+    const dmcp_authorizer *az = srv->authorizer;
+    if (az != NULL && az->authenticate != NULL) {
+        dmcp_http_response *refusal = NULL;
+        dmcp_status st = az->authenticate(az->userdata, &view, &p, &refusal);
+        if (st != DMCP_OK) {
+            dmcp_principal_unref(p);
+            if (refusal != NULL) {
+                return send_custom(c, refusal, origin);
+            }
+            struct MHD_Response *r =
+                buffer_response(dmcp__strdup("{\"error\":\"server_error\"}"),
+                                strlen("{\"error\":\"server_error\"}"), "application/json");
+            if (r == NULL) {
+                return MHD_NO;
+            }
+            add_cors(r, origin);
+            return queue(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+        }
+        dmcp_http_response_free(refusal);
+    }
+    enum MHD_Result ret;
+    if (is_post) {
+        ret = handle_post(h, c, rs, p, origin);
+    } else if (is_get) {
+        ret = handle_get(h, c, p, origin);
+    } else {
+        ret = handle_delete(h, c, p, origin);
+    }
+    dmcp_principal_unref(p);
+    return ret;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload_data,
+                                 size_t *upload_data_size, void **con_cls)
+{
+    (void)version;
+    dmcp__http *h = cls;
+    req_state *rs = *con_cls;
+    if (rs == NULL) {
+        /* First call: headers only. Answer later, after the body (keep-alive, deps §5). */
+        rs = calloc(1, sizeof(*rs));
+        if (rs == NULL) {
+            return MHD_NO;
+        }
+        dmcp__buf_init(&rs->body, h->srv->max_body);
+        *con_cls = rs;
+        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (cl != NULL && strlen(cl) > 0) {
+            char *end = NULL;
+            unsigned long long v = strtoull(cl, &end, 10);
+            if (end != NULL && *end == '\0' && v > h->srv->max_body) {
+                rs->too_large = true;
+                rs->answered = true;
+                /* Refuse before reading megabytes; the connection is closed afterwards. */
+                return send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
+                                  "Request body too large", NULL);
+            }
+        }
+        return MHD_YES;
+    }
+    if (rs->answered) {
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (*upload_data_size > 0) {
+        if (!rs->too_large &&
+            dmcp__buf_append(&rs->body, upload_data, *upload_data_size) != DMCP_OK) {
+            rs->too_large = true;
+            dmcp__buf_free(&rs->body);
+            dmcp__buf_init(&rs->body, h->srv->max_body);
+        }
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    active_add(h, 1);
+    enum MHD_Result ret = handle(h, c, url, method, rs);
+    active_add(h, -1);
+    return ret;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)cls;
+    (void)c;
+    (void)toe;
+    req_state *rs = *con_cls;
+    if (rs != NULL) {
+        dmcp__buf_free(&rs->body);
+        free(rs);
+        *con_cls = NULL;
+    }
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Housekeeping: heartbeats and idle sessions                                               */
+/* ---------------------------------------------------------------------------------------- */
+
+static void *housekeeper(void *arg)
+{
+    dmcp__http *h = arg;
+    pthread_mutex_lock(&h->mu);
+    while (!h->hk_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&h->cv, &h->mu, &ts);
+        if (h->hk_stop) {
+            break;
+        }
+        time_t now = time(NULL);
+        unsigned hb = h->srv->heartbeat;
+        for (dmcp__stream *st = h->streams; st != NULL && hb > 0; st = st->next) {
+            pthread_mutex_lock(&st->mu);
+            /* deps §5: a parked stream only notices a gone client on its next write. */
+            if (!st->done && now - st->last_write >= (time_t)hb) {
+                stream_push_locked(st, ": ping\n\n", 8);
+            }
+            pthread_mutex_unlock(&st->mu);
+        }
+        pthread_mutex_unlock(&h->mu);
+        dmcp__sessions_expire(h->srv->sessions, now, h->srv->idle_seconds);
+        pthread_mutex_lock(&h->mu);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return NULL;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Start / stop                                                                             */
+/* ---------------------------------------------------------------------------------------- */
+
+static char *read_small_file(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (f == NULL) {
+        return NULL;
+    }
+    dmcp__buf b;
+    dmcp__buf_init(&b, MAX_TLS_FILE);
+    char chunk[4096];
+    size_t n;
+    bool ok = true;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+        if (dmcp__buf_append(&b, chunk, n) != DMCP_OK) {
+            ok = false;
+            break;
+        }
+    }
+    fclose(f);
+    if (!ok || b.len == 0) {
+        dmcp__buf_free_secret(&b);
+        return NULL;
+    }
+    return dmcp__buf_take(&b, NULL);
+}
+
+static void http_free(dmcp__http *h)
+{
+    if (h == NULL) {
+        return;
+    }
+    dmcp__free_secret_str(h->key_pem);
+    free(h->cert_pem);
+    pthread_mutex_destroy(&h->mu);
+    pthread_cond_destroy(&h->cv);
+    free(h);
+}
+
+dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
+{
+    dmcp__http *h = calloc(1, sizeof(*h));
+    if (h == NULL) {
+        return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, "out of memory");
+    }
+    h->srv = srv;
+    pthread_mutex_init(&h->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_cond_init(&h->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    h->loopback = dmcp__host_is_loopback(srv->listen_host) || strcmp(srv->listen_host, "::1") == 0;
+
+    struct addrinfo hints, *ai = NULL;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%u", srv->listen_port);
+    if (getaddrinfo(srv->listen_host, portstr, &hints, &ai) != 0 || ai == NULL) {
+        http_free(h);
+        return dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE, "cannot resolve listen address");
+    }
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME;
+    if (ai->ai_family == AF_INET6) {
+        flags |= MHD_USE_IPv6;
+    }
+    if (srv->tls_cert != NULL) {
+        h->cert_pem = read_small_file(srv->tls_cert);
+        h->key_pem = read_small_file(srv->tls_key);
+        if (h->cert_pem == NULL || h->key_pem == NULL) {
+            freeaddrinfo(ai);
+            http_free(h);
+            return dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE,
+                              "cannot read TLS certificate or key file");
+        }
+        flags |= MHD_USE_TLS;
+    }
+    struct MHD_OptionItem opts[8];
+    size_t k = 0;
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
+    opts[k++] =
+        (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 2048, NULL};
+    if (srv->threads > 1) {
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->threads, NULL};
+    }
+    if (h->cert_pem != NULL) {
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_CERT, 0, h->cert_pem};
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem};
+    }
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+    h->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED,
+                            completed_cb, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    freeaddrinfo(ai);
+    if (h->d == NULL) {
+        http_free(h);
+        return dmcp__fail(err, DMCP_E_IO, DMCP_REASON_NONE, "cannot start the HTTP server on %s:%u",
+                          srv->listen_host, srv->listen_port);
+    }
+    const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+    h->port = di != NULL ? di->port : 0;
+    if (pthread_create(&h->housekeeper, NULL, housekeeper, h) == 0) {
+        h->hk_started = true;
+    }
+    srv->http = h;
+    return DMCP_OK;
+}
+
+unsigned dmcp__http_port(const dmcp_server *srv)
+{
+    return srv->http != NULL ? srv->http->port : 0;
+}
+
+static bool wait_until(dmcp__http *h, bool (*pred)(dmcp__http *), unsigned seconds)
+{
+    struct timespec deadline;
+    clock_gettime(CLOCK_REALTIME, &deadline);
+    deadline.tv_sec += seconds;
+    pthread_mutex_lock(&h->mu);
+    bool ok = pred(h);
+    while (!ok) {
+        if (pthread_cond_timedwait(&h->cv, &h->mu, &deadline) != 0) {
+            ok = pred(h);
+            break;
+        }
+        ok = pred(h);
+    }
+    pthread_mutex_unlock(&h->mu);
+    return ok;
+}
+
+static bool idle_pred(dmcp__http *h)
+{
+    return h->active == 0;
+}
+
+static bool no_streams_pred(dmcp__http *h)
+{
+    return h->streams == NULL;
+}
+
+void dmcp__http_stop(dmcp_server *srv)
+{
+    dmcp__http *h = srv->http;
+    if (h == NULL) {
+        return;
+    }
+    /* deps §5 shutdown order: quiesce -> let work finish -> end streams -> resume -> stop. */
+    MHD_socket lfd = MHD_quiesce_daemon(h->d);
+    wait_until(h, idle_pred, srv->shutdown_timeout);
+    pthread_mutex_lock(&h->mu);
+    h->hk_stop = true;
+    pthread_cond_broadcast(&h->cv);
+    for (dmcp__stream *st = h->streams; st != NULL; st = st->next) {
+        stream_finish(st);
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (h->hk_started) {
+        pthread_join(h->housekeeper, NULL);
+    }
+    wait_until(h, no_streams_pred, 2);
+    /* Anything still parked (a client that stopped reading) must be resumed before stop. */
+    pthread_mutex_lock(&h->mu);
+    for (dmcp__stream *st = h->streams; st != NULL; st = st->next) {
+        stream_finish(st);
+    }
+    pthread_mutex_unlock(&h->mu);
+    MHD_stop_daemon(h->d);
+    if (lfd != MHD_INVALID_SOCKET) {
+        close(lfd);
+    }
+    wait_until(h, idle_pred, srv->shutdown_timeout);
+    /* Streams whose responses MHD never released (should not happen) are leaked, not freed
+     * under a live connection. */
+    srv->http = NULL;
+    if (h->streams == NULL && h->active == 0) {
+        http_free(h);
+    }
+}

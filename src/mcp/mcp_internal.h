@@ -1,0 +1,300 @@
+/*
+ * Internals of the MCP runtime (src/mcp). Layers, bottom up:
+ *   jsonrpc.c   bytes -> checked JSON-RPC message; response/error builders
+ *   schema.c    the JSON Schema subset tool arguments are checked against
+ *   context.c   principal, result, call context, HTTP response/authorizer objects
+ *   tools.c     tool registry, tools/list, tools/call
+ *   lifecycle.c the "era adapter" for the 2025 session-based revisions (handshake, version,
+ *               gating); the stateless 2026-07-28 revision is meant to sit beside it
+ *   dispatch.c  method table: message -> handler, notifications
+ *   session.c   session table (CSPRNG ids, principal binding, in-flight requests)
+ *   sse.c       SSE stream objects fed by producers and drained by libmicrohttpd
+ *   http.c      Streamable HTTP on libmicrohttpd
+ *   stdio.c     stdio transport
+ *   server.c    the dmcp_server object, configuration, run loop
+ */
+#ifndef DMCP_MCP_INTERNAL_H
+#define DMCP_MCP_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "dmcp/server.h"
+#include "internal.h"
+
+#define DMCP__TOOL_NAME_MAX 64
+#define DMCP__SESSION_ID_BYTES 24 /* 192 bits from getrandom(2), hex encoded */
+#define DMCP__SESSION_ID_LEN (2 * DMCP__SESSION_ID_BYTES)
+#define DMCP__MAX_INFLIGHT 256 /* concurrent requests tracked per session */
+
+/* ---- jsonrpc.c ---- */
+
+typedef enum dmcp__msg_kind {
+    DMCP__MSG_INVALID = 0,
+    DMCP__MSG_REQUEST,
+    DMCP__MSG_NOTIFICATION,
+    DMCP__MSG_RESPONSE
+} dmcp__msg_kind;
+
+/*
+ * Parses one HTTP body / stdio line. Enforces: size <= max, no NUL byte, nesting depth <=
+ * DMCP_MAX_JSON_DEPTH, valid UTF-8 and JSON (jansson, duplicate keys rejected). Returns the
+ * value (object or array) or NULL; on NULL *code is -32700 (parse) or -32600 (shape).
+ */
+json_t *dmcp__jsonrpc_parse(const char *data, size_t len, size_t max, int *code);
+/* Classifies one message; on INVALID, *id is the id to answer with (borrowed, may be NULL). */
+dmcp__msg_kind dmcp__jsonrpc_classify(const json_t *msg, const json_t **id);
+/* {"jsonrpc":"2.0","id":id,"result":result}. Takes result. id borrowed (NULL -> null). */
+json_t *dmcp__jsonrpc_result(const json_t *id, json_t *result);
+/* {"jsonrpc":"2.0","id":id,"error":{code,message[,data]}}. Takes data. */
+json_t *dmcp__jsonrpc_error(const json_t *id, int code, const char *message, json_t *data);
+/* {"jsonrpc":"2.0","method":m,"params":p}. Takes params. */
+json_t *dmcp__jsonrpc_notification(const char *method, json_t *params);
+/* Compact serialisation (one line, no NUL). Caller frees with free(). */
+char *dmcp__json_dump(const json_t *v, size_t *len);
+
+/* ---- schema.c ---- */
+
+/*
+ * Checks value against the schema subset. Returns true when valid; otherwise writes a short
+ * description naming the failing path to msg.
+ */
+bool dmcp__schema_check(const json_t *schema, const json_t *value, char *msg, size_t msg_len);
+/* True when schema is an acceptable tool schema (object with "type":"object"). */
+bool dmcp__schema_is_object_schema(const json_t *schema);
+
+/* ---- session.c ---- */
+
+typedef struct dmcp__stream dmcp__stream;
+
+typedef struct dmcp__inflight {
+    json_t *id; /* the request id (own reference); NULL = free slot */
+    atomic_bool *cancelled;
+} dmcp__inflight;
+
+/*
+ * Session state shared by every transport: an HTTP session, the single implicit stdio
+ * session, or a transient one per stateless request.
+ */
+typedef struct dmcp__session {
+    char id[DMCP__SESSION_ID_LEN + 1];
+    char *binding;           /* principal binding key at creation, or NULL */
+    char version[16];        /* negotiated protocol version */
+    atomic_bool initialized; /* initialize answered; version is final once this is set */
+    bool client_ready;       /* notifications/initialized received */
+    atomic_int log_level;    /* minimum dmcp_log_level for notifications/message */
+    json_t *client_caps;     /* client capabilities from initialize */
+    json_t *client_info;
+    pthread_mutex_t mu; /* guards everything below and the flags above */
+    dmcp__inflight inflight[DMCP__MAX_INFLIGHT];
+    dmcp__stream *get_stream; /* standalone GET stream, or NULL */
+    atomic_int refs;
+    bool ended;
+    time_t last_used;
+    uint64_t next_event;        /* event id counter (per session) */
+    struct dmcp__session *next; /* hash chain */
+} dmcp__session;
+
+typedef struct dmcp__session_table dmcp__session_table;
+
+dmcp_status dmcp__sessions_new(size_t max, dmcp__session_table **out);
+void dmcp__sessions_free(dmcp__session_table *t);
+/* A fresh, unregistered session (transient / stdio). Ownership: one reference. */
+dmcp__session *dmcp__session_new_local(void);
+/* Creates and registers a session with a CSPRNG id. Ownership: one reference for the caller. */
+dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, dmcp__session **out);
+/*
+ * Looks up a live session; NULL when unknown or ended. Ownership: new reference.
+ * The id is compared in constant time with respect to its contents.
+ */
+dmcp__session *dmcp__sessions_find(dmcp__session_table *t, const char *id);
+/* Ends and unregisters a session (later lookups fail). */
+void dmcp__sessions_end(dmcp__session_table *t, dmcp__session *s);
+/* Ends sessions idle for longer than idle seconds. */
+void dmcp__sessions_expire(dmcp__session_table *t, time_t now, unsigned idle);
+size_t dmcp__sessions_count(dmcp__session_table *t);
+void dmcp__session_ref(dmcp__session *s);
+void dmcp__session_unref(dmcp__session *s);
+/* In-flight request tracking for notifications/cancelled. */
+dmcp_status dmcp__session_track(dmcp__session *s, const json_t *id, atomic_bool *flag);
+void dmcp__session_untrack(dmcp__session *s, const json_t *id, atomic_bool *flag);
+bool dmcp__session_cancel(dmcp__session *s, const json_t *id);
+/* Cancels every in-flight request (server shutdown). */
+void dmcp__session_cancel_all(dmcp__session *s);
+/* Fills buf (len >= 2*n+1) with a hex CSPRNG string; DMCP_E_INTERNAL if getrandom fails. */
+dmcp_status dmcp__random_hex(char *buf, size_t nbytes);
+
+/* ---- sinks: where server->client notifications of a request go ---- */
+
+typedef struct dmcp__sink {
+    /* Delivers one message. Ownership: takes msg. Thread-safety: may be called from the
+     * handler's thread while the transport reads. */
+    dmcp_status (*send)(struct dmcp__sink *sink, json_t *msg);
+    void *ud;
+} dmcp__sink;
+
+/* ---- server object (server.c) ---- */
+
+typedef struct dmcp__toolreg {
+    dmcp_tool **tools;
+    size_t count, cap;
+    json_t *index; /* name -> integer index */
+} dmcp__toolreg;
+
+struct dmcp_server {
+    char *name, *version, *title, *instructions;
+    dmcp__toolreg tools;
+    dmcp_authorizer *authorizer;
+    unsigned page_size;
+    /* HTTP configuration */
+    char *listen_host;
+    unsigned listen_port;
+    char *endpoint;
+    bool stateless;
+    bool get_stream;
+    char **allowed_hosts;
+    size_t n_allowed_hosts;
+    char **allowed_origins;
+    size_t n_allowed_origins;
+    unsigned heartbeat;
+    unsigned threads;
+    unsigned max_sessions, idle_seconds;
+    size_t max_body;
+    unsigned shutdown_timeout;
+    char *tls_cert, *tls_key;
+    /* runtime state */
+    atomic_bool started;
+    atomic_bool stopping;
+    atomic_uint bound_port; /* readable from any thread (dmcp_server_port) */
+    struct dmcp__http *http;
+    dmcp__session_table *sessions;
+};
+
+/* ---- context.c ---- */
+
+struct dmcp_call {
+    dmcp_server *srv;
+    dmcp__session *sess; /* may be transient */
+    const dmcp_principal *principal;
+    const json_t *id;
+    const char *tool_name;
+    const char *version;
+    json_t *progress_token; /* borrowed from the request, or NULL */
+    double last_progress;
+    bool sent_progress;
+    atomic_bool cancelled;
+    dmcp__sink *sink;
+};
+
+struct dmcp_result {
+    json_t *content;    /* array */
+    json_t *structured; /* or NULL */
+    bool is_error;
+};
+
+void dmcp__result_init(dmcp_result *r);
+void dmcp__result_clear(dmcp_result *r);
+/* Builds the CallToolResult object, consuming the result's contents. */
+json_t *dmcp__result_to_json(dmcp_result *r);
+/* RFC 5424 level name ("info") to dmcp_log_level, or -1. */
+int dmcp__log_level_parse(const char *name);
+/* {content:[{type:text,text}],isError:true} */
+json_t *dmcp__tool_error_result(const char *text);
+
+struct dmcp_http_response {
+    unsigned status;
+    char **names, **values;
+    size_t nheaders;
+    char *content_type;
+    char *body;
+    size_t body_len;
+};
+
+struct dmcp_authorizer {
+    void *userdata;
+    void (*free_userdata)(void *);
+    dmcp_route_fn route;
+    dmcp_authenticate_fn authenticate;
+    dmcp_authorize_tool_fn authorize_tool;
+};
+
+/* ---- tools.c ---- */
+
+struct dmcp_tool {
+    char *name, *title, *description;
+    json_t *input_schema, *output_schema, *annotations;
+    char **scopes;
+    size_t n_scopes;
+    bool streaming;
+    dmcp_tool_fn handler;
+    void *userdata;
+};
+
+void dmcp__toolreg_free(dmcp__toolreg *reg);
+const dmcp_tool *dmcp__tool_find(const dmcp_server *srv, const char *name);
+/* tools/list result (params may be NULL); on error returns NULL and sets *code, *message. */
+json_t *dmcp__tools_list(const dmcp_server *srv, const json_t *params, int *code,
+                         const char **message);
+/* Runs a tool (arguments checked first); returns the CallToolResult. */
+json_t *dmcp__tool_run(const dmcp_tool *tool, const json_t *arguments, dmcp_call *call);
+
+/* ---- lifecycle.c (era adapter: 2025 session-based revisions) ---- */
+
+bool dmcp__version_supported(const char *v);
+/* Negotiated version for a requested one (MCP Lifecycle §1.1.1). */
+const char *dmcp__version_negotiate(const char *requested);
+/* Whether JSON-RPC batches are allowed in this revision (2025-03-26 only). */
+bool dmcp__version_allows_batch(const char *v);
+/* initialize: records client data in sess and returns the InitializeResult. */
+json_t *dmcp__lifecycle_initialize(dmcp_server *srv, dmcp__session *sess, const json_t *params,
+                                   int *code, const char **message);
+/*
+ * Gate for requests (MCP Lifecycle §1): before initialize only ping (and initialize) pass.
+ * Returns 0 to proceed or a JSON-RPC error code with *message.
+ */
+int dmcp__lifecycle_gate(const dmcp__session *sess, const char *method, bool stateless,
+                         const char **message);
+
+/* ---- dispatch.c ---- */
+
+/* Everything a message needs to be processed. */
+typedef struct dmcp__rpc_ctx {
+    dmcp_server *srv;
+    dmcp__session *sess;
+    const dmcp_principal *principal;
+    const char *version; /* effective protocol version */
+    bool stateless;
+    bool authorized;  /* the transport already ran dmcp__authorize_call() */
+    dmcp__sink *sink; /* notifications for the request's stream; may be NULL */
+} dmcp__rpc_ctx;
+
+/* Answers one request (classified DMCP__MSG_REQUEST). Never NULL unless out of memory. */
+json_t *dmcp__dispatch_request(dmcp__rpc_ctx *ctx, const json_t *msg);
+/* Handles a notification or a response from the client (no answer). */
+void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg);
+/*
+ * Pre-dispatch authorization of a tools/call (mcp-resource-server.md §3 step 6). Returns
+ * DMCP_OK to proceed; DMCP_E_INSUFFICIENT_SCOPE with *refusal (HTTP) or *result (a JSON-RPC
+ * response with an isError tool result) set; other errors: *result is a JSON-RPC error.
+ */
+dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
+                                 dmcp_http_response **refusal, json_t **result);
+/* True when the request should be answered as a live SSE stream (progress token, streaming
+ * tool). */
+bool dmcp__wants_stream(const dmcp_server *srv, const json_t *msg);
+/* Processes a parsed body (object or array) completely and synchronously: returns the
+ * answer (object, array, or NULL when nothing is to be answered). */
+json_t *dmcp__process(dmcp__rpc_ctx *ctx, const json_t *body);
+
+/* ---- http.c / stdio.c ---- */
+
+dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err);
+void dmcp__http_stop(dmcp_server *srv);
+unsigned dmcp__http_port(const dmcp_server *srv);
+
+#endif /* DMCP_MCP_INTERNAL_H */

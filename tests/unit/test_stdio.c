@@ -1,0 +1,325 @@
+/* stdio transport, driven through pipes: framing, lifecycle, notifications, cancellation,
+ * bad input, EOF and SIGTERM; and the example server's --stdio mode as a process. */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mcp_test.h"
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+static dmcp_status t_echo(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)call;
+    (void)ud;
+    return dmcp_result_add_text(res, json_string_value(json_object_get(args, "text")));
+}
+
+static dmcp_status t_progress(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)args;
+    (void)ud;
+    dmcp_call_progress(call, 1, 2, NULL);
+    dmcp_call_progress(call, 2, 2, NULL);
+    return dmcp_result_add_text(res, "p");
+}
+
+static dmcp_status t_wait(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)args;
+    (void)ud;
+    for (int i = 0; i < 300; i++) {
+        if (dmcp_call_is_cancelled(call)) {
+            return dmcp_result_add_text(res, "cancelled");
+        }
+        sleep_ms(10);
+    }
+    return dmcp_result_add_text(res, "timeout");
+}
+
+typedef struct harness {
+    dmcp_server *srv;
+    int to_srv[2], from_srv[2];
+    pthread_t th;
+    dmcp_status rc;
+    char buf[1 << 16];
+    size_t len;
+} harness;
+
+static void *run(void *p)
+{
+    harness *h = p;
+    h->rc = dmcp_server_run_stdio(h->srv, h->to_srv[0], h->from_srv[1], NULL);
+    return NULL;
+}
+
+static void start(harness *h)
+{
+    memset(h, 0, sizeof(*h));
+    assert_int_equal(dmcp_server_new("stdio", "1", &h->srv), DMCP_OK);
+    dmcp_tool *t;
+    assert_int_equal(dmcp_tool_new("echo", t_echo, NULL, &t), DMCP_OK);
+    assert_int_equal(
+        dmcp_tool_set_input_schema_json(
+            t, "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}}}"),
+        DMCP_OK);
+    assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
+    assert_int_equal(dmcp_tool_new("progress", t_progress, NULL, &t), DMCP_OK);
+    assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
+    assert_int_equal(dmcp_tool_new("wait", t_wait, NULL, &t), DMCP_OK);
+    assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
+    assert_int_equal(pipe(h->to_srv), 0);
+    assert_int_equal(pipe(h->from_srv), 0);
+    assert_int_equal(pthread_create(&h->th, NULL, run, h), 0);
+}
+
+static void send_line(harness *h, const char *s)
+{
+    size_t n = strlen(s);
+    assert_int_equal(write(h->to_srv[1], s, n), (ssize_t)n);
+    assert_int_equal(write(h->to_srv[1], "\n", 1), 1);
+}
+
+/* Reads one output line (bounded wait); returns a parsed message. */
+static json_t *read_msg(harness *h)
+{
+    for (int spins = 0; spins < 500; spins++) {
+        char *nl = memchr(h->buf, '\n', h->len);
+        if (nl != NULL) {
+            size_t l = (size_t)(nl - h->buf);
+            json_t *v = json_loadb(h->buf, l, 0, NULL);
+            if (v == NULL) {
+                fail_msg("stdout carried a non-JSON line: %.*s", (int)l, h->buf);
+            }
+            memmove(h->buf, nl + 1, h->len - l - 1);
+            h->len -= l + 1;
+            return v;
+        }
+        struct pollfd p = {h->from_srv[0], POLLIN, 0};
+        if (poll(&p, 1, 10) > 0) {
+            ssize_t n = read(h->from_srv[0], h->buf + h->len, sizeof(h->buf) - h->len);
+            assert_true(n > 0);
+            h->len += (size_t)n;
+        }
+    }
+    fail_msg("no output line");
+    return NULL;
+}
+
+static void finish(harness *h)
+{
+    close(h->to_srv[1]); /* EOF */
+    pthread_join(h->th, NULL);
+    assert_int_equal(h->rc, DMCP_OK);
+    /* Nothing else was written. */
+    char extra[16];
+    close(h->from_srv[1]);
+    assert_int_equal(read(h->from_srv[0], extra, sizeof(extra)), 0);
+    close(h->from_srv[0]);
+    close(h->to_srv[0]);
+    dmcp_server_free(h->srv);
+}
+
+static void test_session_flow(void **state)
+{
+    (void)state;
+    harness h;
+    start(&h);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"tools/list\"}");
+    json_t *m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), DMCP_JSONRPC_INVALID_REQUEST);
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":"
+                  "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}");
+    m = read_msg(&h);
+    assert_string_equal(json_string_value(json_object_get(mt_result(m), "protocolVersion")),
+                        "2025-06-18");
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"2\",\"method\":\"tools/call\",\"params\":"
+                  "{\"name\":\"echo\",\"arguments\":{\"text\":\"line\\nbreak\"}}}");
+    m = read_msg(&h);
+    assert_true(json_is_string(json_object_get(m, "id")));
+    assert_string_equal(mt_text(m), "line\nbreak");
+    json_decref(m);
+    /* Garbage, CRLF, blank lines, batches (refused after 06-18). */
+    send_line(&h, "this is not json");
+    m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), DMCP_JSONRPC_PARSE_ERROR);
+    json_decref(m);
+    send_line(&h, "");
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"ping\"}\r");
+    m = read_msg(&h);
+    assert_non_null(mt_result(m));
+    json_decref(m);
+    send_line(&h, "[{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\"}]");
+    m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), DMCP_JSONRPC_INVALID_REQUEST);
+    json_decref(m);
+    /* Progress notifications precede the result on stdout. */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/call\",\"params\":"
+                  "{\"name\":\"progress\",\"_meta\":{\"progressToken\":7}}}");
+    for (int i = 1; i <= 2; i++) {
+        m = read_msg(&h);
+        assert_string_equal(json_string_value(json_object_get(m, "method")),
+                            "notifications/progress");
+        assert_int_equal(
+            json_integer_value(json_object_get(json_object_get(m, "params"), "progressToken")), 7);
+        json_decref(m);
+    }
+    m = read_msg(&h);
+    assert_string_equal(mt_text(m), "p");
+    json_decref(m);
+    /* Cancellation reaches a running handler. */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":"
+                  "{\"name\":\"wait\"}}");
+    sleep_ms(50);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+                  "{\"requestId\":6}}");
+    m = read_msg(&h);
+    assert_string_equal(mt_text(m), "cancelled");
+    json_decref(m);
+    finish(&h);
+}
+
+static void test_overlong_line(void **state)
+{
+    (void)state;
+    harness h;
+    start(&h);
+    /* Larger than the 4 MiB cap: one parse error, then service continues. Written from a
+     * thread-free loop with the reader draining, since the pipe buffer is small. */
+    size_t big = DMCP_MAX_BODY_BYTES + 100;
+    char *b = malloc(big);
+    memset(b, 'x', big);
+    int fl = fcntl(h.to_srv[1], F_GETFL);
+    fcntl(h.to_srv[1], F_SETFL, fl | O_NONBLOCK);
+    size_t off = 0;
+    for (int spins = 0; off < big && spins < 100000; spins++) {
+        ssize_t n = write(h.to_srv[1], b + off, big - off);
+        if (n > 0) {
+            off += (size_t)n;
+        } else {
+            sleep_ms(1);
+        }
+    }
+    fcntl(h.to_srv[1], F_SETFL, fl);
+    assert_int_equal(off, big);
+    free(b);
+    send_line(&h, "");
+    json_t *m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), DMCP_JSONRPC_PARSE_ERROR);
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");
+    m = read_msg(&h);
+    assert_non_null(mt_result(m));
+    json_decref(m);
+    finish(&h);
+}
+
+static void test_sigterm(void **state)
+{
+    (void)state;
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old); /* never kill the test process */
+    harness h;
+    start(&h);
+    sleep_ms(100);
+    pthread_kill(h.th, SIGTERM);
+    pthread_join(h.th, NULL);
+    assert_int_equal(h.rc, DMCP_OK);
+    close(h.to_srv[1]);
+    close(h.to_srv[0]);
+    close(h.from_srv[0]);
+    close(h.from_srv[1]);
+    dmcp_server_free(h.srv);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
+/* The example server as a process: --stdio, EOF ends it with status 0. */
+static void test_echo_server_stdio(void **state)
+{
+    (void)state;
+    const char *bin = getenv("DMCP_BIN_DIR");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/mcp-echo-server", bin != NULL ? bin : "");
+    if (bin == NULL || access(path, X_OK) != 0) {
+        skip();
+    }
+    int in[2], out[2];
+    assert_int_equal(pipe(in), 0);
+    assert_int_equal(pipe(out), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(in[0], 0);
+        dup2(out[1], 1);
+        close(in[1]);
+        close(out[0]);
+        execl(path, path, "--stdio", (char *)NULL);
+        _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    const char *script =
+        "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":"
+        "\"2025-11-25\",\"capabilities\":{},\"clientInfo\":{\"name\":\"t\",\"version\":\"1\"}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n"
+        "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":\"echo\","
+        "\"arguments\":{\"text\":\"from stdio\"}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"whoami\","
+        "\"arguments\":{}}}\n";
+    assert_int_equal(write(in[1], script, strlen(script)), (ssize_t)strlen(script));
+    close(in[1]);
+    char buf[8192];
+    size_t len = 0;
+    for (;;) {
+        ssize_t n = read(out[0], buf + len, sizeof(buf) - 1 - len);
+        if (n <= 0) {
+            break;
+        }
+        len += (size_t)n;
+    }
+    buf[len] = '\0';
+    close(out[0]);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* Three answers, each one JSON line; the echo and whoami results in them. */
+    assert_non_null(strstr(buf, "\"text\":\"from stdio\""));
+    assert_non_null(strstr(buf, "\"structuredContent\":{\"user_id\":null,\"scopes\":[],"
+                                "\"client_id\":null}"));
+    int lines = 0;
+    for (char *line = strtok(buf, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+        json_t *v = json_loads(line, 0, NULL);
+        assert_non_null(v);
+        json_decref(v);
+        lines++;
+    }
+    assert_int_equal(lines, 3);
+}
+
+int main(void)
+{
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_session_flow),
+        cmocka_unit_test(test_overlong_line),
+        cmocka_unit_test(test_sigterm),
+        cmocka_unit_test(test_echo_server_stdio),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
