@@ -308,24 +308,33 @@ static dmcp_status get_calendar_events(dmcp_call *call, const json_t *args, dmcp
         goto out;
     }
 
-    /* 3. The result: structured events, and the same as readable text. */
+    /* 3. The result: structured events, and the same as readable text (one block). */
     size_t count = 0;
     json_t *structured = events_from(items, &count);
-    char line[512];
-    snprintf(line, sizeof line, "%zu upcoming event%s:", count, count == 1 ? "" : "s");
-    st = dmcp_result_add_text(res, count ? line : "No upcoming events.");
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *f = open_memstream(&text, &text_len);
+    if (!f) {
+        json_decref(structured);
+        st = DMCP_E_NOMEM;
+        goto out;
+    }
+    if (count == 0) {
+        fputs("No upcoming events.", f);
+    } else {
+        fprintf(f, "%zu upcoming event%s:", count, count == 1 ? "" : "s");
+    }
     const json_t *e;
     size_t i;
     json_array_foreach(json_object_get(structured, "events"), i, e)
     {
         const char *summary = json_string_value(json_object_get(e, "summary"));
         const char *start = json_string_value(json_object_get(e, "start"));
-        snprintf(line, sizeof line, "- %s  %s", start ? start : "?",
-                 summary ? summary : "(no title)");
-        if (st == DMCP_OK) {
-            st = dmcp_result_add_text(res, line);
-        }
+        fprintf(f, "\n- %s  %s", start ? start : "?", summary ? summary : "(no title)");
     }
+    fclose(f);
+    st = dmcp_result_add_text(res, text);
+    free(text);
     if (st == DMCP_OK) {
         st = dmcp_result_set_structured(res, structured);
     } else {

@@ -302,8 +302,10 @@ static void print_text(const json_t *result, const char *colour)
     json_array_foreach(json_object_get(result, "content"), i, c)
     {
         const char *t = json_string_value(json_object_get(c, "text"));
-        if (t) {
-            say("      %s%s%s", colour, t, RESET);
+        while (t && *t) {
+            int n = (int)strcspn(t, "\n");
+            say("      %s%.*s%s", colour, n, t, RESET);
+            t += n + (t[n] == '\n');
         }
     }
 }
