@@ -53,16 +53,22 @@ DMCP_API void dmcp_protect_options_free(dmcp_protect_options *o);
 /*
  * The canonical MCP server URL (the PRM "resource" and the audience), e.g.
  * "https://mcp.example.com/mcp". Default: the validator's dmcp_validator_resource().
- * Scheme and host are lower-cased, the default port dropped; the path is kept exactly.
+ * Canonicalised by dmcp_protect_authorizer_new() (see dmcp_protect_canonical_resource()); when
+ * the validator has an MCP server URL it must be exactly that canonical string.
  */
 DMCP_API dmcp_status dmcp_protect_options_set_resource(dmcp_protect_options *o,
                                                        const char *url);
-/* A scope every request needs (repeatable): 403 insufficient_scope when missing. */
+/*
+ * A scope every request needs (repeatable): 403 insufficient_scope when missing (after the
+ * token was found valid). These are also the scope= of 401 challenges; without any, the 401
+ * names the PRM scopes_supported. DMCP_E_INVALID_ARG for anything but an RFC 6749 §3.3 token.
+ */
 DMCP_API dmcp_status dmcp_protect_options_add_required_scope(dmcp_protect_options *o,
                                                              const char *scope);
 /*
  * A scope listed in the PRM scopes_supported (repeatable). Default when none is added: the
- * authorization server's scopes_supported, plus the required scopes.
+ * authorization server's scopes_supported, plus the required scopes. offline_access is never
+ * listed (MCP 2026-07-28 Authorization §10).
  */
 DMCP_API dmcp_status dmcp_protect_options_add_supported_scope(dmcp_protect_options *o,
                                                               const char *scope);
@@ -80,9 +86,15 @@ DMCP_API dmcp_status dmcp_protect_options_set_missing_token_error(dmcp_protect_o
                                                                   bool enabled);
 
 /*
- * Creates the authorizer. Ownership: validator is borrowed and must outlive the authorizer;
- * opts is copied; *out is new (dmcp_server_set_authorizer() takes it).
- * Thread-safety: the authorizer's callbacks are called concurrently by the server.
+ * Creates the authorizer. opts may be NULL (defaults). DMCP_E_CONFIG (with err->message) when
+ * the resource is missing or not acceptable, differs from the validator's MCP server URL, or
+ * the validator has no issuer. The 403 scope= strategy is the validator's
+ * (dmcp_validator_config_set_challenge_scope()), its scope-hierarchy hook applies to every
+ * scope check.
+ * Ownership: validator is borrowed and must outlive the authorizer; opts is copied; *out is
+ * new (dmcp_server_set_authorizer() takes it).
+ * Thread-safety: the authorizer's callbacks are called concurrently by the server; they only
+ * read what was computed here.
  */
 DMCP_API dmcp_status dmcp_protect_authorizer_new(dmcp_validator *validator,
                                                  const dmcp_protect_options *opts,
@@ -96,9 +108,22 @@ DMCP_API dmcp_status dmcp_protect_authorizer_new(dmcp_validator *validator,
 DMCP_API const dmcp_token *dmcp_protect_principal_token(const dmcp_principal *p);
 
 /*
+ * The canonical form of an MCP server URL (mcp-resource-server.md §2.3; RFC 8707 §2): absolute,
+ * https (http only on a loopback host), no userinfo, query or fragment; scheme and host
+ * lower-cased, the default port dropped, the path kept byte for byte (no slash added, none
+ * removed: "https://h" stays "https://h", "https://h/mcp/" keeps its slash). Use it for the
+ * validator's dmcp_validator_config_set_mcp_server_url() too: tokens carry this string as aud.
+ * Ownership: *out is new, release with dmcp_free(). Thread-safety: pure.
+ */
+DMCP_API dmcp_status dmcp_protect_canonical_resource(const char *url, char **out,
+                                                     dmcp_error *err);
+
+/*
  * The PRM URL for a resource: path-inserted form (RFC 9728 §3.1), e.g.
- * "https://h/.well-known/oauth-protected-resource/mcp" for "https://h/mcp".
- * Ownership: new, release with dmcp_free().
+ * "https://h/.well-known/oauth-protected-resource/mcp" for "https://h/mcp", and
+ * "https://h/.well-known/oauth-protected-resource" for "https://h" or "https://h/".
+ * resource is canonicalised first. Ownership: new, release with dmcp_free(); NULL when
+ * resource is not acceptable (see dmcp_protect_canonical_resource()) or out of memory.
  */
 DMCP_API char *dmcp_protect_metadata_url(const char *resource);
 

@@ -230,6 +230,8 @@ DMCP_API void dmcp_authorizer_set_authorize_tool(dmcp_authorizer *a, dmcp_author
 /*
  * A tool result under construction, owned by the runtime and handed to the handler. Strings
  * are copied. Binary data (image, audio, blob) is given already base64-encoded.
+ * Ownership: the result is borrowed by the handler until it returns.
+ * Thread-safety: use it only from the handler's thread.
  */
 DMCP_API dmcp_status dmcp_result_add_text(dmcp_result *r, const char *text);
 DMCP_API dmcp_status dmcp_result_add_image(dmcp_result *r, const char *base64_data,
@@ -312,6 +314,8 @@ typedef dmcp_status (*dmcp_tool_fn)(dmcp_call *call, const json_t *arguments, dm
 /*
  * A tool definition. name: 1-64 characters of [A-Za-z0-9_.-] (DMCP_E_INVALID_ARG otherwise).
  * Ownership: *out is new; dmcp_server_add_tool() takes it, otherwise dmcp_tool_free().
+ * Thread-safety: set a tool up on one thread before adding it; it is read-only afterwards.
+ * Setters copy their arguments.
  */
 DMCP_API dmcp_status dmcp_tool_new(const char *name, dmcp_tool_fn handler, void *userdata,
                                    dmcp_tool **out);
@@ -414,8 +418,10 @@ DMCP_API dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err);
 /* The bound port (useful with port 0), or 0 when not running. Thread-safety: any thread. */
 DMCP_API unsigned dmcp_server_port(const dmcp_server *srv);
 /*
- * Graceful stop: stop accepting, let in-flight requests finish (up to the shutdown timeout),
- * end open streams, then stop. Idempotent.
+ * Graceful stop: stop accepting, let in-flight requests finish (up to the shutdown timeout;
+ * handlers see dmcp_call_is_cancelled() turn true), end open streams, then stop. Idempotent.
+ * A handler still running after the timeout keeps using the server: do not free the server
+ * (or its tools' userdata) until such handlers have returned.
  */
 DMCP_API void dmcp_server_stop(dmcp_server *srv);
 /*

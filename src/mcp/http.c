@@ -534,10 +534,9 @@ static bool is_loopback_name(const char *host)
            strcmp(host, "[::1]") == 0;
 }
 
-static bool host_allowed(const dmcp__http *h, const char *hv)
+bool dmcp__http_host_allowed(const dmcp_server *srv, bool loopback, const char *hv)
 {
-    const dmcp_server *srv = h->srv;
-    if (srv->n_allowed_hosts == 0 && !h->loopback) {
+    if (srv->n_allowed_hosts == 0 && !loopback) {
         return true; /* public bind without an allowlist: the proxy/deployer decides */
     }
     char host[300], full[300];
@@ -556,11 +555,10 @@ static bool host_allowed(const dmcp__http *h, const char *hv)
     return false;
 }
 
-static bool origin_allowed(const dmcp__http *h, const char *origin)
+bool dmcp__http_origin_allowed(const dmcp_server *srv, bool loopback, const char *origin)
 {
-    const dmcp_server *srv = h->srv;
     char lo[300];
-    size_t n = strlen(origin);
+    size_t n = origin != NULL ? strlen(origin) : 0;
     if (n == 0 || n >= sizeof(lo)) {
         return false;
     }
@@ -570,7 +568,7 @@ static bool origin_allowed(const dmcp__http *h, const char *origin)
             return true;
         }
     }
-    if (srv->n_allowed_origins > 0 || !h->loopback) {
+    if (srv->n_allowed_origins > 0 || !loopback) {
         return false;
     }
     const char *rest = NULL;
@@ -590,9 +588,9 @@ static bool origin_allowed(const dmcp__http *h, const char *origin)
 /* ---------------------------------------------------------------------------------------- */
 
 /* True when the Accept header lists the type, its major type with a star, or any type. */
-static bool accepts(const char *accept, const char *type)
+bool dmcp__http_accepts(const char *accept, const char *type)
 {
-    if (accept == NULL) {
+    if (accept == NULL || type == NULL || strchr(type, '/') == NULL) {
         return false;
     }
     size_t major_len = (size_t)(strchr(type, '/') - type);
@@ -621,7 +619,7 @@ static bool accepts(const char *accept, const char *type)
     return false;
 }
 
-static bool content_type_json(const char *ct)
+bool dmcp__http_content_type_json(const char *ct)
 {
     if (ct == NULL) {
         return false;
@@ -836,13 +834,14 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     enum MHD_Result ret = MHD_NO;
     /* Transports §2.1: the client MUST accept both application/json and text/event-stream. */
     const char *accept = header(c, MHD_HTTP_HEADER_ACCEPT);
-    if (!accepts(accept, "application/json") || !accepts(accept, "text/event-stream")) {
+    if (!dmcp__http_accepts(accept, "application/json") ||
+        !dmcp__http_accepts(accept, "text/event-stream")) {
         return send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
                           "Not Acceptable: Accept must list application/json and "
                           "text/event-stream",
                           origin);
     }
-    if (!content_type_json(header(c, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+    if (!dmcp__http_content_type_json(header(c, MHD_HTTP_HEADER_CONTENT_TYPE))) {
         return send_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, DMCP_JSONRPC_INVALID_REQUEST,
                           "Unsupported Media Type: Content-Type must be application/json", origin);
     }
@@ -983,7 +982,7 @@ static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const
         return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin,
                           h->srv->stateless ? "POST, OPTIONS" : "POST, DELETE, OPTIONS");
     }
-    if (!accepts(header(c, MHD_HTTP_HEADER_ACCEPT), "text/event-stream")) {
+    if (!dmcp__http_accepts(header(c, MHD_HTTP_HEADER_ACCEPT), "text/event-stream")) {
         return send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
                           "Not Acceptable: Accept must list text/event-stream", origin);
     }
@@ -1071,7 +1070,7 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
     dmcp_server *srv = h->srv;
     dmcp_http_request view = {c, method, url, srv->tls_cert != NULL};
     /* 1. Host (Transports §2.0.1: DNS rebinding; 403 like an invalid Origin). */
-    if (!host_allowed(h, header(c, MHD_HTTP_HEADER_HOST))) {
+    if (!dmcp__http_host_allowed(srv, h->loopback, header(c, MHD_HTTP_HEADER_HOST))) {
         return send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
                           "Forbidden: invalid Host header", NULL);
     }
@@ -1088,7 +1087,7 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
     }
     /* 3. Origin, when present (11-25 Transports §2.0.1: 403 for an invalid Origin). */
     const char *origin = header(c, "Origin");
-    if (origin != NULL && !origin_allowed(h, origin)) {
+    if (origin != NULL && !dmcp__http_origin_allowed(srv, h->loopback, origin)) {
         return send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
                           "Forbidden: invalid Origin header", NULL);
     }

@@ -294,6 +294,13 @@ json_t *dmcp__process(dmcp__rpc_ctx *ctx, const json_t *body);
 /* ---- http.c / stdio.c ---- */
 
 dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err);
+/* Header checks (pure; exposed for tests and fuzzing). loopback: the listen address is one. */
+bool dmcp__http_host_allowed(const dmcp_server *srv, bool loopback, const char *host_header);
+bool dmcp__http_origin_allowed(const dmcp_server *srv, bool loopback, const char *origin);
+/* True when an Accept value lists type, its major type with a star, or any type. */
+bool dmcp__http_accepts(const char *accept, const char *type);
+/* True for "application/json" with optional parameters (case-insensitive). */
+bool dmcp__http_content_type_json(const char *content_type);
 void dmcp__http_stop(dmcp_server *srv);
 unsigned dmcp__http_port(const dmcp_server *srv);
 
