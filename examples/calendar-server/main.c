@@ -203,7 +203,9 @@ static json_t *events_from(const json_t *items, size_t *count)
 /* The tool                                                                                   */
 /* ------------------------------------------------------------------------------------------ */
 
-static dmcp_status tool_error(dmcp_result *res, const char *fmt, ...)
+/* A tool execution error (isError) with a message for the user. */
+__attribute__((format(printf, 2, 3))) static dmcp_status tool_error(dmcp_result *res,
+                                                                    const char *fmt, ...)
 {
     char text[1024];
     va_list ap;

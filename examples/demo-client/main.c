@@ -43,7 +43,7 @@ static const char *c_(const char *code)
 #define CYAN c_("\033[36m")
 #define RESET c_("\033[0m")
 
-static void say(const char *fmt, ...)
+__attribute__((format(printf, 1, 2))) static void say(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
