@@ -243,8 +243,9 @@ static dmcp_status connection_error(dmcp_result *res, dmcp_status st, const dmcp
         return tool_error(res, "Descope is rate limiting token requests; retry later.");
     case DMCP_E_UNREACHABLE:
     case DMCP_E_TIMEOUT:
-        return tool_error(res, "Descope could not be reached to get your Google Calendar token "
-                               "(%s); try again later.",
+        return tool_error(res,
+                          "Descope could not be reached to get your Google Calendar token "
+                          "(%s); try again later.",
                           dmcp_strerror(st));
     default:
         return tool_error(res, "Could not get your Google Calendar token: %s%s%s",
@@ -298,8 +299,9 @@ static dmcp_status get_calendar_events(dmcp_call *call, const json_t *args, dmcp
         goto out;
     }
     if (http == 401 || http == 403) {
-        st = tool_error(res, "Google Calendar refused the connection token (HTTP %ld); reconnect "
-                             "the \"" APP_ID "\" app and try again.",
+        st = tool_error(res,
+                        "Google Calendar refused the connection token (HTTP %ld); reconnect "
+                        "the \"" APP_ID "\" app and try again.",
                         http);
         goto out;
     }

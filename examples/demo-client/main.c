@@ -328,8 +328,8 @@ static char *dev_token(const cfg *c, const char *sub, const char *scopes_csv)
     for (char *save = NULL, *s = strtok_r(buf, " ", &save); s; s = strtok_r(NULL, " ", &save)) {
         json_array_append_new(scopes, json_string(s));
     }
-    json_t *req = json_pack("{s:s, s:o, s:s, s:i}", "sub", sub, "scopes", scopes, "aud",
-                            c->mcp_url, "ttl", 600);
+    json_t *req = json_pack("{s:s, s:o, s:s, s:i}", "sub", sub, "scopes", scopes, "aud", c->mcp_url,
+                            "ttl", 600);
     char *body = json_dumps(req, JSON_COMPACT);
     json_decref(req);
     char userpwd[512];
@@ -377,11 +377,12 @@ static bool step1_discovery(const cfg *c)
     say("   POST %s  ->  HTTP %ld", c->mcp_url, st);
     say("   WWW-Authenticate: %s%s%s", CYAN, r.www_authenticate, RESET);
     char prm_url[1024] = "";
-    bool ok = st == 401 && challenge_param(r.www_authenticate, "resource_metadata", prm_url,
-                                           sizeof prm_url);
+    bool ok = st == 401 &&
+              challenge_param(r.www_authenticate, "resource_metadata", prm_url, sizeof prm_url);
     reply_free(&r);
     json_t *prm = ok ? get_json(prm_url) : NULL;
-    const char *as = json_string_value(json_array_get(json_object_get(prm, "authorization_servers"), 0));
+    const char *as =
+        json_string_value(json_array_get(json_object_get(prm, "authorization_servers"), 0));
     if (prm) {
         char *scopes = json_dumps(json_object_get(prm, "scopes_supported"), JSON_COMPACT);
         say("   Protected Resource Metadata (%s):", prm_url);
@@ -420,8 +421,7 @@ static bool step2_insufficient_scope(const cfg *c)
     say("   tools/call get_calendar_events  ->  HTTP %ld", st);
     say("   WWW-Authenticate: %s%s%s", CYAN, call.www_authenticate, RESET);
     char err[64] = "";
-    ok = ok && st == 403 &&
-         challenge_param(call.www_authenticate, "error", err, sizeof err) &&
+    ok = ok && st == 403 && challenge_param(call.www_authenticate, "error", err, sizeof err) &&
          strcmp(err, "insufficient_scope") == 0;
     mcp_close(&m);
     reply_free(&r);
@@ -486,13 +486,12 @@ static bool step4_not_connected(const cfg *c)
 
 int main(int argc, char **argv)
 {
-    static const struct option longopts[] = {
-        {"mcp-url", required_argument, NULL, 'm'},
-        {"dev-token-endpoint", required_argument, NULL, 't'},
-        {"dev-client-id", required_argument, NULL, 'i'},
-        {"user", required_argument, NULL, 'u'},
-        {"unconnected-user", required_argument, NULL, 'b'},
-        {NULL, 0, NULL, 0}};
+    static const struct option longopts[] = {{"mcp-url", required_argument, NULL, 'm'},
+                                             {"dev-token-endpoint", required_argument, NULL, 't'},
+                                             {"dev-client-id", required_argument, NULL, 'i'},
+                                             {"user", required_argument, NULL, 'u'},
+                                             {"unconnected-user", required_argument, NULL, 'b'},
+                                             {NULL, 0, NULL, 0}};
     cfg c = {.dev_client_id = "sandbox-dev", .user = "U2alice", .unconnected = "U2bob"};
     int o;
     while ((o = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
@@ -519,9 +518,10 @@ int main(int argc, char **argv)
     }
     c.secret = getenv("DEMO_DEV_CLIENT_SECRET");
     if (!c.mcp_url || !c.dev_token_endpoint || !c.secret || optind != argc) {
-        fprintf(stderr, "usage: DEMO_DEV_CLIENT_SECRET=... %s --mcp-url URL "
-                        "--dev-token-endpoint URL [--dev-client-id ID] [--user ID] "
-                        "[--unconnected-user ID]\n",
+        fprintf(stderr,
+                "usage: DEMO_DEV_CLIENT_SECRET=... %s --mcp-url URL "
+                "--dev-token-endpoint URL [--dev-client-id ID] [--user ID] "
+                "[--unconnected-user ID]\n",
                 argv[0]);
         return 2;
     }
