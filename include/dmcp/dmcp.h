@@ -5,6 +5,8 @@
  *   dmcp/version.h  version macros and dmcp_version()
  *   dmcp/auth.h     access-token validation, scopes, WWW-Authenticate challenges
  *   dmcp/descope.h  Descope connection tokens (outbound apps)
+ *   dmcp/server.h   the MCP server runtime (JSON-RPC, lifecycle, tools, HTTP and stdio)
+ *   dmcp/protect.h  the glue: protect a server with a validator (PRM, challenges, scopes)
  */
 #ifndef DMCP_DMCP_H
 #define DMCP_DMCP_H
@@ -13,5 +15,6 @@
 #include "dmcp/version.h"
 #include "dmcp/auth.h"
 #include "dmcp/descope.h"
+#include "dmcp/server.h"
 
 #endif /* DMCP_DMCP_H */
