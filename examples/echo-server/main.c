@@ -1,22 +1,25 @@
 /*
- * mcp-echo-server: a small MCP server with three tools, served over Streamable HTTP (default)
- * or stdio.
+ * mcp-echo-server: a complete protected MCP server in C. Streamable HTTP at /mcp with OAuth
+ * access tokens checked on every request (or stdio, without auth, with --stdio).
  *
- *   mcp-echo-server [--listen HOST:PORT] [--stateless] [--stdio]
- *                   [--well-known-url URL] [--mcp-server-url URL] [--require-scope SCOPE]...
+ *   mcp-echo-server --well-known-url URL [--mcp-server-url URL] [--listen HOST:PORT]
+ *                   [--require-scope SCOPE]... [--stateless]
+ *   mcp-echo-server --stdio
+ *
+ * Environment fallbacks: DESCOPE_MCP_WELL_KNOWN_URL, MCP_SERVER_URL. The MCP server URL is
+ * the audience tokens must carry and the resource the metadata advertises (default
+ * http://HOST:PORT/mcp from --listen).
  *
  * Tools: echo {text} -> text; whoami {} -> {user_id, scopes, client_id} of the caller;
  * admin_echo {text} -> text, requires the scope admin.write.
- *
- * Auth flags (and DESCOPE_MCP_WELL_KNOWN_URL / MCP_SERVER_URL) are accepted but not yet
- * applied: the authorizer joining the token validator to the runtime comes separately.
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
-#include <dmcp/common.h>
+#include <dmcp/dmcp.h>
+#include <dmcp/protect.h>
 #include <dmcp/server.h>
 
 static dmcp_status echo(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
@@ -30,35 +33,78 @@ static dmcp_status whoami(dmcp_call *call, const json_t *args, dmcp_result *res,
 {
     (void)args;
     (void)ud;
-    const dmcp_principal *p = dmcp_call_principal(call);
+    const dmcp_principal *p = dmcp_call_principal(call); /* NULL on stdio */
     json_t *scopes = json_array();
     for (size_t i = 0; i < dmcp_principal_scope_count(p); i++) {
         json_array_append_new(scopes, json_string(dmcp_principal_scope(p, i)));
     }
-    const char *uid = dmcp_principal_user_id(p), *cid = dmcp_principal_client_id(p);
-    return dmcp_result_set_structured(
-        res, json_pack("{s:o, s:o, s:o}", "user_id", uid ? json_string(uid) : json_null(), "scopes",
-                       scopes, "client_id", cid ? json_string(cid) : json_null()));
+    return dmcp_result_set_structured(res, json_pack("{s:s?, s:o, s:s?}", "user_id",
+                                                     dmcp_principal_user_id(p), "scopes", scopes,
+                                                     "client_id", dmcp_principal_client_id(p)));
 }
 
 static const char *const TEXT_SCHEMA =
     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},"
     "\"required\":[\"text\"],\"additionalProperties\":false}";
 
-static int add(dmcp_server *srv, const char *name, const char *desc, dmcp_tool_fn fn,
-               const char *schema, const char *scope)
+static dmcp_status add(dmcp_server *srv, const char *name, const char *desc, dmcp_tool_fn fn,
+                       const char *schema, const char *scope)
 {
-    dmcp_tool *t;
-    if (dmcp_tool_new(name, fn, NULL, &t) != DMCP_OK) {
-        return -1;
+    dmcp_tool *t = NULL;
+    dmcp_status st = dmcp_tool_new(name, fn, NULL, &t);
+    if (st == DMCP_OK) {
+        st = dmcp_tool_set_description(t, desc);
     }
-    dmcp_tool_set_description(t, desc);
-    if ((schema && dmcp_tool_set_input_schema_json(t, schema) != DMCP_OK) ||
-        (scope && dmcp_tool_add_required_scope(t, scope) != DMCP_OK)) {
+    if (st == DMCP_OK && schema != NULL) {
+        st = dmcp_tool_set_input_schema_json(t, schema);
+    }
+    if (st == DMCP_OK && scope != NULL) {
+        st = dmcp_tool_add_required_scope(t, scope); /* checked before the handler runs */
+    }
+    if (st != DMCP_OK) {
         dmcp_tool_free(t);
-        return -1;
+        return st;
     }
-    return dmcp_server_add_tool(srv, t) == DMCP_OK ? 0 : -1;
+    return dmcp_server_add_tool(srv, t); /* the server takes t */
+}
+
+/* Auth over HTTP: a validator for the issuer and the audience, and the authorizer on top. */
+static dmcp_status protect(dmcp_server *srv, const char *well_known, const char *url,
+                           char **scopes, int nscopes, dmcp_validator **v, dmcp_error *err)
+{
+    char *resource = NULL; /* the canonical URL: PRM resource and token audience alike */
+    dmcp_validator_config *cfg = NULL;
+    dmcp_protect_options *o = NULL;
+    dmcp_authorizer *a = NULL;
+    dmcp_status st = dmcp_protect_canonical_resource(url, &resource, err);
+    if (st == DMCP_OK) {
+        st = dmcp_validator_config_new(&cfg);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_validator_config_set_well_known_url(cfg, well_known);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_validator_config_set_mcp_server_url(cfg, resource);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_validator_new(cfg, v, err); /* fetches the discovery document and keys */
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_protect_options_new(&o);
+    }
+    for (int i = 0; i < nscopes && st == DMCP_OK; i++) {
+        st = dmcp_protect_options_add_required_scope(o, scopes[i]);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_protect_authorizer_new(*v, o, &a, err);
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_server_set_authorizer(srv, a); /* the server takes a */
+    }
+    dmcp_protect_options_free(o);
+    dmcp_validator_config_free(cfg);
+    dmcp_free(resource);
+    return st;
 }
 
 int main(int argc, char **argv)
@@ -72,6 +118,7 @@ int main(int argc, char **argv)
                                          {NULL, 0, NULL, 0}};
     const char *listen = "127.0.0.1:8080", *well_known = getenv("DESCOPE_MCP_WELL_KNOWN_URL");
     const char *server_url = getenv("MCP_SERVER_URL");
+    char *scopes[64];
     int stateless = 0, use_stdio = 0, nscopes = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -91,46 +138,63 @@ int main(int argc, char **argv)
             server_url = optarg;
             break;
         case 'r':
-            nscopes++;
-            break;
+            if (nscopes < 64) {
+                scopes[nscopes++] = optarg;
+                break;
+            }
+            /* fall through */
         default:
-            fprintf(stderr,
-                    "usage: %s [--listen HOST:PORT] [--stateless] [--stdio] "
-                    "[--well-known-url URL] [--mcp-server-url URL] "
-                    "[--require-scope SCOPE]...\n",
-                    argv[0]);
+            fprintf(stderr, "usage: %s [--listen HOST:PORT] [--well-known-url URL] "
+                            "[--mcp-server-url URL] [--require-scope SCOPE]... [--stateless]\n"
+                            "       %s --stdio\n", argv[0], argv[0]);
             return 2;
         }
     }
-    if (well_known || server_url || nscopes > 0) {
-        fprintf(stderr, "mcp-echo-server: note: auth options are accepted but not applied yet "
-                        "(no authorizer in this build); serving without auth\n");
+    if (!use_stdio && (well_known == NULL || *well_known == '\0')) {
+        fprintf(stderr, "mcp-echo-server: auth is always on over HTTP: give --well-known-url "
+                        "(or DESCOPE_MCP_WELL_KNOWN_URL), or serve --stdio\n");
+        return 2;
     }
-    dmcp_server *srv;
+    char default_url[300];
+    snprintf(default_url, sizeof(default_url), "http://%s/mcp", listen);
+
+    dmcp_server *srv = NULL;
+    dmcp_validator *v = NULL;
     dmcp_error err = {0};
-    if (dmcp_server_new("mcp-echo-server", "0.1.0", &srv) != DMCP_OK ||
-        add(srv, "echo", "Echoes the text back", echo, TEXT_SCHEMA, NULL) != 0 ||
-        add(srv, "whoami", "Who is calling", whoami, NULL, NULL) != 0 ||
-        add(srv, "admin_echo", "Echoes the text back (needs admin.write)", echo, TEXT_SCHEMA,
-            "admin.write") != 0) {
-        fprintf(stderr, "mcp-echo-server: setup failed\n");
-        return 1;
+    dmcp_status st = dmcp_server_new("mcp-echo-server", "0.1.0", &srv);
+    if (st == DMCP_OK) {
+        st = add(srv, "echo", "Echoes the text back", echo, TEXT_SCHEMA, NULL);
     }
-    dmcp_status st;
-    if (use_stdio) {
-        st = dmcp_server_run_stdio(srv, STDIN_FILENO, STDOUT_FILENO, &err);
-    } else if (dmcp_server_set_listen_string(srv, listen) != DMCP_OK ||
-               dmcp_server_set_stateless(srv, stateless) != DMCP_OK) {
-        fprintf(stderr, "mcp-echo-server: bad --listen %s\n", listen);
-        st = DMCP_E_INVALID_ARG;
+    if (st == DMCP_OK) {
+        st = add(srv, "whoami", "Who is calling", whoami, NULL, NULL);
+    }
+    if (st == DMCP_OK) {
+        st = add(srv, "admin_echo", "Echoes the text back (needs admin.write)", echo, TEXT_SCHEMA,
+                 "admin.write");
+    }
+    if (st == DMCP_OK && use_stdio) {
+        st = dmcp_server_run_stdio(srv, STDIN_FILENO, STDOUT_FILENO, &err); /* no auth */
     } else {
-        fprintf(stderr, "mcp-echo-server: serving http://%s/mcp%s\n", listen,
-                stateless ? " (stateless)" : "");
-        st = dmcp_server_run(srv, &err);
+        if (st == DMCP_OK) {
+            st = dmcp_server_set_listen_string(srv, listen);
+        }
+        if (st == DMCP_OK) {
+            st = dmcp_server_set_stateless(srv, stateless);
+        }
+        if (st == DMCP_OK) {
+            st = protect(srv, well_known, server_url != NULL ? server_url : default_url, scopes,
+                         nscopes, &v, &err);
+        }
+        if (st == DMCP_OK) {
+            fprintf(stderr, "mcp-echo-server: serving http://%s/mcp%s\n", listen,
+                    stateless ? " (stateless)" : "");
+            st = dmcp_server_run(srv, &err); /* until SIGINT / SIGTERM */
+        }
     }
     if (st != DMCP_OK) {
         fprintf(stderr, "mcp-echo-server: %s\n", err.message[0] ? err.message : dmcp_strerror(st));
     }
-    dmcp_server_free(srv);
+    dmcp_server_free(srv); /* before the validator, which the authorizer borrows */
+    dmcp_validator_free(v);
     return st == DMCP_OK ? 0 : 1;
 }

@@ -1,19 +1,28 @@
 #!/usr/bin/env python3
-"""Contract test for <build>/bin/mcp-echo-server over Streamable HTTP (loopback only).
+"""Contract test for <build>/bin/mcp-echo-server, driven from outside (loopback only).
 
-Starts the binary on a free 127.0.0.1 port (stateful, then --stateless), talks JSON-RPC to
-/mcp with the standard library HTTP client, and checks that SIGTERM stops it with status 0.
+    echo_server_http.py MCP_ECHO_SERVER MINT_TOOL
+
+A loopback OpenID issuer (discovery + JWKS, in a daemon thread) and tokens signed by
+tests/cli/mint_tool.c. Checks the flags, the environment fallbacks, auth over HTTP (401 with
+the challenge, PRM at both locations, whoami, admin_echo 403 / allowed, --require-scope, a
+session refused to another principal), --stateless, --stdio without auth, exit 2 without a
+well-known URL, and that SIGTERM stops the server with status 0 and nothing on stdout.
 """
 import http.client
+import http.server
 import json
+import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 
-BIN = sys.argv[1]
-HDRS = {"Content-Type": "application/json", "Accept": "application/json, text/event-stream"}
+BIN, MINT = sys.argv[1], sys.argv[2]
+ACCEPT = "application/json, text/event-stream"
 
 
 def free_port():
@@ -24,11 +33,67 @@ def free_port():
     return port
 
 
-def start(extra):
-    port = free_port()
+def check(cond, what):
+    if not cond:
+        raise SystemExit("FAIL: " + what)
+    print("ok   - " + what)
+
+
+# ---- a loopback issuer ----
+tmp = tempfile.mkdtemp(prefix="dmcp-echo-")
+jwks_path = os.path.join(tmp, "jwks.json")
+ISSUER_PORT = free_port()
+ISSUER = f"http://127.0.0.1:{ISSUER_PORT}"
+
+
+def mint(payloads):
+    lines = [f"ES256\t-\t{json.dumps(p)}" for p in payloads]
+    p = subprocess.run([MINT, jwks_path], input="\n".join(lines) + "\n", capture_output=True,
+                       text=True, timeout=60, check=True)
+    return p.stdout.split()
+
+
+def claims(aud, sub, scope, azp="client-1", exp_in=600):
+    now = int(time.time())
+    return {"iss": ISSUER, "aud": aud, "sub": sub, "azp": azp, "scope": scope,
+            "iat": now - 5, "exp": now + exp_in}
+
+
+class Issuer(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        if self.path == "/.well-known/openid-configuration":
+            doc = {"issuer": ISSUER, "jwks_uri": ISSUER + "/jwks",
+                   "scopes_supported": ["openid", "offline_access", "tools.call", "admin.write"]}
+            body = json.dumps(doc).encode()
+        elif self.path == "/jwks":
+            with open(jwks_path, "rb") as f:
+                body = f.read()
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+issuer = http.server.ThreadingHTTPServer(("127.0.0.1", ISSUER_PORT), Issuer)
+threading.Thread(target=issuer.serve_forever, daemon=True).start()
+
+
+# ---- the server under test ----
+def start(extra, env=None, port=None):
+    port = port or free_port()
     proc = subprocess.Popen([BIN, "--listen", f"127.0.0.1:{port}"] + extra,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    for _ in range(100):
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            env=dict(os.environ, **(env or {})))
+    for _ in range(200):
+        if proc.poll() is not None:
+            raise SystemExit("server exited: " + proc.stderr.read().decode())
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
             return proc, port
@@ -38,16 +103,27 @@ def start(extra):
     raise SystemExit("server did not start")
 
 
-def post(port, body, session=None):
+def stop(proc):
+    proc.send_signal(signal.SIGTERM)
+    rc = proc.wait(timeout=15)
+    out = proc.stdout.read()
+    check(rc == 0, "SIGTERM: exit status 0")
+    check(out == b"", "HTTP mode writes nothing to stdout")
+
+
+def request(port, method, path, body=None, token=None, session=None, headers=None):
     c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-    h = dict(HDRS)
+    h = {"Content-Type": "application/json", "Accept": ACCEPT}
+    if token:
+        h["Authorization"] = "Bearer " + token
     if session:
         h["Mcp-Session-Id"] = session
-    c.request("POST", "/mcp", json.dumps(body), h)
+    h.update(headers or {})
+    c.request(method, path, json.dumps(body) if body is not None else None, h)
     r = c.getresponse()
     data = r.read()
     c.close()
-    return r.status, r.getheader("Mcp-Session-Id"), (json.loads(data) if data else None)
+    return r.status, r, (json.loads(data) if data else None)
 
 
 def call(name, args, i):
@@ -55,59 +131,132 @@ def call(name, args, i):
             "params": {"name": name, "arguments": args}}
 
 
-def stop(proc):
-    proc.send_signal(signal.SIGTERM)
-    rc = proc.wait(timeout=15)
-    out = proc.stdout.read()
-    assert rc == 0, f"exit status {rc}"
-    assert out == b"", "HTTP mode must not write to stdout"
-
-
-def check(cond, what):
-    if not cond:
-        raise SystemExit("FAIL: " + what)
-
-
 INIT = {"jsonrpc": "2.0", "id": 1, "method": "initialize",
         "params": {"protocolVersion": "2025-11-25", "capabilities": {},
                    "clientInfo": {"name": "t", "version": "1"}}}
 
-# Stateful.
-proc, port = start([])
+# ---- no well-known URL over HTTP: exit 2 with a message ----
+env = {k: v for k, v in os.environ.items() if k not in ("DESCOPE_MCP_WELL_KNOWN_URL",
+                                                         "MCP_SERVER_URL")}
+p = subprocess.run([BIN, "--listen", "127.0.0.1:1"], capture_output=True, timeout=15, env=env)
+check(p.returncode == 2 and b"--well-known-url" in p.stderr,
+      "HTTP without a well-known URL: exit 2 naming --well-known-url")
+
+# ---- stateful, auth on ----
+port = free_port()
+url = f"http://127.0.0.1:{port}/mcp"
+rm = f"http://127.0.0.1:{port}/.well-known/oauth-protected-resource/mcp"
+alice, alice2, bob, admin, other_aud = mint([
+    claims(url, "alice", "tools.call"),
+    claims(url, "alice", "tools.call", exp_in=900),  # a refreshed token, same principal
+    claims(url, "bob", "tools.call"),
+    claims(url, "root", "tools.call admin.write"),
+    claims(f"http://127.0.0.1:{port}/other", "alice", "tools.call"),
+])
+proc, _ = start(["--well-known-url", ISSUER, "--mcp-server-url", url], port=port)
 try:
-    st, sid, body = post(port, INIT)
+    st, r, body = request(port, "POST", "/mcp", INIT)
+    check(st == 401 and r.getheader("WWW-Authenticate") ==
+          f'Bearer scope="openid tools.call admin.write", resource_metadata="{rm}"' and
+          body is None,
+          "no token: 401 without error code or body; scope = PRM scopes_supported")
+    for path in ("/.well-known/oauth-protected-resource",
+                 "/.well-known/oauth-protected-resource/mcp"):
+        st, r, prm = request(port, "GET", path)
+        check(st == 200 and prm == {"resource": url, "authorization_servers": [ISSUER],
+                                    "scopes_supported": ["openid", "tools.call", "admin.write"],
+                                    "bearer_methods_supported": ["header"]},
+              f"PRM at {path}")
+    st, r, body = request(port, "POST", "/mcp", INIT, token=other_aud)
+    check(st == 401 and 'error="invalid_token"' in r.getheader("WWW-Authenticate"),
+          "token for another audience: 401 invalid_token")
+
+    st, r, body = request(port, "POST", "/mcp", INIT, token=alice)
+    sid = r.getheader("Mcp-Session-Id")
     check(st == 200 and sid and body["result"]["protocolVersion"] == "2025-11-25", "initialize")
-    st, _, _ = post(port, {"jsonrpc": "2.0", "method": "notifications/initialized"}, sid)
+    st, _, _ = request(port, "POST", "/mcp", {"jsonrpc": "2.0",
+                                              "method": "notifications/initialized"},
+                       token=alice, session=sid)
     check(st == 202, "initialized -> 202")
-    st, _, body = post(port, {"jsonrpc": "2.0", "id": 2, "method": "tools/list"}, sid)
+    st, _, body = request(port, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2,
+                                                 "method": "tools/list"}, alice, sid)
     names = sorted(t["name"] for t in body["result"]["tools"])
     check(names == ["admin_echo", "echo", "whoami"], f"tools {names}")
-    st, _, body = post(port, call("echo", {"text": "hello"}, 3), sid)
+    st, _, body = request(port, "POST", "/mcp", call("echo", {"text": "hello"}, 3), alice, sid)
     check(body["result"]["content"][0]["text"] == "hello", "echo")
-    st, _, body = post(port, call("whoami", {}, 4), sid)
-    check(body["result"]["structuredContent"] == {"user_id": None, "scopes": [],
-                                                  "client_id": None}, "whoami")
-    st, _, body = post(port, call("admin_echo", {"text": "adm"}, 5), sid)
-    check(body["result"]["content"][0]["text"] == "adm", "admin_echo without auth")
-    st, _, body = post(port, call("echo", {}, 6), sid)
+    st, _, body = request(port, "POST", "/mcp", call("whoami", {}, 4), alice2, sid)
+    check(body["result"]["structuredContent"] == {"user_id": "alice", "scopes": ["tools.call"],
+                                                  "client_id": "client-1"},
+          "whoami with a refreshed token on the same session")
+    st, r, body = request(port, "POST", "/mcp", call("admin_echo", {"text": "adm"}, 5), alice, sid)
+    check(st == 403 and r.getheader("WWW-Authenticate") ==
+          'Bearer error="insufficient_scope", error_description="Token missing required scopes: '
+          f'admin.write", scope="admin.write tools.call", resource_metadata="{rm}"',
+          "admin_echo without admin.write: 403 insufficient_scope")
+    st, _, body = request(port, "POST", "/mcp", call("echo", {}, 6), alice, sid)
     check(body["result"].get("isError") is True, "missing text -> isError")
-    st, _, _ = post(port, {"jsonrpc": "2.0", "id": 7, "method": "ping"})
+    st, _, _ = request(port, "POST", "/mcp", {"jsonrpc": "2.0", "id": 7, "method": "ping"}, bob,
+                       sid)
+    check(st == 404, "another principal's token on the session -> 404")
+    st, _, _ = request(port, "POST", "/mcp", {"jsonrpc": "2.0", "id": 8, "method": "ping"}, alice)
     check(st == 400, "no session -> 400")
+    st, r, body = request(port, "POST", "/mcp", INIT, token=admin)
+    sid2 = r.getheader("Mcp-Session-Id")
+    st, _, body = request(port, "POST", "/mcp", call("admin_echo", {"text": "adm"}, 9), admin,
+                          sid2)
+    check(st == 200 and body["result"]["content"][0]["text"] == "adm",
+          "admin_echo with admin.write")
 finally:
     stop(proc)
 
-# Stateless.
-proc, port = start(["--stateless"])
+# ---- stateless, environment fallbacks, canonical resource ----
+port = free_port()
+url = f"http://127.0.0.1:{port}/mcp"
+(tok,) = mint([claims(url, "carol", "tools.call")])
+proc, _ = start(["--stateless"], port=port, env={
+    "DESCOPE_MCP_WELL_KNOWN_URL": ISSUER + "/.well-known/openid-configuration",
+    "MCP_SERVER_URL": f"HTTP://127.0.0.1:{port}/mcp"})
 try:
-    st, sid, body = post(port, call("echo", {"text": "x"}, 1))
-    check(st == 200 and sid is None and body["result"]["content"][0]["text"] == "x", "stateless")
+    st, r, body = request(port, "POST", "/mcp", call("echo", {"text": "x"}, 1), tok)
+    check(st == 200 and r.getheader("Mcp-Session-Id") is None and
+          body["result"]["content"][0]["text"] == "x", "stateless via environment variables")
+    st, _, prm = request(port, "GET", "/.well-known/oauth-protected-resource/mcp")
+    check(prm["resource"] == url, "MCP_SERVER_URL canonicalised (scheme lower-cased)")
 finally:
     stop(proc)
 
-# Auth flags are accepted (and announced on stderr) until the glue lands.
-proc, port = start(["--well-known-url", "https://api.descope.com/P2abc/.well-known/"
-                    "openid-configuration", "--mcp-server-url", "http://127.0.0.1/mcp",
-                    "--require-scope", "a", "--require-scope", "b"])
-stop(proc)
-check(b"auth options" in proc.stderr.read(), "auth options note on stderr")
+# ---- --require-scope (server-wide) ----
+port = free_port()
+url = f"http://127.0.0.1:{port}/mcp"
+without, with_, expired = mint([claims(url, "dan", "tools.call"),
+                                claims(url, "dan", "tools.call admin.write"),
+                                claims(url, "dan", "tools.call", exp_in=-3600)])
+proc, _ = start(["--well-known-url", ISSUER, "--mcp-server-url", url,
+                 "--require-scope", "admin.write", "--require-scope", "tools.call"], port=port)
+try:
+    st, r, _ = request(port, "POST", "/mcp", INIT)
+    check(st == 401 and 'scope="admin.write tools.call"' in r.getheader("WWW-Authenticate"),
+          "--require-scope: the 401 names the required scopes")
+    st, r, _ = request(port, "POST", "/mcp", INIT, token=without)
+    check(st == 403 and 'error="insufficient_scope"' in r.getheader("WWW-Authenticate"),
+          "--require-scope: a token without it -> 403")
+    st, r, _ = request(port, "POST", "/mcp", INIT, token=expired)
+    check(st == 401 and 'error_description="Token expired"' in r.getheader("WWW-Authenticate"),
+          "--require-scope: an expired token lacking it -> 401 (validity before scope)")
+    st, _, _ = request(port, "POST", "/mcp", INIT, token=with_)
+    check(st == 200, "--require-scope: a token with it -> 200")
+finally:
+    stop(proc)
+
+# ---- --stdio: no auth ----
+msgs = [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        call("admin_echo", {"text": "local"}, 2), call("whoami", {}, 3)]
+p = subprocess.run([BIN, "--stdio"], input="".join(json.dumps(m) + "\n" for m in msgs).encode(),
+                   capture_output=True, timeout=15, env=env)
+out = [json.loads(line) for line in p.stdout.decode().splitlines()]
+check(p.returncode == 0 and len(out) == 3, "--stdio: answers on stdout, exit 0 at end of input")
+check(out[1]["result"]["content"][0]["text"] == "local", "--stdio: admin_echo without auth")
+check(out[2]["result"]["structuredContent"] == {"user_id": None, "scopes": [],
+                                                "client_id": None}, "--stdio: whoami is nobody")
+issuer.shutdown()
 print("ok")

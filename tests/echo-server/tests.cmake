@@ -1,10 +1,8 @@
-# The example server's command-line contract, driven from outside over loopback HTTP.
+# The example server's command-line contract, driven from outside over loopback HTTP: a Python
+# loopback issuer (discovery + JWKS) and tokens from tests/cli/mint_tool.c (cli_mint_tool).
 if(TARGET mcp-echo-server)
-  find_package(Python3 COMPONENTS Interpreter)
-  if(Python3_FOUND)
-    add_test(NAME echo_server.http
-             COMMAND ${Python3_EXECUTABLE} ${CMAKE_CURRENT_LIST_DIR}/echo_server_http.py
-                     $<TARGET_FILE:mcp-echo-server>)
-    set_tests_properties(echo_server.http PROPERTIES TIMEOUT 60)
-  endif()
+  add_test(NAME echo_server.http
+           COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/echo_server_http.py
+                   $<TARGET_FILE:mcp-echo-server> $<TARGET_FILE:cli_mint_tool>)
+  set_tests_properties(echo_server.http PROPERTIES TIMEOUT 90)
 endif()
