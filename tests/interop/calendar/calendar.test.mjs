@@ -7,8 +7,8 @@
 // insufficient_scope; a proper token gets the events as structuredContent; the fake Descope API
 // got "Bearer <pid>:<MCP token>" and the right body; the fake calendar API got the connection
 // token and NEVER the MCP token (every request checked, headers and URL); a user who has not
-// connected gets isError with the connect URL; policy denied and rate limited give clear tool
-// errors; max_results out of range is refused by schema validation; the PRM lists the scopes.
+// connected gets isError with the connect URL; policy denied, rate limited, a refused connection
+// token and an unreachable calendar API give clear tool errors; max_results out of range is refused by schema validation; the PRM lists the scopes.
 // Exit 77 only when node_modules (run-test.sh) or the binary is missing.
 import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -26,7 +26,7 @@ const ISSUER_PATH = `/v1/apps/agentic/${PID}/MS2caltest`;
 const GOOGLE_SCOPE = 'https://www.googleapis.com/auth/calendar.readonly';
 const CONNECT_URL = 'https://connect.example.test/outbound/connect?ticket=t-123';
 // Each connected user gets a distinct connection token (never equal to any MCP token).
-const CONN_TOKENS = { U2alice: `conn-alice-${crypto.randomUUID()}` };
+const CONN_TOKENS = { U2alice: `conn-alice-${crypto.randomUUID()}`, U2stale: `conn-stale-${crypto.randomUUID()}` };
 
 // ---- a tiny JSON HTTP server that records every request ----
 async function startServer(handler) {
@@ -88,8 +88,9 @@ const descope = await startServer((r) => {
   if (r.method !== 'POST' || r.url !== '/v1/mgmt/outbound/app/user/token') return [404, { errorCode: 'E000000' }];
   switch (body.userId) {
     case 'U2alice':
+    case 'U2stale': // a token Descope still hands out but Google no longer accepts
       return [200, { token: {
-        id: 'CN1', appId: body.appId, userId: body.userId, accessToken: CONN_TOKENS.U2alice,
+        id: 'CN1', appId: body.appId, userId: body.userId, accessToken: CONN_TOKENS[body.userId],
         accessTokenType: 'bearer', accessTokenExpiry: Math.floor(Date.now() / 1000) + 3600, scopes: [GOOGLE_SCOPE],
       } }];
     case 'U2denied':
@@ -239,6 +240,10 @@ async function callAs(sub) {
   check(d.isError === true && /policy denied/i.test(text(d)), 'policy denied: a clear tool error', text(d));
   const b = await callAs('U2busy');
   check(b.isError === true && /rate limit/i.test(text(b)) && /42 s/.test(text(b)), 'rate limited: a clear tool error with Retry-After', text(b));
+  const s = await callAs('U2stale');
+  check(s.isError === true && /refused the connection token \(HTTP 401\)/.test(text(s)) && /reconnect/.test(text(s)),
+    'calendar API refuses the connection token: a clear tool error asking to reconnect', text(s));
+  check(calendar.requests.at(-1)?.headers.authorization === `Bearer ${CONN_TOKENS.U2stale}`, 'the refused call carried that connection token');
 }
 
 // ---- unreachable calendar API: a clear tool error (a second server, calendar base on a closed port) ----
@@ -273,13 +278,15 @@ async function callAs(sub) {
   check(calendar.requests.length >= 2, 'the calendar API was called', calendar.requests.length);
   const leaked = calendar.requests.filter((q) => mcpTokens.some((t) => JSON.stringify(q).includes(t)));
   check(leaked.length === 0, 'the calendar API NEVER received an MCP access token (any header, URL or body)', leaked.map((q) => q.url));
-  check(calendar.requests.every((q) => q.headers.authorization === `Bearer ${CONN_TOKENS.U2alice}`),
-    'every calendar request carried the connection token');
-  check(descope.requests.every((q) => !JSON.stringify(q.body).includes(CONN_TOKENS.U2alice)), 'the connection token was never sent back to Descope');
+  const conns = Object.values(CONN_TOKENS).map((t) => `Bearer ${t}`);
+  check(calendar.requests.every((q) => conns.includes(q.headers.authorization)),
+    'every calendar request carried a connection token');
+  check(descope.requests.every((q) => !Object.values(CONN_TOKENS).some((t) => JSON.stringify(q).includes(t))),
+    'no connection token was ever sent back to Descope');
 }
 
 check(srv.exitCode === null && srv.signalCode === null, 'the server is still running at the end', srv.output.slice(-500));
-check(!mcpTokens.some((t) => srv.output.includes(t)) && !srv.output.includes(CONN_TOKENS.U2alice), 'no token in the server output');
+check(!mcpTokens.some((t) => srv.output.includes(t)) && !Object.values(CONN_TOKENS).some((t) => srv.output.includes(t)), 'no token in the server output');
 as.close();
 descope.close();
 calendar.close();
