@@ -8,7 +8,8 @@
 // got "Bearer <pid>:<MCP token>" and the right body; the fake calendar API got the connection
 // token and NEVER the MCP token (every request checked, headers and URL); a user who has not
 // connected gets isError with the connect URL; policy denied, rate limited, a refused connection
-// token and an unreachable calendar API give clear tool errors; max_results out of range is refused by schema validation; the PRM lists the scopes.
+// token and an unreachable calendar API give clear tool errors; max_results out of range is
+// refused by schema validation; the PRM lists the scopes.
 // Exit 77 only when node_modules (run-test.sh) or the binary is missing.
 import http from 'node:http';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
