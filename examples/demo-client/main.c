@@ -393,6 +393,8 @@ static bool step1_discovery(const cfg *c)
     }
     json_t *meta = NULL;
     if (as) {
+        /* OpenID Connect Discovery §4: the issuer + "/.well-known/openid-configuration", which
+         * Descope (and the sandbox) serve; MCP clients also try RFC 8414's form. */
         char url[1200];
         snprintf(url, sizeof url, "%s/.well-known/openid-configuration", as);
         meta = get_json(url);
