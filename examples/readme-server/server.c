@@ -2,10 +2,10 @@
  * The README's "a complete protected server in C", compiled in CI (-Werror) so the text
  * cannot drift from the API. examples/echo-server is the same server with flags and tests.
  */
+/* README:begin server */
 #include <stdio.h>
 #include <stdlib.h>
 #include <dmcp/dmcp.h>
-#include <dmcp/protect.h>
 
 static dmcp_status echo(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
 {
@@ -77,3 +77,4 @@ int main(void)
     dmcp_validator_free(v);
     return st == DMCP_OK ? 0 : 1;
 }
+/* README:end server */

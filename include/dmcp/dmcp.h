@@ -16,5 +16,6 @@
 #include "dmcp/auth.h"
 #include "dmcp/descope.h"
 #include "dmcp/server.h"
+#include "dmcp/protect.h"
 
 #endif /* DMCP_DMCP_H */

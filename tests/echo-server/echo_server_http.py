@@ -259,9 +259,11 @@ p = subprocess.run([BIN, "--stdio"], input="".join(json.dumps(m) + "\n" for m in
                    capture_output=True, timeout=15, env=env)
 out = [json.loads(line) for line in p.stdout.decode().splitlines()]
 check(p.returncode == 0 and len(out) == 3, "--stdio: answers on stdout, exit 0 at end of input")
-check(out[1]["result"]["content"][0]["text"] == "local", "--stdio: admin_echo without auth")
-check(out[2]["result"]["structuredContent"] == {"user_id": None, "scopes": [],
-                                                "client_id": None}, "--stdio: whoami is nobody")
+# JSON-RPC responses may arrive in any order (handlers run concurrently): match them by id.
+by_id = {m.get("id"): m for m in out}
+check(by_id[2]["result"]["content"][0]["text"] == "local", "--stdio: admin_echo without auth")
+check(by_id[3]["result"]["structuredContent"] == {"user_id": None, "scopes": [],
+                                                  "client_id": None}, "--stdio: whoami is nobody")
 
 # ---- examples/token-arg: the token as a tool argument, validated with the core API ----
 if TOKEN_ARG:

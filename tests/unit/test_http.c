@@ -626,10 +626,14 @@ static void test_content_negotiation_and_limits(void **state)
     b[big] = '\0';
     o.ctype = NULL;
     o.body = b;
+    o.timeout_ms = 60000; /* 4 MiB through a loaded loopback: not a timing test */
     do_req(port_auth, &o, &r);
     assert_int_equal(r.status, 413);
     /* Chunked upload over the cap: also 413. */
-    reqopts ch = {.token = "alice", .body = b, .extra = {"Transfer-Encoding: chunked"}};
+    reqopts ch = {.token = "alice",
+                  .body = b,
+                  .timeout_ms = 60000,
+                  .extra = {"Transfer-Encoding: chunked"}};
     do_req(port_auth, &ch, &r);
     assert_int_equal(r.status, 413);
     free(b);
