@@ -8,11 +8,10 @@ import path from 'node:path';
 import readline from 'node:readline';
 import { auth } from '@modelcontextprotocol/sdk/client/auth.js';
 import { createRemoteJWKSet, jwtVerify, decodeProtectedHeader } from 'jose';
-import { check, deadline, finish, log, requireBinary, requireSubcommand, spawnTracked, stopChild } from '../lib/harness.mjs';
+import { check, deadline, finish, log, requireBinary, spawnTracked, stopChild } from '../lib/harness.mjs';
 
 deadline(60);
 const bin = requireBinary('descope-mcp');
-await requireSubcommand(bin, 'sandbox');
 
 const sb = spawnTracked(bin, ['sandbox', '--listen', '127.0.0.1:0', '--exit-after', '55']);
 const ready = await new Promise((resolve, reject) => {

@@ -4,13 +4,12 @@
 // path. Also: wrong audience → exit 1, missing scope → exit 3 with the Python SDK's JSON, token
 // from stdin (`-`), `--require-typ at+jwt`, unreachable key source → exit 4.
 import {
-  check, deadline, finish, freePort, log, parseJson, pyjwtVerify, requireBinary, requireSubcommand, run, PYTHON,
+  check, deadline, finish, freePort, log, parseJson, pyjwtVerify, requireBinary, run, PYTHON,
 } from '../lib/harness.mjs';
 import { ALGS, DESCOPE_PATH, getToken, startProvider } from '../oidc/provider-lib.mjs';
 
 deadline(55);
 const cli = requireBinary('descope-mcp');
-await requireSubcommand(cli, 'validate');
 
 // The byte-exact insufficient-scope JSON of the Python SDK (`json.dumps(indent=2)`),
 // computed by Python itself (descope-wire-protocol.md §6).
