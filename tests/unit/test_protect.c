@@ -942,6 +942,33 @@ static void test_bearer_parse(void **state)
     free(big);
 }
 
+/* The parser's character tables against the grammar, for every byte value. */
+static bool ref_alnum(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static void test_bearer_charsets(void **state)
+{
+    (void)state;
+    const char *tok;
+    size_t len;
+    for (int c = 0; c < 256; c++) {
+        /* RFC 6750 §2.1 b64token body character: "Bearer a<c>b". */
+        bool b64 = ref_alnum(c) || (c != 0 && strchr("-._~+/", c) != NULL);
+        char v[16] = "Bearer a?b";
+        v[8] = (char)c;
+        assert_int_equal(dmcp__bearer_parse(v, 10, &tok, &len),
+                         b64 ? DMCP__BEARER_OK : DMCP__BEARER_MALFORMED);
+        /* RFC 9110 §5.6.2 tchar in the scheme: "X<c>Y abc" is another scheme or malformed. */
+        bool tchar = ref_alnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        char w[16] = "X?Y abc";
+        w[1] = (char)c;
+        dmcp__bearer want = tchar || c == ' ' ? DMCP__BEARER_OTHER_SCHEME : DMCP__BEARER_MALFORMED;
+        assert_int_equal(dmcp__bearer_parse(w, 7, &tok, &len), want);
+    }
+}
+
 /* An over-long token over HTTP: 401 invalid_token, not a crash nor a 400. */
 static void test_oversized_token(void **state)
 {
@@ -1044,6 +1071,7 @@ int main(void)
         cmocka_unit_test(test_tool_error_mode_and_hierarchy),
         cmocka_unit_test(test_canonical_resource),
         cmocka_unit_test(test_bearer_parse),
+        cmocka_unit_test(test_bearer_charsets),
         cmocka_unit_test(test_oversized_token),
         cmocka_unit_test(test_creation),
     };
