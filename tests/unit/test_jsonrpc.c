@@ -146,6 +146,69 @@ static void test_builders_keep_id_type(void **state)
     json_decref(iid);
 }
 
+/* dmcp__json_dump is json_dumps(v, JSON_COMPACT), byte for byte (jsonrpc.c writes it itself). */
+static void assert_dump_like_jansson(json_t *v)
+{
+    size_t len = 0;
+    char *mine = dmcp__json_dump(v, &len);
+    char *ref = json_dumps(v, JSON_COMPACT);
+    assert_non_null(mine);
+    assert_non_null(ref);
+    assert_int_equal(len, strlen(ref));
+    assert_string_equal(mine, ref);
+    free(mine);
+    free(ref);
+    json_decref(v);
+}
+
+static void test_dump_matches_jansson(void **state)
+{
+    (void)state;
+    /* Every control character, quote, backslash, slash, DEL, multi-byte UTF-8, embedded NUL. */
+    char all[40];
+    for (int i = 0; i < 32; i++) {
+        all[i] = (char)(i + 1 == 32 ? 0x7F : i + 1);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "ctl", json_stringn(all, 32));
+    json_object_set_new(o, "nul", json_stringn("a\0b", 3));
+    json_object_set_new(o, "q\"k\\/\n", json_string("\"\\/ caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+    json_object_setn_new(o, "k\0ey", 4, json_true());
+    json_object_set_new(o, "f", json_false());
+    json_object_set_new(o, "n", json_null());
+    json_object_set_new(o, "ints", json_pack("[I,I,I,I,I]", (json_int_t)0, (json_int_t)-1,
+                                             (json_int_t)1234567890123LL,
+                                             (json_int_t)INT64_MAX, (json_int_t)INT64_MIN));
+    json_object_set_new(o, "reals", json_pack("[f,f,f,f]", 0.5, -1e300, 1.0, 0.1));
+    json_object_set_new(o, "empty", json_pack("{s:{},s:[],s:s}", "o", "a", "s", ""));
+    json_object_set_new(o, "deep", json_pack("[[[{s:[1,{}]}]]]", "x"));
+    assert_dump_like_jansson(o);
+    /* Insertion order is kept after deletions and replacements, as jansson iterates. */
+    o = json_pack("{s:i,s:i,s:i}", "z", 1, "a", 2, "m", 3);
+    json_object_del(o, "a");
+    json_object_set_new(o, "a", json_integer(4));
+    json_object_set_new(o, "z", json_integer(5));
+    assert_dump_like_jansson(o);
+    assert_dump_like_jansson(json_array());
+    /* A real JSON-RPC answer. */
+    assert_dump_like_jansson(dmcp__jsonrpc_result(
+        json_string("1-2"), json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text",
+                                      "hello, benchmark", "isError", 0)));
+    /* Like json_dumps(JSON_COMPACT): a scalar alone is not a document. */
+    json_t *sc = json_string("x");
+    assert_null(dmcp__json_dump(sc, NULL));
+    assert_null(json_dumps(sc, JSON_COMPACT));
+    json_decref(sc);
+    /* A value containing itself fails instead of recursing without end. */
+    json_t *a = json_array(), *b = json_array();
+    json_array_append(a, b);
+    json_array_append(b, a);
+    assert_null(dmcp__json_dump(a, NULL));
+    json_array_clear(b);
+    json_decref(a);
+    json_decref(b);
+}
+
 static void test_process_shapes(void **state)
 {
     (void)state;
@@ -188,7 +251,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_limits),   cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_classify),       cmocka_unit_test(test_builders_keep_id_type),
-        cmocka_unit_test(test_process_shapes),
+        cmocka_unit_test(test_process_shapes), cmocka_unit_test(test_dump_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
