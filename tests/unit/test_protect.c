@@ -967,6 +967,24 @@ static void test_bearer_charsets(void **state)
         dmcp__bearer want = tchar || c == ' ' ? DMCP__BEARER_OTHER_SCHEME : DMCP__BEARER_MALFORMED;
         assert_int_equal(dmcp__bearer_parse(w, 7, &tok, &len), want);
     }
+    /* Long tokens (the parser checks 8 bytes per step): one bad byte at any position, in any
+     * lane of a step or in the tail, makes the header malformed. */
+    static const char bad_bytes[] = {',', ' ', '=', '\x80', '\0', '"'};
+    char v[7 + 45];
+    memcpy(v, "Bearer ", 7);
+    for (size_t n = 1; n <= 45; n++) {
+        memset(v + 7, 'A', n);
+        assert_int_equal(dmcp__bearer_parse(v, 7 + n, &tok, &len), DMCP__BEARER_OK);
+        assert_int_equal(len, n);
+        for (size_t k = 0; k + 1 < n; k++) { /* not the last byte: a final "=" is padding */
+            for (size_t b = 0; b < sizeof(bad_bytes); b++) {
+                v[7 + k] = bad_bytes[b];
+                assert_int_equal(dmcp__bearer_parse(v, 7 + n, &tok, &len),
+                                 DMCP__BEARER_MALFORMED);
+                v[7 + k] = 'A';
+            }
+        }
+    }
 }
 
 /* An over-long token over HTTP: 401 invalid_token, not a crash nor a 400. */
