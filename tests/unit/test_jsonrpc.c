@@ -190,10 +190,12 @@ static void test_dump_matches_jansson(void **state)
     json_object_set_new(o, "z", json_integer(5));
     assert_dump_like_jansson(o);
     assert_dump_like_jansson(json_array());
-    /* A real JSON-RPC answer. */
+    /* A real JSON-RPC answer (the id is borrowed). */
+    json_t *id = json_string("1-2");
     assert_dump_like_jansson(dmcp__jsonrpc_result(
-        json_string("1-2"), json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text",
-                                      "hello, benchmark", "isError", 0)));
+        id, json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text",
+                      "hello, benchmark", "isError", 0)));
+    json_decref(id);
     /* Like json_dumps(JSON_COMPACT): a scalar alone is not a document. */
     json_t *sc = json_string("x");
     assert_null(dmcp__json_dump(sc, NULL));
