@@ -977,10 +977,15 @@ static dmcp__session *lookup_session(dmcp__http *h, struct MHD_Connection *c,
     return s;
 }
 
-/* MCP-Protocol-Version (Transports §2.7): unsupported -> 400. Returns false after queueing. */
-static bool check_version_header(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret)
+/* MCP-Protocol-Version (Transports §2.7): unsupported -> 400. Returns false after queueing.
+ * *value (may be NULL) receives the header, supported or absent (NULL). */
+static bool check_version_header(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret,
+                                 const char **value)
 {
     const char *v = header(c, "MCP-Protocol-Version");
+    if (value != NULL) {
+        *value = v;
+    }
     if (v != NULL && !dmcp__version_supported(v)) {
         *ret = send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
                           "Bad Request: Unsupported protocol version", origin);
@@ -1020,7 +1025,8 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
         return send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
                           "Request body too large", origin);
     }
-    if (!check_version_header(c, origin, &ret)) {
+    const char *hv = NULL; /* supported or absent once checked */
+    if (!check_version_header(c, origin, &ret, &hv)) {
         return ret;
     }
     int code = 0;
@@ -1030,7 +1036,6 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
                           code == DMCP_JSONRPC_PARSE_ERROR ? "Parse error" : "Invalid Request",
                           origin);
     }
-    const char *hv = header(c, "MCP-Protocol-Version");
     bool init = is_initialize(body);
     dmcp__session *sess = NULL;
     const char *new_sid = NULL;
@@ -1241,7 +1246,7 @@ static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const
         return send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
                           "Not Acceptable: Accept must list text/event-stream", origin);
     }
-    if (!check_version_header(c, origin, &ret)) {
+    if (!check_version_header(c, origin, &ret, NULL)) {
         return ret;
     }
     dmcp__session *sess = lookup_session(h, c, p, origin, &ret);
@@ -1326,7 +1331,7 @@ static enum MHD_Result handle_delete(dmcp__http *h, struct MHD_Connection *c,
     if (h->srv->stateless) {
         return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "POST, OPTIONS");
     }
-    if (!check_version_header(c, origin, &ret)) {
+    if (!check_version_header(c, origin, &ret, NULL)) {
         return ret;
     }
     dmcp__session *sess = lookup_session(h, c, p, origin, &ret);
