@@ -1,6 +1,8 @@
 /* JSON-RPC 2.0 framing: parsing limits, message shapes, id types, batches. */
 #include "mcp_test.h"
 
+#include "auth/jsonlite.h"
+
 static json_t *parse(const char *s, int *code)
 {
     return dmcp__jsonrpc_parse(s, strlen(s), DMCP_MAX_BODY_BYTES, code);
@@ -211,6 +213,60 @@ static void test_dump_matches_jansson(void **state)
     json_decref(b);
 }
 
+/* dmcp__jl_load (the request parser) accepts what json_loadb(REJECT_DUPLICATES|DECODE_ANY)
+ * accepts and builds the same value, member order included. */
+static void test_load_matches_jansson(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        ("{\"jsonrpc\":\"2.0\",\"id\":\"1-2\",\"method\":\"tools/call\",\"params\":{\"name\":"
+         "\"echo\",\"arguments\":{\"text\":\"hello, benchmark\"}}}"),
+        "{\"z\":1,\"a\":[true,false,null,-0,0,-1,9223372036854775807,-9223372036854775808]}",
+        "[1.5,-0.0,1E+2,1e-400,0.1,2.5e-3,123456789.125]", " \t\n\r[ 1 , \"x\" , {} ] \n",
+        "\"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "{\"\\u00e9\":\"\xc3\xa9\"}", "5",
+        "true", "null", "[]", "{}", "\"\"", "{\"\":0}",
+        /* refused by both */
+        "", " ", "{\"a\":1,\"a\":2}", "{\"a\":{\"b\":1,\"b\":2}}", "{\"a\":1,\"\\u0061\":2}",
+        "[1.5e400]", "[-1e400]", "[99999999999999999999]", "[-9223372036854775809]",
+        "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\u0000\"", "[01]", "[-]",
+        "[1.]", "[.5]", "[1e]", "[+1]", "[1,]", "{\"a\":1,}", "{\"a\"}", "{a:1}", "[1 2]",
+        "{\"a\" 1}", "\"\x01\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", "\"\xf4\x90\x80\x80\"",
+        "\"\xff\"", "[\"a\"", "{", "[", "tru", "nul", "falsey", "[1]x", "1 2", "\"a\"\"b\"",
+        "'a'", "[NaN]", "[Infinity]", "\xef\xbb\xbf{}", "[\"\\x\"]", "[\"\\u12\"]",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *in = cases[i];
+        json_t *mine = NULL;
+        dmcp__jl_error e = dmcp__jl_load((const unsigned char *)in, strlen(in), &mine);
+        json_t *ref = json_loadb(in, strlen(in), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+        if ((mine != NULL) != (ref != NULL)) {
+            fail_msg("case %zu (%s): jl_load %s, jansson %s", i, in, mine ? "accepts" : "refuses",
+                     ref ? "accepts" : "refuses");
+        }
+        assert_int_equal(e == DMCP__JL_OK, mine != NULL);
+        if (mine != NULL) {
+            char *a = json_dumps(mine, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *b = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY);
+            assert_string_equal(a, b);
+            assert_true(json_equal(mine, ref));
+            free(a);
+            free(b);
+        }
+        json_decref(mine);
+        json_decref(ref);
+    }
+    /* Depth: 64 nested containers are fine, 65 are refused (jansson would allow 2048). */
+    char deep[2 * 65 + 1];
+    for (size_t n = 64; n <= 65; n++) {
+        memset(deep, '[', n);
+        memset(deep + n, ']', n);
+        json_t *v = NULL;
+        assert_int_equal(dmcp__jl_load((const unsigned char *)deep, 2 * n, &v),
+                         n == 64 ? DMCP__JL_OK : DMCP__JL_EDEPTH);
+        json_decref(v);
+    }
+}
+
 static void test_process_shapes(void **state)
 {
     (void)state;
@@ -254,6 +310,7 @@ int main(void)
         cmocka_unit_test(test_parse_limits),   cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_classify),       cmocka_unit_test(test_builders_keep_id_type),
         cmocka_unit_test(test_process_shapes), cmocka_unit_test(test_dump_matches_jansson),
+        cmocka_unit_test(test_load_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
