@@ -27,6 +27,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "internal.h"
 
 #define DMCP__JL_MAX_DEPTH DMCP_MAX_JSON_DEPTH
@@ -85,5 +87,16 @@ void dmcp__jl_free(dmcp__jl_doc *doc);
 
 /* The top-level member named `key` (exact bytes), or NULL. */
 const dmcp__jl_member *dmcp__jl_get(const dmcp__jl_doc *doc, const char *key);
+
+/*
+ * The same grammar building a jansson value (any JSON value at the top, like json_loadb with
+ * JSON_REJECT_DUPLICATES | JSON_DECODE_ANY; reals converted by jansson itself). Why: the MCP
+ * runtime parses every request body, and json_loadb() was 10% of the HTTP server's CPU on
+ * authenticated tools/call (perf, bench/http/run.sh; ~24k instructions for a 130-byte body).
+ * Differences from json_loadb, as for dmcp__jl_parse: nesting deeper than DMCP__JL_MAX_DEPTH
+ * is refused, and so is any NUL byte outside a string. tests/fuzz/fuzz_jl_load_diff.c checks
+ * the rest against jansson. Ownership: *out is new (json_decref). Thread-safety: reentrant.
+ */
+dmcp__jl_error dmcp__jl_load(const unsigned char *in, size_t len, json_t **out);
 
 #endif /* DMCP_JSONLITE_H */

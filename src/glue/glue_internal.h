@@ -39,4 +39,22 @@ typedef enum dmcp__bearer {
 dmcp__bearer dmcp__bearer_parse(const char *value, size_t len, const char **token,
                                 size_t *token_len);
 
+/*
+ * A bounded cache of principals by verified token (src/glue/principal.c). Returns the
+ * principal of token t whose raw bytes are raw/raw_len: the cached one when t is the same
+ * token object as before with the same bytes, else a new one (which replaces the slot's
+ * entry). Validate t and check its scopes before calling: the cache checks nothing else.
+ * Ownership: *out is a new reference (dmcp_principal_unref). c may be NULL (no caching).
+ * Thread-safety: safe for concurrent use (a mutex per slot).
+ */
+typedef struct dmcp__pcache dmcp__pcache;
+struct dmcp_token;
+struct dmcp_principal;
+dmcp__pcache *dmcp__pcache_new(void);
+void dmcp__pcache_free(dmcp__pcache *c);
+dmcp_status dmcp__pcache_principal(dmcp__pcache *c, const struct dmcp_token *t, const char *raw,
+                                   size_t raw_len, struct dmcp_principal **out);
+/* Entries held (for tests). */
+size_t dmcp__pcache_count(dmcp__pcache *c);
+
 #endif

@@ -8,7 +8,7 @@
  *
  * Everything derived from the configuration (canonical resource, PRM URL and document, the
  * constant challenges) is computed once at creation; the callbacks only read it, so they run
- * concurrently without locks. Uses the public runtime and auth APIs, curl_url() for URLs, and
+ * concurrently; the one mutable part, the principal cache (principal.c), locks per slot. Uses the public runtime and auth APIs, curl_url() for URLs, and
  * the validator's challenge-scope strategy (auth_internal.h); nothing of the runtime's inside.
  */
 #include <stdlib.h>
@@ -223,6 +223,7 @@ typedef struct protect {
     char *malformed_challenge; /* §5 row 5 */
     dmcp_tool_scope_mode mode;
     dmcp_challenge_scope strategy;
+    dmcp__pcache *principals; /* principal per verified token (principal.c) */
 } protect;
 
 static void protect_free(void *ud)
@@ -239,6 +240,7 @@ static void protect_free(void *ud)
     free(p->baseline);
     dmcp_free(p->no_token_challenge);
     dmcp_free(p->malformed_challenge);
+    dmcp__pcache_free(p->principals);
     free(p);
 }
 
@@ -461,85 +463,6 @@ static dmcp_status route(void *ud, const dmcp_http_request *req, dmcp_http_respo
 
 /* ---- authenticate (§3 steps 2-4) ---- */
 
-/* Principal data: tagged so dmcp_protect_principal_token() never misreads foreign data. */
-static const char PRINCIPAL_TAG[] = "dmcp-protect";
-
-typedef struct principal_data {
-    const char *tag;
-    dmcp_token *token;
-} principal_data;
-
-static void principal_data_free(void *d)
-{
-    principal_data *pd = d;
-    if (pd != NULL) {
-        dmcp_token_free(pd->token);
-        free(pd);
-    }
-}
-
-const dmcp_token *dmcp_protect_principal_token(const dmcp_principal *p)
-{
-    const principal_data *pd = dmcp_principal_data(p);
-    return pd != NULL && pd->tag == PRINCIPAL_TAG ? pd->token : NULL;
-}
-
-/*
- * Session binding key (§6): issuer, subject and client id as a JSON array, an unambiguous
- * encoding whatever the claims hold (a "\n"-joined string would let a subject containing
- * "\n" collide). Never the token: a refreshed token keeps its session.
- */
-static char *binding_key(const dmcp_token *t)
-{
-    const char *iss = dmcp_token_issuer(t), *sub = dmcp_token_subject(t);
-    const char *azp = dmcp_token_client_id(t);
-    json_t *a = json_pack("[s?s?s?]", iss, sub, azp);
-    char *s = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
-    json_decref(a);
-    return s;
-}
-
-static dmcp_status make_principal(const dmcp_token *t, const char *raw, size_t raw_len,
-                                  dmcp_principal **out)
-{
-    char *key = binding_key(t);
-    dmcp_principal *pr = NULL;
-    dmcp_status st = key != NULL ? dmcp_principal_new(key, &pr) : DMCP_E_NOMEM;
-    free(key);
-    if (st == DMCP_OK && dmcp_token_user_id(t) != NULL) {
-        st = dmcp_principal_set_user_id(pr, dmcp_token_user_id(t));
-    }
-    if (st == DMCP_OK && dmcp_token_client_id(t) != NULL) {
-        st = dmcp_principal_set_client_id(pr, dmcp_token_client_id(t));
-    }
-    size_t n = 0;
-    const char *const *scopes = dmcp_token_scopes(t, &n);
-    for (size_t i = 0; st == DMCP_OK && i < n; i++) {
-        st = dmcp_principal_add_scope(pr, scopes[i]);
-    }
-    if (st == DMCP_OK) {
-        /* The token's claims are immutable; the principal only holds a reference. */
-        st = dmcp_principal_set_claims(pr, (json_t *)dmcp_token_claims(t));
-    }
-    if (st == DMCP_OK) {
-        st = dmcp_principal_set_access_token(pr, raw, raw_len);
-    }
-    principal_data *pd = NULL;
-    if (st == DMCP_OK) {
-        pd = malloc(sizeof(*pd));
-        st = pd != NULL ? DMCP_OK : DMCP_E_NOMEM;
-    }
-    if (st != DMCP_OK) {
-        dmcp_principal_unref(pr);
-        return st;
-    }
-    pd->tag = PRINCIPAL_TAG;
-    pd->token = dmcp_token_ref((dmcp_token *)t);
-    dmcp_principal_set_data(pr, pd, principal_data_free);
-    *out = pr;
-    return DMCP_OK;
-}
-
 static dmcp_status refuse_invalid_token(const protect *p, dmcp_reason reason,
                                         dmcp_http_response **refusal)
 {
@@ -612,7 +535,7 @@ static dmcp_status authenticate(void *ud, const dmcp_http_request *req, dmcp_pri
     if (st == DMCP_E_INSUFFICIENT_SCOPE) {
         *refusal = insufficient_scope(p, se);
     } else if (st == DMCP_OK) {
-        st = make_principal(t, tok, tok_len, principal);
+        st = dmcp__pcache_principal(p->principals, t, tok, tok_len, principal);
     }
     dmcp_scope_error_free(se);
     dmcp_token_free(t);
@@ -747,6 +670,10 @@ static dmcp_status setup(protect *p, const dmcp_protect_options *o, dmcp_error *
     }
     p->mode = o->mode;
     p->strategy = dmcp__validator_challenge_scope(p->v);
+    p->principals = dmcp__pcache_new();
+    if (p->principals == NULL) {
+        return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, NULL);
+    }
     return DMCP_OK;
 }
 

@@ -977,10 +977,15 @@ static dmcp__session *lookup_session(dmcp__http *h, struct MHD_Connection *c,
     return s;
 }
 
-/* MCP-Protocol-Version (Transports §2.7): unsupported -> 400. Returns false after queueing. */
-static bool check_version_header(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret)
+/* MCP-Protocol-Version (Transports §2.7): unsupported -> 400. Returns false after queueing.
+ * *value (may be NULL) receives the header, supported or absent (NULL). */
+static bool check_version_header(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret,
+                                 const char **value)
 {
     const char *v = header(c, "MCP-Protocol-Version");
+    if (value != NULL) {
+        *value = v;
+    }
     if (v != NULL && !dmcp__version_supported(v)) {
         *ret = send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
                           "Bad Request: Unsupported protocol version", origin);
@@ -992,8 +997,10 @@ static bool check_version_header(struct MHD_Connection *c, const char *origin, e
 static bool is_initialize(const json_t *body)
 {
     const json_t *id = NULL;
-    return json_is_object(body) && dmcp__jsonrpc_classify(body, &id) == DMCP__MSG_REQUEST &&
-           strcmp(json_string_value(json_object_get(body, "method")), "initialize") == 0;
+    /* The method first: most requests are not initialize and skip the full classification. */
+    const char *m = json_string_value(json_object_get(body, "method"));
+    return m != NULL && strcmp(m, "initialize") == 0 &&
+           dmcp__jsonrpc_classify(body, &id) == DMCP__MSG_REQUEST;
 }
 
 static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_state *rs,
@@ -1018,7 +1025,8 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
         return send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
                           "Request body too large", origin);
     }
-    if (!check_version_header(c, origin, &ret)) {
+    const char *hv = NULL; /* supported or absent once checked */
+    if (!check_version_header(c, origin, &ret, &hv)) {
         return ret;
     }
     int code = 0;
@@ -1028,7 +1036,6 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
                           code == DMCP_JSONRPC_PARSE_ERROR ? "Parse error" : "Invalid Request",
                           origin);
     }
-    const char *hv = header(c, "MCP-Protocol-Version");
     bool init = is_initialize(body);
     dmcp__session *sess = NULL;
     const char *new_sid = NULL;
@@ -1063,10 +1070,13 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     }
     /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
     char version[16];
-    snprintf(version, sizeof(version), "%s",
-             hv != NULL
-                 ? hv
-                 : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26));
+    const char *vsrc = hv != NULL ? hv
+                                  : (atomic_load(&sess->initialized) ? sess->version
+                                                                     : DMCP_PROTOCOL_2025_03_26);
+    /* A truncating copy as snprintf("%s") would make, without its format machinery. */
+    size_t vlen = strnlen(vsrc, sizeof(version) - 1);
+    memcpy(version, vsrc, vlen);
+    version[vlen] = '\0';
     json_t *notes = json_array();
     dmcp__sink sink = {collect_sink_send, notes, false, NULL};
     dmcp__rpc_ctx ctx = {srv, sess, p, version, srv->stateless, false, &sink};
@@ -1114,13 +1124,16 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     /* A batch is re-checked item by item in dispatch (refusals become isError results). */
     ctx.authorized = json_is_object(body);
 
-    pthread_mutex_lock(&h->mu);
-    bool worker_room = h->workers < MAX_STREAM_WORKERS;
-    pthread_mutex_unlock(&h->mu);
-    if (worker_room && json_is_object(body) && id != NULL && dmcp__wants_stream(srv, body) &&
+    if (json_is_object(body) && id != NULL && dmcp__wants_stream(srv, body) &&
         dmcp__lifecycle_gate(sess, "tools/call", ctx.stateless, &(const char *){NULL}) == 0) {
-        ret = start_stream(h, c, &ctx, body, origin);
-        goto out;
+        /* The server-wide lock only for calls that would stream, not on every POST. */
+        pthread_mutex_lock(&h->mu);
+        bool worker_room = h->workers < MAX_STREAM_WORKERS;
+        pthread_mutex_unlock(&h->mu);
+        if (worker_room) {
+            ret = start_stream(h, c, &ctx, body, origin);
+            goto out;
+        }
     }
     json_t *answer = dmcp__process(&ctx, body);
     if (init && new_sid != NULL) {
@@ -1233,7 +1246,7 @@ static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const
         return send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
                           "Not Acceptable: Accept must list text/event-stream", origin);
     }
-    if (!check_version_header(c, origin, &ret)) {
+    if (!check_version_header(c, origin, &ret, NULL)) {
         return ret;
     }
     dmcp__session *sess = lookup_session(h, c, p, origin, &ret);
@@ -1318,7 +1331,7 @@ static enum MHD_Result handle_delete(dmcp__http *h, struct MHD_Connection *c,
     if (h->srv->stateless) {
         return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "POST, OPTIONS");
     }
-    if (!check_version_header(c, origin, &ret)) {
+    if (!check_version_header(c, origin, &ret, NULL)) {
         return ret;
     }
     dmcp__session *sess = lookup_session(h, c, p, origin, &ret);

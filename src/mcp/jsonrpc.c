@@ -1,7 +1,10 @@
 /* JSON-RPC 2.0 framing (JSON-RPC 2.0 §4-6; MCP 2025-11-25 Basic §1). */
+#include <stdbool.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/jsonlite.h"
 #include "mcp/mcp_internal.h"
 
 /*
@@ -48,10 +51,12 @@ json_t *dmcp__jsonrpc_parse(const char *data, size_t len, size_t max, int *code)
     if (data == NULL || len == 0 || len > max || !scan_ok(data, len)) {
         return NULL;
     }
-    json_error_t jerr;
-    /* Duplicate keys are refused: {"method":"a","method":"b"} must not mean either. */
-    json_t *v = json_loadb(data, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &jerr);
-    if (v == NULL) {
+    /* Duplicate keys are refused: {"method":"a","method":"b"} must not mean either.
+     * dmcp__jl_load is json_loadb(JSON_REJECT_DUPLICATES | JSON_DECODE_ANY) at a fraction of
+     * its cost (jsonlite.h says why; fuzz_jl_load_diff checks the equivalence). */
+    json_t *v = NULL;
+    dmcp__jl_error je = dmcp__jl_load((const unsigned char *)data, len, &v);
+    if (je != DMCP__JL_OK) {
         return NULL;
     }
     if (!json_is_object(v) && !json_is_array(v)) {
@@ -120,7 +125,10 @@ static json_t *envelope(const json_t *id)
     if (o == NULL) {
         return NULL;
     }
-    json_t *idc = id != NULL ? json_deep_copy(id) : json_null();
+    /* The id is a string or an integer (id_ok): immutable here (nothing in the runtime sets a
+     * scalar's value), so a reference is as good as the copy it used to be and saves two
+     * allocations per answer. jansson's reference counts are atomic. */
+    json_t *idc = id != NULL ? json_incref((json_t *)id) : json_null();
     if (json_object_set_new(o, "jsonrpc", json_string("2.0")) != 0 ||
         json_object_set_new(o, "id", idc) != 0) {
         json_decref(o);
@@ -179,12 +187,222 @@ json_t *dmcp__jsonrpc_notification(const char *method, json_t *params)
     return o;
 }
 
+/*
+ * Compact serialisation, byte-for-byte what json_dumps(v, JSON_COMPACT) writes (objects in
+ * insertion order, "\uXXXX" for other control characters, UTF-8 as is, "/" unescaped; reals
+ * are handed to jansson itself). Written here because a measured requirement forces it
+ * (issue 3, bench/http/run.sh): json_dumps() cost ~15k instructions per tools/call response
+ * (callgrind), mostly its cycle check, which formats every container's address with
+ * snprintf("%p") into a hash table. A depth cap replaces that check: a value containing itself
+ * exceeds it and fails as jansson's check would. Strings need no UTF-8 check: jansson only
+ * makes string values from valid UTF-8 (nothing here uses the _nocheck constructors).
+ */
+typedef struct jout {
+    char *p;
+    size_t len, cap;
+    bool bad;
+} jout;
+
+/* Ensures room for n more bytes plus a NUL. */
+static bool jout_room(jout *o, size_t n)
+{
+    if (o->bad) {
+        return false;
+    }
+    if (n < o->cap - o->len) {
+        return true;
+    }
+    size_t cap = o->cap != 0 ? o->cap : 256;
+    while (cap - o->len <= n) {
+        if (cap > SIZE_MAX / 2) {
+            o->bad = true;
+            return false;
+        }
+        cap *= 2;
+    }
+    char *np = realloc(o->p, cap);
+    if (np == NULL) {
+        o->bad = true;
+        return false;
+    }
+    o->p = np;
+    o->cap = cap;
+    return true;
+}
+
+static void jout_put(jout *o, const char *s, size_t n)
+{
+    if (jout_room(o, n)) {
+        memcpy(o->p + o->len, s, n);
+        o->len += n;
+    }
+}
+
+static void jout_ch(jout *o, char c)
+{
+    if (jout_room(o, 1)) {
+        o->p[o->len++] = c;
+    }
+}
+
+static void jout_str(jout *o, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    jout_ch(o, '"');
+    size_t run = 0; /* start of the pending run of bytes needing no escape */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        jout_put(o, s + run, i - run);
+        run = i + 1;
+        char e[6] = {'\\', 0, 0, 0, 0, 0};
+        size_t en = 2;
+        switch (c) {
+        case '"':
+            e[1] = '"';
+            break;
+        case '\\':
+            e[1] = '\\';
+            break;
+        case '\b':
+            e[1] = 'b';
+            break;
+        case '\f':
+            e[1] = 'f';
+            break;
+        case '\n':
+            e[1] = 'n';
+            break;
+        case '\r':
+            e[1] = 'r';
+            break;
+        case '\t':
+            e[1] = 't';
+            break;
+        default:
+            e[1] = 'u';
+            e[2] = '0';
+            e[3] = '0';
+            e[4] = hex[c >> 4];
+            e[5] = hex[c & 0xF];
+            en = 6;
+            break;
+        }
+        jout_put(o, e, en);
+    }
+    jout_put(o, s + run, n - run);
+    jout_ch(o, '"');
+}
+
+static void jout_int(jout *o, json_int_t v)
+{
+    char d[24];
+    size_t i = sizeof(d);
+    /* Unsigned magnitude: -INT64_MIN does not fit a json_int_t. */
+    unsigned long long m = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    do {
+        d[--i] = (char)('0' + (m % 10));
+        m /= 10;
+    } while (m != 0);
+    if (v < 0) {
+        d[--i] = '-';
+    }
+    jout_put(o, d + i, sizeof(d) - i);
+}
+
+#define JOUT_MAX_DEPTH 2048 /* jansson's own parser depth limit */
+
+static void jout_value(jout *o, const json_t *v, size_t depth)
+{
+    if (o->bad) {
+        return;
+    }
+    if (depth > JOUT_MAX_DEPTH) {
+        o->bad = true;
+        return;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        jout_ch(o, '{');
+        bool first = true;
+        for (void *it = json_object_iter((json_t *)v); it != NULL && !o->bad;
+             it = json_object_iter_next((json_t *)v, it)) {
+            if (!first) {
+                jout_ch(o, ',');
+            }
+            first = false;
+            jout_str(o, json_object_iter_key(it), json_object_iter_key_len(it));
+            jout_ch(o, ':');
+            jout_value(o, json_object_iter_value(it), depth + 1);
+        }
+        jout_ch(o, '}');
+        break;
+    }
+    case JSON_ARRAY: {
+        jout_ch(o, '[');
+        size_t n = json_array_size(v);
+        for (size_t i = 0; i < n && !o->bad; i++) {
+            if (i > 0) {
+                jout_ch(o, ',');
+            }
+            jout_value(o, json_array_get(v, i), depth + 1);
+        }
+        jout_ch(o, ']');
+        break;
+    }
+    case JSON_STRING:
+        jout_str(o, json_string_value(v), json_string_length(v));
+        break;
+    case JSON_INTEGER:
+        jout_int(o, json_integer_value(v));
+        break;
+    case JSON_REAL: {
+        /* jansson's shortest-round-trip formatting, kept exactly. */
+        char *r = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (r == NULL) {
+            o->bad = true;
+            return;
+        }
+        jout_put(o, r, strlen(r));
+        free(r);
+        break;
+    }
+    case JSON_TRUE:
+        jout_put(o, "true", 4);
+        break;
+    case JSON_FALSE:
+        jout_put(o, "false", 5);
+        break;
+    case JSON_NULL:
+        jout_put(o, "null", 4);
+        break;
+    default:
+        o->bad = true;
+        break;
+    }
+}
+
 char *dmcp__json_dump(const json_t *v, size_t *len)
 {
-    /* JSON_COMPACT never emits a newline, so the output is one SSE data line / stdio line. */
-    char *s = json_dumps(v, JSON_COMPACT);
-    if (s != NULL && len != NULL) {
-        *len = strlen(s);
+    /* Compact: never a newline, so the output is one SSE data line / stdio line. Like
+     * json_dumps(v, JSON_COMPACT): only an object or an array is a document. */
+    if (len != NULL) {
+        *len = 0;
     }
-    return s;
+    if (!json_is_object(v) && !json_is_array(v)) {
+        return NULL;
+    }
+    jout o = {NULL, 0, 0, false};
+    jout_value(&o, v, 0);
+    if (o.bad || !jout_room(&o, 0)) {
+        free(o.p);
+        return NULL;
+    }
+    o.p[o.len] = '\0';
+    if (len != NULL) {
+        *len = o.len;
+    }
+    return o.p;
 }

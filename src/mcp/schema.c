@@ -145,7 +145,17 @@ static bool check_child(check_state *st, const json_t *schema, const json_t *v, 
     if (is_index) {
         snprintf(st->path + saved, room, "%s[%zu]", saved == 0 ? "arguments" : "", index);
     } else {
-        snprintf(st->path + saved, room, "%s%s", saved == 0 ? "" : ".", key);
+        /* As snprintf("%s%s") would write (truncated to the room), on every property of every
+         * call: a plain copy instead of the format machinery. */
+        char *o = st->path + saved;
+        size_t left = room - 1;
+        if (saved != 0 && left > 0) {
+            *o++ = '.';
+            left--;
+        }
+        size_t klen = strnlen(key, left);
+        memcpy(o, key, klen);
+        o[klen] = '\0';
     }
     bool ok = check(st, schema, v, depth + 1);
     if (ok) {

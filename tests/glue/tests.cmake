@@ -1,5 +1,8 @@
-# The glue's unit test (tests/unit/test_protect.c) mints its tokens with the test minter.
+# The glue's unit tests (tests/unit/test_protect.c, test_pcache.c) mint their tokens with the
+# test minter.
 include(${PROJECT_SOURCE_DIR}/tests/support/mint.cmake)
-if(TARGET test_protect)
-  target_link_libraries(test_protect PRIVATE dmcp_mint)
-endif()
+foreach(t test_protect test_pcache)
+  if(TARGET ${t})
+    target_link_libraries(${t} PRIVATE dmcp_mint)
+  endif()
+endforeach()

@@ -1,6 +1,8 @@
 /* JSON-RPC 2.0 framing: parsing limits, message shapes, id types, batches. */
 #include "mcp_test.h"
 
+#include "auth/jsonlite.h"
+
 static json_t *parse(const char *s, int *code)
 {
     return dmcp__jsonrpc_parse(s, strlen(s), DMCP_MAX_BODY_BYTES, code);
@@ -146,6 +148,125 @@ static void test_builders_keep_id_type(void **state)
     json_decref(iid);
 }
 
+/* dmcp__json_dump is json_dumps(v, JSON_COMPACT), byte for byte (jsonrpc.c writes it itself). */
+static void assert_dump_like_jansson(json_t *v)
+{
+    size_t len = 0;
+    char *mine = dmcp__json_dump(v, &len);
+    char *ref = json_dumps(v, JSON_COMPACT);
+    assert_non_null(mine);
+    assert_non_null(ref);
+    assert_int_equal(len, strlen(ref));
+    assert_string_equal(mine, ref);
+    free(mine);
+    free(ref);
+    json_decref(v);
+}
+
+static void test_dump_matches_jansson(void **state)
+{
+    (void)state;
+    /* Every control character, quote, backslash, slash, DEL, multi-byte UTF-8, embedded NUL. */
+    char all[40];
+    for (int i = 0; i < 32; i++) {
+        all[i] = (char)(i + 1 == 32 ? 0x7F : i + 1);
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "ctl", json_stringn(all, 32));
+    json_object_set_new(o, "nul", json_stringn("a\0b", 3));
+    json_object_set_new(o, "q\"k\\/\n", json_string("\"\\/ caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"));
+    json_object_setn_new(o, "k\0ey", 4, json_true());
+    json_object_set_new(o, "f", json_false());
+    json_object_set_new(o, "n", json_null());
+    json_object_set_new(o, "ints", json_pack("[I,I,I,I,I]", (json_int_t)0, (json_int_t)-1,
+                                             (json_int_t)1234567890123LL,
+                                             (json_int_t)INT64_MAX, (json_int_t)INT64_MIN));
+    json_object_set_new(o, "reals", json_pack("[f,f,f,f]", 0.5, -1e300, 1.0, 0.1));
+    json_object_set_new(o, "empty", json_pack("{s:{},s:[],s:s}", "o", "a", "s", ""));
+    json_object_set_new(o, "deep", json_pack("[[[{s:[1,{}]}]]]", "x"));
+    assert_dump_like_jansson(o);
+    /* Insertion order is kept after deletions and replacements, as jansson iterates. */
+    o = json_pack("{s:i,s:i,s:i}", "z", 1, "a", 2, "m", 3);
+    json_object_del(o, "a");
+    json_object_set_new(o, "a", json_integer(4));
+    json_object_set_new(o, "z", json_integer(5));
+    assert_dump_like_jansson(o);
+    assert_dump_like_jansson(json_array());
+    /* A real JSON-RPC answer (the id is borrowed). */
+    json_t *id = json_string("1-2");
+    assert_dump_like_jansson(dmcp__jsonrpc_result(
+        id, json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text",
+                      "hello, benchmark", "isError", 0)));
+    json_decref(id);
+    /* Like json_dumps(JSON_COMPACT): a scalar alone is not a document. */
+    json_t *sc = json_string("x");
+    assert_null(dmcp__json_dump(sc, NULL));
+    assert_null(json_dumps(sc, JSON_COMPACT));
+    json_decref(sc);
+    /* A value containing itself fails instead of recursing without end. */
+    json_t *a = json_array(), *b = json_array();
+    json_array_append(a, b);
+    json_array_append(b, a);
+    assert_null(dmcp__json_dump(a, NULL));
+    json_array_clear(b);
+    json_decref(a);
+    json_decref(b);
+}
+
+/* dmcp__jl_load (the request parser) accepts what json_loadb(REJECT_DUPLICATES|DECODE_ANY)
+ * accepts and builds the same value, member order included. */
+static void test_load_matches_jansson(void **state)
+{
+    (void)state;
+    static const char *const cases[] = {
+        ("{\"jsonrpc\":\"2.0\",\"id\":\"1-2\",\"method\":\"tools/call\",\"params\":{\"name\":"
+         "\"echo\",\"arguments\":{\"text\":\"hello, benchmark\"}}}"),
+        "{\"z\":1,\"a\":[true,false,null,-0,0,-1,9223372036854775807,-9223372036854775808]}",
+        "[1.5,-0.0,1E+2,1e-400,0.1,2.5e-3,123456789.125]", " \t\n\r[ 1 , \"x\" , {} ] \n",
+        "\"\\u00e9\\ud83d\\ude00\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "{\"\\u00e9\":\"\xc3\xa9\"}", "5",
+        "true", "null", "[]", "{}", "\"\"", "{\"\":0}",
+        /* refused by both */
+        "", " ", "{\"a\":1,\"a\":2}", "{\"a\":{\"b\":1,\"b\":2}}", "{\"a\":1,\"\\u0061\":2}",
+        "[1.5e400]", "[-1e400]", "[99999999999999999999]", "[-9223372036854775809]",
+        "\"\\ud800\"", "\"\\udc00\"", "\"\\ud800\\u0041\"", "\"\\u0000\"", "[01]", "[-]",
+        "[1.]", "[.5]", "[1e]", "[+1]", "[1,]", "{\"a\":1,}", "{\"a\"}", "{a:1}", "[1 2]",
+        "{\"a\" 1}", "\"\x01\"", "\"\xed\xa0\x80\"", "\"\xc0\xaf\"", "\"\xf4\x90\x80\x80\"",
+        "\"\xff\"", "[\"a\"", "{", "[", "tru", "nul", "falsey", "[1]x", "1 2", "\"a\"\"b\"",
+        "'a'", "[NaN]", "[Infinity]", "\xef\xbb\xbf{}", "[\"\\x\"]", "[\"\\u12\"]",
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        const char *in = cases[i];
+        json_t *mine = NULL;
+        dmcp__jl_error e = dmcp__jl_load((const unsigned char *)in, strlen(in), &mine);
+        json_t *ref = json_loadb(in, strlen(in), JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, NULL);
+        if ((mine != NULL) != (ref != NULL)) {
+            fail_msg("case %zu (%s): jl_load %s, jansson %s", i, in, mine ? "accepts" : "refuses",
+                     ref ? "accepts" : "refuses");
+        }
+        assert_int_equal(e == DMCP__JL_OK, mine != NULL);
+        if (mine != NULL) {
+            char *a = json_dumps(mine, JSON_COMPACT | JSON_ENCODE_ANY);
+            char *b = json_dumps(ref, JSON_COMPACT | JSON_ENCODE_ANY);
+            assert_string_equal(a, b);
+            assert_true(json_equal(mine, ref));
+            free(a);
+            free(b);
+        }
+        json_decref(mine);
+        json_decref(ref);
+    }
+    /* Depth: 64 nested containers are fine, 65 are refused (jansson would allow 2048). */
+    char deep[2 * 65 + 1];
+    for (size_t n = 64; n <= 65; n++) {
+        memset(deep, '[', n);
+        memset(deep + n, ']', n);
+        json_t *v = NULL;
+        assert_int_equal(dmcp__jl_load((const unsigned char *)deep, 2 * n, &v),
+                         n == 64 ? DMCP__JL_OK : DMCP__JL_EDEPTH);
+        json_decref(v);
+    }
+}
+
 static void test_process_shapes(void **state)
 {
     (void)state;
@@ -188,7 +309,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse_limits),   cmocka_unit_test(test_parse_depth),
         cmocka_unit_test(test_classify),       cmocka_unit_test(test_builders_keep_id_type),
-        cmocka_unit_test(test_process_shapes),
+        cmocka_unit_test(test_process_shapes), cmocka_unit_test(test_dump_matches_jansson),
+        cmocka_unit_test(test_load_matches_jansson),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

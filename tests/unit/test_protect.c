@@ -942,6 +942,51 @@ static void test_bearer_parse(void **state)
     free(big);
 }
 
+/* The parser's character tables against the grammar, for every byte value. */
+static bool ref_alnum(int c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+
+static void test_bearer_charsets(void **state)
+{
+    (void)state;
+    const char *tok;
+    size_t len;
+    for (int c = 0; c < 256; c++) {
+        /* RFC 6750 §2.1 b64token body character: "Bearer a<c>b". */
+        bool b64 = ref_alnum(c) || (c != 0 && strchr("-._~+/", c) != NULL);
+        char v[16] = "Bearer a?b";
+        v[8] = (char)c;
+        assert_int_equal(dmcp__bearer_parse(v, 10, &tok, &len),
+                         b64 ? DMCP__BEARER_OK : DMCP__BEARER_MALFORMED);
+        /* RFC 9110 §5.6.2 tchar in the scheme: "X<c>Y abc" is another scheme or malformed. */
+        bool tchar = ref_alnum(c) || (c != 0 && strchr("!#$%&'*+-.^_`|~", c) != NULL);
+        char w[16] = "X?Y abc";
+        w[1] = (char)c;
+        dmcp__bearer want = tchar || c == ' ' ? DMCP__BEARER_OTHER_SCHEME : DMCP__BEARER_MALFORMED;
+        assert_int_equal(dmcp__bearer_parse(w, 7, &tok, &len), want);
+    }
+    /* Long tokens (the parser checks 8 bytes per step): one bad byte at any position, in any
+     * lane of a step or in the tail, makes the header malformed. */
+    static const char bad_bytes[] = {',', ' ', '=', '\x80', '\0', '"'};
+    char v[7 + 45];
+    memcpy(v, "Bearer ", 7);
+    for (size_t n = 1; n <= 45; n++) {
+        memset(v + 7, 'A', n);
+        assert_int_equal(dmcp__bearer_parse(v, 7 + n, &tok, &len), DMCP__BEARER_OK);
+        assert_int_equal(len, n);
+        for (size_t k = 0; k + 1 < n; k++) { /* not the last byte: a final "=" is padding */
+            for (size_t b = 0; b < sizeof(bad_bytes); b++) {
+                v[7 + k] = bad_bytes[b];
+                assert_int_equal(dmcp__bearer_parse(v, 7 + n, &tok, &len),
+                                 DMCP__BEARER_MALFORMED);
+                v[7 + k] = 'A';
+            }
+        }
+    }
+}
+
 /* An over-long token over HTTP: 401 invalid_token, not a crash nor a 400. */
 static void test_oversized_token(void **state)
 {
@@ -1044,6 +1089,7 @@ int main(void)
         cmocka_unit_test(test_tool_error_mode_and_hierarchy),
         cmocka_unit_test(test_canonical_resource),
         cmocka_unit_test(test_bearer_parse),
+        cmocka_unit_test(test_bearer_charsets),
         cmocka_unit_test(test_oversized_token),
         cmocka_unit_test(test_creation),
     };
