@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "auth/jose.h"
-#include "auth/jsonlite.h"
+#include "jsonlite.h"
 #include "dmcp/auth.h"
 #include "http.h"
 #include "internal.h"

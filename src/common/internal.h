@@ -57,6 +57,9 @@ void dmcp__buf_free(dmcp__buf *b);
 /* As dmcp__buf_free(), wiping the contents first. */
 void dmcp__buf_free_secret(dmcp__buf *b);
 
+/* True for localhost, 127.0.0.0/8 and ::1 (with or without brackets). */
+bool dmcp__host_is_loopback(const char *host);
+
 /* Case-insensitive ASCII compare, independent of locale. */
 int dmcp__ascii_casecmp(const char *a, const char *b);
 int dmcp__ascii_ncasecmp(const char *a, const char *b, size_t n);

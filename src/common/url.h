@@ -6,8 +6,6 @@
 
 #include "internal.h"
 
-/* True for localhost, 127.0.0.0/8 and ::1 (with or without brackets). */
-bool dmcp__host_is_loopback(const char *host);
 
 /*
  * Checks that url is absolute, https (or http on a loopback host), has a host, and no

@@ -29,7 +29,6 @@
 #include <microhttpd.h>
 
 #include "mcp/mcp_internal.h"
-#include "url.h"
 
 /* Per-connection MHD pool: headers incl. a 16 KiB bearer token fit. MHD zeroes the pool between
  * keep-alive requests, so a larger pool costs a memset of its size on every request. */

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "auth/jsonlite.h"
+#include "jsonlite.h"
 #include "mcp/mcp_internal.h"
 
 /*

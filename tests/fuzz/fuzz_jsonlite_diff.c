@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-#include "auth/jsonlite.h"
+#include "jsonlite.h"
 
 static void check(int cond)
 {

@@ -8,7 +8,7 @@
 
 #include "testutil.h"
 
-#include "auth/jsonlite.h"
+#include "jsonlite.h"
 
 static dmcp__jl_error parse(const char *s, size_t n, dmcp__jl_doc *d)
 {

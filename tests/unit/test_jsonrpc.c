@@ -1,7 +1,7 @@
 /* JSON-RPC 2.0 framing: parsing limits, message shapes, id types, batches. */
 #include "mcp_test.h"
 
-#include "auth/jsonlite.h"
+#include "jsonlite.h"
 
 static json_t *parse(const char *s, int *code)
 {

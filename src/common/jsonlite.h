@@ -1,6 +1,9 @@
 /*
  * jsonlite - a small, strict RFC 8259 parser for the two JSON objects of every token (JWS
- * header and JWT claims set), with typed access to the top-level members.
+ * header and JWT claims set), with typed access to the top-level members; dmcp__jl_load()
+ * also builds jansson values from the same grammar for the MCP runtime's request bodies.
+ * It lives in common/ because both rooms use it (the auth core and the runtime never
+ * include each other's headers; tests/layout checks that).
  *
  * Why it exists (a measured requirement, dependencies.md §7): jansson's json_loadb() costs
  * about 5.4 us for a 70-byte header plus a 471-byte payload on the reference machine, a third

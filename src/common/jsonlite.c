@@ -1,5 +1,5 @@
 /* Strict JSON object parser for JWS headers and JWT claims (see jsonlite.h for why). */
-#include "auth/jsonlite.h"
+#include "jsonlite.h"
 
 #include <errno.h>
 #include <stddef.h>

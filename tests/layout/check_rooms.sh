@@ -1,0 +1,24 @@
+#!/bin/sh
+# The three rooms and their one-way doors (DEVELOPERS.md "The shape of the house"):
+#   src/auth, src/descope (auth core): OpenSSL, jansson, libcurl; no HTTP server, no MCP.
+#   src/mcp (MCP runtime): jansson, libmicrohttpd; no Descope, no JWT, no libcurl/OpenSSL.
+#   src/glue: the only place that includes both.
+#   tools/, examples/: public headers only (no src/ internals).
+set -u
+src=$1/src
+fail=0
+bad() { echo "layout: $1"; fail=1; }
+inc() { grep -nE "^[[:space:]]*#[[:space:]]*include[[:space:]]*[<\"]($2)" $1 2>/dev/null; }
+
+out=$(inc "$src/auth/*.[ch] $src/descope/*.[ch]" 'microhttpd|dmcp/server\.h|dmcp/protect\.h|mcp/|glue/')
+[ -z "$out" ] || bad "the auth core reaches into the HTTP server / MCP runtime:
+$out"
+out=$(inc "$src/mcp/*.[ch]" 'curl|openssl|dmcp/auth\.h|dmcp/descope\.h|dmcp/protect\.h|auth/|descope/|glue/|jose\.h|http\.h|url\.h')
+[ -z "$out" ] || bad "the MCP runtime reaches into the auth core or its dependencies:
+$out"
+out=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"(internal|jose|http|url|jsonlite|auth_internal|mcp_internal|glue_internal)\.h"' \
+      "$1/tools" "$1/examples" 2>/dev/null)
+[ -z "$out" ] || bad "tools/examples use internal headers:
+$out"
+[ $fail -eq 0 ] && echo "layout: rooms respected (auth core, MCP runtime, glue; tools and examples on public headers)"
+exit $fail
