@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -201,6 +202,7 @@ struct dmcp_server {
     unsigned threads;
     unsigned max_sessions, idle_seconds;
     size_t max_body;
+    size_t max_buffered; /* request body bytes buffered at once, server-wide */
     unsigned shutdown_timeout;
     char *tls_cert, *tls_key;
     /* runtime state */
@@ -383,5 +385,17 @@ bool dmcp__http_accepts(const char *accept, const char *type);
 bool dmcp__http_content_type_json(const char *content_type);
 void dmcp__http_stop(dmcp_server *srv);
 unsigned dmcp__http_port(const dmcp_server *srv);
+
+/* ---- http_framing.c ---- */
+
+typedef enum dmcp__framing {
+    DMCP__FRAMING_OK,          /* *length bytes (0: none), or *chunked */
+    DMCP__FRAMING_BAD,         /* 400 and close: conflicting or invalid framing */
+    DMCP__FRAMING_UNSUPPORTED, /* 501 and close: a transfer coding other than "chunked" */
+} dmcp__framing;
+/* Judges a request's framing from all its Content-Length values (cl, ncl) and all its
+ * Transfer-Encoding values (te, nte), each a header field as received (RFC 9112 §6). Pure. */
+dmcp__framing dmcp__http_framing(const char *const *cl, size_t ncl, const char *const *te,
+                                 size_t nte, uint64_t *length, bool *chunked);
 
 #endif /* DMCP_MCP_INTERNAL_H */
