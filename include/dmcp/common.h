@@ -38,6 +38,8 @@ extern "C" {
 #define DMCP_MAX_TOKEN_BYTES (16 * 1024)     /* default cap on a compact JWS */
 #define DMCP_MAX_TOKEN_BYTES_LIMIT (64 * 1024) /* highest value the cap can be set to */
 #define DMCP_MAX_BODY_BYTES (4 * 1024 * 1024) /* MCP request body (HTTP 413 above) */
+/* Request body bytes buffered at once, server-wide (HTTP 503 above). */
+#define DMCP_DEFAULT_MAX_BUFFERED_BYTES ((size_t)128 * 1024 * 1024)
 #define DMCP_MAX_JWKS_BYTES (64 * 1024)
 #define DMCP_MAX_METADATA_BYTES (64 * 1024)  /* discovery documents, API replies */
 #define DMCP_MAX_HEADER_BYTES (8 * 1024)

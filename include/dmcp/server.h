@@ -624,6 +624,11 @@ DMCP_API dmcp_status dmcp_server_set_session_limits(dmcp_server *srv, unsigned m
                                                     unsigned idle_seconds);
 /* Request body cap (default and maximum DMCP_MAX_BODY_BYTES; 413 above). */
 DMCP_API dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes);
+/* Request body bytes held at once by all requests together (default
+ * DMCP_DEFAULT_MAX_BUFFERED_BYTES, at least 64). A request is checked (Host, Origin, method,
+ * credentials, headers) before any of its body is read, then reserves its Content-Length here
+ * (a chunked body as it arrives); past the budget it gets 503 with Retry-After. */
+DMCP_API dmcp_status dmcp_server_set_max_buffered(dmcp_server *srv, size_t bytes);
 /* How long a graceful stop waits for in-flight requests (default 10 s). */
 DMCP_API dmcp_status dmcp_server_set_shutdown_timeout(dmcp_server *srv, unsigned seconds);
 /* Serve HTTPS with this PEM certificate (chain) and key (MHD with GnuTLS). */

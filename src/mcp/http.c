@@ -2,10 +2,15 @@
  * Streamable HTTP transport on libmicrohttpd (MCP 2025-11-25 Transports §2).
  *
  * Order of checks for every request (mcp-resource-server.md §3, mcp-transport.md §4):
- *   Host (DNS rebinding) -> non-endpoint paths go to the authorizer's route callback (PRM) or
- *   404 -> Origin -> CORS preflight (never authenticated) -> method -> authenticate ->
- *   (POST) Accept/Content-Type/body size/MCP-Protocol-Version -> session lookup and
+ *   framing (RFC 9112 §6: one Content-Length, or Transfer-Encoding: chunked alone; else
+ *   400/501 and close) -> body size by Content-Length -> Host (DNS rebinding) -> non-endpoint
+ *   paths go to the authorizer's route callback (PRM) or 404 -> Origin -> CORS preflight
+ *   (never authenticated) -> method -> authenticate -> (POST) Accept/Content-Type/
+ *   MCP-Protocol-Version -> server-wide body budget -> [body] -> session lookup and
  *   principal binding -> JSON-RPC parsing -> tools/call scope check -> dispatch.
+ * Everything before [body] is decided by the headers: for a request that carries a body it
+ * runs when the headers end, and a refusal is answered without reading the body and closes
+ * the connection (an unauthenticated client cannot make the server hold its bytes).
  * The Origin allowlist guards the MCP endpoint only: Protected Resource Metadata is public,
  * read-only and served with "Access-Control-Allow-Origin: *" (resource-server §5 rows 1-2),
  * so browser clients of any origin must be able to read it; the route callback owns its CORS.
@@ -82,11 +87,12 @@ typedef struct dmcp__http {
     char *cert_pem, *key_pem;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    atomic_int active;     /* requests being handled + worker threads */
-    atomic_bool draining;  /* a stop is waiting for active to reach 0 */
-    int workers;           /* live-stream worker threads */
-    dmcp__stream *streams; /* open streams (each holds a reference for the list) */
-    dmcp__stream *parked;  /* detached resumable streams (a reference each) */
+    atomic_int active;      /* requests being handled + worker threads */
+    atomic_size_t buffered; /* request body bytes reserved by requests in progress */
+    atomic_bool draining;   /* a stop is waiting for active to reach 0 */
+    int workers;            /* live-stream worker threads */
+    dmcp__stream *streams;  /* open streams (each holds a reference for the list) */
+    dmcp__stream *parked;   /* detached resumable streams (a reference each) */
     size_t n_parked;
     unsigned long stream_counter;
     pthread_t housekeeper;
@@ -101,10 +107,22 @@ struct dmcp_http_request {
     bool tls;
 };
 
+/*
+ * One request's state across libmicrohttpd's calls. A request that carries a body is checked
+ * on the first call, when its headers are complete (Host, path, Origin, method, framing,
+ * credentials, POST headers): a refusal is answered there, before a byte of the body is
+ * read, and the connection is closed. Only a request that passed takes body bytes, and those
+ * are counted against the server-wide buffer budget.
+ */
 typedef struct req_state {
     dmcp__buf body;
     bool too_large;
-    bool answered; /* a response was queued before the body (413 by Content-Length) */
+    bool over_budget;          /* the server-wide buffer budget ran out during the body */
+    bool answered;             /* a response was queued at the headers: the rest is discarded */
+    bool checked;              /* the header checks passed; principal and origin are set */
+    dmcp_principal *principal; /* the authenticated caller (NULL without an authorizer) */
+    const char *origin;        /* the Origin header (MHD keeps it for the request) */
+    size_t reserved;           /* bytes of h->buffered this request holds */
 } req_state;
 
 /* ---------------------------------------------------------------------------------------- */
@@ -197,10 +215,21 @@ static void add_cors(struct MHD_Response *r, const char *origin)
                             "WWW-Authenticate, Mcp-Session-Id, Mcp-Protocol-Version");
 }
 
+/*
+ * Set while a request is answered on the call that carries its headers, before its body was
+ * read: that response closes the connection, so nothing after the headers is ever taken for
+ * another request (RFC 9112 §6.3, §9.6). Per thread: libmicrohttpd calls the access handler
+ * of one connection on one thread at a time.
+ */
+static _Thread_local bool tl_close_after;
+
 static enum MHD_Result queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
 {
     if (r == NULL) {
         return MHD_NO;
+    }
+    if (tl_close_after) {
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
     }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
@@ -1007,27 +1036,18 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
 {
     dmcp_server *srv = h->srv;
     enum MHD_Result ret = MHD_NO;
-    /* Transports §2.1: the client MUST accept both application/json and text/event-stream. */
-    const char *accept = header(c, MHD_HTTP_HEADER_ACCEPT);
-    if (!dmcp__http_accepts(accept, "application/json") ||
-        !dmcp__http_accepts(accept, "text/event-stream")) {
-        return send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
-                          "Not Acceptable: Accept must list application/json and "
-                          "text/event-stream",
-                          origin);
-    }
-    if (!dmcp__http_content_type_json(header(c, MHD_HTTP_HEADER_CONTENT_TYPE))) {
-        return send_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, DMCP_JSONRPC_INVALID_REQUEST,
-                          "Unsupported Media Type: Content-Type must be application/json", origin);
-    }
     if (rs->too_large) {
         return send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
                           "Request body too large", origin);
     }
-    const char *hv = NULL; /* supported or absent once checked */
-    if (!check_version_header(c, origin, &ret, &hv)) {
-        return ret;
+    if (rs->over_budget) {
+        return send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                         dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                                             "Server busy: too many request bytes in flight", NULL),
+                         origin, "Retry-After", "1");
     }
+    /* Supported or absent: post_head_checks() refused anything else. */
+    const char *hv = header(c, "MCP-Protocol-Version");
     int code = 0;
     json_t *body = dmcp__jsonrpc_parse(rs->body.data, rs->body.len, srv->max_body, &code);
     if (body == NULL) {
@@ -1069,9 +1089,9 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     }
     /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
     char version[16];
-    const char *vsrc = hv != NULL ? hv
-                                  : (atomic_load(&sess->initialized) ? sess->version
-                                                                     : DMCP_PROTOCOL_2025_03_26);
+    const char *vsrc =
+        hv != NULL ? hv
+                   : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26);
     /* A truncating copy as snprintf("%s") would make, without its format machinery. */
     size_t vlen = strnlen(vsrc, sizeof(version) - 1);
     memcpy(version, vsrc, vlen);
@@ -1347,15 +1367,43 @@ static enum MHD_Result handle_delete(dmcp__http *h, struct MHD_Connection *c,
 /* Access handler                                                                           */
 /* ---------------------------------------------------------------------------------------- */
 
-static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const char *url,
-                              const char *method, req_state *rs)
+/* The POST checks that need only the headers (Transports §2.1, §2.7). Returns false after
+ * queueing a refusal (*ret). */
+static bool post_head_checks(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret)
+{
+    /* Transports §2.1: the client MUST accept both application/json and text/event-stream. */
+    const char *accept = header(c, MHD_HTTP_HEADER_ACCEPT);
+    if (!dmcp__http_accepts(accept, "application/json") ||
+        !dmcp__http_accepts(accept, "text/event-stream")) {
+        *ret = send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Not Acceptable: Accept must list application/json and "
+                          "text/event-stream",
+                          origin);
+        return false;
+    }
+    if (!dmcp__http_content_type_json(header(c, MHD_HTTP_HEADER_CONTENT_TYPE))) {
+        *ret = send_error(c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, DMCP_JSONRPC_INVALID_REQUEST,
+                          "Unsupported Media Type: Content-Type must be application/json", origin);
+        return false;
+    }
+    return check_version_header(c, origin, ret, NULL);
+}
+
+/*
+ * Everything the headers decide, in order: Host, public routes, Origin, preflight, method,
+ * authentication, the POST headers. Returns true when the request may go on (rs->principal
+ * and rs->origin set); false after queueing the answer (*ret).
+ */
+static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, const char *method,
+                     req_state *rs, enum MHD_Result *ret)
 {
     dmcp_server *srv = h->srv;
     dmcp_http_request view = {c, method, url, srv->tls_cert != NULL};
     /* 1. Host (Transports §2.0.1: DNS rebinding; 403 like an invalid Origin). */
     if (!dmcp__http_host_allowed(srv, h->loopback, header(c, MHD_HTTP_HEADER_HOST))) {
-        return send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
+        *ret = send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
                           "Forbidden: invalid Host header", NULL);
+        return false;
     }
     /* 2. Other paths: the authorizer's public routes (PRM), else 404. */
     if (strcmp(url, srv->endpoint) != 0) {
@@ -1363,22 +1411,26 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
         dmcp_http_response *hr = NULL;
         if (az != NULL && az->route != NULL && az->route(az->userdata, &view, &hr) == DMCP_OK &&
             hr != NULL) {
-            return send_custom(c, hr, NULL);
+            *ret = send_custom(c, hr, NULL);
+            return false;
         }
         dmcp_http_response_free(hr);
-        return send_empty(c, MHD_HTTP_NOT_FOUND, NULL, NULL);
+        *ret = send_empty(c, MHD_HTTP_NOT_FOUND, NULL, NULL);
+        return false;
     }
     /* 3. Origin, when present (11-25 Transports §2.0.1: 403 for an invalid Origin). */
     const char *origin = header(c, "Origin");
     if (origin != NULL && !dmcp__http_origin_allowed(srv, h->loopback, origin)) {
-        return send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
+        *ret = send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
                           "Forbidden: invalid Origin header", NULL);
+        return false;
     }
     /* 4. CORS preflight: never authenticated (resource-server §5 row 12). */
     if (strcmp(method, MHD_HTTP_METHOD_OPTIONS) == 0) {
         struct MHD_Response *r = buffer_response(NULL, 0, NULL);
         if (r == NULL) {
-            return MHD_NO;
+            *ret = MHD_NO;
+            return false;
         }
         if (origin != NULL) {
             MHD_add_response_header(r, "Access-Control-Allow-Origin", origin);
@@ -1389,14 +1441,15 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
                                 "Authorization, Content-Type, Accept, Mcp-Protocol-Version, "
                                 "Mcp-Session-Id, Last-Event-ID, Mcp-Method, Mcp-Name");
         MHD_add_response_header(r, "Access-Control-Max-Age", "600");
-        return queue(c, MHD_HTTP_NO_CONTENT, r);
+        *ret = queue(c, MHD_HTTP_NO_CONTENT, r);
+        return false;
     }
     /* 5. Method. */
     bool is_post = strcmp(method, MHD_HTTP_METHOD_POST) == 0;
-    bool is_get = strcmp(method, MHD_HTTP_METHOD_GET) == 0;
-    bool is_delete = strcmp(method, MHD_HTTP_METHOD_DELETE) == 0;
-    if (!is_post && !is_get && !is_delete) {
-        return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "GET, POST, DELETE, OPTIONS");
+    if (!is_post && strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
+        strcmp(method, MHD_HTTP_METHOD_DELETE) != 0) {
+        *ret = send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "GET, POST, DELETE, OPTIONS");
+        return false;
     }
     /* 6. Authentication (before any session or JSON-RPC work; resource-server §3). */
     dmcp_principal *p = NULL;
@@ -1407,28 +1460,136 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
         if (st != DMCP_OK) {
             dmcp_principal_unref(p);
             if (refusal != NULL) {
-                return send_custom(c, refusal, origin);
+                *ret = send_custom(c, refusal, origin);
+                return false;
             }
             struct MHD_Response *r =
                 buffer_response(dmcp__strdup("{\"error\":\"server_error\"}"),
                                 strlen("{\"error\":\"server_error\"}"), "application/json");
             if (r == NULL) {
-                return MHD_NO;
+                *ret = MHD_NO;
+                return false;
             }
             add_cors(r, origin);
-            return queue(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+            *ret = queue(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+            return false;
         }
         dmcp_http_response_free(refusal);
     }
-    enum MHD_Result ret;
-    if (is_post) {
-        ret = handle_post(h, c, rs, p, origin);
-    } else if (is_get) {
-        ret = handle_get(h, c, p, origin);
-    } else {
-        ret = handle_delete(h, c, p, origin);
+    /* 7. The POST headers (Accept, Content-Type, MCP-Protocol-Version). */
+    if (is_post && !post_head_checks(c, origin, ret)) {
+        dmcp_principal_unref(p);
+        return false;
     }
-    dmcp_principal_unref(p);
+    rs->principal = p;
+    rs->origin = origin;
+    return true;
+}
+
+static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const char *method,
+                              req_state *rs)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
+        return handle_post(h, c, rs, rs->principal, rs->origin);
+    }
+    if (strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
+        return handle_get(h, c, rs->principal, rs->origin);
+    }
+    return handle_delete(h, c, rs->principal, rs->origin);
+}
+
+/* Reserves n bytes of the server-wide body budget; false when it would be exceeded. */
+static bool budget_take(dmcp__http *h, req_state *rs, size_t n)
+{
+    size_t cap = h->srv->max_buffered;
+    size_t cur = atomic_load(&h->buffered);
+    do {
+        if (n > cap || cur > cap - n) {
+            return false;
+        }
+    } while (!atomic_compare_exchange_weak(&h->buffered, &cur, cur + n));
+    rs->reserved += n;
+    return true;
+}
+
+#define MAX_FRAMING_FIELDS 8
+
+/* Collects every value of one header field (at most MAX_FRAMING_FIELDS + 1 are counted). */
+typedef struct field_values {
+    const char *name;
+    const char *v[MAX_FRAMING_FIELDS];
+    size_t n;
+} field_values;
+
+static enum MHD_Result field_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                const char *value)
+{
+    (void)kind;
+    field_values *fv = cls;
+    if (key != NULL && dmcp__ascii_casecmp(key, fv->name) == 0) {
+        if (fv->n < MAX_FRAMING_FIELDS) {
+            fv->v[fv->n] = value != NULL ? value : "";
+        }
+        fv->n++;
+    }
+    return MHD_YES;
+}
+
+/*
+ * The first call of a request: its headers are complete, its body not yet read. Judges the
+ * framing (RFC 9112 §6.1, §6.3), and for a request with a body every other header check too,
+ * so a refusal never reads the body and the connection is closed after it. A request without
+ * a body is checked on its final call instead, keeping the connection alive after a refusal.
+ */
+static enum MHD_Result on_headers(dmcp__http *h, struct MHD_Connection *c, const char *url,
+                                  const char *method, req_state *rs)
+{
+    field_values cl = {MHD_HTTP_HEADER_CONTENT_LENGTH, {NULL}, 0};
+    field_values te = {MHD_HTTP_HEADER_TRANSFER_ENCODING, {NULL}, 0};
+    MHD_get_connection_values(c, MHD_HEADER_KIND, field_cb, &cl);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, field_cb, &te);
+    uint64_t len = 0;
+    bool chunked = false;
+    dmcp__framing fr = DMCP__FRAMING_BAD;
+    if (cl.n <= MAX_FRAMING_FIELDS && te.n <= MAX_FRAMING_FIELDS) {
+        fr = dmcp__http_framing(cl.v, cl.n, te.v, te.n, &len, &chunked);
+    }
+    enum MHD_Result ret = MHD_YES;
+    tl_close_after = true;
+    rs->answered = true; /* unless every check below passes */
+    if (fr == DMCP__FRAMING_UNSUPPORTED) {
+        ret = send_error(c, MHD_HTTP_NOT_IMPLEMENTED, DMCP_JSONRPC_INVALID_REQUEST,
+                         "Not Implemented: unsupported Transfer-Encoding", NULL);
+    } else if (fr != DMCP__FRAMING_OK) {
+        ret = send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                         "Bad Request: conflicting or invalid message framing", NULL);
+    } else if (len > h->srv->max_body) {
+        /* Refuse before reading megabytes. */
+        ret = send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
+                         "Request body too large", NULL);
+    } else if (len == 0 && !chunked) {
+        rs->answered = false; /* no body: checked on the final call */
+    } else {
+        active_add(h, 1);
+        if (precheck(h, c, url, method, rs, &ret)) {
+            if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+                ret = send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                                 "Bad Request: this method takes no body", rs->origin);
+            } else if (!budget_take(h, rs, (size_t)len)) {
+                ret = send_json(c, MHD_HTTP_SERVICE_UNAVAILABLE,
+                                dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                                                    "Server busy: too many request bytes in "
+                                                    "flight",
+                                                    NULL),
+                                rs->origin, "Retry-After", "1");
+            } else {
+                rs->checked = true;
+                rs->answered = false;
+            }
+        }
+        active_add(h, -1);
+    }
+    tl_close_after = false;
     return ret;
 }
 
@@ -1440,43 +1601,42 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     dmcp__http *h = cls;
     req_state *rs = *con_cls;
     if (rs == NULL) {
-        /* First call: headers only. Answer later, after the body (keep-alive, deps §5). */
         rs = calloc(1, sizeof(*rs));
         if (rs == NULL) {
             return MHD_NO;
         }
         dmcp__buf_init(&rs->body, h->srv->max_body);
         *con_cls = rs;
-        const char *cl = header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl != NULL && strlen(cl) > 0) {
-            char *end = NULL;
-            unsigned long long v = strtoull(cl, &end, 10);
-            if (end != NULL && *end == '\0' && v > h->srv->max_body) {
-                rs->too_large = true;
-                rs->answered = true;
-                /* Refuse before reading megabytes; the connection is closed afterwards. */
-                return send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
-                                  "Request body too large", NULL);
-            }
-        }
-        return MHD_YES;
+        return on_headers(h, c, url, method, rs);
     }
     if (rs->answered) {
         *upload_data_size = 0;
         return MHD_YES;
     }
     if (*upload_data_size > 0) {
-        if (!rs->too_large &&
-            dmcp__buf_append(&rs->body, upload_data, *upload_data_size) != DMCP_OK) {
+        size_t n = *upload_data_size;
+        *upload_data_size = 0;
+        if (!rs->checked || rs->too_large || rs->over_budget) {
+            return MHD_YES; /* discarded (a chunked body may exceed what was reserved) */
+        }
+        size_t need = rs->body.len + n;
+        if (need > rs->reserved && !budget_take(h, rs, need - rs->reserved)) {
+            rs->over_budget = true;
+        } else if (dmcp__buf_append(&rs->body, upload_data, n) != DMCP_OK) {
             rs->too_large = true;
+        }
+        if (rs->too_large || rs->over_budget) {
             dmcp__buf_free(&rs->body);
             dmcp__buf_init(&rs->body, h->srv->max_body);
         }
-        *upload_data_size = 0;
         return MHD_YES;
     }
     active_add(h, 1);
-    enum MHD_Result ret = handle(h, c, url, method, rs);
+    enum MHD_Result ret = MHD_YES;
+    if (rs->checked || precheck(h, c, url, method, rs, &ret)) {
+        rs->checked = true;
+        ret = handle(h, c, method, rs);
+    }
     active_add(h, -1);
     return ret;
 }
@@ -1484,11 +1644,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
 static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
+    dmcp__http *h = cls;
     (void)c;
     (void)toe;
     req_state *rs = *con_cls;
     if (rs != NULL) {
+        atomic_fetch_sub(&h->buffered, rs->reserved);
+        dmcp_principal_unref(rs->principal);
         dmcp__buf_free(&rs->body);
         free(rs);
         *con_cls = NULL;

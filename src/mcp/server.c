@@ -35,6 +35,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->max_sessions = 10000;
     s->idle_seconds = 3600;
     s->max_body = DMCP_MAX_BODY_BYTES;
+    s->max_buffered = DMCP_DEFAULT_MAX_BUFFERED_BYTES;
     s->shutdown_timeout = 10;
     pthread_mutex_init(&s->stdio_mu, NULL);
     atomic_init(&s->started, false);
@@ -364,6 +365,18 @@ dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes)
             return DMCP_E_INVALID_ARG;
         }
         srv->max_body = bytes;
+    }
+    return st;
+}
+
+dmcp_status dmcp_server_set_max_buffered(dmcp_server *srv, size_t bytes)
+{
+    dmcp_status st = check_cfg(srv);
+    if (st == DMCP_OK) {
+        if (bytes < 64) {
+            return DMCP_E_INVALID_ARG;
+        }
+        srv->max_buffered = bytes;
     }
     return st;
 }

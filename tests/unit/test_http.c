@@ -980,7 +980,7 @@ static void test_get_stream(void **state)
     do_req(port_auth, &na, &r);
     assert_int_equal(r.status, 406);
     /* DELETE ends the session and its stream. */
-    sleep_ms(1300); /* heartbeat period is 1 s: at least one ": ping" */
+    sleep_ms(2300); /* heartbeat period 1 s, swept once a second: at least one ": ping" */
     reqopts d = {.method = "DELETE", .token = "alice", .session = s};
     do_req(port_auth, &d, &r);
     assert_int_equal(r.status, 200);
