@@ -1,12 +1,13 @@
 // interop.harness: proves the harness itself before it judges our code. Tokens from
 // oidc-provider (plain and Descope-shaped issuer) verify with PyJWT and with jose through the
 // provider's discovery + JWKS; the jose-minted set verifies with PyJWT exactly as labelled,
-// except the known PyJWT leniency (string exp), which is asserted so the differential stays live.
+// except the known PyJWT leniencies (string exp; an unknown crit header before the fix of
+// CVE-2026-32597), each asserted for the versions that have it so the differential stays live.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import * as jose from 'jose';
-import { check, deadline, finish, log, pyjwtVerify, skip } from '../lib/harness.mjs';
+import { check, deadline, finish, log, pyjwtAbout, pyjwtVerify, PYJWT_CRIT_CVE, skip } from '../lib/harness.mjs';
 import { ALGS, DESCOPE_PATH, getToken, startProvider } from '../oidc/provider-lib.mjs';
 import { mintAll } from '../mint/mint-lib.mjs';
 
@@ -46,10 +47,14 @@ const issuer = 'http://127.0.0.1:1/iss';
 const m = await mintAll({ issuer, audience: resource, attackerJwksUrl: 'http://127.0.0.1:9/attacker.json' });
 fs.writeFileSync(path.join(dir, 'jwks.json'), JSON.stringify(m.jwks));
 const py = await pyjwtVerify(m.tokens, { jwksFile: path.join(dir, 'jwks.json'), issuer, audience: resource });
-const lenient = new Set(['exp-string']); // PyJWT 2.6 accepts a string exp (interop-tools.md)
+// Known leniencies, each expected only of the PyJWT versions that have it (token → why).
+const about = await pyjwtAbout();
+log(`# PyJWT ${about.label}: ${about.refusesCrit ? 'refuses' : 'ignores'} an unknown crit header`);
+const lenient = new Map([['exp-string', 'known leniency: PyJWT 2.6 accepts a string exp (interop-tools.md)']]);
+if (!about.refusesCrit) lenient.set('crit-header', `known leniency of unpatched PyJWT, ${PYJWT_CRIT_CVE}`);
 for (const t of m.tokens) {
   const want = t.expect === 'valid' || lenient.has(t.name) ? 'valid' : 'invalid';
-  check(py.get(t.name)?.pyjwt === want, `${t.name}: PyJWT says ${want}${lenient.has(t.name) ? ' (leniency)' : ''}`, py.get(t.name));
+  check(py.get(t.name)?.pyjwt === want, `${t.name}: PyJWT says ${want}${lenient.has(t.name) ? ` (${lenient.get(t.name)})` : ''}`, py.get(t.name));
 }
 log(`# ${m.tokens.length} jose tokens checked`);
 finish();

@@ -175,3 +175,46 @@ export async function pyjwtVerify(items, { jwksFile, jwksUrl, issuer, audience }
   }
   return out;
 }
+
+// Which PyJWT verify.py imports, and which of its known leniencies that version has, so a
+// differential expects a leniency only of the versions that have it (and fails when PyJWT's
+// verdict disagrees with its version). Resolves null when Debian's python3-jwt is missing.
+//  - crit: PyJWT before 2.12.0 ignores the JWS `crit` header (RFC 7515 §4.1.11) and accepts a
+//    token whose critical extension it does not understand: CVE-2026-32597 (GHSA-752w-5fwx-jx9f).
+//    Debian backported the fix to bookworm in 2.6.0-1+deb12u1; upstream's version string stays
+//    2.6.0, so the Debian package version decides. scripts/deps.sh installs at least that one.
+const PYJWT_CRIT_FIXED = '2.12.0';
+const PYJWT_CRIT_FIXED_DEB = new Map([['2.6.0', '2.6.0-1+deb12u1']]); // upstream → first fixed Debian version
+export const PYJWT_CRIT_CVE = 'CVE-2026-32597';
+
+function upstreamAtLeast(v, min) {
+  const a = v.split('.').map((x) => parseInt(x, 10) || 0);
+  const b = min.split('.').map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    if ((a[i] ?? 0) !== (b[i] ?? 0)) return (a[i] ?? 0) > (b[i] ?? 0);
+  }
+  return true;
+}
+
+export async function pyjwtAbout() {
+  if (!fs.existsSync(PYTHON)) return null;
+  const r = await run(PYTHON, [path.join(INTEROP_DIR, 'pyjwt', 'verify.py'), '--about']);
+  if (r.code === SKIP) return null;
+  const about = r.code === 0 ? parseJson(r.stdout) : undefined;
+  if (!about?.version || !about?.file) throw new Error(`pyjwt verify.py --about failed (${r.code}): ${r.stderr}`);
+  // The Debian package that owns the imported module, if one does (not a pip install).
+  const owner = await run('dpkg-query', ['-S', about.file]);
+  const pkg = owner.code === 0 ? owner.stdout.split(':')[0].trim() : '';
+  let deb = null;
+  if (pkg) {
+    const v = await run('dpkg-query', ['-W', '-f=${Version}', pkg]);
+    if (v.code === 0 && v.stdout.trim()) deb = v.stdout.trim();
+  }
+  let refusesCrit = upstreamAtLeast(about.version, PYJWT_CRIT_FIXED);
+  const debFixed = PYJWT_CRIT_FIXED_DEB.get(about.version);
+  if (!refusesCrit && deb && debFixed) {
+    refusesCrit = (await run('dpkg', ['--compare-versions', deb, 'ge', debFixed])).code === 0;
+  }
+  const label = deb ? `${about.version} (Debian ${pkg} ${deb})` : `${about.version} (${about.file})`;
+  return { version: about.version, deb, label, refusesCrit };
+}

@@ -6,6 +6,7 @@ Reads JSON lines {"name", "token", ...} from stdin and writes one JSON line per 
 a kid, the only key whose "alg" is the token's. Proves the harness's tokens are what it says,
 and records where PyJWT is more lenient than our validator must be.
 Usage: verify.py (--jwks-file F | --jwks-url URL) --issuer ISS --audience AUD
+       verify.py --about   (one JSON line {"version", "file"}: which PyJWT this python imports)
 Run it with Debian's /usr/bin/python3 (another python3 earlier on PATH may lack python3-jwt).
 """
 import argparse
@@ -31,6 +32,11 @@ def load_jwks(args):
 
 
 def main():
+    if sys.argv[1:] == ["--about"]:
+        # The caller maps the file to its Debian package and version: upstream's version string
+        # says nothing about fixes Debian backported (2.6.0-1 and 2.6.0-1+deb12u1 both say 2.6.0).
+        sys.stdout.write(json.dumps({"version": jwt.__version__, "file": jwt.__file__}) + "\n")
+        return 0
     p = argparse.ArgumentParser()
     p.add_argument("--jwks-file")
     p.add_argument("--jwks-url")
