@@ -10,11 +10,16 @@
  *   ratio       validate/s / bare/s (target >= 0.90). The two sides run in alternating
  *               chunks of 32 over the same tokens (rate_paired); rates are the best of 7
  *               rounds, the ratio is the median of the per-round ratios.
+ *   cli/s       `descope-mcp validate --batch` over the same tokens in the same run: piped in,
+ *               output to a file, on the same pinned core, timed from its answer to a warm-up
+ *               line to its exit (cli_run.c). cli ratio = cli/s over the bare rate measured
+ *               just before and after it (median of rounds; target >= 0.90).
  * Then the same token repeated with the cache on (target >= 1,000,000/s), and a
  * multi-thread figure (one thread per allowed CPU, each pinned, one shared validator).
  *
- * Usage: bench_validate [--quick] [--seconds S] [--tokens N]
+ * Usage: bench_validate [--quick] [--seconds S] [--tokens N] [--cli PATH|--no-cli]
  *   --quick   CI smoke: a few hundred iterations, still checks every validation succeeds.
+ *   --cli     the descope-mcp binary (default: the one built with this benchmark).
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -31,6 +36,7 @@
 
 #include <dmcp/dmcp.h>
 
+#include "cli_run.h"
 #include "mint.h"
 
 #define ISSUER "https://api.descope.com/v1/apps/agentic/P2bench/MS2bench"
@@ -356,6 +362,11 @@ int main(int argc, char **argv)
     int quick = 0;
     double secs = 0.3; /* per round; rounds are interleaved, best kept */
     size_t ntok = 1000;
+#ifdef DMCP_BENCH_CLI
+    const char *cli = DMCP_BENCH_CLI;
+#else
+    const char *cli = NULL;
+#endif
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--quick") == 0) {
             quick = 1;
@@ -363,8 +374,13 @@ int main(int argc, char **argv)
             secs = atof(argv[++i]);
         } else if (strcmp(argv[i], "--tokens") == 0 && i + 1 < argc) {
             ntok = (size_t)strtoul(argv[++i], NULL, 10);
+        } else if (strcmp(argv[i], "--cli") == 0 && i + 1 < argc) {
+            cli = argv[++i];
+        } else if (strcmp(argv[i], "--no-cli") == 0) {
+            cli = NULL;
         } else {
-            fprintf(stderr, "usage: bench_validate [--quick] [--seconds S] [--tokens N]\n");
+            fprintf(stderr, "usage: bench_validate [--quick] [--seconds S] [--tokens N] "
+                            "[--cli PATH|--no-cli]\n");
             return 2;
         }
     }
@@ -411,7 +427,9 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < nsets; i++) {
         printf(" %s %zu B", sets[i].alg, sets[i].s[0].token_len);
     }
-    printf("\n\n%-6s %14s %14s %7s\n", "alg", "validate/s", "bare verify/s", "ratio");
+    printf("\nCLI: %s\n", cli != NULL ? cli : "not measured");
+    printf("\n%-6s %14s %14s %7s %14s %9s\n", "alg", "validate/s", "bare verify/s", "ratio",
+           "cli/s", "cli ratio");
     for (size_t i = 0; i < nsets; i++) {
         alg_set *a = &sets[i];
         dmcp_validator *v = make_validator(a, 0);
@@ -419,6 +437,20 @@ int main(int argc, char **argv)
         double best_b = 0;
         /* Paired chunks within each round: best rate of each side, median per-round ratio. */
         double ratios[16];
+        double cli_ratios[16];
+        double best_cli = 0;
+        cli_bench cb = {0};
+        if (cli != NULL) {
+            char **toks = malloc(a->n * sizeof(*toks));
+            if (toks == NULL) {
+                die("out of memory");
+            }
+            for (size_t k = 0; k < a->n; k++) {
+                toks[k] = a->s[k].token;
+            }
+            cli_bench_init(&cb, cli, ISSUER, AUD, a->jwks, toks, a->n);
+            free(toks);
+        }
         for (int r = 0; r < rounds; r++) {
             double b = 0;
             double l = 0;
@@ -426,9 +458,25 @@ int main(int argc, char **argv)
             best_b = b > best_b ? b : best_b;
             best_v = l > best_v ? l : best_v;
             ratios[r] = l / b;
+            if (cli != NULL) {
+                /* One pass over the tokens each side of the command's run, same core. */
+                long pass = (long)a->n;
+                double b1 = rate_bare(a, 0, pass);
+                double c = cli_bench_run(&cb);
+                double b2 = rate_bare(a, 0, pass);
+                best_cli = c > best_cli ? c : best_cli;
+                cli_ratios[r] = c / (2 / (1 / b1 + 1 / b2));
+            }
         }
         qsort(ratios, (size_t)rounds, sizeof(ratios[0]), cmp_double);
-        printf("%-6s %14.0f %14.0f %7.3f\n", a->alg, best_v, best_b, ratios[rounds / 2]);
+        printf("%-6s %14.0f %14.0f %7.3f", a->alg, best_v, best_b, ratios[rounds / 2]);
+        if (cli != NULL) {
+            qsort(cli_ratios, (size_t)rounds, sizeof(cli_ratios[0]), cmp_double);
+            printf(" %14.0f %9.3f\n", best_cli, cli_ratios[rounds / 2]);
+            cli_bench_free(&cb);
+        } else {
+            printf(" %14s %9s\n", "-", "-");
+        }
         fflush(stdout);
         dmcp_validator_free(v);
     }

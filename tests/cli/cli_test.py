@@ -10,6 +10,7 @@ daemon thread and serves a bounded number of requests.
 import http.server
 import json
 import os
+import select
 import socket
 import subprocess
 import sys
@@ -64,6 +65,57 @@ def mint(specs, jwks_path):
     toks = p.stdout.split()
     assert len(toks) == len(specs)
     return toks
+
+
+def batch_prompt(args, steps, wait=10):
+    """Writes each step to a live `validate --batch` and requires its one result line back
+    within `wait` seconds, before anything more is written. A step's text may be a pair: the
+    first part is written alone, and no answer may come until the second part completes it."""
+    p = subprocess.Popen([CLI, "validate"] + args, stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    pending = b""
+
+    def read_line(timeout):
+        nonlocal pending
+        deadline = time.monotonic() + timeout
+        while b"\n" not in pending:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([p.stdout], [], [], left)[0]:
+                return None
+            chunk = os.read(p.stdout.fileno(), 65536)
+            if not chunk:
+                return None
+            pending += chunk
+        line, pending = pending.split(b"\n", 1)
+        return line.decode()
+
+    try:
+        for i, (text, want) in enumerate(steps):
+            parts = text if isinstance(text, tuple) else (text,)
+            for k, part in enumerate(parts):
+                p.stdin.write(part.encode())
+                p.stdin.flush()
+                if k + 1 < len(parts):
+                    check(read_line(0.3) is None, f"batch prompt step {i}: answer before the "
+                                                  "line was complete")
+            line = read_line(wait)
+            check(line is not None, f"batch prompt step {i}: no result line within {wait} s "
+                                    "while stdin stays open")
+            if line is None:
+                return
+            obj = loads(line)
+            got = obj.get("user_id") or obj.get("error_description")
+            check(got == want, f"batch prompt step {i}: {got!r} != {want!r}")
+    finally:
+        p.stdin.close()
+        try:
+            rest = p.stdout.read()
+            rc = p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            rest, rc = b"", None
+    check(rc == 0 and pending + rest == b"", f"batch prompt: rc={rc}, extra output {rest!r}")
 
 
 def main():
@@ -191,6 +243,14 @@ def main():
           f"batch without final newline, CRLF: rc={rc} {out!r}")
     rc, out, _ = run(base + ["--batch"], stdin="")
     check(rc == 0 and out == "", "batch on empty input")
+
+    # --batch answers each line as soon as it is read: a script writes one token, waits for
+    # its result line (stdin still open), then writes the next. Output held until EOF (or
+    # until a buffer fills) fails here.
+    batch_prompt(base + ["--batch"], [
+        (toks[0] + "\n", "U2dsub"), (toks[4] + "\n", "Token expired"), ("\n", "Invalid token"),
+        ("garbage\r\n", "Invalid token"), ("x" * 70000 + "\n", "Invalid token"),
+        ((toks[3][:50], toks[3][50:] + "\n"), "U2dsub"), (toks[1] + "\n", "U2dsub")])
 
     # exit 4: key source unreachable (a loopback port nobody listens on), nothing cached
     s = socket.socket()
