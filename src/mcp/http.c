@@ -942,11 +942,13 @@ static enum MHD_Result send_answer(dmcp__http *h, struct MHD_Connection *c, json
 
 static bool binding_matches(const dmcp__session *s, const dmcp_principal *p)
 {
-    const char *key = dmcp_principal_binding_key(p);
-    if (s->binding == NULL || key == NULL) {
-        return s->binding == NULL && key == NULL;
+    if (p == NULL) {
+        return s->binding == NULL; /* no authenticate callback, or it admitted no principal */
     }
-    return strcmp(s->binding, key) == 0;
+    /* A principal without a binding key identifies nobody: it matches no session at all,
+     * not even one opened without a principal. */
+    const char *key = dmcp_principal_binding_key(p);
+    return key != NULL && s->binding != NULL && strcmp(s->binding, key) == 0;
 }
 
 /*
@@ -1046,6 +1048,14 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
             atomic_store(&sess->initialized, true);
         }
     } else if (init) {
+        if (p != NULL && dmcp_principal_binding_key(p) == NULL) {
+            /* Nobody to bind the session to: it would be shared by every such caller. */
+            json_decref(body);
+            return send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
+                              "Forbidden: the access token identifies no subject; a session "
+                              "cannot be bound to it",
+                              origin);
+        }
         dmcp_status st = dmcp__sessions_create(srv->sessions, dmcp_principal_binding_key(p), &sess);
         if (st == DMCP_E_RATE_LIMITED) {
             json_decref(body);
@@ -1069,9 +1079,9 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     }
     /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
     char version[16];
-    const char *vsrc = hv != NULL ? hv
-                                  : (atomic_load(&sess->initialized) ? sess->version
-                                                                     : DMCP_PROTOCOL_2025_03_26);
+    const char *vsrc =
+        hv != NULL ? hv
+                   : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26);
     /* A truncating copy as snprintf("%s") would make, without its format machinery. */
     size_t vlen = strnlen(vsrc, sizeof(version) - 1);
     memcpy(version, vsrc, vlen);
