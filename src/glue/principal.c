@@ -103,8 +103,11 @@ static dmcp_status make_principal(const dmcp_token *t, const char *raw, size_t r
         st = dmcp_principal_add_scope(pr, scopes[i]);
     }
     if (st == DMCP_OK) {
-        /* The token's claims are immutable; the principal only holds a reference. */
-        st = dmcp_principal_set_claims(pr, (json_t *)dmcp_token_claims(t));
+        /* The token's claims are immutable; the principal only holds a reference. They are
+         * built on first use from a payload the validator already parsed, so NULL means out
+         * of memory: fail the request rather than hand handlers a principal without claims. */
+        json_t *claims = (json_t *)dmcp_token_claims(t);
+        st = claims != NULL ? dmcp_principal_set_claims(pr, claims) : DMCP_E_NOMEM;
     }
     if (st == DMCP_OK) {
         st = dmcp_principal_set_access_token(pr, raw, raw_len);

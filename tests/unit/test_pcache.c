@@ -286,6 +286,65 @@ static void test_binding_key_identifies_someone(void **state)
     free(raw);
 }
 
+/* jansson allocator that fails the fail_at-th allocation after arming (counting from 0). */
+static long alloc_count, fail_at = -1;
+
+static void *failing_malloc(size_t n)
+{
+    return fail_at >= 0 && alloc_count++ == fail_at ? NULL : malloc(n);
+}
+
+/*
+ * Out of memory while building the principal (its binding key or the claims object jansson
+ * builds on first use) fails it: never a principal without claims. Every jansson allocation
+ * on the way is made to fail in turn, each time with a fresh token (claims not built yet).
+ */
+static void test_claims_out_of_memory(void **state)
+{
+    (void)state;
+    dmcp__pcache *c = dmcp__pcache_new();
+    long failures = 0;
+    bool done = false;
+    for (long k = 0; k < 1000 && !done; k++) {
+        char *raw =
+            tok_ids("\"sub\":\"sam\",\"azp\":\"c1\",\"x\":{\"y\":[1,2,\"z\"]}", (int)(1000 + k));
+        dmcp_token *t = validate(raw);
+        dmcp_principal *p = (dmcp_principal *)1;
+        alloc_count = 0;
+        fail_at = k;
+        json_set_alloc_funcs(failing_malloc, free);
+        dmcp_status st = dmcp__pcache_principal(k % 2 ? c : NULL, t, raw, strlen(raw), &p);
+        json_set_alloc_funcs(malloc, free);
+        fail_at = -1;
+        done = alloc_count <= k; /* no allocation was refused: past the last one */
+        if (st == DMCP_OK) {
+            assert_true(done); /* never a refused allocation that went unnoticed */
+            const json_t *cl = dmcp_principal_claims(p);
+            assert_non_null(cl);
+            assert_ptr_equal(cl, dmcp_token_claims(t));
+            /* Whole, too: no string shortened by a lost reallocation. */
+            assert_string_equal(json_string_value(json_object_get(cl, "iss")), VT_ISS);
+            assert_string_equal(json_string_value(json_object_get(cl, "aud")), VT_AUD);
+            assert_string_equal(json_string_value(json_object_get(cl, "sub")), "sam");
+            assert_string_equal(json_string_value(json_array_get(
+                                    json_object_get(json_object_get(cl, "x"), "y"), 2)),
+                                "z");
+            dmcp_principal_unref(p);
+        } else {
+            assert_false(done);
+            assert_int_equal(st, DMCP_E_NOMEM);
+            assert_null(p);
+            failures++;
+        }
+        dmcp_token_free(t);
+        free(raw);
+    }
+    assert_true(done);
+    /* The binding key's allocations and the claims object's: the sweep reached both. */
+    assert_true(failures > 4);
+    dmcp__pcache_free(c);
+}
+
 typedef struct race {
     dmcp__pcache *c;
     char *toks[4];
@@ -354,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_binding_key_is_the_user_id),
         cmocka_unit_test(test_binding_key_identifies_someone),
+        cmocka_unit_test(test_claims_out_of_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
