@@ -619,6 +619,8 @@ DMCP_API dmcp_status dmcp_server_set_get_stream(dmcp_server *srv, bool enabled);
  * [::1] (any port) and Origin, when present, must be http(s) on one of those hosts; on other
  * addresses Host is not checked and every Origin is refused. Requests without Origin (non-
  * browser clients) are always allowed. "*" in the origin list allows every origin.
+ * The loopback default admits a page served from any local port (a development default,
+ * docs/server.md "Browser origins"); once one origin is added, only the listed ones pass.
  */
 DMCP_API dmcp_status dmcp_server_add_allowed_host(dmcp_server *srv, const char *host);
 DMCP_API dmcp_status dmcp_server_add_allowed_origin(dmcp_server *srv, const char *origin);
