@@ -1079,9 +1079,9 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
     }
     /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
     char version[16];
-    const char *vsrc =
-        hv != NULL ? hv
-                   : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26);
+    const char *vsrc = hv != NULL ? hv
+                                  : (atomic_load(&sess->initialized) ? sess->version
+                                                                     : DMCP_PROTOCOL_2025_03_26);
     /* A truncating copy as snprintf("%s") would make, without its format machinery. */
     size_t vlen = strnlen(vsrc, sizeof(version) - 1);
     memcpy(version, vsrc, vlen);

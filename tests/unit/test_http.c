@@ -637,8 +637,10 @@ static void test_content_negotiation_and_limits(void **state)
     do_req(port_auth, &o, &r);
     assert_int_equal(r.status, 413);
     /* Chunked upload over the cap: also 413. */
-    reqopts ch = {
-        .token = "alice", .body = b, .timeout_ms = 60000, .extra = {"Transfer-Encoding: chunked"}};
+    reqopts ch = {.token = "alice",
+                  .body = b,
+                  .timeout_ms = 60000,
+                  .extra = {"Transfer-Encoding: chunked"}};
     do_req(port_auth, &ch, &r);
     assert_int_equal(r.status, 413);
     free(b);
