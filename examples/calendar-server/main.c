@@ -276,7 +276,7 @@ static dmcp_status get_calendar_events(dmcp_call *call, const json_t *args, dmcp
     json_t *doc = NULL;
     dmcp_status st = dmcp_connection_options_new(&opts);
     if (st == DMCP_OK) {
-        /* Cache per principal (issuer + subject + client); ask for the connect URL on 404. */
+        /* Cache per principal (issuer + user id + client); ask for the connect URL on 404. */
         st = dmcp_connection_options_set_principal(opts, dmcp_principal_binding_key(who));
     }
     if (st == DMCP_OK) {

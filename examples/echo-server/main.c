@@ -3,8 +3,13 @@
  * access tokens checked on every request (or stdio, without auth, with --stdio).
  *
  *   mcp-echo-server --well-known-url URL [--mcp-server-url URL] [--listen HOST:PORT]
- *                   [--require-scope SCOPE]... [--stateless]
+ *                   [--require-scope SCOPE]... [--allow-origin ORIGIN]... [--stateless]
  *   mcp-echo-server --stdio
+ *
+ * Browser Origins: on a loopback --listen the default admits http(s)://localhost,
+ * 127.0.0.1 and [::1] on any port, i.e. any page served from this machine (docs/server.md,
+ * "Browser origins"). --allow-origin (repeatable, "scheme://host[:port]") admits exactly the
+ * origins listed instead.
  *
  * Environment fallbacks: DESCOPE_MCP_WELL_KNOWN_URL, MCP_SERVER_URL. The MCP server URL is
  * the audience tokens must carry and the resource the metadata advertises (default
@@ -114,11 +119,13 @@ int main(int argc, char **argv)
                                          {"well-known-url", required_argument, NULL, 'w'},
                                          {"mcp-server-url", required_argument, NULL, 'm'},
                                          {"require-scope", required_argument, NULL, 'r'},
+                                         {"allow-origin", required_argument, NULL, 'o'},
                                          {NULL, 0, NULL, 0}};
     const char *listen = "127.0.0.1:8080", *well_known = getenv("DESCOPE_MCP_WELL_KNOWN_URL");
     const char *server_url = getenv("MCP_SERVER_URL");
     char *scopes[64];
-    int stateless = 0, use_stdio = 0, nscopes = 0, c;
+    const char *origins[64];
+    int stateless = 0, use_stdio = 0, nscopes = 0, norigins = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
@@ -141,11 +148,19 @@ int main(int argc, char **argv)
                 scopes[nscopes++] = optarg;
                 break;
             }
-            /* fall through */
+            goto usage;
+        case 'o':
+            if (norigins < 64) {
+                origins[norigins++] = optarg;
+                break;
+            }
+            goto usage;
         default:
+        usage:
             fprintf(stderr,
                     "usage: %s [--listen HOST:PORT] [--well-known-url URL] "
-                    "[--mcp-server-url URL] [--require-scope SCOPE]... [--stateless]\n"
+                    "[--mcp-server-url URL] [--require-scope SCOPE]... "
+                    "[--allow-origin ORIGIN]... [--stateless]\n"
                     "       %s --stdio\n",
                     argv[0], argv[0]);
             return 2;
@@ -181,6 +196,13 @@ int main(int argc, char **argv)
         }
         if (st == DMCP_OK) {
             st = dmcp_server_set_stateless(srv, stateless);
+        }
+        for (int i = 0; st == DMCP_OK && i < norigins; i++) {
+            st = dmcp_server_add_allowed_origin(srv, origins[i]);
+            if (st != DMCP_OK) {
+                snprintf(err.message, sizeof(err.message), "--allow-origin %s: %s", origins[i],
+                         dmcp_strerror(st));
+            }
         }
         if (st == DMCP_OK) {
             st = protect(srv, well_known, server_url != NULL ? server_url : default_url, scopes,

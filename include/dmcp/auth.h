@@ -249,7 +249,8 @@ DMCP_API dmcp_token *dmcp_token_ref(dmcp_token *t);
 /* Drops a reference. NULL is a no-op. */
 DMCP_API void dmcp_token_free(dmcp_token *t);
 
-/* All claims of the payload as a JSON object. Borrowed: do not modify. */
+/* All claims of the payload as a JSON object, built on first use; NULL only when out of
+ * memory. Borrowed: do not modify. */
 DMCP_API const json_t *dmcp_token_claims(const dmcp_token *t);
 /* dsub if present, else sub; NULL if neither. */
 DMCP_API const char *dmcp_token_user_id(const dmcp_token *t);

@@ -11,8 +11,9 @@
  *     scopes are missing;
  *   - per-tool scopes: 403 insufficient_scope step-up before dispatch, or an isError tool
  *     result carrying the insufficient-scope JSON;
- *   - a principal bound to issuer + subject + client id, so sessions survive token refresh and
- *     are refused to anyone else.
+ *   - a principal bound to issuer + user id (dsub, else sub) + client id, so sessions survive
+ *     token refresh and are refused to anyone else; a token naming neither a user nor a
+ *     client is refused a session (403 on initialize).
  *
  *   dmcp_protect_options *o;
  *   dmcp_protect_options_new(&o);

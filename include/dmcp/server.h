@@ -96,10 +96,17 @@ typedef enum dmcp_log_level {
  * the runtime has it, it is read-only and may be read from several threads.
  *
  * binding_key identifies the principal for session binding (mcp-resource-server.md §6): the
- * glue uses issuer + subject + client id, never the token, so a refreshed token keeps its
- * session and another principal's session answers 404.
+ * glue uses issuer + user id + client id, never the token, so a refreshed token keeps its
+ * session and another principal's session answers 404. The key is copied; "" is refused
+ * (DMCP_E_INVALID_ARG).
+ *
+ * binding_key may be NULL for a caller that identifies nobody (e.g. a token with neither a
+ * subject nor a client id). Such a principal may make calls that need no session (stateless
+ * mode), but can never open or use one: over HTTP with an authorizer, its initialize answers
+ * 403 and any Mcp-Session-Id it presents answers 404.
  *
  * Ownership: *out is new (one reference), release with dmcp_principal_unref().
+ * Thread-safety: any thread; the new principal is the caller's until returned.
  */
 DMCP_API dmcp_status dmcp_principal_new(const char *binding_key, dmcp_principal **out);
 /* Adds a reference; returns p. Thread-safety: atomic, any thread. */
@@ -127,6 +134,7 @@ DMCP_API void dmcp_principal_set_data(dmcp_principal *p, void *data, void (*free
  * NULL / 0 / false). Ownership: borrowed, valid while the caller holds the principal (inside a
  * handler: until the handler returns).
  */
+/* The binding key given to dmcp_principal_new(); NULL when it was NULL. */
 DMCP_API const char *dmcp_principal_binding_key(const dmcp_principal *p);
 DMCP_API const char *dmcp_principal_user_id(const dmcp_principal *p);
 DMCP_API const char *dmcp_principal_client_id(const dmcp_principal *p);
@@ -611,6 +619,8 @@ DMCP_API dmcp_status dmcp_server_set_get_stream(dmcp_server *srv, bool enabled);
  * [::1] (any port) and Origin, when present, must be http(s) on one of those hosts; on other
  * addresses Host is not checked and every Origin is refused. Requests without Origin (non-
  * browser clients) are always allowed. "*" in the origin list allows every origin.
+ * The loopback default admits a page served from any local port (a development default,
+ * docs/server.md "Browser origins"); once one origin is added, only the listed ones pass.
  */
 DMCP_API dmcp_status dmcp_server_add_allowed_host(dmcp_server *srv, const char *host);
 DMCP_API dmcp_status dmcp_server_add_allowed_origin(dmcp_server *srv, const char *origin);

@@ -8,9 +8,11 @@
  * Why it exists (a measured requirement, dependencies.md §7): jansson's json_loadb() costs
  * about 5.4 us for a 70-byte header plus a 471-byte payload on the reference machine, a third
  * of an RS256 verify; the validator must stay within 10% of a bare EVP verify. jansson stays
- * the reference: dmcp_token_claims() builds its json_t with jansson, and the differential fuzz
- * target tests/fuzz/fuzz_jsonlite_diff.c checks that this parser accepts exactly the object
- * documents json_loadb(JSON_REJECT_DUPLICATES) accepts and extracts equal values.
+ * the reference: the differential fuzz targets tests/fuzz/fuzz_jsonlite_diff.c and
+ * fuzz_jl_load_diff.c check that this parser accepts exactly the object documents
+ * json_loadb(JSON_REJECT_DUPLICATES) accepts and extracts (builds) equal values.
+ * dmcp_token_claims() builds its json_t with dmcp__jl_load(): the same grammar the token was
+ * accepted with, and an allocation failure is an error, never a silently shortened string.
  *
  * Rules (same as jansson with JSON_REJECT_DUPLICATES, without JSON_ALLOW_NUL):
  *   - the top-level value must be an object; no trailing bytes other than whitespace;

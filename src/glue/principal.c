@@ -54,27 +54,42 @@ const dmcp_token *dmcp_protect_principal_token(const dmcp_principal *p)
     return pd != NULL && pd->tag == PRINCIPAL_TAG ? pd->token : NULL;
 }
 
-/*
- * Session binding key (§6): issuer, subject and client id as a JSON array, an unambiguous
- * encoding whatever the claims hold (a "\n"-joined string would let a subject containing
- * "\n" collide). Never the token: a refreshed token keeps its session.
- */
-static char *binding_key(const dmcp_token *t)
+/* A claim that names someone: present and not empty. */
+static const char *named(const char *s)
 {
-    const char *iss = dmcp_token_issuer(t), *sub = dmcp_token_subject(t);
-    const char *azp = dmcp_token_client_id(t);
-    json_t *a = json_pack("[s?s?s?]", iss, sub, azp);
-    char *s = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
+    return s != NULL && *s != '\0' ? s : NULL;
+}
+
+/*
+ * Session binding key (§6): issuer, user id and client id as a JSON array, an unambiguous
+ * encoding whatever the claims hold (a "\n"-joined string would let a subject containing
+ * "\n" collide). The user id is the one handlers see (dsub when present, else sub), so two
+ * users sharing a sub never share a session. Never the token: a refreshed token keeps its
+ * session.
+ *
+ * A token naming neither a user nor a client identifies nobody: every such token would bind
+ * to the same key, so it gets none (*key NULL) and the runtime opens no session for it.
+ * Returns false only when out of memory.
+ */
+static bool binding_key(const dmcp_token *t, char **key)
+{
+    *key = NULL;
+    const char *user = named(dmcp_token_user_id(t)), *client = named(dmcp_token_client_id(t));
+    if (user == NULL && client == NULL) {
+        return true;
+    }
+    json_t *a = json_pack("[s?s?s?]", dmcp_token_issuer(t), user, client);
+    *key = a != NULL ? json_dumps(a, JSON_COMPACT) : NULL;
     json_decref(a);
-    return s;
+    return *key != NULL;
 }
 
 static dmcp_status make_principal(const dmcp_token *t, const char *raw, size_t raw_len,
                                   dmcp_principal **out)
 {
-    char *key = binding_key(t);
+    char *key = NULL;
     dmcp_principal *pr = NULL;
-    dmcp_status st = key != NULL ? dmcp_principal_new(key, &pr) : DMCP_E_NOMEM;
+    dmcp_status st = binding_key(t, &key) ? dmcp_principal_new(key, &pr) : DMCP_E_NOMEM;
     free(key);
     if (st == DMCP_OK && dmcp_token_user_id(t) != NULL) {
         st = dmcp_principal_set_user_id(pr, dmcp_token_user_id(t));
@@ -88,8 +103,11 @@ static dmcp_status make_principal(const dmcp_token *t, const char *raw, size_t r
         st = dmcp_principal_add_scope(pr, scopes[i]);
     }
     if (st == DMCP_OK) {
-        /* The token's claims are immutable; the principal only holds a reference. */
-        st = dmcp_principal_set_claims(pr, (json_t *)dmcp_token_claims(t));
+        /* The token's claims are immutable; the principal only holds a reference. They are
+         * built on first use from a payload the validator already parsed, so NULL means out
+         * of memory: fail the request rather than hand handlers a principal without claims. */
+        json_t *claims = (json_t *)dmcp_token_claims(t);
+        st = claims != NULL ? dmcp_principal_set_claims(pr, claims) : DMCP_E_NOMEM;
     }
     if (st == DMCP_OK) {
         st = dmcp_principal_set_access_token(pr, raw, raw_len);

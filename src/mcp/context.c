@@ -28,17 +28,20 @@ dmcp_status dmcp_principal_new(const char *binding_key, dmcp_principal **out)
         return DMCP_E_INVALID_ARG;
     }
     *out = NULL;
-    if (binding_key == NULL || *binding_key == '\0') {
+    /* NULL: a caller who identifies nobody (stateless calls only); "" is a mistake. */
+    if (binding_key != NULL && *binding_key == '\0') {
         return DMCP_E_INVALID_ARG;
     }
     dmcp_principal *p = calloc(1, sizeof(*p));
     if (p == NULL) {
         return DMCP_E_NOMEM;
     }
-    p->binding = dmcp__strdup(binding_key);
-    if (p->binding == NULL) {
-        free(p);
-        return DMCP_E_NOMEM;
+    if (binding_key != NULL) {
+        p->binding = dmcp__strdup(binding_key);
+        if (p->binding == NULL) {
+            free(p);
+            return DMCP_E_NOMEM;
+        }
     }
     atomic_init(&p->refs, 1);
     *out = p;

@@ -971,11 +971,13 @@ static enum MHD_Result send_answer(dmcp__http *h, struct MHD_Connection *c, json
 
 static bool binding_matches(const dmcp__session *s, const dmcp_principal *p)
 {
-    const char *key = dmcp_principal_binding_key(p);
-    if (s->binding == NULL || key == NULL) {
-        return s->binding == NULL && key == NULL;
+    if (p == NULL) {
+        return s->binding == NULL; /* no authenticate callback, or it admitted no principal */
     }
-    return strcmp(s->binding, key) == 0;
+    /* A principal without a binding key identifies nobody: it matches no session at all,
+     * not even one opened without a principal. */
+    const char *key = dmcp_principal_binding_key(p);
+    return key != NULL && s->binding != NULL && strcmp(s->binding, key) == 0;
 }
 
 /*
@@ -1066,6 +1068,14 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
             atomic_store(&sess->initialized, true);
         }
     } else if (init) {
+        if (p != NULL && dmcp_principal_binding_key(p) == NULL) {
+            /* Nobody to bind the session to: it would be shared by every such caller. */
+            json_decref(body);
+            return send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
+                              "Forbidden: the access token identifies no subject; a session "
+                              "cannot be bound to it",
+                              origin);
+        }
         dmcp_status st = dmcp__sessions_create(srv->sessions, dmcp_principal_binding_key(p), &sess);
         if (st == DMCP_E_RATE_LIMITED) {
             json_decref(body);

@@ -229,6 +229,43 @@ try:
 finally:
     stop(proc)
 
+# ---- browser Origins: the loopback default, and --allow-origin narrowing it ----
+port = free_port()
+url = f"http://127.0.0.1:{port}/mcp"
+proc, _ = start(["--well-known-url", ISSUER, "--mcp-server-url", url], port=port)
+try:
+    # The documented development default: any loopback origin, whatever its port, gets past
+    # the Origin check (here to the 401 of a request without a token).
+    for origin in ("http://localhost:5173", "http://127.0.0.1:9", "https://[::1]:8443"):
+        st, r, _ = request(port, "POST", "/mcp", INIT, headers={"Origin": origin})
+        check(st == 401 and r.getheader("Access-Control-Allow-Origin") == origin,
+              f"loopback default admits {origin}")
+    st, _, _ = request(port, "POST", "/mcp", INIT, headers={"Origin": "http://evil.example"})
+    check(st == 403, "loopback default refuses a non-loopback origin")
+finally:
+    stop(proc)
+port = free_port()
+url = f"http://127.0.0.1:{port}/mcp"
+proc, _ = start(["--well-known-url", ISSUER, "--mcp-server-url", url,
+                 "--allow-origin", "http://localhost:5173",
+                 "--allow-origin", "HTTPS://App.Example.com"], port=port)
+try:
+    for origin in ("http://localhost:5173", "https://app.example.com"):
+        st, _, _ = request(port, "POST", "/mcp", INIT, headers={"Origin": origin})
+        check(st == 401, f"--allow-origin admits {origin}")
+    for origin in ("http://localhost:5174", "http://127.0.0.1:5173", "http://app.example.com"):
+        st, r, body = request(port, "POST", "/mcp", INIT, headers={"Origin": origin})
+        check(st == 403 and "Origin" in body["error"]["message"],
+              f"--allow-origin refuses {origin}")
+    st, _, _ = request(port, "POST", "/mcp", INIT)
+    check(st == 401, "--allow-origin: requests without Origin (non-browser clients) unaffected")
+finally:
+    stop(proc)
+p = subprocess.run([BIN, "--listen", "127.0.0.1:1", "--well-known-url", ISSUER,
+                    "--allow-origin", "localhost"], capture_output=True, timeout=15)
+check(p.returncode == 1 and b"--allow-origin localhost" in p.stderr,
+      "--allow-origin without a scheme: exit 1 naming it")
+
 # ---- --require-scope (server-wide) ----
 port = free_port()
 url = f"http://127.0.0.1:{port}/mcp"

@@ -44,7 +44,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (n > DMCP_MAX_SCOPES) {
                 abort();
             }
-            (void)dmcp_token_claims(t);
+            /* An accepted payload always yields its claims object (NULL: out of memory only). */
+            if (!json_is_object(dmcp_token_claims(t))) {
+                abort();
+            }
             (void)dmcp_token_user_id(t);
             dmcp_token_free(t);
         }

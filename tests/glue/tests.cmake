@@ -1,7 +1,7 @@
-# The glue's unit tests (tests/unit/test_protect.c, test_pcache.c) mint their tokens with the
-# test minter.
+# The glue's unit tests (tests/unit/test_protect.c, test_protect_identity.c, test_pcache.c)
+# mint their tokens with the test minter.
 include(${PROJECT_SOURCE_DIR}/tests/support/mint.cmake)
-foreach(t test_protect test_pcache)
+foreach(t test_protect test_protect_identity test_pcache)
   if(TARGET ${t})
     target_link_libraries(${t} PRIVATE dmcp_mint)
   endif()

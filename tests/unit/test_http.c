@@ -74,11 +74,18 @@ static dmcp_status mock_authenticate(void *ud, const dmcp_http_request *req,
         {"Bearer alice-refreshed", "iss|alice|c1", "alice", "tools.call"},
         {"Bearer bob", "iss|bob|c1", "bob", "tools.call"},
         {"Bearer admin", "iss|admin|c1", "admin", "admin.write"},
+        /* A caller who identifies nobody: a principal without a binding key. */
+        {"Bearer nobody", NULL, NULL, "tools.call"},
     };
+    if (strcmp(h, "Bearer anon") == 0) {
+        return DMCP_OK; /* admitted without a principal */
+    }
     for (size_t i = 0; i < sizeof(users) / sizeof(users[0]); i++) {
         if (strcmp(h, users[i].header) == 0) {
             dmcp_principal *p;
-            assert_int_equal(dmcp_principal_new(users[i].binding, &p), DMCP_OK);
+            if (dmcp_principal_new(users[i].binding, &p) != DMCP_OK) {
+                return DMCP_E_INTERNAL; /* 500; not an assert on a server thread */
+            }
             dmcp_principal_set_user_id(p, users[i].user);
             dmcp_principal_set_client_id(p, "c1");
             dmcp_principal_add_scope(p, users[i].scope);
@@ -865,6 +872,34 @@ static void test_authorizer(void **state)
     assert_int_equal(body_error_code(&r), DMCP_JSONRPC_INVALID_PARAMS);
 }
 
+/* A principal without a binding key can neither open a session nor use anyone's. */
+static void test_keyless_principal(void **state)
+{
+    (void)state;
+    resp r;
+    reqopts init = {.token = "nobody", .body = INIT_BODY("2025-11-25")};
+    do_req(port_auth, &init, &r);
+    assert_int_equal(r.status, 403);
+    assert_null(hdr(&r, "Mcp-Session-Id"));
+    assert_int_equal(body_error_code(&r), DMCP_JSONRPC_INVALID_REQUEST);
+    assert_non_null(strstr(r.body, "identifies no subject"));
+    /* Not even a session opened without any principal (both have no key). */
+    char anon[128], alice[128];
+    open_session("anon", "2025-11-25", anon);
+    post("nobody", anon, PING, &r);
+    assert_int_equal(r.status, 404);
+    post("anon", anon, PING, &r);
+    assert_int_equal(r.status, 200);
+    open_session("alice", "2025-11-25", alice);
+    post("nobody", alice, PING, &r);
+    assert_int_equal(r.status, 404);
+    reqopts del = {.method = "DELETE", .token = "nobody", .session = anon};
+    do_req(port_auth, &del, &r);
+    assert_int_equal(r.status, 404);
+    post("anon", anon, PING, &r);
+    assert_int_equal(r.status, 200); /* the DELETE did not end it */
+}
+
 static void test_public_routes_and_preflight(void **state)
 {
     (void)state;
@@ -1246,6 +1281,7 @@ int main(void)
         cmocka_unit_test(test_batches),
         cmocka_unit_test(test_bad_input_keeps_serving),
         cmocka_unit_test(test_authorizer),
+        cmocka_unit_test(test_keyless_principal),
         cmocka_unit_test(test_public_routes_and_preflight),
         cmocka_unit_test(test_stateless),
         cmocka_unit_test(test_get_stream),

@@ -44,6 +44,20 @@ static char *tok(const char *sub, int jti, long long exp_in)
     return t;
 }
 
+/* A token with the standard claims plus `ids` (identity members, may be ""), jti distinct. */
+static char *tok_ids(const char *ids, int jti)
+{
+    char p[1024];
+    snprintf(p, sizeof(p),
+             "{\"iss\":\"%s\",\"aud\":\"%s\",\"jti\":\"i%d\",\"scope\":\"read\","
+             "\"iat\":%lld,\"exp\":%lld%s%s}",
+             VT_ISS, VT_AUD, jti, (long long)(now - 5), (long long)(now + 600), *ids ? "," : "",
+             ids);
+    char *t = dmcp_mint_sign_simple(key, "ES256", "k1", p);
+    assert_non_null(t);
+    return t;
+}
+
 static dmcp_token *validate(const char *raw)
 {
     dmcp_token *t = NULL;
@@ -210,6 +224,127 @@ static void test_null_cache(void **state)
     free(a);
 }
 
+/* The binding key of a token's principal (a copy), or NULL when it has none. */
+static char *key_of(const char *ids, int jti)
+{
+    char *raw = tok_ids(ids, jti);
+    dmcp_principal *p = principal_of(NULL, raw);
+    const char *k = dmcp_principal_binding_key(p);
+    char *copy = k != NULL ? strdup(k) : NULL;
+    dmcp_principal_unref(p);
+    free(raw);
+    return copy;
+}
+
+/* The key is [iss, user id, client id] with the user id the handlers see (dsub before sub). */
+static void test_binding_key_is_the_user_id(void **state)
+{
+    (void)state;
+    char *a = key_of("\"sub\":\"sam\",\"dsub\":\"u1\",\"azp\":\"c1\"", 1);
+    char *b = key_of("\"sub\":\"sam\",\"dsub\":\"u2\",\"azp\":\"c1\"", 2);
+    char *a2 = key_of("\"sub\":\"sam\",\"dsub\":\"u1\",\"azp\":\"c1\"", 3);
+    char *plain = key_of("\"sub\":\"sam\",\"client_id\":\"c1\"", 4);
+    assert_string_equal(a, "[\"" VT_ISS "\",\"u1\",\"c1\"]");
+    assert_string_equal(b, "[\"" VT_ISS "\",\"u2\",\"c1\"]");
+    assert_string_equal(a2, a); /* another token of the same user keeps the key */
+    assert_string_equal(plain, "[\"" VT_ISS "\",\"sam\",\"c1\"]");
+    free(a);
+    free(b);
+    free(a2);
+    free(plain);
+}
+
+/* A client-credentials token names a client; a token naming nobody gets no key at all. */
+static void test_binding_key_identifies_someone(void **state)
+{
+    (void)state;
+    char *client = key_of("\"azp\":\"svc\"", 10);
+    char *client2 = key_of("\"client_id\":\"svc\"", 11);
+    char *user = key_of("\"sub\":\"sam\"", 12);
+    assert_string_equal(client, "[\"" VT_ISS "\",null,\"svc\"]");
+    assert_string_equal(client2, client);
+    assert_string_equal(user, "[\"" VT_ISS "\",\"sam\",null]");
+    free(client);
+    free(client2);
+    free(user);
+    /* Nobody: no claims, or only empty ones (an empty string names no one). */
+    assert_null(key_of("", 13));
+    assert_null(key_of("\"sub\":\"\",\"azp\":\"\"", 14));
+    assert_null(key_of("\"sub\":\"\",\"dsub\":\"\",\"client_id\":\"\"", 15));
+    /* An empty dsub is the user id handlers see: it does not fall back to sub. */
+    char *empty_dsub = key_of("\"sub\":\"sam\",\"dsub\":\"\",\"azp\":\"c1\"", 16);
+    assert_string_equal(empty_dsub, "[\"" VT_ISS "\",null,\"c1\"]");
+    free(empty_dsub);
+    /* The keyless principal is still a principal: its token, scopes and claims are there. */
+    char *raw = tok_ids("", 17);
+    dmcp_principal *p = principal_of(NULL, raw);
+    assert_null(dmcp_principal_binding_key(p));
+    assert_non_null(dmcp_protect_principal_token(p));
+    assert_true(dmcp_principal_has_scope(p, "read"));
+    assert_non_null(dmcp_principal_claims(p));
+    dmcp_principal_unref(p);
+    free(raw);
+}
+
+/* jansson allocator that fails the fail_at-th allocation after arming (counting from 0). */
+static long alloc_count, fail_at = -1;
+
+static void *failing_malloc(size_t n)
+{
+    return fail_at >= 0 && alloc_count++ == fail_at ? NULL : malloc(n);
+}
+
+/*
+ * Out of memory while building the principal (its binding key or the claims object jansson
+ * builds on first use) fails it: never a principal without claims. Every jansson allocation
+ * on the way is made to fail in turn, each time with a fresh token (claims not built yet).
+ */
+static void test_claims_out_of_memory(void **state)
+{
+    (void)state;
+    dmcp__pcache *c = dmcp__pcache_new();
+    long failures = 0;
+    bool done = false;
+    for (long k = 0; k < 1000 && !done; k++) {
+        char *raw =
+            tok_ids("\"sub\":\"sam\",\"azp\":\"c1\",\"x\":{\"y\":[1,2,\"z\"]}", (int)(1000 + k));
+        dmcp_token *t = validate(raw);
+        dmcp_principal *p = (dmcp_principal *)1;
+        alloc_count = 0;
+        fail_at = k;
+        json_set_alloc_funcs(failing_malloc, free);
+        dmcp_status st = dmcp__pcache_principal(k % 2 ? c : NULL, t, raw, strlen(raw), &p);
+        json_set_alloc_funcs(malloc, free);
+        fail_at = -1;
+        done = alloc_count <= k; /* no allocation was refused: past the last one */
+        if (st == DMCP_OK) {
+            assert_true(done); /* never a refused allocation that went unnoticed */
+            const json_t *cl = dmcp_principal_claims(p);
+            assert_non_null(cl);
+            assert_ptr_equal(cl, dmcp_token_claims(t));
+            /* Whole, too: no string shortened by a lost reallocation. */
+            assert_string_equal(json_string_value(json_object_get(cl, "iss")), VT_ISS);
+            assert_string_equal(json_string_value(json_object_get(cl, "aud")), VT_AUD);
+            assert_string_equal(json_string_value(json_object_get(cl, "sub")), "sam");
+            assert_string_equal(json_string_value(json_array_get(
+                                    json_object_get(json_object_get(cl, "x"), "y"), 2)),
+                                "z");
+            dmcp_principal_unref(p);
+        } else {
+            assert_false(done);
+            assert_int_equal(st, DMCP_E_NOMEM);
+            assert_null(p);
+            failures++;
+        }
+        dmcp_token_free(t);
+        free(raw);
+    }
+    assert_true(done);
+    /* The binding key's allocations and the claims object's: the sweep reached both. */
+    assert_true(failures > 4);
+    dmcp__pcache_free(c);
+}
+
 typedef struct race {
     dmcp__pcache *c;
     char *toks[4];
@@ -269,10 +404,16 @@ static void test_concurrent(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_reuse_same_token),   cmocka_unit_test(test_never_across_tokens),
-        cmocka_unit_test(test_same_object_other_bytes), cmocka_unit_test(test_bounded),
-        cmocka_unit_test(test_expired_refused),    cmocka_unit_test(test_null_cache),
+        cmocka_unit_test(test_reuse_same_token),
+        cmocka_unit_test(test_never_across_tokens),
+        cmocka_unit_test(test_same_object_other_bytes),
+        cmocka_unit_test(test_bounded),
+        cmocka_unit_test(test_expired_refused),
+        cmocka_unit_test(test_null_cache),
         cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_binding_key_is_the_user_id),
+        cmocka_unit_test(test_binding_key_identifies_someone),
+        cmocka_unit_test(test_claims_out_of_memory),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

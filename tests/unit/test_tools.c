@@ -432,6 +432,10 @@ static void test_principal(void **state)
     (void)state;
     dmcp_principal *p;
     assert_int_equal(dmcp_principal_new("", &p), DMCP_E_INVALID_ARG);
+    /* No key: a principal that identifies nobody (it can never hold a session). */
+    assert_int_equal(dmcp_principal_new(NULL, &p), DMCP_OK);
+    assert_null(dmcp_principal_binding_key(p));
+    dmcp_principal_unref(p);
     assert_int_equal(dmcp_principal_new("iss|sub|cid", &p), DMCP_OK);
     assert_int_equal(dmcp_principal_set_user_id(p, "u1"), DMCP_OK);
     assert_int_equal(dmcp_principal_set_client_id(p, "c1"), DMCP_OK);
