@@ -208,6 +208,7 @@ void dmcp__keysource_free(dmcp__keysource *ks)
     ks->stop = true;
     bool started = ks->thread_started;
     pthread_cond_broadcast(&ks->rcv);
+    pthread_cond_broadcast(&ks->fcv);
     pthread_mutex_unlock(&ks->fmu);
     if (started) {
         pthread_join(ks->thread, NULL);
@@ -366,7 +367,7 @@ static void *refresher_main(void *arg)
     pthread_mutex_lock(&ks->fmu);
     while (!ks->stop) {
         if (ks->fetching) {
-            /* A request with no usable keys is fetching itself: wait for it. */
+            /* A request with no usable keys is fetching itself: wait for it (or for stop). */
             pthread_cond_wait(&ks->fcv, &ks->fmu);
             continue;
         }
@@ -424,7 +425,9 @@ static void want_refresh(dmcp__keysource *ks, int64_t now)
         int64_t sleep_for = 0;
         if (refresh_due_locked(ks, now, &sleep_for)) {
             ask_refresher_locked(ks, now);
-        } else if (ks->attempted && ks->last_failed) {
+        } else {
+            /* Not yet (a newer set landed, or a failure backoff runs): no need to ask again
+             * before then. */
             atomic_store(&ks->poke_after, now + sleep_for);
         }
     }
