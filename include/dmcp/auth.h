@@ -170,7 +170,8 @@ DMCP_API dmcp_status dmcp_validator_config_set_challenge_scope(dmcp_validator_co
 
 /*
  * A clock, for tests and for replaying: returns the current time in seconds since the epoch.
- * Default: time(NULL).
+ * Default: time(NULL). Called concurrently from validating threads and from the validator's
+ * key refresher thread: it must be thread-safe.
  */
 typedef int64_t (*dmcp_clock_fn)(void *userdata);
 DMCP_API dmcp_status dmcp_validator_config_set_clock(dmcp_validator_config *cfg,
@@ -193,7 +194,9 @@ typedef struct dmcp_token dmcp_token;
 DMCP_API DMCP_WARN_UNUSED dmcp_status dmcp_validator_new(const dmcp_validator_config *cfg,
                                                          dmcp_validator **out, dmcp_error *err);
 
-/* NULL is a no-op. No validation may be running on another thread. */
+/* NULL is a no-op. No validation may be running on another thread. Stops and joins the
+ * validator's key refresher thread, waiting at most for the key fetch it is running (bounded by
+ * the HTTP timeout). */
 DMCP_API void dmcp_validator_free(dmcp_validator *v);
 
 /*

@@ -8,6 +8,10 @@
  * the write side of one shard. A fully lock-free table would need hazard pointers or epochs
  * to free evicted tokens safely; a read lock is simpler and measured fast enough (report).
  *
+ * Keys: each entry records the generation of the key set that verified it and a hit reports it;
+ * the validator serves a hit only under that same generation and verifies the token again after
+ * every key refresh (a withdrawn key stops being accepted; validator.c, cache_hit).
+ *
  * Eviction: each shard keeps its entries in insertion order (a ring); when full, the oldest
  * is dropped. FIFO needs no write on a hit, which keeps hits on the read side.
  */
@@ -25,6 +29,7 @@
 typedef struct entry {
     unsigned char digest[DMCP__DIGEST_LEN];
     dmcp_token *tok;
+    uint64_t gen;  /* the key set generation that verified tok */
     uint32_t next; /* chain in the bucket */
 } entry;
 
@@ -150,7 +155,7 @@ static uint32_t find(const shard *s, const unsigned char *d, uint32_t *prev)
 }
 
 dmcp_token *dmcp__tcache_get(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN],
-                             int64_t now)
+                             int64_t now, uint64_t *gen)
 {
     if (c == NULL) {
         return NULL;
@@ -167,6 +172,7 @@ dmcp_token *dmcp__tcache_get(dmcp__tcache *c, const unsigned char digest[DMCP__D
          * exp + leeway, and before nbf/iat - leeway (the clock may be moved back). */
         if (now < t->reject_at && now >= t->valid_from) {
             hit = dmcp_token_ref(t);
+            *gen = s->slots[i].gen;
         }
     }
     pthread_rwlock_unlock(&s->lock);
@@ -187,7 +193,8 @@ static void unlink_slot(shard *s, uint32_t i)
     }
 }
 
-void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN], dmcp_token *t)
+void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN], dmcp_token *t,
+                      uint64_t gen)
 {
     if (c == NULL || t == NULL) {
         return;
@@ -202,6 +209,7 @@ void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_L
         /* Same bytes validated again (e.g. after expiry in the cache): replace in place. */
         drop = s->slots[i].tok;
         s->slots[i].tok = dmcp_token_ref(t);
+        s->slots[i].gen = gen;
         goto out;
     }
     if (s->count == s->cap) {
@@ -215,6 +223,7 @@ void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_L
     i = (s->head + s->count) % s->cap;
     memcpy(s->slots[i].digest, digest, DMCP__DIGEST_LEN);
     s->slots[i].tok = dmcp_token_ref(t);
+    s->slots[i].gen = gen;
     uint32_t b = bucket_of(s, digest);
     s->slots[i].next = s->buckets[b];
     s->buckets[b] = i;

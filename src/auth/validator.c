@@ -236,6 +236,8 @@ dmcp_status dmcp_validator_new(const dmcp_validator_config *cfg, dmcp_validator 
     ko.max_ttl = cfg->max_ttl;
     ko.cooldown = cfg->cooldown;
     ko.stale_limit = cfg->stale_limit;
+    ko.clock = cfg->clock != NULL ? cfg->clock : default_clock;
+    ko.clock_ud = cfg->clock_ud;
 
     /* Key source: static set, explicit JWKS URL, or discovery. */
     if (is_static) {
@@ -391,10 +393,33 @@ void dmcp_validator_free(dmcp_validator *v)
     free(v);
 }
 
-/* Key selection with one rotation-aware retry (wire protocol §3). On DMCP_OK, *set holds the
- * key's snapshot (release it after verifying). */
-static dmcp_status select_key(dmcp_validator *v, const dmcp__jws_header *h, int64_t now,
-                              dmcp__keyset **set, const dmcp__jwk **key, dmcp_error *err)
+/*
+ * May this token, whose kid the current keys lack, ask for a refetch? Only when its claims
+ * already check out: iss, aud, exp and nbf are readable without the signature, so forged
+ * garbage (another issuer, another audience, expired) cannot spend the refetch cooldown. The
+ * payload is parsed here before the signature verified, with the same strict, bounded parser;
+ * nothing read here is ever trusted or returned: the token is refused either way.
+ */
+static bool may_refetch(const dmcp_validator *v, const dmcp__jws_parts *parts, int64_t now)
+{
+    dmcp__jl_doc doc;
+    memset(&doc, 0, sizeof(doc));
+    if (dmcp__jl_parse(parts->payload, parts->payload_len, &doc) != DMCP__JL_OK) {
+        dmcp__jl_free(&doc);
+        return false;
+    }
+    dmcp__claims c;
+    bool ok = dmcp__claims_check(&v->claims_policy, &doc, now, &c, NULL) == DMCP_OK;
+    dmcp__jl_free(&doc);
+    return ok;
+}
+
+/* Key selection (wire protocol §3). An unknown kid never waits for a fetch: it may use a set
+ * installed since our snapshot, and may ask the refresher for one (see may_refetch). On
+ * DMCP_OK, *set holds the key's snapshot (release it after verifying). */
+static dmcp_status select_key(dmcp_validator *v, const dmcp__jws_header *h,
+                              const dmcp__jws_parts *parts, int64_t now, dmcp__keyset **set,
+                              const dmcp__jwk **key, dmcp_error *err)
 {
     *key = NULL;
     dmcp_status st = dmcp__keysource_acquire(v->keys, now, set, err);
@@ -405,7 +430,7 @@ static dmcp_status select_key(dmcp_validator *v, const dmcp__jws_header *h, int6
     *key = dmcp__jwks_select((*set)->jwks, h->kid, h->kid_len, h->alg, &why);
     if (*key == NULL && why == DMCP_REASON_UNKNOWN_KEY) {
         dmcp__keyset *newer = NULL;
-        dmcp__keysource_unknown_kid(v->keys, now, *set, &newer);
+        dmcp__keysource_unknown_kid(v->keys, now, *set, may_refetch(v, parts, now), &newer);
         if (newer != NULL) {
             dmcp__keyset_release(*set);
             *set = newer;
@@ -420,6 +445,34 @@ static dmcp_status select_key(dmcp_validator *v, const dmcp__jws_header *h, int6
                                                        : "no key for this token");
     }
     return DMCP_OK;
+}
+
+/*
+ * A verified-token cache hit is served only while the key set that verified it is still the
+ * current, usable one: the entry records the set's generation, and a hit must match the current
+ * generation (and acquire refuses, as for any token, once the keys pass the stale limit). After
+ * a refresh the token is verified again in full against the new set, so a withdrawn (or
+ * replaced) key stops being accepted at the first refresh that drops it. Returns true with *out
+ * set on a hit; false to validate in full, or with *st set when no keys are usable.
+ */
+static bool cache_hit(dmcp_validator *v, const unsigned char *digest, int64_t now, dmcp_token **out,
+                      dmcp_status *st, dmcp_error *err)
+{
+    uint64_t gen = 0;
+    dmcp_token *hit = dmcp__tcache_get(v->cache, digest, now, &gen);
+    if (hit == NULL) {
+        return false;
+    }
+    dmcp__keyset *cur = NULL;
+    *st = dmcp__keysource_acquire(v->keys, now, &cur, err);
+    bool same = *st == DMCP_OK && cur->gen == gen;
+    dmcp__keyset_release(cur);
+    if (!same) {
+        dmcp_token_free(hit);
+        return false;
+    }
+    *out = hit;
+    return true;
 }
 
 dmcp_status dmcp_validator_validate(dmcp_validator *v, const char *token, size_t len,
@@ -441,11 +494,13 @@ dmcp_status dmcp_validator_validate(dmcp_validator *v, const char *token, size_t
     bool cacheable = false;
     if (v->cache != NULL && dmcp__tcache_digest(token, len, digest) == DMCP_OK) {
         cacheable = true;
-        dmcp_token *hit = dmcp__tcache_get(v->cache, digest, now);
-        if (hit != NULL) {
-            *out = hit;
+        dmcp_status cst = DMCP_OK;
+        if (cache_hit(v, digest, now, out, &cst, err)) {
             dmcp_error_clear(err);
             return DMCP_OK;
+        }
+        if (cst != DMCP_OK) {
+            return cst; /* no usable keys: the same answer as for an uncached token */
         }
     }
 
@@ -467,13 +522,14 @@ dmcp_status dmcp_validator_validate(dmcp_validator *v, const char *token, size_t
     if (st != DMCP_OK) {
         goto out_parts;
     }
-    st = select_key(v, &h, now, &set, &key, err);
+    st = select_key(v, &h, &parts, now, &set, &key, err);
     dmcp__jl_free(&hdoc); /* kid no longer needed */
     if (st != DMCP_OK) {
         goto out_parts;
     }
     st = dmcp__sig_verify(key, h.alg, (const unsigned char *)parts.signing_input,
                           parts.signing_input_len, parts.sig, parts.sig_len);
+    uint64_t gen = set->gen;
     dmcp__keyset_release(set);
     if (st != DMCP_OK) {
         st = dmcp__fail(err, DMCP_E_INVALID_TOKEN, DMCP_REASON_SIGNATURE,
@@ -502,7 +558,7 @@ dmcp_status dmcp_validator_validate(dmcp_validator *v, const char *token, size_t
         goto out_parts;
     }
     if (cacheable) {
-        dmcp__tcache_put(v->cache, digest, t);
+        dmcp__tcache_put(v->cache, digest, t, gen);
     }
     *out = t;
     dmcp_error_clear(err);

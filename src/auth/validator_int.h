@@ -161,11 +161,13 @@ dmcp__tcache *dmcp__tcache_new(size_t entries, bool *nomem);
 void dmcp__tcache_free(dmcp__tcache *c);
 /* SHA-256 of the token bytes. */
 dmcp_status dmcp__tcache_digest(const char *token, size_t len, unsigned char out[DMCP__DIGEST_LEN]);
-/* A new reference to the cached token when present and still valid at `now`, else NULL. */
+/* A new reference to the cached token when present and still valid at `now`, else NULL. On a
+ * hit *gen receives the generation of the key set that verified it. */
 dmcp_token *dmcp__tcache_get(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN],
-                             int64_t now);
-/* Remembers t (takes a new reference of its own). */
-void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN], dmcp_token *t);
+                             int64_t now, uint64_t *gen);
+/* Remembers t, verified by key set generation gen (takes a new reference of its own). */
+void dmcp__tcache_put(dmcp__tcache *c, const unsigned char digest[DMCP__DIGEST_LEN], dmcp_token *t,
+                      uint64_t gen);
 /* Number of live entries (for tests). */
 size_t dmcp__tcache_count(dmcp__tcache *c);
 
@@ -175,8 +177,9 @@ typedef struct dmcp__keyset {
     atomic_size_t refs;
     dmcp__jwks *jwks;
     int64_t fetched_at;
+    int64_t refresh_at; /* the refresher fetches from here on; INT64_MAX for a static set */
     int64_t expires_at; /* INT64_MAX for a static key set */
-    uint64_t gen;
+    uint64_t gen;       /* unique per snapshot: a changed gen means a new fetch landed */
 } dmcp__keyset;
 
 typedef struct dmcp__keysource dmcp__keysource;
@@ -186,29 +189,42 @@ typedef struct dmcp__keysource_opts {
     dmcp__jwks *static_jwks; /* taken */
     dmcp__http_opts http;
     unsigned default_ttl, min_ttl, max_ttl, cooldown, stale_limit;
+    dmcp_clock_fn clock; /* required with jwks_url; also called from the refresher thread */
+    void *clock_ud;
 } dmcp__keysource_opts;
 
 dmcp_status dmcp__keysource_new(dmcp__keysource_opts *opts, dmcp__keysource **out, dmcp_error *err);
+/* Stops and joins the refresher thread (waiting at most for the fetch it is running). No other
+ * call may be running. */
 void dmcp__keysource_free(dmcp__keysource *ks);
 
 /* Tries a fetch now (used once by dmcp_validator_new). */
 dmcp_status dmcp__keysource_prime(dmcp__keysource *ks, int64_t now, dmcp_error *err);
 
 /*
- * A usable key set at `now` (fresh, or stale within the hard limit while the source fails),
- * refreshing when expired (single-flight). DMCP_E_KEY_SOURCE_UNAVAILABLE when there is none.
+ * A usable key set at `now`: fresh, or expired but within the stale limit. From a snapshot's
+ * refresh time on, asks the background refresher for a fetch and returns the current keys at
+ * once. Only when nothing is usable (before the first load, or past the stale limit) does the
+ * caller fetch (or wait for the fetch in flight), bounded by the HTTP timeout.
+ * DMCP_E_KEY_SOURCE_UNAVAILABLE when there is no usable set. Thread-safe.
  * Ownership: *out new, release with dmcp__keyset_release().
  */
 dmcp_status dmcp__keysource_acquire(dmcp__keysource *ks, int64_t now, dmcp__keyset **out,
                                     dmcp_error *err);
 
 /*
- * A token named a kid that `seen` lacks: refetch at most once per cooldown (single-flight;
- * threads that arrive during a fetch wait for it). Returns a newer set in *out, or NULL when
- * there is none. Ownership: *out new.
+ * A token named a kid that `seen` lacks. Never waits. Returns in *out a usable set newer than
+ * `seen` when one was installed meanwhile, else NULL; then, when may_refetch (the caller
+ * checked the token's claims), asks the refresher for a fetch at most once per cooldown, so the
+ * key can arrive for a later request. Thread-safe. Ownership: *out new.
  */
 void dmcp__keysource_unknown_kid(dmcp__keysource *ks, int64_t now, const dmcp__keyset *seen,
-                                 dmcp__keyset **out);
+                                 bool may_refetch, dmcp__keyset **out);
+
+/* For tests: fetch attempts completed so far, and a wait (real time, at most timeout_ms) until
+ * no fetch is pending or running (true when idle). */
+unsigned dmcp__keysource_fetches(dmcp__keysource *ks);
+bool dmcp__keysource_wait_idle(dmcp__keysource *ks, long timeout_ms);
 
 void dmcp__keyset_release(dmcp__keyset *s);
 

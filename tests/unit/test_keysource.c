@@ -1,220 +1,11 @@
 /*
- * The key source against a local discovery + JWKS server (libmicrohttpd on 127.0.0.1, an
- * ephemeral port, in this process): discovery rules, TTL and max-age clamping with a moved
- * clock, rotation, the unknown-kid flood, single flight, stale-if-error and its hard limit,
- * nothing cached while the source is down. Every request is counted by the server.
+ * The key source against a local discovery + JWKS server (jwks_srv.h): discovery rules, TTL
+ * and max-age clamping with a moved clock, rotation, the unknown-kid flood, single flight,
+ * stale-if-error and its hard limit, nothing cached while the source is down. Every request is
+ * counted by the server. Refreshes run on the key source's refresher thread: settle() waits
+ * for it before counting. (Off-request-path timing: test_keyrefresh.c.)
  */
-#include <arpa/inet.h>
-#include <microhttpd.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdatomic.h>
-#include <time.h>
-
-#include "../validator/vtest.h"
-
-enum { MODE_OK = 0, MODE_500, MODE_GARBAGE, MODE_SLOW, MODE_HTML };
-
-typedef struct srv {
-    struct MHD_Daemon *d;
-    uint16_t port;
-    pthread_mutex_t mu;
-    char jwks[8192];
-    char ctype[64];
-    char cache_control[64];
-    char issuer[256];
-    int mode;
-    int disc_404;
-    int delay_ms;
-    atomic_int jwks_hits;
-    atomic_int disc_hits;
-} srv;
-
-static srv S;
-
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *body,
-                             const char *ctype, const char *cc)
-{
-    struct MHD_Response *r = MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body,
-                                                             MHD_RESPMEM_MUST_COPY);
-    if (ctype != NULL && *ctype) {
-        MHD_add_response_header(r, "Content-Type", ctype);
-    }
-    if (cc != NULL && *cc) {
-        MHD_add_response_header(r, "Cache-Control", cc);
-    }
-    enum MHD_Result ret = MHD_queue_response(c, code, r);
-    MHD_destroy_response(r);
-    return ret;
-}
-
-static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
-                               const char *method, const char *version, const char *upload,
-                               size_t *upload_size, void **con_cls)
-{
-    (void)cls;
-    (void)method;
-    (void)version;
-    (void)upload;
-    (void)upload_size;
-    (void)con_cls;
-    char body[8192], ctype[64], cc[64];
-    size_t ul = strlen(url);
-    const char *wk = "/.well-known/openid-configuration";
-    if (ul >= strlen(wk) && strcmp(url + ul - strlen(wk), wk) == 0) {
-        atomic_fetch_add(&S.disc_hits, 1);
-        pthread_mutex_lock(&S.mu);
-        int d404 = S.disc_404;
-        snprintf(body, sizeof(body),
-                 "{\"issuer\":\"%s\",\"jwks_uri\":\"http://127.0.0.1:%u/jwks\","
-                 "\"scopes_supported\":[\"mcp:read\",\"outbound.token.fetch\"]}",
-                 S.issuer, S.port);
-        pthread_mutex_unlock(&S.mu);
-        if (d404) {
-            return reply(c, 404, "not found", "text/plain", NULL);
-        }
-        return reply(c, 200, body, "application/json", NULL);
-    }
-    if (strcmp(url, "/jwks") == 0 || strcmp(url, "/P2abc/.well-known/jwks.json") == 0) {
-        atomic_fetch_add(&S.jwks_hits, 1);
-        pthread_mutex_lock(&S.mu);
-        int mode = S.mode, delay = S.delay_ms;
-        snprintf(body, sizeof(body), "%s", S.jwks);
-        snprintf(ctype, sizeof(ctype), "%s", S.ctype);
-        snprintf(cc, sizeof(cc), "%s", S.cache_control);
-        pthread_mutex_unlock(&S.mu);
-        if (mode == MODE_SLOW) {
-            delay = 800;
-        }
-        if (delay > 0) {
-            struct timespec ts = {delay / 1000, (long)(delay % 1000) * 1000000L};
-            nanosleep(&ts, NULL);
-        }
-        switch (mode) {
-        case MODE_500:
-            return reply(c, 500, "oops", "text/plain", NULL);
-        case MODE_GARBAGE:
-            return reply(c, 200, "{\"keys\":[{\"kty\":", "application/json", cc);
-        case MODE_HTML:
-            return reply(c, 200, body, "text/html", cc);
-        default:
-            return reply(c, 200, body, ctype, cc);
-        }
-    }
-    return reply(c, 404, "not found", "text/plain", NULL);
-}
-
-static void srv_start(void)
-{
-    struct sockaddr_in sa;
-    memset(&sa, 0, sizeof(sa));
-    sa.sin_family = AF_INET;
-    sa.sin_port = 0;
-    sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    S.d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL,
-                           NULL, handler, NULL, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)5, MHD_OPTION_END);
-    assert_non_null(S.d);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(S.d, MHD_DAEMON_INFO_BIND_PORT);
-    assert_non_null(info);
-    S.port = info->port;
-    assert_true(S.port != 0);
-}
-
-static void srv_stop(void)
-{
-    if (S.d != NULL) {
-        MHD_stop_daemon(S.d);
-        S.d = NULL;
-    }
-}
-
-static void srv_set(const char *jwks, const char *cc, int mode)
-{
-    pthread_mutex_lock(&S.mu);
-    if (jwks != NULL) {
-        snprintf(S.jwks, sizeof(S.jwks), "%s", jwks);
-    }
-    snprintf(S.cache_control, sizeof(S.cache_control), "%s", cc != NULL ? cc : "");
-    S.mode = mode;
-    pthread_mutex_unlock(&S.mu);
-}
-
-static dmcp_mint_key *K1, *K2;
-static char *JWKS1, *JWKS2, *JWKS12;
-
-static int setup(void **state)
-{
-    (void)state;
-    pthread_mutex_init(&S.mu, NULL);
-    K1 = vt_key("ES256", "k1", "ES256", &JWKS1);
-    K2 = vt_key("ES256", "k2", "ES256", &JWKS2);
-    char *j1 = dmcp_mint_key_jwk(K1, "k1", "ES256"), *j2 = dmcp_mint_key_jwk(K2, "k2", "ES256");
-    const char *both[2] = {j1, j2};
-    JWKS12 = dmcp_mint_jwks(both, 2);
-    free(j1);
-    free(j2);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    (void)state;
-    dmcp_mint_key_free(K1);
-    dmcp_mint_key_free(K2);
-    free(JWKS1);
-    free(JWKS2);
-    free(JWKS12);
-    pthread_mutex_destroy(&S.mu);
-    return 0;
-}
-
-/* Per test: a fresh server serving k1 with application/json and no Cache-Control. */
-static int each_setup(void **state)
-{
-    (void)state;
-    atomic_store(&S.jwks_hits, 0);
-    atomic_store(&S.disc_hits, 0);
-    S.disc_404 = 0;
-    S.delay_ms = 0;
-    snprintf(S.ctype, sizeof(S.ctype), "application/json");
-    srv_set(JWKS1, NULL, MODE_OK);
-    srv_start();
-    snprintf(S.issuer, sizeof(S.issuer), "http://127.0.0.1:%u/t1", S.port);
-    return 0;
-}
-
-static int each_teardown(void **state)
-{
-    (void)state;
-    srv_stop();
-    return 0;
-}
-
-static int64_t NOWV;
-
-/* A validator over discovery at /t1 (issuer http://127.0.0.1:port/t1), cache off. */
-static dmcp_validator *make(unsigned cooldown, unsigned stale)
-{
-    dmcp_validator_config *cfg = vt_config(NULL, &NOWV);
-    char url[256];
-    snprintf(url, sizeof(url), "http://127.0.0.1:%u/t1/.well-known/openid-configuration", S.port);
-    assert_int_equal(dmcp_validator_config_set_issuer(cfg, NULL), DMCP_OK);
-    assert_int_equal(dmcp_validator_config_set_well_known_url(cfg, url), DMCP_OK);
-    assert_int_equal(dmcp_validator_config_set_token_cache_size(cfg, 0), DMCP_OK);
-    assert_int_equal(dmcp_validator_config_set_http_timeouts(cfg, 300, 400), DMCP_OK);
-    assert_int_equal(dmcp_validator_config_set_key_cache(cfg, 3600, 300, 86400, cooldown, stale),
-                     DMCP_OK);
-    return vt_validator(cfg);
-}
-
-static char *token(dmcp_mint_key *k, const char *kid)
-{
-    char p[512];
-    snprintf(p, sizeof(p), "{\"iss\":\"%s\",\"aud\":\"%s\",\"sub\":\"u\",\"exp\":%lld}", S.issuer,
-             VT_AUD, (long long)(VT_NOW + 10 * 86400));
-    return dmcp_mint_sign_simple(k, "ES256", kid, p);
-}
+#include "../validator/jwks_srv.h"
 
 static dmcp_status check(dmcp_validator *v, const char *tok, dmcp_reason *why)
 {
@@ -240,7 +31,7 @@ static void test_discovery(void **state)
 
     /* The document names another issuer: configuration error. */
     snprintf(S.issuer, sizeof(S.issuer), "http://127.0.0.1:%u/t1/", S.port);
-    dmcp_validator_config *cfg = vt_config(NULL, &NOWV);
+    dmcp_validator_config *cfg = srv_config();
     char url[256];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/t1/.well-known/openid-configuration", S.port);
     assert_int_equal(dmcp_validator_config_set_issuer(cfg, NULL), DMCP_OK);
@@ -263,7 +54,7 @@ static void test_descope_fallback(void **state)
     S.disc_404 = 1;
     NOWV = VT_NOW;
     snprintf(S.issuer, sizeof(S.issuer), "http://127.0.0.1:%u/v1/apps/P2abc", S.port);
-    dmcp_validator_config *cfg = vt_config(NULL, &NOWV);
+    dmcp_validator_config *cfg = srv_config();
     char url[320];
     snprintf(url, sizeof(url), "%s/.well-known/openid-configuration", S.issuer);
     assert_int_equal(dmcp_validator_config_set_issuer(cfg, NULL), DMCP_OK);
@@ -299,13 +90,17 @@ static void test_ttl_and_clamping(void **state)
         dmcp_validator *v = make(60, 86400);
         assert_int_equal(atomic_load(&S.jwks_hits), 1);
         char *t = token(K1, "k1");
-        NOWV = VT_NOW + cases[i].ttl - 1;
+        int64_t refresh = cases[i].ttl * 80 / 100; /* refreshed before expiry */
+        NOWV = VT_NOW + refresh - 1;
         VT_ACCEPT(v, t);
+        settle(v);
         assert_int_equal(atomic_load(&S.jwks_hits), 1); /* still fresh */
-        NOWV = VT_NOW + cases[i].ttl;
+        NOWV = VT_NOW + refresh;
         VT_ACCEPT(v, t);
-        assert_int_equal(atomic_load(&S.jwks_hits), 2); /* expired: refetched once */
+        settle(v);
+        assert_int_equal(atomic_load(&S.jwks_hits), 2); /* due: refetched once, in background */
         VT_ACCEPT(v, t);
+        settle(v);
         assert_int_equal(atomic_load(&S.jwks_hits), 2);
         free(t);
         dmcp_validator_free(v);
@@ -322,14 +117,21 @@ static void test_rotation_and_cooldown(void **state)
     srv_set(JWKS12, NULL, MODE_OK); /* the provider adds k2 */
     NOWV = VT_NOW + 59;
     VT_REJECT(v, t2, DMCP_REASON_UNKNOWN_KEY); /* within the cooldown: no refetch */
+    settle(v);
     assert_int_equal(atomic_load(&S.jwks_hits), 1);
     NOWV = VT_NOW + 60;
-    VT_ACCEPT(v, t2); /* picked up without a restart */
+    VT_REJECT(v, t2, DMCP_REASON_UNKNOWN_KEY); /* refused now; the refetch runs in background */
+    settle(v);
     assert_int_equal(atomic_load(&S.jwks_hits), 2);
+    VT_ACCEPT(v, t2);              /* picked up without a restart */
     srv_set(JWKS2, NULL, MODE_OK); /* k1 retired */
     VT_ACCEPT(v, t1);              /* until the next refresh */
-    NOWV = VT_NOW + 60 + 3600;
+    NOWV = VT_NOW + 60 + 2880;     /* 80% of the 3600 s TTL */
+    VT_ACCEPT(v, t1);              /* served while the refresh runs */
+    settle(v);
+    assert_int_equal(atomic_load(&S.jwks_hits), 3);
     VT_REJECT(v, t1, DMCP_REASON_UNKNOWN_KEY);
+    settle(v);
     assert_int_equal(atomic_load(&S.jwks_hits), 3);
     free(t1);
     free(t2);
@@ -353,11 +155,13 @@ static void test_unknown_kid_flood(void **state)
             NOWV += 5; /* 50 s pass during the flood: still inside one cooldown */
         }
     }
+    settle(v);
     assert_int_equal(atomic_load(&S.jwks_hits), 2);
     NOWV = VT_NOW + 160;
     char *t = token(K2, "attacker-x");
     VT_REJECT(v, t, DMCP_REASON_UNKNOWN_KEY);
     VT_REJECT(v, t, DMCP_REASON_UNKNOWN_KEY);
+    settle(v);
     assert_int_equal(atomic_load(&S.jwks_hits), 3); /* one more per cooldown */
     free(t);
     dmcp_validator_free(v);
@@ -386,7 +190,7 @@ static void test_single_flight(void **state)
     NOWV = VT_NOW;
     dmcp_validator *v = make(60, 86400);
     srv_set(JWKS12, NULL, MODE_OK);
-    S.delay_ms = 250; /* the refetch is slow: every thread arrives while it runs */
+    S.delay_ms = 250; /* the refetch is slow: every thread arrives while it is asked or runs */
     NOWV = VT_NOW + 61;
     char *t2 = token(K2, "k2");
     pthread_barrier_t bar;
@@ -399,9 +203,11 @@ static void test_single_flight(void **state)
     }
     for (int i = 0; i < 8; i++) {
         pthread_join(th[i], NULL);
-        assert_int_equal(args[i].st, DMCP_OK); /* waiters got the new key */
+        assert_int_equal(args[i].st, DMCP_E_INVALID_TOKEN); /* nobody waited for the fetch */
     }
+    settle(v);
     assert_int_equal(atomic_load(&S.jwks_hits), 2); /* exactly one refetch */
+    VT_ACCEPT(v, t2);                               /* the key is there for the next request */
     pthread_barrier_destroy(&bar);
     free(t2);
     dmcp_validator_free(v);
@@ -422,8 +228,10 @@ static void test_stale_if_error(void **state)
         int before = atomic_load(&S.jwks_hits);
         NOWV = at;
         VT_ACCEPT(v, t); /* the fetch fails; cached keys keep serving */
+        settle(v);
         assert_int_equal(atomic_load(&S.jwks_hits), before + 1);
         VT_ACCEPT(v, t);
+        settle(v);
         assert_int_equal(atomic_load(&S.jwks_hits), before + 1); /* failure backoff */
         at += 60;
     }
@@ -431,6 +239,7 @@ static void test_stale_if_error(void **state)
     srv_stop();
     NOWV = VT_NOW + 300 + 999;
     VT_ACCEPT(v, t);
+    settle(v);
     /* The hard limit: expires_at + stale_limit. */
     NOWV = VT_NOW + 300 + 1000;
     dmcp_reason why;
@@ -460,7 +269,7 @@ static void test_nothing_cached(void **state)
 
     /* Nothing listening at all. */
     srv_stop();
-    dmcp_validator_config *cfg = vt_config(NULL, &NOWV);
+    dmcp_validator_config *cfg = srv_config();
     char url[128];
     snprintf(url, sizeof(url), "http://127.0.0.1:%u/jwks", S.port);
     assert_int_equal(dmcp_validator_config_set_jwks_url(cfg, url), DMCP_OK);

@@ -35,6 +35,7 @@ static void digest_of(const char *s, unsigned char d[DMCP__DIGEST_LEN])
 static void test_hit_miss_window(void **state)
 {
     (void)state;
+    uint64_t gen = 0;
     bool nomem;
     dmcp__tcache *c = dmcp__tcache_new(100, &nomem);
     assert_non_null(c);
@@ -43,35 +44,37 @@ static void test_hit_miss_window(void **state)
     digest_of("token-2", d2);
     assert_memory_not_equal(d1, d2, 32);
     dmcp_token *t = mk(1000, 500);
-    dmcp__tcache_put(c, d1, t);
+    dmcp__tcache_put(c, d1, t, 7);
     assert_int_equal(refs(t), 2);
-    assert_null(dmcp__tcache_get(c, d2, 600)); /* miss */
-    dmcp_token *h = dmcp__tcache_get(c, d1, 600);
+    assert_null(dmcp__tcache_get(c, d2, 600, &gen)); /* miss */
+    dmcp_token *h = dmcp__tcache_get(c, d1, 600, &gen);
     assert_ptr_equal(h, t);
+    assert_int_equal(gen, 7); /* the key set generation recorded with the entry */
     assert_int_equal(refs(t), 3);
     dmcp_token_free(h);
     /* Window: served for valid_from <= now < reject_at only. */
-    assert_null(dmcp__tcache_get(c, d1, 1000));
-    assert_null(dmcp__tcache_get(c, d1, 5000));
-    assert_null(dmcp__tcache_get(c, d1, 499)); /* clock moved back before nbf - leeway */
-    h = dmcp__tcache_get(c, d1, 999);
+    assert_null(dmcp__tcache_get(c, d1, 1000, &gen));
+    assert_null(dmcp__tcache_get(c, d1, 5000, &gen));
+    assert_null(dmcp__tcache_get(c, d1, 499, &gen)); /* clock moved back before nbf - leeway */
+    h = dmcp__tcache_get(c, d1, 999, &gen);
     assert_ptr_equal(h, t);
     dmcp_token_free(h);
-    h = dmcp__tcache_get(c, d1, 500);
+    h = dmcp__tcache_get(c, d1, 500, &gen);
     assert_ptr_equal(h, t);
     dmcp_token_free(h);
     /* A digest differing in its last byte only is a miss (full-digest compare). */
     unsigned char d3[32];
     memcpy(d3, d1, 32);
     d3[31] ^= 1;
-    assert_null(dmcp__tcache_get(c, d3, 600));
+    assert_null(dmcp__tcache_get(c, d3, 600, &gen));
     /* Re-putting the same digest replaces the entry. */
     dmcp_token *t2 = mk(2000, 0);
-    dmcp__tcache_put(c, d1, t2);
+    dmcp__tcache_put(c, d1, t2, 9);
     assert_int_equal(refs(t), 1);
     assert_int_equal(dmcp__tcache_count(c), 1);
-    h = dmcp__tcache_get(c, d1, 1500);
+    h = dmcp__tcache_get(c, d1, 1500, &gen);
     assert_ptr_equal(h, t2);
+    assert_int_equal(gen, 9);
     dmcp_token_free(h);
     dmcp_token_free(t);
     dmcp_token_free(t2);
@@ -81,6 +84,7 @@ static void test_hit_miss_window(void **state)
 static void test_bound_and_eviction(void **state)
 {
     (void)state;
+    uint64_t gen = 0;
     bool nomem;
     /* 32 entries: 2 per shard. */
     dmcp__tcache *c = dmcp__tcache_new(32, &nomem);
@@ -91,14 +95,14 @@ static void test_bound_and_eviction(void **state)
         snprintf(s, sizeof(s), "tok-%d", i);
         digest_of(s, ds[i]);
         toks[i] = mk(1000, 0);
-        dmcp__tcache_put(c, ds[i], toks[i]);
+        dmcp__tcache_put(c, ds[i], toks[i], 7);
         assert_true(dmcp__tcache_count(c) <= 32);
     }
     assert_int_equal(dmcp__tcache_count(c), 32);
     /* Everything evicted dropped its reference; the survivors are the newest per shard. */
     size_t live = 0;
     for (int i = 0; i < 200; i++) {
-        dmcp_token *h = dmcp__tcache_get(c, ds[i], 10);
+        dmcp_token *h = dmcp__tcache_get(c, ds[i], 10, &gen);
         if (h != NULL) {
             live++;
             assert_int_equal(refs(toks[i]), 3);
@@ -109,7 +113,7 @@ static void test_bound_and_eviction(void **state)
     }
     assert_int_equal(live, 32);
     /* The most recent insert is always present. */
-    dmcp_token *h = dmcp__tcache_get(c, ds[199], 10);
+    dmcp_token *h = dmcp__tcache_get(c, ds[199], 10, &gen);
     assert_ptr_equal(h, toks[199]);
     dmcp_token_free(h);
     dmcp__tcache_free(c);
@@ -122,12 +126,13 @@ static void test_bound_and_eviction(void **state)
 static void test_disabled(void **state)
 {
     (void)state;
+    uint64_t gen = 0;
     bool nomem = true;
     assert_null(dmcp__tcache_new(0, &nomem));
     assert_false(nomem);
     unsigned char d[32] = {0};
-    assert_null(dmcp__tcache_get(NULL, d, 0));
-    dmcp__tcache_put(NULL, d, NULL);
+    assert_null(dmcp__tcache_get(NULL, d, 0, &gen));
+    dmcp__tcache_put(NULL, d, NULL, 7);
     dmcp__tcache_free(NULL);
 
     /* Through the validator: with the cache off, the same token gives distinct objects. */

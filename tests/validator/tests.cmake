@@ -1,15 +1,17 @@
 # The validator's unit tests use the test minter (tests/support/mint.{h,c}).
 include(${PROJECT_SOURCE_DIR}/tests/support/mint.cmake)
 foreach(t test_validator test_adversarial test_jsonlite test_config test_keysource
-          test_tokencache test_claims test_jws_wycheproof)
+          test_keyrefresh test_tokencache test_claims test_jws_wycheproof)
   if(TARGET ${t})
     target_link_libraries(${t} PRIVATE dmcp_mint)
   endif()
 endforeach()
-# test_keysource runs a libmicrohttpd JWKS server in the test process.
-if(TARGET test_keysource)
-  target_link_libraries(test_keysource PRIVATE PkgConfig::MHD)
-endif()
+# test_keysource and test_keyrefresh run a libmicrohttpd JWKS server in the test process.
+foreach(t test_keysource test_keyrefresh)
+  if(TARGET ${t})
+    target_link_libraries(${t} PRIVATE PkgConfig::MHD)
+  endif()
+endforeach()
 
 # A quick timing program for the validator's overhead (not a test; see bench/ for the
 # official benchmark): build/bin/validator_timing [iterations]
