@@ -632,6 +632,50 @@ DMCP_API dmcp_status dmcp_server_set_threads(dmcp_server *srv, unsigned threads)
  * 3600, 0 = never). */
 DMCP_API dmcp_status dmcp_server_set_session_limits(dmcp_server *srv, unsigned max_sessions,
                                                     unsigned idle_seconds);
+/*
+ * Limits of the HTTP transport, each with a safe default (the table in docs/server.md). A
+ * request past a limit is answered with a clear status (429 or 503 with Retry-After, 413), a
+ * connection past a connection limit or deadline is closed; the server never stops for one.
+ * Names (dmcp_limit_name) are the example servers' --limit NAME=VALUE flags.
+ */
+typedef enum dmcp_limit {
+    DMCP_LIMIT_MAX_CONNECTIONS,            /* "max-connections": open connections (2048) */
+    DMCP_LIMIT_MAX_CONNECTIONS_PER_IP,     /* "max-connections-per-ip": per client address
+                                              (256; 0 = none; raise it behind a proxy) */
+    DMCP_LIMIT_IDLE_TIMEOUT,               /* "idle-timeout": s a connection waits for its
+                                              next request line (30) */
+    DMCP_LIMIT_HEADER_TIMEOUT,             /* "header-timeout": s from the request line to the
+                                              end of the headers, however they trickle (20) */
+    DMCP_LIMIT_BODY_TIMEOUT,               /* "body-timeout": s for the whole body (60) */
+    DMCP_LIMIT_MAX_BODY,                   /* "max-body": bytes of one body (4 MiB; 413) */
+    DMCP_LIMIT_MAX_BUFFERED,               /* "max-buffered": body bytes held at once,
+                                              server-wide (128 MiB; 503) */
+    DMCP_LIMIT_MAX_SESSIONS,               /* "max-sessions": sessions (10000; 503) */
+    DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL, /* "max-sessions-per-principal": at the cap the
+                                              principal's least recently used idle session
+                                              ends; 429 when all are busy (64; 0 = none) */
+    DMCP_LIMIT_SESSION_IDLE,               /* "session-idle": s before an idle session ends
+                                              (3600; 0 = never) */
+    DMCP_LIMIT_MAX_STREAMS_PER_SESSION,    /* "max-streams-per-session": live SSE responses
+                                              (16; 0 = none) */
+    DMCP_LIMIT_MAX_STREAMS_PER_PRINCIPAL,  /* "max-streams-per-principal" (64; 0 = none) */
+    DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION,   /* "max-inflight-per-session": requests being
+                                              served (64; 429; 0 = none) */
+    DMCP_LIMIT_RATE,                       /* "rate": requests per second per principal, a
+                                              token bucket (0 = none; 429) */
+    DMCP_LIMIT_RATE_BURST,                 /* "rate-burst": bucket size (0 = 2 x rate) */
+    DMCP_LIMIT__COUNT
+} dmcp_limit;
+/* Sets a limit (DMCP_E_INVALID_ARG out of range; DMCP_E_STATE once started). */
+DMCP_API dmcp_status dmcp_server_set_limit(dmcp_server *srv, dmcp_limit limit, double value);
+/* The limit's value (its default until set); NaN for an unknown limit. Thread-safety: any. */
+DMCP_API double dmcp_server_limit(const dmcp_server *srv, dmcp_limit limit);
+/* "max-connections-per-ip" etc.; NULL for an unknown limit. Ownership: static. */
+DMCP_API const char *dmcp_limit_name(dmcp_limit limit);
+/* Parses "NAME=VALUE" (a --limit flag): DMCP_E_INVALID_ARG for an unknown name or a value that
+ * is not a non-negative number. Thread-safety: reentrant. */
+DMCP_API dmcp_status dmcp_limit_parse(const char *name_eq_value, dmcp_limit *limit,
+                                      double *value);
 /* Request body cap (default and maximum DMCP_MAX_BODY_BYTES; 413 above). */
 DMCP_API dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes);
 /* Request body bytes held at once by all requests together (default

@@ -22,6 +22,7 @@
  * while there is nothing to send; producers resume it.
  */
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -40,6 +41,7 @@
 #define CONN_MEMORY_LIMIT (48 * 1024)
 #define MAX_TLS_FILE (1024 * 1024)
 #define HTTP_CONTENT_TOO_LARGE 413
+#define HTTP_TOO_MANY_REQUESTS 429
 #define MAX_STREAM_WORKERS 256 /* beyond this, streamed calls run inline (buffered SSE) */
 /* Resumability (Transports §2.4): what a POST stream keeps for a Last-Event-ID replay. */
 #define LOG_EVENTS 64
@@ -69,11 +71,13 @@ struct dmcp__stream {
     struct dmcp__http *http;
     struct dmcp__stream *next; /* http->streams or http->parked list */
     /* Resumable POST streams (sessions only): */
-    dmcp__session *owner; /* reference; NULL = not resumable */
-    bool primed;          /* an event with an id was sent (the client can resume) */
-    bool end_http;        /* the server ended the HTTP response early (SEP-1699 polling) */
-    bool owner_lost;      /* cannot be resumed any more (never park it again) */
-    bool detached;        /* no connection: events only go to the log */
+    dmcp__session *owner;        /* reference; NULL = not resumable */
+    dmcp__session *counted_sess; /* reference: counted in its streams (released at the end) */
+    char *counted_key;           /* principal binding key counted in h->plimits, or NULL */
+    bool primed;                 /* an event with an id was sent (the client can resume) */
+    bool end_http;               /* the server ended the HTTP response early (SEP-1699 polling) */
+    bool owner_lost;             /* cannot be resumed any more (never park it again) */
+    bool detached;               /* no connection: events only go to the log */
     time_t detached_at;
     sse_event log[LOG_EVENTS]; /* ring of the last events */
     size_t log_start, log_count, log_bytes;
@@ -98,6 +102,8 @@ typedef struct dmcp__http {
     pthread_t housekeeper;
     bool hk_started;
     bool hk_stop;
+    dmcp__conns *conns;     /* connection phases and deadlines (http_conn.c) */
+    dmcp__plimits *plimits; /* per-principal rate and streams (limits.c) */
 } dmcp__http;
 
 struct dmcp_http_request {
@@ -339,6 +345,7 @@ static void stream_unref(dmcp__stream *st)
     if (st->owner != NULL) {
         dmcp__session_unref(st->owner);
     }
+    free(st->counted_key);
     for (size_t i = 0; i < st->log_count; i++) {
         free(st->log[(st->log_start + i) % LOG_EVENTS].text);
     }
@@ -467,10 +474,110 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     return 0;
 }
 
+/*
+ * A live SSE response counted against the stream limits of its session and its principal.
+ * Taken before the stream opens; the stream holds it and gives it back when its response is
+ * released (a resumed stream takes a new one).
+ */
+typedef struct stream_ticket {
+    dmcp__session *sess; /* reference, or NULL: not counted per session */
+    char *key;           /* binding key, or NULL: not counted per principal */
+} stream_ticket;
+
+static bool ticket_take(dmcp__http *h, dmcp__session *sess, const dmcp_principal *p,
+                        stream_ticket *t)
+{
+    const dmcp_server *srv = h->srv;
+    unsigned per_sess = (unsigned)srv->lim[DMCP_LIMIT_MAX_STREAMS_PER_SESSION];
+    unsigned per_principal = (unsigned)srv->lim[DMCP_LIMIT_MAX_STREAMS_PER_PRINCIPAL];
+    const char *key = dmcp_principal_binding_key(p);
+    *t = (stream_ticket){NULL, NULL};
+    if (sess != NULL && per_sess > 0) {
+        if (atomic_fetch_add(&sess->streams, 1) >= (int)per_sess) {
+            atomic_fetch_sub(&sess->streams, 1);
+            return false;
+        }
+        dmcp__session_ref(sess);
+        t->sess = sess;
+    }
+    if (key != NULL && per_principal > 0) {
+        t->key = dmcp__strdup(key);
+        if (t->key == NULL ||
+            !dmcp__plimits_stream_open(h->plimits, key, per_principal, 1, dmcp__mono_now())) {
+            free(t->key);
+            t->key = NULL;
+            if (t->sess != NULL) {
+                atomic_fetch_sub(&t->sess->streams, 1);
+                dmcp__session_unref(t->sess);
+                t->sess = NULL;
+            }
+            return false;
+        }
+    }
+    return true;
+}
+
+static void ticket_return(dmcp__http *h, stream_ticket *t)
+{
+    if (t->sess != NULL) {
+        atomic_fetch_sub(&t->sess->streams, 1);
+        dmcp__session_unref(t->sess);
+    }
+    if (t->key != NULL) {
+        dmcp__plimits_stream_close(h->plimits, t->key);
+        free(t->key);
+    }
+    *t = (stream_ticket){NULL, NULL};
+}
+
+/* Gives the stream's ticket back; once per response. */
+static void stream_uncount(dmcp__stream *st)
+{
+    pthread_mutex_lock(&st->mu);
+    stream_ticket t = {st->counted_sess, st->counted_key};
+    st->counted_sess = NULL;
+    st->counted_key = NULL;
+    pthread_mutex_unlock(&st->mu);
+    ticket_return(st->http, &t);
+}
+
+/* The stream takes the ticket. */
+static void stream_hold(dmcp__stream *st, stream_ticket *t)
+{
+    pthread_mutex_lock(&st->mu);
+    st->counted_sess = t->sess;
+    st->counted_key = t->key;
+    pthread_mutex_unlock(&st->mu);
+    *t = (stream_ticket){NULL, NULL};
+}
+
+/*
+ * True when the client of a parked stream has closed its connection. Only a suspended
+ * connection is looked at: libmicrohttpd leaves it alone (and open) until it is resumed, so
+ * its socket is valid while st->mu is held.
+ */
+static bool stream_peer_gone(dmcp__stream *st)
+{
+    bool gone = false;
+    pthread_mutex_lock(&st->mu);
+    if (st->suspended && st->conn != NULL && !st->detached) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (ci != NULL) {
+            char b;
+            ssize_t n = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+            gone = n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+        }
+    }
+    pthread_mutex_unlock(&st->mu);
+    return gone;
+}
+
 static void stream_released(void *cls)
 {
     dmcp__stream *st = cls;
     dmcp__http *h = st->http;
+    stream_uncount(st);
     pthread_mutex_lock(&st->mu);
     /* A resumable stream whose client left (or which the server ended early) before all its
      * messages were sent waits, detached, for a GET with Last-Event-ID (Transports §2.4). */
@@ -854,6 +961,7 @@ static void *stream_worker(void *arg)
     stream_unref(j->st);
     json_decref(j->msg);
     dmcp_principal_unref(j->principal);
+    atomic_fetch_sub(&j->sess->requests, 1);
     dmcp__session_unref(j->sess);
     dmcp__http *h = j->h;
     free(j);
@@ -865,10 +973,15 @@ static void *stream_worker(void *arg)
 }
 
 static enum MHD_Result start_stream(dmcp__http *h, struct MHD_Connection *c, dmcp__rpc_ctx *ctx,
-                                    const json_t *msg, const char *origin)
+                                    const json_t *msg, const char *origin, stream_ticket *ticket)
 {
     dmcp__stream *st = NULL;
     struct MHD_Response *r = stream_open(h, c, ctx->version, &st);
+    if (r != NULL) {
+        stream_hold(st, ticket);
+    } else {
+        ticket_return(h, ticket);
+    }
     job *j = calloc(1, sizeof(*j));
     if (r == NULL || j == NULL) {
         free(j);
@@ -884,6 +997,7 @@ static enum MHD_Result start_stream(dmcp__http *h, struct MHD_Connection *c, dmc
     j->h = h;
     j->sess = ctx->sess;
     dmcp__session_ref(ctx->sess);
+    atomic_fetch_add(&ctx->sess->requests, 1); /* in flight until the worker ends */
     j->principal = dmcp_principal_ref((dmcp_principal *)ctx->principal);
     j->msg = json_incref((json_t *)msg);
     j->st = st; /* the caller's reference moves to the job */
@@ -1077,10 +1191,15 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
                               origin);
         }
         dmcp_status st = dmcp__sessions_create(srv->sessions, dmcp_principal_binding_key(p), &sess);
-        if (st == DMCP_E_RATE_LIMITED) {
+        if (st == DMCP_E_RATE_LIMITED || st == DMCP_E_TOO_LARGE) {
             json_decref(body);
-            return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, DMCP_JSONRPC_INTERNAL_ERROR,
-                              "Too many sessions", origin);
+            bool mine = st == DMCP_E_RATE_LIMITED; /* this principal's share, or the table */
+            return send_json(c, mine ? HTTP_TOO_MANY_REQUESTS : MHD_HTTP_SERVICE_UNAVAILABLE,
+                             dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                                                 mine ? "Too many sessions for this principal"
+                                                      : "Too many sessions",
+                                                 NULL),
+                             origin, "Retry-After", mine ? "1" : "30");
         }
         if (sess != NULL) {
             new_sid = sess->id;
@@ -1096,6 +1215,18 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
         json_decref(body);
         return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
                           "Out of memory", origin);
+    }
+    /* Requests of one session served at once (a stream worker counts its own). */
+    unsigned max_inflight = (unsigned)srv->lim[DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION];
+    if (atomic_fetch_add(&sess->requests, 1) >= (int)max_inflight && max_inflight > 0 &&
+        !srv->stateless) {
+        atomic_fetch_sub(&sess->requests, 1);
+        json_decref(body);
+        dmcp__session_unref(sess);
+        return send_json(c, HTTP_TOO_MANY_REQUESTS,
+                         dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                                             "Too many requests in flight for this session", NULL),
+                         origin, "Retry-After", "1");
     }
     /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
     char version[16];
@@ -1159,8 +1290,10 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
         pthread_mutex_lock(&h->mu);
         bool worker_room = h->workers < MAX_STREAM_WORKERS;
         pthread_mutex_unlock(&h->mu);
-        if (worker_room) {
-            ret = start_stream(h, c, &ctx, body, origin);
+        /* Past a stream limit the call is still answered, buffered instead of live. */
+        stream_ticket t;
+        if (worker_room && ticket_take(h, srv->stateless ? NULL : sess, p, &t)) {
+            ret = start_stream(h, c, &ctx, body, origin, &t);
             goto out;
         }
     }
@@ -1177,6 +1310,7 @@ static enum MHD_Result handle_post(dmcp__http *h, struct MHD_Connection *c, req_
 out:
     json_decref(notes);
     json_decref(body);
+    atomic_fetch_sub(&sess->requests, 1);
     dmcp__session_unref(sess);
     return ret;
 }
@@ -1192,16 +1326,18 @@ out:
  * still holds is 409: messages would be lost silently).
  */
 static enum MHD_Result resume_stream(dmcp__http *h, struct MHD_Connection *c, dmcp__session *sess,
-                                     const char *lei, const char *origin)
+                                     const char *lei, const char *origin, stream_ticket *t)
 {
     unsigned long stream_no = 0, seq = 0;
     char tail = '\0';
     if (strlen(lei) > 48 || sscanf(lei, "%lu-%lu%c", &stream_no, &seq, &tail) != 2) {
+        ticket_return(h, t);
         return send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
                           "Bad Request: malformed Last-Event-ID", origin);
     }
     dmcp__stream *st = unpark(h, sess, stream_no);
     if (st == NULL) {
+        ticket_return(h, t);
         return send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST,
                           "No stream to resume for this Last-Event-ID", origin);
     }
@@ -1217,6 +1353,7 @@ static enum MHD_Result resume_stream(dmcp__http *h, struct MHD_Connection *c, dm
         h->parked = st;
         h->n_parked++;
         pthread_mutex_unlock(&h->mu);
+        ticket_return(h, t);
         return send_error(c, MHD_HTTP_CONFLICT, DMCP_JSONRPC_INVALID_REQUEST,
                           "Last-Event-ID is outside the replay window", origin);
     }
@@ -1249,9 +1386,11 @@ static enum MHD_Result resume_stream(dmcp__http *h, struct MHD_Connection *c, dm
             MHD_destroy_response(r);
         }
         stream_unref(st); /* the parked reference: out of memory, the stream is lost */
+        ticket_return(h, t);
         return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
                           "Out of memory", origin);
     }
+    stream_hold(st, t);
     MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
     MHD_add_response_header(r, "X-Accel-Buffering", "no");
@@ -1283,28 +1422,60 @@ static enum MHD_Result handle_get(dmcp__http *h, struct MHD_Connection *c, const
         return ret;
     }
     const char *lei = header(c, "Last-Event-ID");
+    stream_ticket t;
+    if (!ticket_take(h, sess, p, &t)) {
+        dmcp__session_unref(sess);
+        return send_json(
+            c, HTTP_TOO_MANY_REQUESTS,
+            dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR, "Too many open streams", NULL),
+            origin, "Retry-After", "1");
+    }
     if (lei != NULL) {
-        ret = resume_stream(h, c, sess, lei, origin);
+        ret = resume_stream(h, c, sess, lei, origin, &t);
         dmcp__session_unref(sess);
         return ret;
     }
     pthread_mutex_lock(&sess->mu);
-    bool busy = sess->get_stream != NULL;
+    dmcp__stream *old = sess->get_stream;
+    if (old != NULL) {
+        atomic_fetch_add(&old->refs, 1);
+    }
     pthread_mutex_unlock(&sess->mu);
-    if (busy) {
-        dmcp__session_unref(sess);
-        /* Transports §2.2: one standalone stream per session (409 as the TS SDK). */
-        return send_error(c, MHD_HTTP_CONFLICT, DMCP_JSONRPC_INVALID_REQUEST,
-                          "Conflict: only one GET stream per session", origin);
+    if (old != NULL) {
+        /* A client that dropped its stream and asks again must not wait for the next
+         * heartbeat to find the old one dead: look at its socket now. */
+        bool gone = stream_peer_gone(old);
+        if (gone) {
+            pthread_mutex_lock(&sess->mu);
+            bool held = sess->get_stream == old;
+            if (held) {
+                sess->get_stream = NULL;
+            }
+            pthread_mutex_unlock(&sess->mu);
+            stream_finish(old);
+            if (held) {
+                stream_unref(old); /* the session's reference */
+            }
+        }
+        stream_unref(old);
+        if (!gone) {
+            ticket_return(h, &t);
+            dmcp__session_unref(sess);
+            /* Transports §2.2: one standalone stream per session (409 as the TS SDK). */
+            return send_error(c, MHD_HTTP_CONFLICT, DMCP_JSONRPC_INVALID_REQUEST,
+                              "Conflict: only one GET stream per session", origin);
+        }
     }
     const char *hv = header(c, "MCP-Protocol-Version");
     dmcp__stream *st = NULL;
     struct MHD_Response *r = stream_open(h, c, hv != NULL ? hv : sess->version, &st);
     if (r == NULL) {
+        ticket_return(h, &t);
         dmcp__session_unref(sess);
         return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
                           "Out of memory", origin);
     }
+    stream_hold(st, &t);
     add_cors(r, origin);
     st->sess = sess; /* our session reference moves to the stream */
     pthread_mutex_lock(&sess->mu);
@@ -1486,7 +1657,24 @@ static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, c
         }
         dmcp_http_response_free(refusal);
     }
-    /* 7. The POST headers (Accept, Content-Type, MCP-Protocol-Version). */
+    /* 7. The principal's request rate (a token bucket; 429 with the wait). */
+    double rate = srv->lim[DMCP_LIMIT_RATE];
+    if (rate > 0) {
+        double wait =
+            dmcp__plimits_take(h->plimits, dmcp_principal_binding_key(p), rate,
+                               dmcp_server_limit(srv, DMCP_LIMIT_RATE_BURST), dmcp__mono_now());
+        if (wait > 0) {
+            char after[24];
+            snprintf(after, sizeof(after), "%.0f", wait < 1 ? 1 : wait + 0.999);
+            dmcp_principal_unref(p);
+            *ret = send_json(
+                c, HTTP_TOO_MANY_REQUESTS,
+                dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR, "Too many requests", NULL),
+                origin, "Retry-After", after);
+            return false;
+        }
+    }
+    /* 8. The POST headers (Accept, Content-Type, MCP-Protocol-Version). */
     if (is_post && !post_head_checks(c, origin, ret)) {
         dmcp_principal_unref(p);
         return false;
@@ -1520,6 +1708,38 @@ static bool budget_take(dmcp__http *h, req_state *rs, size_t n)
     } while (!atomic_compare_exchange_weak(&h->buffered, &cur, cur + n));
     rs->reserved += n;
     return true;
+}
+
+/* The tracked connection of c (NULL when untracked). */
+static dmcp__conn *conn_of(struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    return ci != NULL ? ci->socket_context : NULL;
+}
+
+static void notify_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                              enum MHD_ConnectionNotificationCode toe)
+{
+    dmcp__http *h = cls;
+    if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci != NULL ? dmcp__conn_open(h->conns, ci->connect_fd) : NULL;
+    } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        /* libmicrohttpd notifies before it closes the socket (http_conn.c). */
+        dmcp__conn_close(h->conns, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+/* The request line is in: the headers' deadline starts. */
+static void *request_line_cb(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    dmcp__http *h = cls;
+    (void)uri;
+    dmcp__conn_set_phase(h->conns, conn_of(c), DMCP__CONN_HEAD);
+    return NULL;
 }
 
 #define MAX_FRAMING_FIELDS 8
@@ -1579,6 +1799,7 @@ static enum MHD_Result on_headers(dmcp__http *h, struct MHD_Connection *c, const
                          "Request body too large", NULL);
     } else if (len == 0 && !chunked) {
         rs->answered = false; /* no body: checked on the final call */
+        dmcp__conn_set_phase(h->conns, conn_of(c), DMCP__CONN_BUSY);
     } else {
         active_add(h, 1);
         if (precheck(h, c, url, method, rs, &ret)) {
@@ -1595,6 +1816,7 @@ static enum MHD_Result on_headers(dmcp__http *h, struct MHD_Connection *c, const
             } else {
                 rs->checked = true;
                 rs->answered = false;
+                dmcp__conn_set_phase(h->conns, conn_of(c), DMCP__CONN_BODY);
             }
         }
         active_add(h, -1);
@@ -1642,11 +1864,15 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         return MHD_YES;
     }
     active_add(h, 1);
+    dmcp__conn_set_phase(h->conns, conn_of(c), DMCP__CONN_BUSY);
+    /* Draining for a stop: answer, then close (no next request on this connection). */
+    tl_close_after = atomic_load(&h->draining);
     enum MHD_Result ret = MHD_YES;
     if (rs->checked || precheck(h, c, url, method, rs, &ret)) {
         rs->checked = true;
         ret = handle(h, c, method, rs);
     }
+    tl_close_after = false;
     active_add(h, -1);
     return ret;
 }
@@ -1655,8 +1881,8 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
     dmcp__http *h = cls;
-    (void)c;
     (void)toe;
+    dmcp__conn_set_phase(h->conns, conn_of(c), DMCP__CONN_IDLE);
     req_state *rs = *con_cls;
     if (rs != NULL) {
         atomic_fetch_sub(&h->buffered, rs->reserved);
@@ -1698,6 +1924,15 @@ static void *housekeeper(void *arg)
         pthread_mutex_unlock(&h->mu);
         dmcp__sessions_expire(h->srv->sessions, now, h->srv->idle_seconds);
         expire_parked(h, now, false);
+        const double *lim = h->srv->lim;
+        dmcp__conn_deadlines dl = {lim[DMCP_LIMIT_IDLE_TIMEOUT], lim[DMCP_LIMIT_HEADER_TIMEOUT],
+                                   lim[DMCP_LIMIT_BODY_TIMEOUT]};
+        double mono = dmcp__mono_now();
+        dmcp__conns_sweep(h->conns, &dl, mono, NULL);
+        if (now % 10 == 0) {
+            dmcp__plimits_sweep(h->plimits, lim[DMCP_LIMIT_RATE],
+                                dmcp_server_limit(h->srv, DMCP_LIMIT_RATE_BURST), mono);
+        }
         pthread_mutex_lock(&h->mu);
     }
     pthread_mutex_unlock(&h->mu);
@@ -1740,6 +1975,8 @@ static void http_free(dmcp__http *h)
     }
     dmcp__free_secret_str(h->key_pem);
     free(h->cert_pem);
+    dmcp__conns_free(h->conns);
+    dmcp__plimits_free(h->plimits);
     pthread_mutex_destroy(&h->mu);
     pthread_cond_destroy(&h->cv);
     free(h);
@@ -1752,6 +1989,14 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
         return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, "out of memory");
     }
     h->srv = srv;
+    h->conns = dmcp__conns_new();
+    h->plimits = dmcp__plimits_new();
+    if (h->conns == NULL || h->plimits == NULL) {
+        dmcp__conns_free(h->conns);
+        dmcp__plimits_free(h->plimits);
+        free(h);
+        return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, "out of memory");
+    }
     pthread_mutex_init(&h->mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
@@ -1785,13 +2030,29 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
         }
         flags |= MHD_USE_TLS;
     }
-    struct MHD_OptionItem opts[8];
+    struct MHD_OptionItem opts[12];
     size_t k = 0;
+    const double *lim = srv->lim;
+    /* libmicrohttpd's own timeout counts silence only; the phase deadlines (http_conn.c) do
+     * the rest. It stays as a backstop for a response its client stopped reading. */
+    double silence = 60;
+    for (int i = DMCP_LIMIT_IDLE_TIMEOUT; i <= DMCP_LIMIT_BODY_TIMEOUT; i++) {
+        silence = lim[i] > silence ? lim[i] : silence;
+    }
+    if (srv->heartbeat * 2.0 > silence) {
+        silence = srv->heartbeat * 2.0;
+    }
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_SOCK_ADDR, 0, ai->ai_addr};
     opts[k++] =
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, NULL};
-    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL};
-    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT, 2048, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)silence, NULL};
+    opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
+                                        (intptr_t)lim[DMCP_LIMIT_MAX_CONNECTIONS], NULL};
+    if (lim[DMCP_LIMIT_MAX_CONNECTIONS_PER_IP] > 0) {
+        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                                            (intptr_t)lim[DMCP_LIMIT_MAX_CONNECTIONS_PER_IP], NULL};
+    }
+
     if (srv->threads > 1) {
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->threads, NULL};
     }
@@ -1801,7 +2062,9 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
     }
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
     h->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED,
-                            completed_cb, h, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+                            completed_cb, h, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
+                            MHD_OPTION_URI_LOG_CALLBACK, request_line_cb, h, MHD_OPTION_ARRAY, opts,
+                            MHD_OPTION_END);
     freeaddrinfo(ai);
     if (h->d == NULL) {
         http_free(h);
@@ -1845,6 +2108,12 @@ static bool idle_pred(dmcp__http *h)
     return atomic_load(&h->active) == 0;
 }
 
+/* Nothing being handled, and no request still arriving (its client gets an answer). */
+static bool drained_pred(dmcp__http *h)
+{
+    return atomic_load(&h->active) == 0 && dmcp__conns_receiving(h->conns) == 0;
+}
+
 static bool no_streams_pred(dmcp__http *h)
 {
     return h->streams == NULL;
@@ -1859,7 +2128,12 @@ void dmcp__http_stop(dmcp_server *srv)
     /* deps §5 shutdown order: quiesce -> let work finish -> end streams -> resume -> stop. */
     MHD_socket lfd = MHD_quiesce_daemon(h->d);
     atomic_store(&h->draining, true);
-    wait_until(h, idle_pred, srv->shutdown_timeout);
+    /* Polled: a request's headers arriving signal nothing. */
+    double drain_end = dmcp__mono_now() + srv->shutdown_timeout;
+    while (!drained_pred(h) && dmcp__mono_now() < drain_end) {
+        struct timespec ts = {0, 20 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
     pthread_mutex_lock(&h->mu);
     h->hk_stop = true;
     pthread_cond_broadcast(&h->cv);

@@ -96,6 +96,9 @@ typedef struct dmcp__session {
     dmcp__stream *get_stream; /* standalone GET stream, or NULL */
     atomic_int refs;
     bool ended;
+    bool counted;               /* counted in the table's sessions of its binding */
+    atomic_int requests;        /* HTTP requests of this session being served */
+    atomic_int streams;         /* live SSE responses of this session */
     time_t last_used;
     uint64_t next_event;           /* event id counter (per session) */
     json_t *subs;                  /* resources/subscribe: uri -> true (capped) */
@@ -109,11 +112,14 @@ typedef struct dmcp__session {
 
 typedef struct dmcp__session_table dmcp__session_table;
 
-dmcp_status dmcp__sessions_new(size_t max, dmcp__session_table **out);
+/* max sessions in all; at most max_per_binding (0: no cap) per principal binding key. */
+dmcp_status dmcp__sessions_new(size_t max, size_t max_per_binding, dmcp__session_table **out);
 void dmcp__sessions_free(dmcp__session_table *t);
 /* A fresh, unregistered session (transient / stdio). Ownership: one reference. */
 dmcp__session *dmcp__session_new_local(void);
-/* Creates and registers a session with a CSPRNG id. Ownership: one reference for the caller. */
+/* Creates and registers a session with a CSPRNG id. Ownership: one reference for the caller.
+ * A binding at its cap first ends its least recently used idle session; DMCP_E_RATE_LIMITED
+ * when all of them are busy, DMCP_E_TOO_LARGE when the table is full. */
 dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, dmcp__session **out);
 /*
  * Looks up a live session; NULL when unknown or ended. Ownership: new reference.
@@ -203,6 +209,7 @@ struct dmcp_server {
     unsigned max_sessions, idle_seconds;
     size_t max_body;
     size_t max_buffered; /* request body bytes buffered at once, server-wide */
+    double lim[DMCP_LIMIT__COUNT]; /* the other limits (dmcp_server_set_limit) */
     unsigned shutdown_timeout;
     char *tls_cert, *tls_key;
     /* runtime state */
@@ -397,5 +404,51 @@ typedef enum dmcp__framing {
  * Transfer-Encoding values (te, nte), each a header field as received (RFC 9112 §6). Pure. */
 dmcp__framing dmcp__http_framing(const char *const *cl, size_t ncl, const char *const *te,
                                  size_t nte, uint64_t *length, bool *chunked);
+
+/* ---- http_conn.c: connection phases and their deadlines ---- */
+
+typedef enum dmcp__conn_phase {
+    DMCP__CONN_IDLE, /* accepted or between requests: waiting for a request line */
+    DMCP__CONN_HEAD, /* request line received, headers arriving */
+    DMCP__CONN_BODY, /* headers complete, body arriving */
+    DMCP__CONN_BUSY, /* being answered (handler, response, SSE stream): no deadline */
+    DMCP__CONN_PHASES
+} dmcp__conn_phase;
+typedef struct dmcp__conn dmcp__conn;
+typedef struct dmcp__conns dmcp__conns;
+typedef struct dmcp__conn_deadlines {
+    double idle, header, body; /* seconds; 0 = none */
+} dmcp__conn_deadlines;
+double dmcp__mono_now(void);
+dmcp__conns *dmcp__conns_new(void);
+void dmcp__conns_free(dmcp__conns *tr);
+/* Tracks a connection (fd: its socket); NULL when out of memory (then untracked). */
+dmcp__conn *dmcp__conn_open(dmcp__conns *tr, int fd);
+/* Stops tracking; must run before the socket is closed. c may be NULL. */
+void dmcp__conn_close(dmcp__conns *tr, dmcp__conn *c);
+void dmcp__conn_set_phase(dmcp__conns *tr, dmcp__conn *c, dmcp__conn_phase phase);
+/* Shuts down the sockets of connections past their phase's deadline; counts them by phase
+ * into ended (may be NULL). Returns how many. */
+size_t dmcp__conns_sweep(dmcp__conns *tr, const dmcp__conn_deadlines *dl, double now,
+                         size_t ended[DMCP__CONN_PHASES]);
+/* Connections whose request is still arriving (HEAD or BODY). */
+size_t dmcp__conns_receiving(dmcp__conns *tr);
+size_t dmcp__conns_count(dmcp__conns *tr);
+
+/* ---- limits.c: per-principal request rate and SSE streams ---- */
+
+typedef struct dmcp__plimits dmcp__plimits;
+dmcp__plimits *dmcp__plimits_new(void);
+void dmcp__plimits_free(dmcp__plimits *pl);
+/* Takes one request from key's bucket (rate per second, burst capacity); returns 0 when
+ * allowed, else the seconds until a token is there. rate <= 0 or key NULL: always 0. */
+double dmcp__plimits_take(dmcp__plimits *pl, const char *key, double rate, double burst,
+                          double now);
+/* Counts one more open stream of key; false (nothing counted) at max. max 0 / key NULL: true. */
+bool dmcp__plimits_stream_open(dmcp__plimits *pl, const char *key, unsigned max, double burst,
+                               double now);
+void dmcp__plimits_stream_close(dmcp__plimits *pl, const char *key);
+/* Drops entries with no stream and a full bucket. */
+void dmcp__plimits_sweep(dmcp__plimits *pl, double rate, double burst, double now);
 
 #endif /* DMCP_MCP_INTERNAL_H */

@@ -36,6 +36,15 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->idle_seconds = 3600;
     s->max_body = DMCP_MAX_BODY_BYTES;
     s->max_buffered = DMCP_DEFAULT_MAX_BUFFERED_BYTES;
+    s->lim[DMCP_LIMIT_MAX_CONNECTIONS] = 2048;
+    s->lim[DMCP_LIMIT_MAX_CONNECTIONS_PER_IP] = 256;
+    s->lim[DMCP_LIMIT_IDLE_TIMEOUT] = 30;
+    s->lim[DMCP_LIMIT_HEADER_TIMEOUT] = 20;
+    s->lim[DMCP_LIMIT_BODY_TIMEOUT] = 60;
+    s->lim[DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL] = 64;
+    s->lim[DMCP_LIMIT_MAX_STREAMS_PER_SESSION] = 16;
+    s->lim[DMCP_LIMIT_MAX_STREAMS_PER_PRINCIPAL] = 64;
+    s->lim[DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION] = 64;
     s->shutdown_timeout = 10;
     pthread_mutex_init(&s->stdio_mu, NULL);
     atomic_init(&s->started, false);
@@ -369,6 +378,106 @@ dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes)
     return st;
 }
 
+static const struct {
+    const char *name;
+    double min, max;
+} limit_info[DMCP_LIMIT__COUNT] = {
+    [DMCP_LIMIT_MAX_CONNECTIONS] = {"max-connections", 1, 1000000},
+    [DMCP_LIMIT_MAX_CONNECTIONS_PER_IP] = {"max-connections-per-ip", 0, 1000000},
+    [DMCP_LIMIT_IDLE_TIMEOUT] = {"idle-timeout", 0, 86400},
+    [DMCP_LIMIT_HEADER_TIMEOUT] = {"header-timeout", 0, 86400},
+    [DMCP_LIMIT_BODY_TIMEOUT] = {"body-timeout", 0, 86400},
+    [DMCP_LIMIT_MAX_BODY] = {"max-body", 64, DMCP_MAX_BODY_BYTES},
+    [DMCP_LIMIT_MAX_BUFFERED] = {"max-buffered", 64, 1e15},
+    [DMCP_LIMIT_MAX_SESSIONS] = {"max-sessions", 1, 10000000},
+    [DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL] = {"max-sessions-per-principal", 0, 10000000},
+    [DMCP_LIMIT_SESSION_IDLE] = {"session-idle", 0, 31536000},
+    [DMCP_LIMIT_MAX_STREAMS_PER_SESSION] = {"max-streams-per-session", 0, 100000},
+    [DMCP_LIMIT_MAX_STREAMS_PER_PRINCIPAL] = {"max-streams-per-principal", 0, 1000000},
+    [DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION] = {"max-inflight-per-session", 0, 100000},
+    [DMCP_LIMIT_RATE] = {"rate", 0, 1e9},
+    [DMCP_LIMIT_RATE_BURST] = {"rate-burst", 0, 1e9},
+};
+
+const char *dmcp_limit_name(dmcp_limit limit)
+{
+    return (unsigned)limit < DMCP_LIMIT__COUNT ? limit_info[limit].name : NULL;
+}
+
+dmcp_status dmcp_limit_parse(const char *text, dmcp_limit *limit, double *value)
+{
+    const char *eq = text != NULL ? strchr(text, '=') : NULL;
+    if (eq == NULL || limit == NULL || value == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    size_t n = (size_t)(eq - text);
+    for (unsigned i = 0; i < DMCP_LIMIT__COUNT; i++) {
+        if (strlen(limit_info[i].name) == n && strncmp(limit_info[i].name, text, n) == 0) {
+            char *end = NULL;
+            double v = strtod(eq + 1, &end);
+            if (end == eq + 1 || *end != '\0' || !(v >= 0) || v > 1e15) {
+                return DMCP_E_INVALID_ARG;
+            }
+            *limit = (dmcp_limit)i;
+            *value = v;
+            return DMCP_OK;
+        }
+    }
+    return DMCP_E_INVALID_ARG;
+}
+
+dmcp_status dmcp_server_set_limit(dmcp_server *srv, dmcp_limit limit, double value)
+{
+    dmcp_status st = check_cfg(srv);
+    if (st != DMCP_OK) {
+        return st;
+    }
+    if ((unsigned)limit >= DMCP_LIMIT__COUNT || !(value >= limit_info[limit].min) ||
+        value > limit_info[limit].max) {
+        return DMCP_E_INVALID_ARG;
+    }
+    switch (limit) {
+    case DMCP_LIMIT_MAX_BODY:
+        srv->max_body = (size_t)value;
+        break;
+    case DMCP_LIMIT_MAX_BUFFERED:
+        srv->max_buffered = (size_t)value;
+        break;
+    case DMCP_LIMIT_MAX_SESSIONS:
+        srv->max_sessions = (unsigned)value;
+        break;
+    case DMCP_LIMIT_SESSION_IDLE:
+        srv->idle_seconds = (unsigned)value;
+        break;
+    default:
+        srv->lim[limit] = value;
+    }
+    return DMCP_OK;
+}
+
+double dmcp_server_limit(const dmcp_server *srv, dmcp_limit limit)
+{
+    if (srv == NULL || (unsigned)limit >= DMCP_LIMIT__COUNT) {
+        return 0.0 / 0.0;
+    }
+    switch (limit) {
+    case DMCP_LIMIT_MAX_BODY:
+        return (double)srv->max_body;
+    case DMCP_LIMIT_MAX_BUFFERED:
+        return (double)srv->max_buffered;
+    case DMCP_LIMIT_MAX_SESSIONS:
+        return srv->max_sessions;
+    case DMCP_LIMIT_SESSION_IDLE:
+        return srv->idle_seconds;
+    case DMCP_LIMIT_RATE_BURST:
+        return srv->lim[limit] > 0
+                   ? srv->lim[limit]
+                   : (srv->lim[DMCP_LIMIT_RATE] * 2 < 1 ? 1 : srv->lim[DMCP_LIMIT_RATE] * 2);
+    default:
+        return srv->lim[limit];
+    }
+}
+
 dmcp_status dmcp_server_set_max_buffered(dmcp_server *srv, size_t bytes)
 {
     dmcp_status st = check_cfg(srv);
@@ -427,7 +536,9 @@ dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err)
     atomic_store(&srv->stopping, false);
     dmcp_status st = DMCP_OK;
     if (srv->sessions == NULL) {
-        st = dmcp__sessions_new(srv->max_sessions, &srv->sessions);
+        st = dmcp__sessions_new(srv->max_sessions,
+                                (size_t)srv->lim[DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL],
+                                &srv->sessions);
     }
     if (st == DMCP_OK) {
         st = dmcp__http_start(srv, err);

@@ -12,10 +12,20 @@
 
 #define BUCKETS 1024
 
+/* Sessions per principal (binding key), so one principal's flood of initialize requests only
+ * ever spends its own share of the table. */
+typedef struct binding_count {
+    char *key;
+    size_t n;
+    struct binding_count *next;
+} binding_count;
+
 struct dmcp__session_table {
     pthread_mutex_t mu;
     dmcp__session *buckets[BUCKETS];
     size_t count, max;
+    size_t max_per_binding; /* 0: no per-principal cap */
+    binding_count *bindings[BUCKETS];
 };
 
 dmcp_status dmcp__random_hex(char *buf, size_t nbytes)
@@ -46,6 +56,44 @@ dmcp_status dmcp__random_hex(char *buf, size_t nbytes)
     return DMCP_OK;
 }
 
+static size_t bucket_of(const char *id);
+
+/* The count of a binding key; creates it when create is set. Holds t->mu. */
+static binding_count *binding_slot(dmcp__session_table *t, const char *key, bool create)
+{
+    binding_count **pp = &t->bindings[bucket_of(key)];
+    while (*pp != NULL && strcmp((*pp)->key, key) != 0) {
+        pp = &(*pp)->next;
+    }
+    if (*pp == NULL && create) {
+        binding_count *b = calloc(1, sizeof(*b));
+        if (b == NULL || (b->key = dmcp__strdup(key)) == NULL) {
+            free(b);
+            return NULL;
+        }
+        *pp = b;
+    }
+    return *pp;
+}
+
+/* One session of key fewer. Holds t->mu. */
+static void binding_release(dmcp__session_table *t, const char *key)
+{
+    if (key == NULL) {
+        return;
+    }
+    binding_count **pp = &t->bindings[bucket_of(key)];
+    while (*pp != NULL && strcmp((*pp)->key, key) != 0) {
+        pp = &(*pp)->next;
+    }
+    binding_count *b = *pp;
+    if (b != NULL && --b->n == 0) {
+        *pp = b->next;
+        free(b->key);
+        free(b);
+    }
+}
+
 static size_t bucket_of(const char *id)
 {
     /* FNV-1a; ids are random, so this only spreads them, it protects nothing. */
@@ -57,7 +105,7 @@ static size_t bucket_of(const char *id)
     return h % BUCKETS;
 }
 
-dmcp_status dmcp__sessions_new(size_t max, dmcp__session_table **out)
+dmcp_status dmcp__sessions_new(size_t max, size_t max_per_binding, dmcp__session_table **out)
 {
     dmcp__session_table *t = calloc(1, sizeof(*t));
     if (t == NULL) {
@@ -65,6 +113,7 @@ dmcp_status dmcp__sessions_new(size_t max, dmcp__session_table **out)
     }
     pthread_mutex_init(&t->mu, NULL);
     t->max = max;
+    t->max_per_binding = max_per_binding;
     *out = t;
     return DMCP_OK;
 }
@@ -81,6 +130,12 @@ void dmcp__sessions_free(dmcp__session_table *t)
             s->ended = true;
             dmcp__session_unref(s);
             s = next;
+        }
+        for (binding_count *c = t->bindings[b]; c != NULL;) {
+            binding_count *next = c->next;
+            free(c->key);
+            free(c);
+            c = next;
         }
     }
     pthread_mutex_destroy(&t->mu);
@@ -122,6 +177,8 @@ void dmcp__session_unref(dmcp__session *s)
     free(s);
 }
 
+static bool evict_idle_of_locked(dmcp__session_table *t, const char *binding);
+
 dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, dmcp__session **out)
 {
     *out = NULL;
@@ -142,10 +199,29 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
         return st;
     }
     pthread_mutex_lock(&t->mu);
+    bool capped = binding != NULL && t->max_per_binding > 0;
+    if (capped) {
+        binding_count *bc = binding_slot(t, binding, false);
+        if (bc != NULL && bc->n >= t->max_per_binding && !evict_idle_of_locked(t, binding)) {
+            pthread_mutex_unlock(&t->mu);
+            dmcp__session_unref(s);
+            return DMCP_E_RATE_LIMITED;
+        }
+    }
     if (t->count >= t->max) {
         pthread_mutex_unlock(&t->mu);
         dmcp__session_unref(s);
-        return DMCP_E_RATE_LIMITED;
+        return DMCP_E_TOO_LARGE;
+    }
+    if (capped) {
+        binding_count *bc = binding_slot(t, binding, true); /* after an eviction freed it */
+        if (bc == NULL) {
+            pthread_mutex_unlock(&t->mu);
+            dmcp__session_unref(s);
+            return DMCP_E_NOMEM;
+        }
+        bc->n++;
+        s->counted = true;
     }
     size_t b = bucket_of(s->id);
     s->next = t->buckets[b];
@@ -204,6 +280,37 @@ static bool unlink_locked(dmcp__session_table *t, dmcp__session *s)
     *pp = s->next;
     s->next = NULL;
     t->count--;
+    if (s->counted) {
+        binding_release(t, s->binding);
+        s->counted = false;
+    }
+    return true;
+}
+
+/*
+ * A principal at its cap opening one more session: its least recently used session that is
+ * idle right now (no request in flight, no open stream: only the table holds it) is ended to
+ * make room, so a client that never sends DELETE is not locked out. Holds t->mu. Returns
+ * false when every session of the principal is busy.
+ */
+static bool evict_idle_of_locked(dmcp__session_table *t, const char *binding)
+{
+    dmcp__session *victim = NULL;
+    for (size_t b = 0; b < BUCKETS; b++) {
+        for (dmcp__session *s = t->buckets[b]; s != NULL; s = s->next) {
+            if (s->counted && strcmp(s->binding, binding) == 0 && atomic_load(&s->refs) == 1 &&
+                (victim == NULL || s->last_used < victim->last_used)) {
+                victim = s;
+            }
+        }
+    }
+    if (victim == NULL) {
+        return false;
+    }
+    unlink_locked(t, victim);
+    victim->ended = true;
+    /* The table's reference: refs is 1 and the lock is held, so nobody can take another. */
+    dmcp__session_unref(victim);
     return true;
 }
 

@@ -5,7 +5,7 @@ static void test_ids(void **state)
 {
     (void)state;
     dmcp__session_table *t;
-    assert_int_equal(dmcp__sessions_new(100, &t), DMCP_OK);
+    assert_int_equal(dmcp__sessions_new(100, 0, &t), DMCP_OK);
     dmcp__session *a, *b;
     assert_int_equal(dmcp__sessions_create(t, "bind-a", &a), DMCP_OK);
     assert_int_equal(dmcp__sessions_create(t, NULL, &b), DMCP_OK);
@@ -45,11 +45,11 @@ static void test_limit_and_expiry(void **state)
 {
     (void)state;
     dmcp__session_table *t;
-    assert_int_equal(dmcp__sessions_new(2, &t), DMCP_OK);
+    assert_int_equal(dmcp__sessions_new(2, 0, &t), DMCP_OK);
     dmcp__session *a, *b, *c;
     assert_int_equal(dmcp__sessions_create(t, NULL, &a), DMCP_OK);
     assert_int_equal(dmcp__sessions_create(t, NULL, &b), DMCP_OK);
-    assert_int_equal(dmcp__sessions_create(t, NULL, &c), DMCP_E_RATE_LIMITED);
+    assert_int_equal(dmcp__sessions_create(t, NULL, &c), DMCP_E_TOO_LARGE);
     assert_null(c);
     char aid[DMCP__SESSION_ID_LEN + 1], bid[DMCP__SESSION_ID_LEN + 1];
     strcpy(aid, a->id);
