@@ -24,24 +24,12 @@
 #include <unistd.h>
 
 #include "mcp_test.h"
+#include "raw_http.h"
 
 static dmcp_server *srv;
 static unsigned port;
 static atomic_int authn_calls;
 static atomic_int deletes_seen; /* DELETE requests that reached the authorizer */
-
-static long now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 static dmcp_status authenticate(void *ud, const dmcp_http_request *req, dmcp_principal **out,
                                 dmcp_http_response **refusal)
@@ -102,100 +90,16 @@ static int teardown(void **state)
     return 0;
 }
 
-/* ---------------------------------------------------------------------------------------- */
-/* Raw client                                                                               */
-/* ---------------------------------------------------------------------------------------- */
-
 static int dial(void)
 {
-    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    int fd = dial_from(port, NULL);
     assert_true(fd >= 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    assert_int_equal(connect(fd, (struct sockaddr *)&a, sizeof(a)), 0);
     return fd;
 }
 
-static void send_all(int fd, const char *data, size_t len)
-{
-    while (len > 0) {
-        ssize_t n = send(fd, data, len, MSG_NOSIGNAL);
-        if (n <= 0) {
-            return; /* the server may close early; what it answered is what we check */
-        }
-        data += n;
-        len -= (size_t)n;
-    }
-}
-
-typedef struct exchange {
-    char data[65536];
-    size_t len;
-    bool closed;   /* the server closed the connection (EOF or reset) */
-    long first_ms; /* time to the first byte of the answer, -1 if none */
-} exchange;
-
-/* Reads until the server closes or timeout_ms passes without a byte. */
-static void read_answer(int fd, exchange *x, long timeout_ms)
-{
-    long start = now_ms();
-    x->len = 0;
-    x->closed = false;
-    x->first_ms = -1;
-    for (;;) {
-        struct pollfd p = {fd, POLLIN, 0};
-        int r = poll(&p, 1, (int)timeout_ms);
-        if (r <= 0) {
-            break;
-        }
-        ssize_t n = recv(fd, x->data + x->len, sizeof(x->data) - 1 - x->len, 0);
-        if (n <= 0) {
-            x->closed = true;
-            break;
-        }
-        if (x->first_ms < 0) {
-            x->first_ms = now_ms() - start;
-        }
-        x->len += (size_t)n;
-        if (x->len >= sizeof(x->data) - 1) {
-            break;
-        }
-    }
-    x->data[x->len] = '\0';
-}
-
-/* Sends raw bytes on a new connection and reads everything the server answers. */
 static void raw(const char *req, exchange *x, long timeout_ms)
 {
-    int fd = dial();
-    send_all(fd, req, strlen(req));
-    read_answer(fd, x, timeout_ms);
-    close(fd);
-}
-
-/* Number of responses in the bytes: status lines at the start or after a body. */
-static int responses(const exchange *x)
-{
-    int n = 0;
-    for (const char *p = x->data; (p = strstr(p, "HTTP/1.1 ")) != NULL; p++) {
-        n++;
-    }
-    return n;
-}
-
-static int status_of(const exchange *x)
-{
-    int st = 0;
-    return sscanf(x->data, "HTTP/1.1 %d", &st) == 1 ? st : 0;
-}
-
-static bool has_header(const exchange *x, const char *line)
-{
-    const char *end = strstr(x->data, "\r\n\r\n");
-    const char *p = strstr(x->data, line);
-    return p != NULL && end != NULL && p < end;
+    raw_to(port, req, x, timeout_ms);
 }
 
 #define PING "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}"
