@@ -388,11 +388,58 @@ static dmcp_status add_tool(dmcp_server *srv, app *a)
 /* Set-up                                                                                     */
 /* ------------------------------------------------------------------------------------------ */
 
-static void usage(const char *argv0)
+/* --limit NAME=VALUE flags: parsed as they come, applied once the server exists. */
+typedef struct limit_flags {
+    dmcp_limit which[DMCP_LIMIT__COUNT];
+    double value[DMCP_LIMIT__COUNT];
+    int n;
+} limit_flags;
+
+static int limit_flag(limit_flags *lf, const char *arg)
 {
-    fprintf(stderr,
+    dmcp_limit l;
+    double v;
+    if (dmcp_limit_parse(arg, &l, &v) != DMCP_OK || lf->n >= DMCP_LIMIT__COUNT) {
+        fprintf(stderr, "unknown limit or bad value: %s (see --help)\n", arg);
+        return -1;
+    }
+    lf->which[lf->n] = l;
+    lf->value[lf->n++] = v;
+    return 0;
+}
+
+static dmcp_status apply_limits(dmcp_server *srv, const limit_flags *lf)
+{
+    for (int i = 0; i < lf->n; i++) {
+        dmcp_status st = dmcp_server_set_limit(srv, lf->which[i], lf->value[i]);
+        if (st != DMCP_OK) {
+            fprintf(stderr, "limit %s: value out of range\n", dmcp_limit_name(lf->which[i]));
+            return st;
+        }
+    }
+    return DMCP_OK;
+}
+
+/* The limits with their defaults, for --help. */
+static void print_limits(FILE *out)
+{
+    dmcp_server *d = NULL;
+    if (dmcp_server_new("defaults", "0", &d) != DMCP_OK) {
+        return;
+    }
+    fprintf(out, "limits (--limit NAME=VALUE, repeatable; default in brackets):\n");
+    for (int i = 0; i < DMCP_LIMIT__COUNT; i++) {
+        fprintf(out, "  %-28s %s [%g]\n", dmcp_limit_name((dmcp_limit)i),
+                dmcp_limit_description((dmcp_limit)i), dmcp_server_limit(d, (dmcp_limit)i));
+    }
+    dmcp_server_free(d);
+}
+
+static void usage(FILE *out, const char *argv0)
+{
+    fprintf(out,
             "usage: %s [--listen HOST:PORT] --well-known-url URL --mcp-server-url URL\n"
-            "          [--descope-api-base URL] [--calendar-api-base URL]\n"
+            "          [--descope-api-base URL] [--calendar-api-base URL] [--limit NAME=VALUE]...\n"
             "environment: DESCOPE_MCP_WELL_KNOWN_URL, MCP_SERVER_URL, DESCOPE_BASE_URL\n",
             argv0);
 }
@@ -405,7 +452,9 @@ int main(int argc, char **argv)
                                              {"descope-api-base", required_argument, NULL, 'd'},
                                              {"calendar-api-base", required_argument, NULL, 'c'},
                                              {"help", no_argument, NULL, 'h'},
+                                             {"limit", required_argument, NULL, 'L'},
                                              {NULL, 0, NULL, 0}};
+    limit_flags lf = {.n = 0};
     const char *listen = "127.0.0.1:8787";
     const char *well_known = getenv("DESCOPE_MCP_WELL_KNOWN_URL");
     const char *server_url = getenv("MCP_SERVER_URL");
@@ -429,17 +478,23 @@ int main(int argc, char **argv)
         case 'c':
             calendar_base = optarg;
             break;
+        case 'L':
+            if (limit_flag(&lf, optarg) != 0) {
+                return 2;
+            }
+            break;
         case 'h':
-            usage(argv[0]);
+            usage(stdout, argv[0]);
+            print_limits(stdout);
             return 0;
         default:
-            usage(argv[0]);
+            usage(stderr, argv[0]);
             return 2;
         }
     }
     if (optind != argc || !well_known || !*well_known || !server_url || !*server_url) {
         fprintf(stderr, "calendar-server: --well-known-url and --mcp-server-url are required\n");
-        usage(argv[0]);
+        usage(stderr, argv[0]);
         return 2;
     }
     char base[1024];
@@ -513,6 +568,9 @@ int main(int argc, char **argv)
     }
     if (st == DMCP_OK) {
         st = dmcp_server_set_listen_string(srv, listen);
+    }
+    if (st == DMCP_OK) {
+        st = apply_limits(srv, &lf);
     }
     if (st != DMCP_OK) {
         fprintf(stderr, "calendar-server: set-up failed: %s\n",

@@ -550,10 +550,57 @@ static dmcp_status protect(dmcp_server *srv, const char *well_known, const char 
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-static void usage(void)
+/* --limit NAME=VALUE flags: parsed as they come, applied once the server exists. */
+typedef struct limit_flags {
+    dmcp_limit which[DMCP_LIMIT__COUNT];
+    double value[DMCP_LIMIT__COUNT];
+    int n;
+} limit_flags;
+
+static int limit_flag(limit_flags *lf, const char *arg)
 {
-    fprintf(stderr, "usage: conformance-server [--listen HOST:PORT] "
-                    "[--well-known-url URL [--mcp-server-url URL]]\n");
+    dmcp_limit l;
+    double v;
+    if (dmcp_limit_parse(arg, &l, &v) != DMCP_OK || lf->n >= DMCP_LIMIT__COUNT) {
+        fprintf(stderr, "unknown limit or bad value: %s (see --help)\n", arg);
+        return -1;
+    }
+    lf->which[lf->n] = l;
+    lf->value[lf->n++] = v;
+    return 0;
+}
+
+static dmcp_status apply_limits(dmcp_server *srv, const limit_flags *lf)
+{
+    for (int i = 0; i < lf->n; i++) {
+        dmcp_status st = dmcp_server_set_limit(srv, lf->which[i], lf->value[i]);
+        if (st != DMCP_OK) {
+            fprintf(stderr, "limit %s: value out of range\n", dmcp_limit_name(lf->which[i]));
+            return st;
+        }
+    }
+    return DMCP_OK;
+}
+
+/* The limits with their defaults, for --help. */
+static void print_limits(FILE *out)
+{
+    dmcp_server *d = NULL;
+    if (dmcp_server_new("defaults", "0", &d) != DMCP_OK) {
+        return;
+    }
+    fprintf(out, "limits (--limit NAME=VALUE, repeatable; default in brackets):\n");
+    for (int i = 0; i < DMCP_LIMIT__COUNT; i++) {
+        fprintf(out, "  %-28s %s [%g]\n", dmcp_limit_name((dmcp_limit)i),
+                dmcp_limit_description((dmcp_limit)i), dmcp_server_limit(d, (dmcp_limit)i));
+    }
+    dmcp_server_free(d);
+}
+
+static void usage(FILE *out)
+{
+    fprintf(out, "usage: conformance-server [--listen HOST:PORT] "
+                 "[--well-known-url URL [--mcp-server-url URL]] [--limit NAME=VALUE]...\n");
 }
 
 int main(int argc, char **argv)
@@ -564,7 +611,9 @@ int main(int argc, char **argv)
                                          {"well-known-url", required_argument, NULL, 'w'},
                                          {"mcp-server-url", required_argument, NULL, 'u'},
                                          {"help", no_argument, NULL, 'h'},
+                                         {"limit", required_argument, NULL, 'L'},
                                          {NULL, 0, NULL, 0}};
+    limit_flags lf = {.n = 0};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -577,16 +626,22 @@ int main(int argc, char **argv)
         case 'u':
             server_url = optarg;
             break;
+        case 'L':
+            if (limit_flag(&lf, optarg) != 0) {
+                return 2;
+            }
+            break;
         case 'h':
-            usage();
+            usage(stdout);
+            print_limits(stdout);
             return 0;
         default:
-            usage();
+            usage(stderr);
             return 2;
         }
     }
     if (optind != argc) {
-        usage();
+        usage(stderr);
         return 2;
     }
     if (server_url != NULL && well_known == NULL) {
@@ -602,6 +657,10 @@ int main(int argc, char **argv)
     int rc = 1;
     if (dmcp_server_set_listen_string(srv, listen) != DMCP_OK) {
         fprintf(stderr, "conformance-server: bad --listen %s\n", listen);
+        rc = 2;
+        goto out;
+    }
+    if (apply_limits(srv, &lf) != DMCP_OK) {
         rc = 2;
         goto out;
     }

@@ -111,6 +111,53 @@ static dmcp_status protect(dmcp_server *srv, const char *well_known, const char 
     return st;
 }
 
+/* --limit NAME=VALUE flags: parsed as they come, applied once the server exists. */
+typedef struct limit_flags {
+    dmcp_limit which[DMCP_LIMIT__COUNT];
+    double value[DMCP_LIMIT__COUNT];
+    int n;
+} limit_flags;
+
+static int limit_flag(limit_flags *lf, const char *arg)
+{
+    dmcp_limit l;
+    double v;
+    if (dmcp_limit_parse(arg, &l, &v) != DMCP_OK || lf->n >= DMCP_LIMIT__COUNT) {
+        fprintf(stderr, "unknown limit or bad value: %s (see --help)\n", arg);
+        return -1;
+    }
+    lf->which[lf->n] = l;
+    lf->value[lf->n++] = v;
+    return 0;
+}
+
+static dmcp_status apply_limits(dmcp_server *srv, const limit_flags *lf)
+{
+    for (int i = 0; i < lf->n; i++) {
+        dmcp_status st = dmcp_server_set_limit(srv, lf->which[i], lf->value[i]);
+        if (st != DMCP_OK) {
+            fprintf(stderr, "limit %s: value out of range\n", dmcp_limit_name(lf->which[i]));
+            return st;
+        }
+    }
+    return DMCP_OK;
+}
+
+/* The limits with their defaults, for --help. */
+static void print_limits(FILE *out)
+{
+    dmcp_server *d = NULL;
+    if (dmcp_server_new("defaults", "0", &d) != DMCP_OK) {
+        return;
+    }
+    fprintf(out, "limits (--limit NAME=VALUE, repeatable; default in brackets):\n");
+    for (int i = 0; i < DMCP_LIMIT__COUNT; i++) {
+        fprintf(out, "  %-28s %s [%g]\n", dmcp_limit_name((dmcp_limit)i),
+                dmcp_limit_description((dmcp_limit)i), dmcp_server_limit(d, (dmcp_limit)i));
+    }
+    dmcp_server_free(d);
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
@@ -120,7 +167,10 @@ int main(int argc, char **argv)
                                          {"mcp-server-url", required_argument, NULL, 'm'},
                                          {"require-scope", required_argument, NULL, 'r'},
                                          {"allow-origin", required_argument, NULL, 'o'},
+                                         {"limit", required_argument, NULL, 'L'},
+                                         {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
+    limit_flags lf = {.n = 0};
     const char *listen = "127.0.0.1:8080", *well_known = getenv("DESCOPE_MCP_WELL_KNOWN_URL");
     const char *server_url = getenv("MCP_SERVER_URL");
     char *scopes[64];
@@ -155,14 +205,24 @@ int main(int argc, char **argv)
                 break;
             }
             goto usage;
+        case 'L':
+            if (limit_flag(&lf, optarg) != 0) {
+                return 2;
+            }
+            break;
+        case 'h':
         default:
         usage:
-            fprintf(stderr,
+            fprintf(c == 'h' ? stdout : stderr,
                     "usage: %s [--listen HOST:PORT] [--well-known-url URL] "
                     "[--mcp-server-url URL] [--require-scope SCOPE]... "
-                    "[--allow-origin ORIGIN]... [--stateless]\n"
+                    "[--allow-origin ORIGIN]... [--limit NAME=VALUE]... [--stateless]\n"
                     "       %s --stdio\n",
                     argv[0], argv[0]);
+            if (c == 'h') {
+                print_limits(stdout);
+                return 0;
+            }
             return 2;
         }
     }
@@ -193,6 +253,9 @@ int main(int argc, char **argv)
     } else {
         if (st == DMCP_OK) {
             st = dmcp_server_set_listen_string(srv, listen);
+        }
+        if (st == DMCP_OK) {
+            st = apply_limits(srv, &lf);
         }
         if (st == DMCP_OK) {
             st = dmcp_server_set_stateless(srv, stateless);

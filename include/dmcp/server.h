@@ -672,6 +672,8 @@ DMCP_API dmcp_status dmcp_server_set_limit(dmcp_server *srv, dmcp_limit limit, d
 DMCP_API double dmcp_server_limit(const dmcp_server *srv, dmcp_limit limit);
 /* "max-connections-per-ip" etc.; NULL for an unknown limit. Ownership: static. */
 DMCP_API const char *dmcp_limit_name(dmcp_limit limit);
+/* One line on what the limit bounds (for --help); NULL for an unknown limit. Static. */
+DMCP_API const char *dmcp_limit_description(dmcp_limit limit);
 /* Parses "NAME=VALUE" (a --limit flag): DMCP_E_INVALID_ARG for an unknown name or a value that
  * is not a non-negative number. Thread-safety: reentrant. */
 DMCP_API dmcp_status dmcp_limit_parse(const char *name_eq_value, dmcp_limit *limit,

@@ -1660,9 +1660,8 @@ static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, c
     /* 7. The principal's request rate (a token bucket; 429 with the wait). */
     double rate = srv->lim[DMCP_LIMIT_RATE];
     if (rate > 0) {
-        double wait =
-            dmcp__plimits_take(h->plimits, dmcp_principal_binding_key(p), rate,
-                               dmcp_server_limit(srv, DMCP_LIMIT_RATE_BURST), dmcp__mono_now());
+        double wait = dmcp__plimits_take(h->plimits, dmcp_principal_binding_key(p), rate,
+                                         dmcp__rate_burst(srv), dmcp__mono_now());
         if (wait > 0) {
             char after[24];
             snprintf(after, sizeof(after), "%.0f", wait < 1 ? 1 : wait + 0.999);
@@ -1930,8 +1929,7 @@ static void *housekeeper(void *arg)
         double mono = dmcp__mono_now();
         dmcp__conns_sweep(h->conns, &dl, mono, NULL);
         if (now % 10 == 0) {
-            dmcp__plimits_sweep(h->plimits, lim[DMCP_LIMIT_RATE],
-                                dmcp_server_limit(h->srv, DMCP_LIMIT_RATE_BURST), mono);
+            dmcp__plimits_sweep(h->plimits, lim[DMCP_LIMIT_RATE], dmcp__rate_burst(h->srv), mono);
         }
         pthread_mutex_lock(&h->mu);
     }

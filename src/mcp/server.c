@@ -381,23 +381,38 @@ dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes)
 static const struct {
     const char *name;
     double min, max;
+    const char *what;
 } limit_info[DMCP_LIMIT__COUNT] = {
-    [DMCP_LIMIT_MAX_CONNECTIONS] = {"max-connections", 1, 1000000},
-    [DMCP_LIMIT_MAX_CONNECTIONS_PER_IP] = {"max-connections-per-ip", 0, 1000000},
-    [DMCP_LIMIT_IDLE_TIMEOUT] = {"idle-timeout", 0, 86400},
-    [DMCP_LIMIT_HEADER_TIMEOUT] = {"header-timeout", 0, 86400},
-    [DMCP_LIMIT_BODY_TIMEOUT] = {"body-timeout", 0, 86400},
-    [DMCP_LIMIT_MAX_BODY] = {"max-body", 64, DMCP_MAX_BODY_BYTES},
-    [DMCP_LIMIT_MAX_BUFFERED] = {"max-buffered", 64, 1e15},
-    [DMCP_LIMIT_MAX_SESSIONS] = {"max-sessions", 1, 10000000},
-    [DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL] = {"max-sessions-per-principal", 0, 10000000},
-    [DMCP_LIMIT_SESSION_IDLE] = {"session-idle", 0, 31536000},
-    [DMCP_LIMIT_MAX_STREAMS_PER_SESSION] = {"max-streams-per-session", 0, 100000},
-    [DMCP_LIMIT_MAX_STREAMS_PER_PRINCIPAL] = {"max-streams-per-principal", 0, 1000000},
-    [DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION] = {"max-inflight-per-session", 0, 100000},
-    [DMCP_LIMIT_RATE] = {"rate", 0, 1e9},
-    [DMCP_LIMIT_RATE_BURST] = {"rate-burst", 0, 1e9},
+    [DMCP_LIMIT_MAX_CONNECTIONS] = {"max-connections", 1, 1000000, "open connections"},
+    [DMCP_LIMIT_MAX_CONNECTIONS_PER_IP] = {"max-connections-per-ip", 0, 1000000,
+                                           "open connections per client address (0: none)"},
+    [DMCP_LIMIT_IDLE_TIMEOUT] = {"idle-timeout", 0, 86400,
+                                 "seconds a connection may wait for its next request"},
+    [DMCP_LIMIT_HEADER_TIMEOUT] = {"header-timeout", 0, 86400,
+                                   "seconds from the request line to the end of the headers"},
+    [DMCP_LIMIT_BODY_TIMEOUT] = {"body-timeout", 0, 86400, "seconds to receive a whole body"},
+    [DMCP_LIMIT_MAX_BODY] = {"max-body", 64, DMCP_MAX_BODY_BYTES, "bytes of one request body"},
+    [DMCP_LIMIT_MAX_BUFFERED] = {"max-buffered", 64, 1e15,
+                                 "request body bytes held at once, server-wide"},
+    [DMCP_LIMIT_MAX_SESSIONS] = {"max-sessions", 1, 10000000, "sessions"},
+    [DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL] = {"max-sessions-per-principal", 0, 10000000,
+                                               "sessions per principal (0: none)"},
+    [DMCP_LIMIT_SESSION_IDLE] = {"session-idle", 0, 31536000,
+                                 "seconds before an idle session ends (0: never)"},
+    [DMCP_LIMIT_MAX_STREAMS_PER_SESSION] = {"max-streams-per-session", 0, 100000,
+                                            "live SSE responses per session (0: none)"},
+    [DMCP_LIMIT_MAX_STREAMS_PER_PRINCIPAL] = {"max-streams-per-principal", 0, 1000000,
+                                              "live SSE responses per principal (0: none)"},
+    [DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION] = {"max-inflight-per-session", 0, 100000,
+                                             "requests of one session served at once (0: none)"},
+    [DMCP_LIMIT_RATE] = {"rate", 0, 1e9, "requests per second per principal (0: none)"},
+    [DMCP_LIMIT_RATE_BURST] = {"rate-burst", 0, 1e9, "burst of the rate (0: 2 x rate)"},
 };
+
+const char *dmcp_limit_description(dmcp_limit limit)
+{
+    return (unsigned)limit < DMCP_LIMIT__COUNT ? limit_info[limit].what : NULL;
+}
 
 const char *dmcp_limit_name(dmcp_limit limit)
 {
@@ -469,13 +484,16 @@ double dmcp_server_limit(const dmcp_server *srv, dmcp_limit limit)
         return srv->max_sessions;
     case DMCP_LIMIT_SESSION_IDLE:
         return srv->idle_seconds;
-    case DMCP_LIMIT_RATE_BURST:
-        return srv->lim[limit] > 0
-                   ? srv->lim[limit]
-                   : (srv->lim[DMCP_LIMIT_RATE] * 2 < 1 ? 1 : srv->lim[DMCP_LIMIT_RATE] * 2);
     default:
         return srv->lim[limit];
     }
+}
+
+double dmcp__rate_burst(const dmcp_server *srv)
+{
+    double burst = srv->lim[DMCP_LIMIT_RATE_BURST];
+    double twice = srv->lim[DMCP_LIMIT_RATE] * 2;
+    return burst > 0 ? burst : (twice < 1 ? 1 : twice);
 }
 
 dmcp_status dmcp_server_set_max_buffered(dmcp_server *srv, size_t bytes)

@@ -289,6 +289,30 @@ try:
 finally:
     stop(proc)
 
+# ---- --help and --limit ----
+p = subprocess.run([BIN, "--help"], capture_output=True, timeout=15)
+check(p.returncode == 0 and b"usage:" in p.stdout and b"max-sessions-per-principal" in p.stdout
+      and b"header-timeout" in p.stdout, "--help: usage and every limit on stdout, exit 0")
+p = subprocess.run([BIN, "--limit", "no-such-limit=1", "--well-known-url", ISSUER],
+                   capture_output=True, timeout=15)
+check(p.returncode == 2 and b"no-such-limit" in p.stderr, "--limit with an unknown name: exit 2")
+p = subprocess.run([BIN, "--limit", "max-body=1", "--listen", "127.0.0.1:1",
+                    "--well-known-url", ISSUER], capture_output=True, timeout=15)
+check(p.returncode != 0 and b"max-body" in p.stderr, "--limit out of range: refused, named")
+port = free_port()
+url = f"http://127.0.0.1:{port}/mcp"
+erin, frank = mint([claims(url, "erin", "tools.call"), claims(url, "frank", "tools.call")])
+proc, _ = start(["--well-known-url", ISSUER, "--mcp-server-url", url,
+                 "--limit", "max-sessions=1"], port=port)
+try:
+    st, _, _ = request(port, "POST", "/mcp", INIT, token=erin)
+    check(st == 200, "--limit max-sessions=1: the first session opens")
+    st, r, _ = request(port, "POST", "/mcp", INIT, token=frank)
+    check(st == 503 and r.getheader("Retry-After") is not None,
+          "--limit max-sessions=1: the second gets 503 with Retry-After")
+finally:
+    stop(proc)
+
 # ---- --stdio: no auth ----
 msgs = [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"},
         call("admin_echo", {"text": "local"}, 2), call("whoami", {}, 3)]

@@ -168,7 +168,7 @@ static void test_limit_api(void **state)
     assert_int_equal(dmcp_server_set_limit(s, DMCP_LIMIT_MAX_CONNECTIONS, 0), DMCP_E_INVALID_ARG);
     assert_int_equal(dmcp_server_set_limit(s, DMCP_LIMIT__COUNT, 1), DMCP_E_INVALID_ARG);
     assert_int_equal(dmcp_server_set_limit(s, DMCP_LIMIT_RATE, 5), DMCP_OK);
-    assert_true(dmcp_server_limit(s, DMCP_LIMIT_RATE_BURST) == 10); /* 2 x rate by default */
+    assert_true(dmcp_server_limit(s, DMCP_LIMIT_RATE_BURST) == 0); /* 0: 2 x rate */
     assert_int_equal(dmcp_server_set_limit(s, DMCP_LIMIT_MAX_SESSIONS, 7), DMCP_OK);
     assert_true(dmcp_server_limit(s, DMCP_LIMIT_MAX_SESSIONS) == 7);
     dmcp_server_free(s);
