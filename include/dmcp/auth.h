@@ -238,6 +238,19 @@ DMCP_API const json_t *dmcp_validator_scopes_supported(const dmcp_validator *v);
 /* The discovery URL / issuer origin ("https://api.descope.com"), or NULL. Borrowed. */
 DMCP_API const char *dmcp_validator_origin(const dmcp_validator *v);
 
+/* What the validator's key source holds now (readiness probes, metrics). */
+typedef struct dmcp_validator_health_info {
+    bool keys_loaded;       /* a key set was loaded at least once */
+    bool keys_fresh;        /* within its lifetime (the JWKS max-age, clamped) */
+    bool keys_usable;       /* fresh, or expired but within the stale limit: tokens validate */
+    bool last_fetch_failed; /* the latest fetch attempt failed */
+    size_t keys;            /* keys in the current set */
+    int64_t key_age_seconds; /* since the current set was fetched (0 for a static set) */
+    unsigned fetches;        /* fetch attempts so far */
+} dmcp_validator_health_info;
+/* Fills *out. Never waits for a fetch. Thread-safety: any thread, any time. */
+DMCP_API void dmcp_validator_health(dmcp_validator *v, dmcp_validator_health_info *out);
+
 /* ------------------------------------------------------------------------------------------ */
 /* A validated token                                                                          */
 /* ------------------------------------------------------------------------------------------ */

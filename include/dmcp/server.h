@@ -228,6 +228,13 @@ typedef dmcp_status (*dmcp_authorize_tool_fn)(void *userdata, const dmcp_princip
                                               char **tool_error);
 
 /*
+ * Readiness (GET /readyz): true when the authorizer can serve requests now (e.g. its signing
+ * keys are loaded and not past their stale limit); false with a short reason (no secrets)
+ * copied into reason[reason_len]. Must be cheap and never block on I/O.
+ */
+typedef bool (*dmcp_ready_fn)(void *userdata, char *reason, size_t reason_len);
+
+/*
  * Ownership: *out is new; dmcp_server_set_authorizer() takes it. free_userdata (may be NULL)
  * runs when the authorizer is freed.
  * Thread-safety: every callback is called concurrently from the server's threads.
@@ -238,6 +245,7 @@ DMCP_API void dmcp_authorizer_free(dmcp_authorizer *a);
 DMCP_API void dmcp_authorizer_set_route(dmcp_authorizer *a, dmcp_route_fn fn);
 DMCP_API void dmcp_authorizer_set_authenticate(dmcp_authorizer *a, dmcp_authenticate_fn fn);
 DMCP_API void dmcp_authorizer_set_authorize_tool(dmcp_authorizer *a, dmcp_authorize_tool_fn fn);
+DMCP_API void dmcp_authorizer_set_ready(dmcp_authorizer *a, dmcp_ready_fn fn);
 
 /* ------------------------------------------------------------------------------------------ */
 /* Tool results                                                                               */
@@ -678,6 +686,13 @@ DMCP_API const char *dmcp_limit_description(dmcp_limit limit);
  * is not a non-negative number. Thread-safety: reentrant. */
 DMCP_API dmcp_status dmcp_limit_parse(const char *name_eq_value, dmcp_limit *limit,
                                       double *value);
+/*
+ * Health endpoints on the server's listen address, answered before Host, Origin and
+ * authentication, for load balancers and orchestrators (default on): GET /healthz is 200 while
+ * the process serves; GET /readyz is 200 when the authorizer is ready (dmcp_ready_fn), else 503
+ * with Retry-After and the reason. Both are tiny JSON documents that reveal nothing else.
+ */
+DMCP_API dmcp_status dmcp_server_set_health_endpoints(dmcp_server *srv, bool enabled);
 /* Request body cap (default and maximum DMCP_MAX_BODY_BYTES; 413 above). */
 DMCP_API dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes);
 /* Request body bytes held at once by all requests together (default

@@ -580,3 +580,22 @@ bool dmcp__keysource_wait_idle(dmcp__keysource *ks, long timeout_ms)
     pthread_mutex_unlock(&ks->fmu);
     return idle;
 }
+
+void dmcp__keysource_status(dmcp__keysource *ks, int64_t now, dmcp__key_status *out)
+{
+    memset(out, 0, sizeof(*out));
+    dmcp__keyset *s = snapshot(ks);
+    if (s != NULL) {
+        out->keys = s->jwks != NULL ? s->jwks->n : 0;
+        out->loaded = true;
+        out->fresh = now <= s->expires_at;
+        out->usable = out->fresh || (s->expires_at != INT64_MAX &&
+                                     now - s->expires_at <= (int64_t)ks->stale_limit);
+        out->age = s->expires_at == INT64_MAX ? 0 : now - s->fetched_at;
+        dmcp__keyset_release(s);
+    }
+    pthread_mutex_lock(&ks->fmu);
+    out->last_fetch_failed = ks->last_failed;
+    pthread_mutex_unlock(&ks->fmu);
+    out->fetches = atomic_load(&ks->fetches);
+}

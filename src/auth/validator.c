@@ -630,3 +630,23 @@ dmcp_challenge_scope dmcp__validator_challenge_scope(const dmcp_validator *v)
 {
     return v != NULL ? v->challenge_scope : DMCP_CHALLENGE_SCOPE_COMBINED;
 }
+
+void dmcp_validator_health(dmcp_validator *v, dmcp_validator_health_info *out)
+{
+    if (out == NULL) {
+        return;
+    }
+    memset(out, 0, sizeof(*out));
+    if (v == NULL || v->keys == NULL) {
+        return;
+    }
+    dmcp__key_status ks;
+    dmcp__keysource_status(v->keys, v->clock(v->clock_ud), &ks);
+    out->keys_loaded = ks.loaded;
+    out->keys_fresh = ks.fresh;
+    out->keys_usable = ks.usable;
+    out->last_fetch_failed = ks.last_fetch_failed;
+    out->keys = ks.keys;
+    out->key_age_seconds = ks.age;
+    out->fetches = ks.fetches;
+}

@@ -228,6 +228,15 @@ bool dmcp__keysource_wait_idle(dmcp__keysource *ks, long timeout_ms);
 
 void dmcp__keyset_release(dmcp__keyset *s);
 
+typedef struct dmcp__key_status {
+    bool loaded, fresh, usable, last_fetch_failed;
+    size_t keys;
+    int64_t age; /* seconds since the current set was fetched (0: static) */
+    unsigned fetches;
+} dmcp__key_status;
+/* What the key source holds at `now` (health, metrics). Thread-safe, never waits for a fetch. */
+void dmcp__keysource_status(dmcp__keysource *ks, int64_t now, dmcp__key_status *out);
+
 /* ---- the validator ---- */
 
 struct dmcp_validator {

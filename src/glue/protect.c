@@ -8,8 +8,9 @@
  *
  * Everything derived from the configuration (canonical resource, PRM URL and document, the
  * constant challenges) is computed once at creation; the callbacks only read it, so they run
- * concurrently; the one mutable part, the principal cache (principal.c), locks per slot. Uses the public runtime and auth APIs, curl_url() for URLs, and
- * the validator's challenge-scope strategy (auth_internal.h); nothing of the runtime's inside.
+ * concurrently; the one mutable part, the principal cache (principal.c), locks per slot. Uses the
+ * public runtime and auth APIs, curl_url() for URLs, and the validator's challenge-scope strategy
+ * (auth_internal.h); nothing of the runtime's inside.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -677,6 +678,20 @@ static dmcp_status setup(protect *p, const dmcp_protect_options *o, dmcp_error *
     return DMCP_OK;
 }
 
+/* Ready while tokens can be validated: keys loaded and within their lifetime or stale limit. */
+static bool ready(void *ud, char *reason, size_t reason_len)
+{
+    const protect *p = ud;
+    dmcp_validator_health_info hi;
+    dmcp_validator_health(p->v, &hi);
+    if (!hi.keys_usable) {
+        snprintf(reason, reason_len, "%s",
+                 hi.keys_loaded ? "signing keys are past their stale limit"
+                                : "signing keys not loaded yet");
+    }
+    return hi.keys_usable;
+}
+
 dmcp_status dmcp_protect_authorizer_new(dmcp_validator *validator, const dmcp_protect_options *opts,
                                         dmcp_authorizer **out, dmcp_error *err)
 {
@@ -705,6 +720,7 @@ dmcp_status dmcp_protect_authorizer_new(dmcp_validator *validator, const dmcp_pr
     dmcp_authorizer_set_route(a, route);
     dmcp_authorizer_set_authenticate(a, authenticate);
     dmcp_authorizer_set_authorize_tool(a, authorize_tool);
+    dmcp_authorizer_set_ready(a, ready);
     *out = a;
     dmcp_error_clear(err);
     return DMCP_OK;

@@ -360,6 +360,13 @@ void dmcp_authorizer_set_route(dmcp_authorizer *a, dmcp_route_fn fn)
     }
 }
 
+void dmcp_authorizer_set_ready(dmcp_authorizer *a, dmcp_ready_fn fn)
+{
+    if (a != NULL) {
+        a->ready = fn;
+    }
+}
+
 void dmcp_authorizer_set_authenticate(dmcp_authorizer *a, dmcp_authenticate_fn fn)
 {
     if (a != NULL) {

@@ -1548,6 +1548,27 @@ static enum MHD_Result handle_delete(dmcp__http *h, struct MHD_Connection *c,
 /* Access handler                                                                           */
 /* ---------------------------------------------------------------------------------------- */
 
+/* GET (or HEAD) /healthz: the process serves. /readyz: the authorizer is ready too. */
+static enum MHD_Result send_health(dmcp__http *h, struct MHD_Connection *c, const char *method,
+                                   bool readiness)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "GET, HEAD");
+    }
+    char reason[128] = "";
+    const dmcp_authorizer *az = h->srv->authorizer;
+    bool ok = !readiness || !atomic_load(&h->draining); /* alive while it still answers */
+    if (!ok) {
+        snprintf(reason, sizeof(reason), "stopping");
+    } else if (readiness && az != NULL && az->ready != NULL) {
+        ok = az->ready(az->userdata, reason, sizeof(reason));
+    }
+    json_t *doc = ok ? json_pack("{s:s}", "status", readiness ? "ready" : "ok")
+                     : json_pack("{s:s, s:s}", "status", "unavailable", "reason", reason);
+    return send_json(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, doc, NULL,
+                     ok ? MHD_HTTP_HEADER_CACHE_CONTROL : "Retry-After", ok ? "no-store" : "5");
+}
+
 /* The POST checks that need only the headers (Transports §2.1, §2.7). Returns false after
  * queueing a refusal (*ret). */
 static bool post_head_checks(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret)
@@ -1580,6 +1601,12 @@ static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, c
 {
     dmcp_server *srv = h->srv;
     dmcp_http_request view = {c, method, url, srv->tls_cert != NULL};
+    /* 0. Health probes: before Host and credentials (a probe knows neither), nothing else. */
+    if (srv->health && (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) &&
+        strcmp(url, srv->endpoint) != 0) {
+        *ret = send_health(h, c, method, url[1] == 'r');
+        return false;
+    }
     /* 1. Host (Transports §2.0.1: DNS rebinding; 403 like an invalid Origin). */
     if (!dmcp__http_host_allowed(srv, h->loopback, header(c, MHD_HTTP_HEADER_HOST))) {
         *ret = send_error(c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,

@@ -210,6 +210,7 @@ struct dmcp_server {
     size_t max_body;
     size_t max_buffered; /* request body bytes buffered at once, server-wide */
     double lim[DMCP_LIMIT__COUNT]; /* the other limits (dmcp_server_set_limit) */
+    bool health;                   /* /healthz and /readyz on the listen address */
     unsigned shutdown_timeout;
     char *tls_cert, *tls_key;
     /* runtime state */
@@ -267,6 +268,7 @@ struct dmcp_authorizer {
     dmcp_route_fn route;
     dmcp_authenticate_fn authenticate;
     dmcp_authorize_tool_fn authorize_tool;
+    dmcp_ready_fn ready;
 };
 
 /* ---- tools.c ---- */

@@ -46,6 +46,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->lim[DMCP_LIMIT_MAX_STREAMS_PER_PRINCIPAL] = 64;
     s->lim[DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION] = 64;
     s->shutdown_timeout = 10;
+    s->health = true;
     pthread_mutex_init(&s->stdio_mu, NULL);
     atomic_init(&s->started, false);
     atomic_init(&s->stopping, false);
@@ -494,6 +495,15 @@ double dmcp__rate_burst(const dmcp_server *srv)
     double burst = srv->lim[DMCP_LIMIT_RATE_BURST];
     double twice = srv->lim[DMCP_LIMIT_RATE] * 2;
     return burst > 0 ? burst : (twice < 1 ? 1 : twice);
+}
+
+dmcp_status dmcp_server_set_health_endpoints(dmcp_server *srv, bool enabled)
+{
+    dmcp_status st = check_cfg(srv);
+    if (st == DMCP_OK) {
+        srv->health = enabled;
+    }
+    return st;
 }
 
 dmcp_status dmcp_server_set_max_buffered(dmcp_server *srv, size_t bytes)
