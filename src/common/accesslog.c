@@ -158,7 +158,7 @@ static size_t utf8_seq(const unsigned char *s, size_t n)
 }
 
 /* A JSON string for untrusted text: at most `max` input bytes (cut at a character boundary),
- * invalid UTF-8 replaced by U+FFFD, escaped by jansson as pure ASCII. */
+ * invalid UTF-8 replaced by U+FFFD, escaped by jansson as pure ASCII (plus DEL). */
 static void put_json_string(writer *w, const char *s, size_t max)
 {
     char clean[DMCP__LOG_USER_ID_MAX * 3 + 1];
@@ -193,7 +193,16 @@ static void put_json_string(writer *w, const char *s, size_t max)
         puts_(w, "null"); /* cannot happen: clean is valid UTF-8 and buf fits the worst case */
         return;
     }
-    put(w, buf, need);
+    /* jansson leaves DEL raw (valid JSON); escape it too, so a line is printable ASCII. */
+    size_t from = 0;
+    for (size_t i = 0; i < need; i++) {
+        if (buf[i] == 0x7f) {
+            put(w, buf + from, i - from);
+            puts_(w, "\\u007f");
+            from = i + 1;
+        }
+    }
+    put(w, buf + from, need - from);
 }
 
 static void put_time(writer *w)
