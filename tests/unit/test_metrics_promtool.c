@@ -54,7 +54,7 @@ static void populate(void)
 {
     dmcp__metrics_reset();
     unsigned echo = dmcp__metrics_tool_register("echo");
-    unsigned odd = dmcp__metrics_tool_register("we\"ird\\name");
+    unsigned odd = dmcp__metrics_tool_register("we\"ird\\");
     for (unsigned m = 0; m < DMCP__M_METHOD_COUNT; m++) {
         static const unsigned codes[] = {200, 202, 401, 403, 404, 418, 429, 503, 302, 101, 0};
         for (size_t i = 0; i < DMCP__ARRAY_LEN(codes); i++) {
