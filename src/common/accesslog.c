@@ -20,21 +20,21 @@
 struct dmcp__accesslog {
     int fd;
     bool owned; /* false for stderr */
-    dmcp__log_level level;
+    dmcp__accesslog_level level;
 };
 
 static const char *const g_level_names[] = {"auto", "error", "warn", "info", "debug"};
 
-const char *dmcp__log_level_name(dmcp__log_level level)
+const char *dmcp__accesslog_level_name(dmcp__accesslog_level level)
 {
     return (unsigned)level < DMCP__ARRAY_LEN(g_level_names) ? g_level_names[level] : "auto";
 }
 
-dmcp__log_level dmcp__log_level_parse(const char *name)
+dmcp__accesslog_level dmcp__accesslog_level_parse(const char *name)
 {
     for (unsigned i = 1; name != NULL && i < DMCP__ARRAY_LEN(g_level_names); i++) {
         if (dmcp__ascii_casecmp(name, g_level_names[i]) == 0) {
-            return (dmcp__log_level)i;
+            return (dmcp__accesslog_level)i;
         }
     }
     return DMCP__LOG_AUTO;
@@ -264,7 +264,7 @@ static void put_reason(writer *w, const dmcp__access_entry *e)
     }
 }
 
-static dmcp__log_level entry_level(const dmcp__access_entry *e)
+static dmcp__accesslog_level entry_level(const dmcp__access_entry *e)
 {
     if (e->level != DMCP__LOG_AUTO) {
         return e->level;
@@ -283,7 +283,7 @@ size_t dmcp__accesslog_format(const dmcp__access_entry *e, char *line, size_t ca
     puts_(&w, "{\"time\":");
     put_time(&w);
     putf(&w, ",\"level\":\"%s\",\"request_id\":\"%s\",\"user_id\":",
-         dmcp__log_level_name(entry_level(e)), id);
+         dmcp__accesslog_level_name(entry_level(e)), id);
     if (e->user_id != NULL) {
         put_json_string(&w, e->user_id, DMCP__LOG_USER_ID_MAX);
     } else {
@@ -307,7 +307,8 @@ size_t dmcp__accesslog_format(const dmcp__access_entry *e, char *line, size_t ca
 
 /* ---- the sink ---- */
 
-dmcp_status dmcp__accesslog_open(const char *path, dmcp__log_level level, dmcp__accesslog **out)
+dmcp_status dmcp__accesslog_open(const char *path, dmcp__accesslog_level level,
+                                 dmcp__accesslog **out)
 {
     if (out == NULL || level < DMCP__LOG_ERROR || level > DMCP__LOG_DEBUG) {
         return DMCP_E_INVALID_ARG;
@@ -343,7 +344,7 @@ void dmcp__accesslog_close(dmcp__accesslog *log)
     free(log);
 }
 
-bool dmcp__accesslog_enabled(const dmcp__accesslog *log, dmcp__log_level level)
+bool dmcp__accesslog_enabled(const dmcp__accesslog *log, dmcp__accesslog_level level)
 {
     return log != NULL && level != DMCP__LOG_AUTO && level <= log->level;
 }

@@ -26,13 +26,13 @@
 #include "internal.h"
 #include "metrics.h"
 
-typedef enum dmcp__log_level {
+typedef enum dmcp__accesslog_level {
     DMCP__LOG_AUTO = 0, /* entries only: derive from the status (5xx error, 4xx warn, else info) */
     DMCP__LOG_ERROR,
     DMCP__LOG_WARN,
     DMCP__LOG_INFO,
     DMCP__LOG_DEBUG
-} dmcp__log_level;
+} dmcp__accesslog_level;
 
 #define DMCP__LOG_USER_ID_MAX 256 /* bytes of user id kept (cut at a character boundary) */
 #define DMCP__LOG_LINE_MAX 4096   /* PIPE_BUF on Linux: a line is one atomic write */
@@ -41,9 +41,10 @@ typedef struct dmcp__accesslog dmcp__accesslog;
 
 /* One request. Zero-initialise, then fill what is known. */
 typedef struct dmcp__access_entry {
-    dmcp__log_level level; /* AUTO (0) unless the caller knows better (health checks: DEBUG) */
-    uint64_t request_id;   /* from dmcp__request_id_next(); printed as 16 hex digits */
-    const char *user_id;   /* the validated principal's user id, or NULL (unauthenticated) */
+    dmcp__accesslog_level
+        level;           /* AUTO (0) unless the caller knows better (health checks: DEBUG) */
+    uint64_t request_id; /* from dmcp__request_id_next(); printed as 16 hex digits */
+    const char *user_id; /* the validated principal's user id, or NULL (unauthenticated) */
     dmcp__m_method method;
     unsigned tool;       /* a dmcp__metrics_tool_* id, or DMCP__LOG_NO_TOOL */
     unsigned status;     /* HTTP status sent */
@@ -69,12 +70,13 @@ dmcp__access_entry dmcp__access_entry_init(void);
  * Ownership: *out is new, release with dmcp__accesslog_close(). Thread-safety: the handle may
  * be written from any number of threads.
  */
-dmcp_status dmcp__accesslog_open(const char *path, dmcp__log_level level, dmcp__accesslog **out);
+dmcp_status dmcp__accesslog_open(const char *path, dmcp__accesslog_level level,
+                                 dmcp__accesslog **out);
 /* NULL is a no-op. No write may be running. */
 void dmcp__accesslog_close(dmcp__accesslog *log);
 
 /* Would an entry of this level be written? (NULL log: never.) Lets callers skip the work. */
-bool dmcp__accesslog_enabled(const dmcp__accesslog *log, dmcp__log_level level);
+bool dmcp__accesslog_enabled(const dmcp__accesslog *log, dmcp__accesslog_level level);
 
 /*
  * Formats and writes one line (nothing when the log is NULL or the level is filtered out).
@@ -91,8 +93,8 @@ dmcp_status dmcp__accesslog_write(dmcp__accesslog *log, const dmcp__access_entry
 size_t dmcp__accesslog_format(const dmcp__access_entry *e, char *line, size_t cap);
 
 /* Level names ("error", "warn", "info", "debug") and back; unknown text gives AUTO. */
-const char *dmcp__log_level_name(dmcp__log_level level);
-dmcp__log_level dmcp__log_level_parse(const char *name);
+const char *dmcp__accesslog_level_name(dmcp__accesslog_level level);
+dmcp__accesslog_level dmcp__accesslog_level_parse(const char *name);
 
 /*
  * A fresh request id: a per-process counter from a random start, passed through a bijective

@@ -273,11 +273,11 @@ static void test_levels_and_sink(void **state)
     free(text);
     unlink(path);
 
-    assert_int_equal(dmcp__log_level_parse("WARN"), DMCP__LOG_WARN);
-    assert_int_equal(dmcp__log_level_parse("debug"), DMCP__LOG_DEBUG);
-    assert_int_equal(dmcp__log_level_parse("auto"), DMCP__LOG_AUTO);
-    assert_int_equal(dmcp__log_level_parse("verbose"), DMCP__LOG_AUTO);
-    assert_int_equal(dmcp__log_level_parse(NULL), DMCP__LOG_AUTO);
+    assert_int_equal(dmcp__accesslog_level_parse("WARN"), DMCP__LOG_WARN);
+    assert_int_equal(dmcp__accesslog_level_parse("debug"), DMCP__LOG_DEBUG);
+    assert_int_equal(dmcp__accesslog_level_parse("auto"), DMCP__LOG_AUTO);
+    assert_int_equal(dmcp__accesslog_level_parse("verbose"), DMCP__LOG_AUTO);
+    assert_int_equal(dmcp__accesslog_level_parse(NULL), DMCP__LOG_AUTO);
 }
 
 enum { WRITERS = 8, LINES = 1000 };
