@@ -8,8 +8,7 @@
  *               gating); the stateless 2026-07-28 revision is meant to sit beside it
  *   dispatch.c  method table: message -> handler, notifications
  *   session.c   session table (CSPRNG ids, principal binding, in-flight requests)
- *   sse.c       SSE stream objects fed by producers and drained by libmicrohttpd
- *   http.c      Streamable HTTP on libmicrohttpd
+ *   http*.c, sse.c  Streamable HTTP on libmicrohttpd (its files: http_internal.h)
  *   stdio.c     stdio transport
  *   server.c    the dmcp_server object, configuration, run loop
  */
@@ -72,6 +71,18 @@ bool dmcp__schema_is_object_schema(const json_t *schema);
 /* ---- session.c ---- */
 
 typedef struct dmcp__stream dmcp__stream;
+typedef struct dmcp__session dmcp__session;
+
+/*
+ * What the MCP layers (outbound.c) may ask of the transport that owns a session: a small
+ * interface the transport provides, so the layers below never call into a transport's files
+ * (no circle between outbound.c and the HTTP transport).
+ */
+typedef struct dmcp__transport {
+    /* An unsolicited message on the session's standalone stream (takes msg); DMCP_E_STATE
+     * when the client has no such stream open. */
+    dmcp_status (*send_unsolicited)(dmcp__session *sess, json_t *msg);
+} dmcp__transport;
 
 typedef struct dmcp__inflight {
     json_t *id; /* the request id (own reference); NULL = free slot */
@@ -82,7 +93,7 @@ typedef struct dmcp__inflight {
  * Session state shared by every transport: an HTTP session, the single implicit stdio
  * session, or a transient one per stateless request.
  */
-typedef struct dmcp__session {
+struct dmcp__session {
     char id[DMCP__SESSION_ID_LEN + 1];
     char *binding;           /* principal binding key at creation, or NULL */
     char version[16];        /* negotiated protocol version */
@@ -96,19 +107,20 @@ typedef struct dmcp__session {
     dmcp__stream *get_stream; /* standalone GET stream, or NULL */
     atomic_int refs;
     bool ended;
-    bool counted;               /* counted in the table's sessions of its binding */
-    atomic_int requests;        /* HTTP requests of this session being served */
-    atomic_int streams;         /* live SSE responses of this session */
+    bool counted;        /* counted in the table's sessions of its binding */
+    atomic_int requests; /* HTTP requests of this session being served */
+    atomic_int streams;  /* live SSE responses of this session */
     time_t last_used;
     uint64_t next_event;           /* event id counter (per session) */
     json_t *subs;                  /* resources/subscribe: uri -> true (capped) */
     struct dmcp__sink *out;        /* stdio: where unsolicited messages go (else the GET stream) */
     struct dmcp__pending *pending; /* server->client requests awaiting an answer */
     size_t n_pending;
-    json_int_t next_out_id;     /* ids of server->client requests */
-    bool no_answers;            /* the client can no longer answer (stdio EOF, session ended) */
-    struct dmcp__session *next; /* hash chain */
-} dmcp__session;
+    json_int_t next_out_id; /* ids of server->client requests */
+    bool no_answers;        /* the client can no longer answer (stdio EOF, session ended) */
+    const dmcp__transport *transport; /* the owning transport's interface, or NULL */
+    struct dmcp__session *next;       /* hash chain */
+};
 
 typedef struct dmcp__session_table dmcp__session_table;
 
@@ -208,7 +220,7 @@ struct dmcp_server {
     unsigned threads;
     unsigned max_sessions, idle_seconds;
     size_t max_body;
-    size_t max_buffered; /* request body bytes buffered at once, server-wide */
+    size_t max_buffered;           /* request body bytes buffered at once, server-wide */
     double lim[DMCP_LIMIT__COUNT]; /* the other limits (dmcp_server_set_limit) */
     bool health;                   /* /healthz and /readyz on the listen address */
     unsigned shutdown_timeout;
@@ -329,8 +341,6 @@ void dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg);
 void dmcp__session_wake_pending(dmcp__session *sess);
 /* Sends an unsolicited message on the session's standalone stream. Takes msg. */
 dmcp_status dmcp__session_send_unsolicited(dmcp__session *sess, json_t *msg);
-/* HTTP side of the above (http.c): an event on the session's GET stream. Takes msg. */
-dmcp_status dmcp__http_send_get(dmcp__session *sess, json_t *msg);
 /* Calls fn on every live, initialized session (HTTP table). */
 void dmcp__sessions_foreach(dmcp__session_table *t, void (*fn)(dmcp__session *, void *), void *ud);
 

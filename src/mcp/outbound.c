@@ -270,7 +270,11 @@ dmcp_status dmcp__session_send_unsolicited(dmcp__session *sess, json_t *msg)
         json_decref(msg); /* Lifecycle §1.1: nothing but pings and logs before initialized */
         return DMCP_OK;
     }
-    return dmcp__http_send_get(sess, msg);
+    if (sess->transport == NULL || sess->transport->send_unsolicited == NULL) {
+        json_decref(msg);
+        return DMCP_E_STATE;
+    }
+    return sess->transport->send_unsolicited(sess, msg);
 }
 
 typedef struct notify_ctx {

@@ -1,0 +1,463 @@
+/*
+ * The 2025 session-based revisions over Streamable HTTP (2025-03-26, 2025-06-18, 2025-11-25):
+ * session creation on initialize, session lookup and principal binding, batches, POST answers
+ * (JSON or buffered SSE), the standalone GET stream and DELETE.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "mcp/http_internal.h"
+
+/* Collects notifications of a synchronous request (sent as SSE before the response). */
+static dmcp_status collect_sink_send(dmcp__sink *sink, json_t *msg)
+{
+    json_t *arr = sink->ud;
+    if (json_array_size(arr) >= 10000) {
+        json_decref(msg);
+        return DMCP_E_TOO_LARGE;
+    }
+    return json_array_append_new(arr, msg) == 0 ? DMCP_OK : DMCP_E_NOMEM;
+}
+
+/* Answers a synchronous result: JSON, or SSE when notifications were produced. */
+static dmcp_status send_on_get_stream(dmcp__session *sess, json_t *msg);
+static const dmcp__transport http_session_transport = {send_on_get_stream};
+
+static enum MHD_Result send_answer(dmcp__http *h, struct MHD_Connection *c, json_t *answer,
+                                   json_t *notes, const char *version, const char *origin,
+                                   const char *session_id)
+{
+    (void)h;
+    if (answer == NULL) {
+        json_decref(notes);
+        /* Transports §2.1: notifications and responses only -> 202 Accepted, no body. */
+        return dmcp__http_send_empty(c, MHD_HTTP_ACCEPTED, origin, NULL);
+    }
+    if (json_array_size(notes) == 0) {
+        json_decref(notes);
+        return dmcp__http_send_json(c, MHD_HTTP_OK, answer, origin,
+                                    session_id != NULL ? "Mcp-Session-Id" : NULL, session_id);
+    }
+    /* Notifications came first: answer as one SSE body (events in order, response last). */
+    dmcp__buf b;
+    dmcp__buf_init(&b, DMCP_MAX_BODY_BYTES * 4);
+    json_array_append_new(notes, answer);
+    size_t i;
+    json_t *m;
+    unsigned long seq = 0;
+    dmcp_status rc = DMCP_OK;
+    if (version != NULL && strcmp(version, DMCP_PROTOCOL_2025_11_25) >= 0) {
+        rc = dmcp__buf_appends(&b, "id: 0-0\ndata: \n\n");
+    }
+    json_array_foreach(notes, i, m)
+    {
+        char *s = dmcp__json_dump(m, NULL);
+        if (s == NULL || rc != DMCP_OK) {
+            free(s);
+            rc = DMCP_E_NOMEM;
+            break;
+        }
+        rc = dmcp__buf_printf(&b, "id: 0-%lu\ndata: %s\n\n", ++seq, s);
+        free(s);
+    }
+    json_decref(notes);
+    if (rc != DMCP_OK) {
+        dmcp__buf_free(&b);
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Response too large", origin);
+    }
+    size_t len = 0;
+    char *data = dmcp__buf_take(&b, &len);
+    struct MHD_Response *r = dmcp__http_buffer(data, len, "text/event-stream");
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    dmcp__http_cors(r, origin);
+    if (session_id != NULL) {
+        MHD_add_response_header(r, "Mcp-Session-Id", session_id);
+    }
+    return dmcp__http_queue(c, MHD_HTTP_OK, r);
+}
+
+static bool binding_matches(const dmcp__session *s, const dmcp_principal *p)
+{
+    if (p == NULL) {
+        return s->binding == NULL; /* no authenticate callback, or it admitted no principal */
+    }
+    /* A principal without a binding key identifies nobody: it matches no session at all,
+     * not even one opened without a principal. */
+    const char *key = dmcp_principal_binding_key(p);
+    return key != NULL && s->binding != NULL && strcmp(s->binding, key) == 0;
+}
+
+/*
+ * Finds the request's session: 400 when the header is missing, 404 when unknown, ended or
+ * bound to another principal (SBP §2.4.4: 404 does not reveal that the session exists).
+ * Returns NULL after queueing the error (*ret set).
+ */
+static dmcp__session *lookup_session(dmcp__http *h, struct MHD_Connection *c,
+                                     const dmcp_principal *p, const char *origin,
+                                     enum MHD_Result *ret)
+{
+    const char *sid = dmcp__http_header(c, "Mcp-Session-Id");
+    if (sid == NULL) {
+        *ret = dmcp__http_send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Bad Request: Mcp-Session-Id header is required", origin);
+        return NULL;
+    }
+    dmcp__session *s = dmcp__sessions_find(h->srv->sessions, sid);
+    if (s != NULL && !binding_matches(s, p)) {
+        dmcp__session_unref(s);
+        s = NULL;
+    }
+    if (s == NULL) {
+        *ret = dmcp__http_send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Session not found", origin);
+    }
+    return s;
+}
+
+/* MCP-Protocol-Version (Transports §2.7): unsupported -> 400. Returns false after queueing.
+ * *value (may be NULL) receives the header, supported or absent (NULL). */
+bool dmcp__http_check_version(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret,
+                              const char **value)
+{
+    const char *v = dmcp__http_header(c, "MCP-Protocol-Version");
+    if (value != NULL) {
+        *value = v;
+    }
+    if (v != NULL && !dmcp__version_supported(v)) {
+        *ret = dmcp__http_send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Bad Request: Unsupported protocol version", origin);
+        return false;
+    }
+    return true;
+}
+
+static bool is_initialize(const json_t *body)
+{
+    const json_t *id = NULL;
+    /* The method first: most requests are not initialize and skip the full classification. */
+    const char *m = json_string_value(json_object_get(body, "method"));
+    return m != NULL && strcmp(m, "initialize") == 0 &&
+           dmcp__jsonrpc_classify(body, &id) == DMCP__MSG_REQUEST;
+}
+
+enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_state *rs,
+                                const dmcp_principal *p, const char *origin)
+{
+    dmcp_server *srv = h->srv;
+    enum MHD_Result ret = MHD_NO;
+    if (rs->too_large) {
+        return dmcp__http_send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Request body too large", origin);
+    }
+    if (rs->over_budget) {
+        return dmcp__http_send_json(
+            c, MHD_HTTP_SERVICE_UNAVAILABLE,
+            dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                                "Server busy: too many request bytes in flight", NULL),
+            origin, "Retry-After", "1");
+    }
+    /* Supported or absent: post_head_checks() refused anything else. */
+    const char *hv = dmcp__http_header(c, "MCP-Protocol-Version");
+    int code = 0;
+    json_t *body = dmcp__jsonrpc_parse(rs->body.data, rs->body.len, srv->max_body, &code);
+    if (body == NULL) {
+        return dmcp__http_send_error(
+            c, MHD_HTTP_BAD_REQUEST, code,
+            code == DMCP_JSONRPC_PARSE_ERROR ? "Parse error" : "Invalid Request", origin);
+    }
+    bool init = is_initialize(body);
+    dmcp__session *sess = NULL;
+    const char *new_sid = NULL;
+    if (srv->stateless) {
+        sess = dmcp__session_new_local();
+        if (sess != NULL) {
+            snprintf(sess->version, sizeof(sess->version), "%s",
+                     hv != NULL ? hv : DMCP_PROTOCOL_2025_03_26);
+            atomic_store(&sess->initialized, true);
+        }
+    } else if (init) {
+        if (p != NULL && dmcp_principal_binding_key(p) == NULL) {
+            /* Nobody to bind the session to: it would be shared by every such caller. */
+            json_decref(body);
+            return dmcp__http_send_error(
+                c, MHD_HTTP_FORBIDDEN, DMCP_JSONRPC_INVALID_REQUEST,
+                "Forbidden: the access token identifies no subject; a session "
+                "cannot be bound to it",
+                origin);
+        }
+        dmcp_status st = dmcp__sessions_create(srv->sessions, dmcp_principal_binding_key(p), &sess);
+        if (st == DMCP_E_RATE_LIMITED || st == DMCP_E_TOO_LARGE) {
+            json_decref(body);
+            bool mine = st == DMCP_E_RATE_LIMITED; /* this principal's share, or the table */
+            return dmcp__http_send_json(
+                c, mine ? HTTP_TOO_MANY_REQUESTS : MHD_HTTP_SERVICE_UNAVAILABLE,
+                dmcp__jsonrpc_error(
+                    NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                    mine ? "Too many sessions for this principal" : "Too many sessions", NULL),
+                origin, "Retry-After", mine ? "1" : "30");
+        }
+        if (sess != NULL) {
+            sess->transport = &http_session_transport;
+            new_sid = sess->id;
+        }
+    } else {
+        sess = lookup_session(h, c, p, origin, &ret);
+        if (sess == NULL) {
+            json_decref(body);
+            return ret;
+        }
+    }
+    if (sess == NULL) {
+        json_decref(body);
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Out of memory", origin);
+    }
+    /* Requests of one session served at once (a stream worker counts its own). */
+    unsigned max_inflight = (unsigned)srv->lim[DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION];
+    if (atomic_fetch_add(&sess->requests, 1) >= (int)max_inflight && max_inflight > 0 &&
+        !srv->stateless) {
+        atomic_fetch_sub(&sess->requests, 1);
+        json_decref(body);
+        dmcp__session_unref(sess);
+        return dmcp__http_send_json(
+            c, HTTP_TOO_MANY_REQUESTS,
+            dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                                "Too many requests in flight for this session", NULL),
+            origin, "Retry-After", "1");
+    }
+    /* Missing header: the session's version, or 2025-03-26 without one (Transports §2.7). */
+    char version[16];
+    const char *vsrc =
+        hv != NULL ? hv
+                   : (atomic_load(&sess->initialized) ? sess->version : DMCP_PROTOCOL_2025_03_26);
+    /* A truncating copy as snprintf("%s") would make, without its format machinery. */
+    size_t vlen = strnlen(vsrc, sizeof(version) - 1);
+    memcpy(version, vsrc, vlen);
+    version[vlen] = '\0';
+    json_t *notes = json_array();
+    dmcp__sink sink = {collect_sink_send, notes, false, NULL};
+    dmcp__rpc_ctx ctx = {srv, sess, p, version, srv->stateless, false, &sink};
+
+    if (json_is_array(body) && !dmcp__version_allows_batch(version)) {
+        /* 2025-06-18 removed batching: one message per POST (Transports §2.1 item 3). */
+        ret = dmcp__http_send_error(
+            c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+            "Invalid Request: batches are not supported in this protocol version", origin);
+        goto out;
+    }
+    const json_t *id = NULL;
+    if (json_is_object(body) && dmcp__jsonrpc_classify(body, &id) == DMCP__MSG_INVALID) {
+        ret = dmcp__http_send_json(
+            c, MHD_HTTP_BAD_REQUEST,
+            dmcp__jsonrpc_error(id, DMCP_JSONRPC_INVALID_REQUEST, "Invalid Request", NULL), origin,
+            NULL, NULL);
+        goto out;
+    }
+    /* Per-tool scopes, answered before dispatch (resource-server §3 step 6). */
+    size_t n = json_is_array(body) ? json_array_size(body) : 1;
+    for (size_t i = 0; i < n; i++) {
+        const json_t *m = json_is_array(body) ? json_array_get(body, i) : body;
+        dmcp_http_response *refusal = NULL;
+        json_t *answer = NULL;
+        if (!json_is_object(m) || json_object_get(m, "id") == NULL) {
+            continue;
+        }
+        if (dmcp__lifecycle_gate(sess, "tools/call", ctx.stateless, &(const char *){NULL}) != 0) {
+            continue; /* dispatch answers "not initialized" */
+        }
+        dmcp_status st = dmcp__authorize_call(&ctx, m, &refusal, &answer);
+        if (st != DMCP_OK && refusal != NULL) {
+            json_decref(answer);
+            ret = dmcp__http_send_custom(c, refusal, origin);
+            goto out;
+        }
+        if (st != DMCP_OK && json_is_object(body)) {
+            ret = send_answer(h, c, answer, notes, version, origin, NULL);
+            notes = NULL;
+            goto out;
+        }
+        json_decref(answer);
+    }
+    /* A batch is re-checked item by item in dispatch (refusals become isError results). */
+    ctx.authorized = json_is_object(body);
+
+    if (json_is_object(body) && id != NULL && dmcp__wants_stream(srv, body) &&
+        dmcp__lifecycle_gate(sess, "tools/call", ctx.stateless, &(const char *){NULL}) == 0) {
+        /* The server-wide lock only for calls that would stream, not on every POST. */
+        pthread_mutex_lock(&h->mu);
+        bool worker_room = h->workers < MAX_STREAM_WORKERS;
+        pthread_mutex_unlock(&h->mu);
+        /* Past a stream limit the call is still answered, buffered instead of live. */
+        dmcp__stream_ticket t;
+        if (worker_room && dmcp__ticket_take(h, srv->stateless ? NULL : sess, p, &t)) {
+            ret = dmcp__stream_start_call(h, c, &ctx, body, origin, &t);
+            goto out;
+        }
+    }
+    json_t *answer = dmcp__process(&ctx, body);
+    if (init && new_sid != NULL) {
+        /* Transports §2.5: the id goes only on a successful initialize response. */
+        if (answer == NULL || json_object_get(answer, "result") == NULL) {
+            dmcp__sessions_end(srv->sessions, sess);
+            new_sid = NULL;
+        }
+    }
+    ret = send_answer(h, c, answer, notes, version, origin, new_sid);
+    notes = NULL;
+out:
+    json_decref(notes);
+    json_decref(body);
+    atomic_fetch_sub(&sess->requests, 1);
+    dmcp__session_unref(sess);
+    return ret;
+}
+
+enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
+                               const char *origin)
+{
+    enum MHD_Result ret = MHD_NO;
+    if (h->srv->stateless || !h->srv->get_stream) {
+        return dmcp__http_send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin,
+                                     h->srv->stateless ? "POST, OPTIONS" : "POST, DELETE, OPTIONS");
+    }
+    if (!dmcp__http_accepts(dmcp__http_header(c, MHD_HTTP_HEADER_ACCEPT), "text/event-stream")) {
+        return dmcp__http_send_error(c, MHD_HTTP_NOT_ACCEPTABLE, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Not Acceptable: Accept must list text/event-stream", origin);
+    }
+    if (!dmcp__http_check_version(c, origin, &ret, NULL)) {
+        return ret;
+    }
+    dmcp__session *sess = lookup_session(h, c, p, origin, &ret);
+    if (sess == NULL) {
+        return ret;
+    }
+    const char *lei = dmcp__http_header(c, "Last-Event-ID");
+    dmcp__stream_ticket t;
+    if (!dmcp__ticket_take(h, sess, p, &t)) {
+        dmcp__session_unref(sess);
+        return dmcp__http_send_json(
+            c, HTTP_TOO_MANY_REQUESTS,
+            dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR, "Too many open streams", NULL),
+            origin, "Retry-After", "1");
+    }
+    if (lei != NULL) {
+        ret = dmcp__stream_resume(h, c, sess, lei, origin, &t);
+        dmcp__session_unref(sess);
+        return ret;
+    }
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *old = sess->get_stream;
+    if (old != NULL) {
+        atomic_fetch_add(&old->refs, 1);
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (old != NULL) {
+        /* A client that dropped its stream and asks again must not wait for the next
+         * heartbeat to find the old one dead: look at its socket now. */
+        bool gone = dmcp__stream_peer_gone(old);
+        if (gone) {
+            pthread_mutex_lock(&sess->mu);
+            bool held = sess->get_stream == old;
+            if (held) {
+                sess->get_stream = NULL;
+            }
+            pthread_mutex_unlock(&sess->mu);
+            dmcp__stream_finish(old);
+            if (held) {
+                dmcp__stream_unref(old); /* the session's reference */
+            }
+        }
+        dmcp__stream_unref(old);
+        if (!gone) {
+            dmcp__ticket_return(h, &t);
+            dmcp__session_unref(sess);
+            /* Transports §2.2: one standalone stream per session (409 as the TS SDK). */
+            return dmcp__http_send_error(c, MHD_HTTP_CONFLICT, DMCP_JSONRPC_INVALID_REQUEST,
+                                         "Conflict: only one GET stream per session", origin);
+        }
+    }
+    const char *hv = dmcp__http_header(c, "MCP-Protocol-Version");
+    dmcp__stream *st = NULL;
+    struct MHD_Response *r = dmcp__stream_open(h, c, hv != NULL ? hv : sess->version, &st);
+    if (r == NULL) {
+        dmcp__ticket_return(h, &t);
+        dmcp__session_unref(sess);
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Out of memory", origin);
+    }
+    dmcp__stream_hold(st, &t);
+    dmcp__http_cors(r, origin);
+    st->sess = sess; /* our session reference moves to the stream */
+    pthread_mutex_lock(&sess->mu);
+    if (sess->get_stream == NULL) {
+        sess->get_stream = st; /* the caller's stream reference moves to the session */
+        st = NULL;
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (st != NULL) {
+        /* Lost a race with a concurrent GET. */
+        dmcp__stream_finish(st);
+        dmcp__stream_unref(st);
+        MHD_destroy_response(r);
+        return dmcp__http_send_error(c, MHD_HTTP_CONFLICT, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Conflict: only one GET stream per session", origin);
+    }
+    return dmcp__http_queue(c, MHD_HTTP_OK, r);
+}
+
+/* The session transport's send_unsolicited: an event on the session's GET stream. */
+static dmcp_status send_on_get_stream(dmcp__session *sess, json_t *msg)
+{
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *st = sess->get_stream;
+    if (st != NULL) {
+        atomic_fetch_add(&st->refs, 1);
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (st == NULL) {
+        json_decref(msg); /* no standalone stream open: the client misses it (Transports §2.2) */
+        return DMCP_E_STATE;
+    }
+    dmcp_status rc = dmcp__stream_event(st, msg);
+    dmcp__stream_unref(st);
+    return rc;
+}
+
+static void end_session(dmcp__http *h, dmcp__session *sess)
+{
+    dmcp__sessions_end(h->srv->sessions, sess);
+    dmcp__session_wake_pending(sess);
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *gs = sess->get_stream;
+    pthread_mutex_unlock(&sess->mu);
+    if (gs != NULL) {
+        dmcp__stream_finish(gs);
+    }
+}
+
+enum MHD_Result dmcp__http_delete(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
+                                  const char *origin)
+{
+    enum MHD_Result ret = MHD_NO;
+    if (h->srv->stateless) {
+        return dmcp__http_send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "POST, OPTIONS");
+    }
+    if (!dmcp__http_check_version(c, origin, &ret, NULL)) {
+        return ret;
+    }
+    dmcp__session *sess = lookup_session(h, c, p, origin, &ret);
+    if (sess == NULL) {
+        return ret;
+    }
+    /* Transports §2.5: after DELETE the session id answers 404. */
+    end_session(h, sess);
+    dmcp__session_unref(sess);
+    return dmcp__http_send_empty(c, MHD_HTTP_OK, origin, NULL);
+}
