@@ -114,7 +114,7 @@ static enum MHD_Result send_health(dmcp__http *h, struct MHD_Connection *c, cons
                                    bool readiness)
 {
     if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        return send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "GET, HEAD");
+        return dmcp__http_send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "GET, HEAD");
     }
     char reason[128] = "";
     const dmcp_authorizer *az = h->srv->authorizer;
@@ -126,8 +126,9 @@ static enum MHD_Result send_health(dmcp__http *h, struct MHD_Connection *c, cons
     }
     json_t *doc = ok ? json_pack("{s:s}", "status", readiness ? "ready" : "ok")
                      : json_pack("{s:s, s:s}", "status", "unavailable", "reason", reason);
-    return send_json(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, doc, NULL,
-                     ok ? MHD_HTTP_HEADER_CACHE_CONTROL : "Retry-After", ok ? "no-store" : "5");
+    return dmcp__http_send_json(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, doc, NULL,
+                                ok ? MHD_HTTP_HEADER_CACHE_CONTROL : "Retry-After",
+                                ok ? "no-store" : "5");
 }
 
 /* The POST checks that need only the headers (Transports §2.1, §2.7). Returns false after
