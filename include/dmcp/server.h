@@ -693,6 +693,21 @@ DMCP_API dmcp_status dmcp_limit_parse(const char *name_eq_value, dmcp_limit *lim
  * with Retry-After and the reason. Both are tiny JSON documents that reveal nothing else.
  */
 DMCP_API dmcp_status dmcp_server_set_health_endpoints(dmcp_server *srv, bool enabled);
+/*
+ * Operations (docs/operations.md lists the metric families and the log format).
+ * dmcp_server_set_metrics_listen: serve GET /metrics (Prometheus text 0.0.4), /healthz and
+ * /readyz on their own "HOST:PORT" (port 0 = ephemeral, read it back with
+ * dmcp_server_metrics_port); NULL = off, the default. Never on the public port unless you give
+ * the same address, and nothing there is authenticated: bind it to a private interface.
+ * dmcp_server_set_access_log: one JSON line per request (time, request id, user id, method,
+ * tool, status, latency, refusal reason, remote address; never a token, key or secret) to
+ * path ("-" = stderr; NULL = none, the default) at level "error", "warn", "info" (default)
+ * or "debug"; a refused request logs at warn, a failed one at error.
+ */
+DMCP_API dmcp_status dmcp_server_set_metrics_listen(dmcp_server *srv, const char *host_port);
+DMCP_API unsigned dmcp_server_metrics_port(const dmcp_server *srv);
+DMCP_API dmcp_status dmcp_server_set_access_log(dmcp_server *srv, const char *path,
+                                                const char *level);
 /* Request body cap (default and maximum DMCP_MAX_BODY_BYTES; 413 above). */
 DMCP_API dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes);
 /* Request body bytes held at once by all requests together (default

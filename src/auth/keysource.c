@@ -38,6 +38,7 @@
 #include <time.h>
 
 #include "auth/validator_int.h"
+#include "metrics.h"
 
 #define NOTHING_USABLE_RETRY 5
 #define REFRESH_PCT 80
@@ -313,9 +314,15 @@ static void run_fetch_locked(dmcp__keysource *ks, int64_t now)
 
     dmcp__keyset *fresh = NULL;
     dmcp_status st = fetch(ks, now, gen, &fresh, NULL);
-    if (st == DMCP_OK) {
+    if (st == DMCP_OK && fresh != NULL) {
+        dmcp__metrics_jwks_loaded(fresh->jwks != NULL ? fresh->jwks->n : 0);
         install(ks, fresh);
     }
+    /* An answer that was refused (an HTTP error status, not a key set, no usable key) is
+     * "refused"; no answer at all is "error". */
+    dmcp__metrics_jwks_fetch(st == DMCP_OK                                    ? DMCP__M_OK
+                             : st == DMCP_E_PROTOCOL || st == DMCP_E_UPSTREAM ? DMCP__M_REFUSED
+                                                                              : DMCP__M_ERROR);
 
     pthread_mutex_lock(&ks->fmu);
     ks->last_failed = st != DMCP_OK;

@@ -6,6 +6,7 @@
 
 #include "auth/auth_internal.h"
 #include "auth/validator_int.h"
+#include "metrics.h"
 #include "url.h"
 
 static int64_t default_clock(void *ud)
@@ -475,8 +476,21 @@ static bool cache_hit(dmcp_validator *v, const unsigned char *digest, int64_t no
     return true;
 }
 
+static dmcp_status validate(dmcp_validator *v, const char *token, size_t len, dmcp_token **out,
+                            dmcp_error *err);
+
 dmcp_status dmcp_validator_validate(dmcp_validator *v, const char *token, size_t len,
                                     dmcp_token **out, dmcp_error *err)
+{
+    dmcp_error local;
+    dmcp_error *e = err != NULL ? err : &local;
+    dmcp_status st = validate(v, token, len, out, e);
+    dmcp__metrics_token_validation_status(st, st == DMCP_OK ? DMCP_REASON_NONE : e->reason);
+    return st;
+}
+
+static dmcp_status validate(dmcp_validator *v, const char *token, size_t len, dmcp_token **out,
+                            dmcp_error *err)
 {
     if (out != NULL) {
         *out = NULL;
@@ -495,7 +509,9 @@ dmcp_status dmcp_validator_validate(dmcp_validator *v, const char *token, size_t
     if (v->cache != NULL && dmcp__tcache_digest(token, len, digest) == DMCP_OK) {
         cacheable = true;
         dmcp_status cst = DMCP_OK;
-        if (cache_hit(v, digest, now, out, &cst, err)) {
+        bool hit = cache_hit(v, digest, now, out, &cst, err);
+        dmcp__metrics_token_cache(hit);
+        if (hit) {
             dmcp_error_clear(err);
             return DMCP_OK;
         }

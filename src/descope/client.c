@@ -10,6 +10,7 @@
 #include <openssl/evp.h>
 
 #include "descope_internal.h"
+#include "metrics.h"
 #include "http.h"
 #include "url.h"
 
@@ -837,7 +838,9 @@ static dmcp_status fetch_common(dmcp_descope_client *c, const char *access_token
     if (err != NULL) {
         dmcp_error_clear(err);
     }
-    return fetch(c, access_token, &r, opts, out, err);
+    st = fetch(c, access_token, &r, opts, out, err);
+    dmcp__metrics_connection_token(dmcp__metrics_conn_outcome(st));
+    return st;
 }
 
 dmcp_status dmcp_descope_user_token(dmcp_descope_client *c, const char *access_token,

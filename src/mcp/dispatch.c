@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mcp/mcp_internal.h"
+#include "metrics.h"
 
 typedef json_t *(*method_fn)(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
                              const char **message, json_t **data);
@@ -118,6 +119,9 @@ static json_t *m_tools_call(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *
         *code = DMCP_JSONRPC_INTERNAL_ERROR;
         *message = "Out of memory";
     }
+    dmcp__metrics_tool_call(
+        dmcp__metrics_tool_id(tool->name),
+        res != NULL && !json_is_true(json_object_get(res, "isError")) ? DMCP__M_OK : DMCP__M_ERROR);
     return res;
 }
 

@@ -109,28 +109,6 @@ bool dmcp_http_request_is_tls(const dmcp_http_request *req)
 /* Access handler                                                                           */
 /* ---------------------------------------------------------------------------------------- */
 
-/* GET (or HEAD) /healthz: the process serves. /readyz: the authorizer is ready too. */
-static enum MHD_Result send_health(dmcp__http *h, struct MHD_Connection *c, const char *method,
-                                   bool readiness)
-{
-    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
-        return dmcp__http_send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "GET, HEAD");
-    }
-    char reason[128] = "";
-    const dmcp_authorizer *az = h->srv->authorizer;
-    bool ok = !readiness || !atomic_load(&h->draining); /* alive while it still answers */
-    if (!ok) {
-        snprintf(reason, sizeof(reason), "stopping");
-    } else if (readiness && az != NULL && az->ready != NULL) {
-        ok = az->ready(az->userdata, reason, sizeof(reason));
-    }
-    json_t *doc = ok ? json_pack("{s:s}", "status", readiness ? "ready" : "ok")
-                     : json_pack("{s:s, s:s}", "status", "unavailable", "reason", reason);
-    return dmcp__http_send_json(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, doc, NULL,
-                                ok ? MHD_HTTP_HEADER_CACHE_CONTROL : "Retry-After",
-                                ok ? "no-store" : "5");
-}
-
 /* The POST checks that need only the headers (Transports §2.1, §2.7). Returns false after
  * queueing a refusal (*ret). */
 static bool post_head_checks(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret)
@@ -167,7 +145,7 @@ static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, c
     /* 0. Health probes: before Host and credentials (a probe knows neither), nothing else. */
     if (srv->health && (strcmp(url, "/healthz") == 0 || strcmp(url, "/readyz") == 0) &&
         strcmp(url, srv->endpoint) != 0) {
-        *ret = send_health(h, c, method, url[1] == 'r');
+        *ret = dmcp__http_send_health(h, c, method, url[1] == 'r');
         return false;
     }
     /* 1. Host (Transports §2.0.1: DNS rebinding; 403 like an invalid Origin). */
@@ -257,6 +235,7 @@ static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, c
             char after[24];
             snprintf(after, sizeof(after), "%.0f", wait < 1 ? 1 : wait + 0.999);
             dmcp_principal_unref(p);
+            dmcp__obs_limit(DMCP__M_LIMIT_RATE);
             *ret = dmcp__http_send_json(
                 c, HTTP_TOO_MANY_REQUESTS,
                 dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR, "Too many requests", NULL),
@@ -316,7 +295,9 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
         *socket_context = ci != NULL ? dmcp__conn_open(h->conns, ci->connect_fd) : NULL;
+        dmcp__metrics_gauge_add(DMCP__M_CONNECTIONS_OPEN, 1);
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+        dmcp__metrics_gauge_add(DMCP__M_CONNECTIONS_OPEN, -1);
         /* libmicrohttpd notifies before it closes the socket (http_conn.c). */
         dmcp__conn_close(h->conns, *socket_context);
         *socket_context = NULL;
@@ -385,6 +366,7 @@ static enum MHD_Result on_headers(dmcp__http *h, struct MHD_Connection *c, const
                                     "Bad Request: conflicting or invalid message framing", NULL);
     } else if (len > h->srv->max_body) {
         /* Refuse before reading megabytes. */
+        dmcp__obs_limit(DMCP__M_LIMIT_BODY_SIZE);
         ret = dmcp__http_send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
                                     "Request body too large", NULL);
     } else if (len == 0 && !chunked) {
@@ -397,6 +379,7 @@ static enum MHD_Result on_headers(dmcp__http *h, struct MHD_Connection *c, const
                 ret = dmcp__http_send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
                                             "Bad Request: this method takes no body", rs->origin);
             } else if (!budget_take(h, rs, (size_t)len)) {
+                dmcp__obs_limit(DMCP__M_LIMIT_BUFFERED_BYTES);
                 ret = dmcp__http_send_json(
                     c, MHD_HTTP_SERVICE_UNAVAILABLE,
                     dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
@@ -430,7 +413,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         }
         dmcp__buf_init(&rs->body, h->srv->max_body);
         *con_cls = rs;
-        return on_headers(h, c, url, method, rs);
+        dmcp__obs_start(&rs->obs, h->srv->access_log != NULL);
+        dmcp__obs_current = &rs->obs;
+        enum MHD_Result r = on_headers(h, c, url, method, rs);
+        dmcp__obs_current = NULL;
+        return r;
     }
     if (rs->answered) {
         *upload_data_size = 0;
@@ -458,11 +445,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
     dmcp__conn_set_phase(h->conns, conn_of(c), DMCP__CONN_BUSY);
     /* Draining for a stop: answer, then close (no next request on this connection). */
     dmcp__http_close_after = atomic_load(&h->draining);
+    dmcp__obs_current = &rs->obs;
     enum MHD_Result ret = MHD_YES;
     if (rs->checked || precheck(h, c, url, method, rs, &ret)) {
         rs->checked = true;
         ret = handle(h, c, method, rs);
     }
+    dmcp__obs_current = NULL;
     dmcp__http_close_after = false;
     dmcp__http_active_add(h, -1);
     return ret;
@@ -476,6 +465,7 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     dmcp__conn_set_phase(h->conns, conn_of(c), DMCP__CONN_IDLE);
     req_state *rs = *con_cls;
     if (rs != NULL) {
+        dmcp__obs_done(h, &rs->obs, rs->principal, c);
         atomic_fetch_sub(&h->buffered, rs->reserved);
         dmcp_principal_unref(rs->principal);
         dmcp__buf_free(&rs->body);
@@ -519,7 +509,15 @@ static void *housekeeper(void *arg)
         dmcp__conn_deadlines dl = {lim[DMCP_LIMIT_IDLE_TIMEOUT], lim[DMCP_LIMIT_HEADER_TIMEOUT],
                                    lim[DMCP_LIMIT_BODY_TIMEOUT]};
         double mono = dmcp__mono_now();
-        dmcp__conns_sweep(h->conns, &dl, mono, NULL);
+        size_t ended[DMCP__CONN_PHASES] = {0};
+        dmcp__conns_sweep(h->conns, &dl, mono, ended);
+        static const dmcp__m_limit why[] = {
+            DMCP__M_LIMIT_IDLE_TIMEOUT, DMCP__M_LIMIT_HEADER_TIMEOUT, DMCP__M_LIMIT_BODY_TIMEOUT};
+        for (size_t i = 0; i < 3; i++) {
+            for (size_t k = 0; k < ended[i]; k++) {
+                dmcp__metrics_limit_refusal(why[i]);
+            }
+        }
         if (now % 10 == 0) {
             dmcp__plimits_sweep(h->plimits, lim[DMCP_LIMIT_RATE], dmcp__rate_burst(h->srv), mono);
         }
@@ -663,6 +661,26 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
     }
     const union MHD_DaemonInfo *di = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
     h->port = di != NULL ? di->port : 0;
+    dmcp_status ost = DMCP_OK;
+    if (srv->access_log_path != NULL) {
+        ost = dmcp__accesslog_open(srv->access_log_path,
+                                   (dmcp__accesslog_level)srv->access_log_level, &srv->access_log);
+        if (ost != DMCP_OK) {
+            dmcp__fail(err, ost, DMCP_REASON_NONE, "cannot open the access log %s",
+                       srv->access_log_path);
+        }
+    }
+    if (ost == DMCP_OK) {
+        ost = dmcp__http_metrics_start(h, err);
+    }
+    if (ost != DMCP_OK) {
+        MHD_stop_daemon(h->d);
+        dmcp__accesslog_close(srv->access_log);
+        srv->access_log = NULL;
+        http_free(h);
+        return ost;
+    }
+    atomic_store(&srv->bound_metrics_port, h->metrics_port);
     if (pthread_create(&h->housekeeper, NULL, housekeeper, h) == 0) {
         h->hk_started = true;
     }
@@ -747,6 +765,10 @@ void dmcp__http_stop(dmcp_server *srv)
         close(lfd);
     }
     wait_until(h, idle_pred, srv->shutdown_timeout);
+    dmcp__http_metrics_stop(h);
+    atomic_store(&srv->bound_metrics_port, 0);
+    dmcp__accesslog_close(srv->access_log);
+    srv->access_log = NULL;
     /* Streams whose responses MHD never released (should not happen) are leaked, not freed
      * under a live connection. */
     srv->http = NULL;

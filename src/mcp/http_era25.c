@@ -153,10 +153,12 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
     dmcp_server *srv = h->srv;
     enum MHD_Result ret = MHD_NO;
     if (rs->too_large) {
+        dmcp__obs_limit(DMCP__M_LIMIT_BODY_SIZE);
         return dmcp__http_send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
                                      "Request body too large", origin);
     }
     if (rs->over_budget) {
+        dmcp__obs_limit(DMCP__M_LIMIT_BUFFERED_BYTES);
         return dmcp__http_send_json(
             c, MHD_HTTP_SERVICE_UNAVAILABLE,
             dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
@@ -167,6 +169,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
     const char *hv = dmcp__http_header(c, "MCP-Protocol-Version");
     int code = 0;
     json_t *body = dmcp__jsonrpc_parse(rs->body.data, rs->body.len, srv->max_body, &code);
+    dmcp__obs_message(body);
     if (body == NULL) {
         return dmcp__http_send_error(
             c, MHD_HTTP_BAD_REQUEST, code,
@@ -196,6 +199,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
         if (st == DMCP_E_RATE_LIMITED || st == DMCP_E_TOO_LARGE) {
             json_decref(body);
             bool mine = st == DMCP_E_RATE_LIMITED; /* this principal's share, or the table */
+            dmcp__obs_limit(mine ? DMCP__M_LIMIT_SESSIONS_PER_PRINCIPAL : DMCP__M_LIMIT_SESSIONS);
             return dmcp__http_send_json(
                 c, mine ? HTTP_TOO_MANY_REQUESTS : MHD_HTTP_SERVICE_UNAVAILABLE,
                 dmcp__jsonrpc_error(
@@ -226,6 +230,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
         atomic_fetch_sub(&sess->requests, 1);
         json_decref(body);
         dmcp__session_unref(sess);
+        dmcp__obs_limit(DMCP__M_LIMIT_INFLIGHT_PER_SESSION);
         return dmcp__http_send_json(
             c, HTTP_TOO_MANY_REQUESTS,
             dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
@@ -273,6 +278,12 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
             continue; /* dispatch answers "not initialized" */
         }
         dmcp_status st = dmcp__authorize_call(&ctx, m, &refusal, &answer);
+        if (st != DMCP_OK) {
+            const char *tn =
+                json_string_value(json_object_get(json_object_get(m, "params"), "name"));
+            dmcp__metrics_tool_call(tn != NULL ? dmcp__metrics_tool_id(tn) : DMCP__M_TOOL_OTHER,
+                                    DMCP__M_REFUSED);
+        }
         if (st != DMCP_OK && refusal != NULL) {
             json_decref(answer);
             ret = dmcp__http_send_custom(c, refusal, origin);
@@ -298,6 +309,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
         dmcp__stream_ticket t;
         if (worker_room && dmcp__ticket_take(h, srv->stateless ? NULL : sess, p, &t)) {
             ret = dmcp__stream_start_call(h, c, &ctx, body, origin, &t);
+            dmcp__obs_kind(DMCP__M_METHOD_TOOLS_CALL, true);
             goto out;
         }
     }
@@ -339,6 +351,7 @@ enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dm
         return ret;
     }
     const char *lei = dmcp__http_header(c, "Last-Event-ID");
+    dmcp__obs_kind(DMCP__M_METHOD_STREAM, true);
     dmcp__stream_ticket t;
     if (!dmcp__ticket_take(h, sess, p, &t)) {
         dmcp__session_unref(sess);
@@ -446,6 +459,7 @@ enum MHD_Result dmcp__http_delete(dmcp__http *h, struct MHD_Connection *c, const
                                   const char *origin)
 {
     enum MHD_Result ret = MHD_NO;
+    dmcp__obs_kind(DMCP__M_METHOD_SESSION_DELETE, false);
     if (h->srv->stateless) {
         return dmcp__http_send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "POST, OPTIONS");
     }

@@ -18,7 +18,9 @@
 
 #include <microhttpd.h>
 
+#include "accesslog.h"
 #include "mcp/mcp_internal.h"
+#include "metrics.h"
 
 /* Per-connection MHD pool: headers incl. a 16 KiB bearer token fit. MHD zeroes the pool between
  * keep-alive requests, so a larger pool costs a memset of its size on every request. */
@@ -88,6 +90,8 @@ typedef struct dmcp__http {
     bool hk_stop;
     dmcp__conns *conns;     /* connection phases and deadlines (http_conn.c) */
     dmcp__plimits *plimits; /* per-principal rate and streams (limits.c) */
+    struct MHD_Daemon *metrics_d; /* the opt-in metrics listener (http_obs.c) */
+    unsigned metrics_port;
 } dmcp__http;
 
 struct dmcp_http_request {
@@ -104,7 +108,19 @@ struct dmcp_http_request {
  * read, and the connection is closed. Only a request that passed takes body bytes, and those
  * are counted against the server-wide buffer budget.
  */
+/* One request as operators see it (http_obs.c). */
+typedef struct dmcp__reqobs {
+    uint64_t id;
+    uint64_t t0_ns;
+    unsigned status; /* HTTP status queued; 0 = none yet */
+    dmcp__m_method method;
+    unsigned tool;        /* a metrics tool id, or DMCP__LOG_NO_TOOL */
+    dmcp__m_limit limit;  /* the limit that refused it, or DMCP__M_LIMIT_NONE */
+    bool streamed;        /* answered as a live SSE stream (no latency recorded) */
+} dmcp__reqobs;
+
 typedef struct req_state {
+    dmcp__reqobs obs;
     dmcp__buf body;
     bool too_large;
     bool over_budget;          /* the server-wide buffer budget ran out during the body */
@@ -190,5 +206,26 @@ enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dm
                                const char *origin);
 enum MHD_Result dmcp__http_delete(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
                                   const char *origin);
+
+/* ---- http_obs.c: metrics, access log, health ---- */
+
+/* The observation of the request this thread is handling, or NULL. */
+extern _Thread_local dmcp__reqobs *dmcp__obs_current;
+/* with_id: an access log is written (request ids cost a little). */
+void dmcp__obs_start(dmcp__reqobs *o, bool with_id);
+void dmcp__obs_status(unsigned status);
+/* A limit refused (or, for a stream cap, reshaped) the current request: counts it. */
+void dmcp__obs_limit(dmcp__m_limit limit);
+/* The parsed JSON-RPC body: its method (and tool) for the metrics and the log. */
+void dmcp__obs_message(const json_t *body);
+/* A GET stream, a DELETE...: the request's kind, and whether it streams. */
+void dmcp__obs_kind(dmcp__m_method method, bool streamed);
+/* Counts the finished request and writes its access-log line. */
+void dmcp__obs_done(dmcp__http *h, dmcp__reqobs *o, const dmcp_principal *p,
+                    struct MHD_Connection *c);
+enum MHD_Result dmcp__http_send_health(dmcp__http *h, struct MHD_Connection *c,
+                                       const char *method, bool readiness);
+dmcp_status dmcp__http_metrics_start(dmcp__http *h, dmcp_error *err);
+void dmcp__http_metrics_stop(dmcp__http *h);
 
 #endif /* DMCP_MCP_HTTP_INTERNAL_H */

@@ -47,6 +47,9 @@ enum MHD_Result dmcp__http_queue(struct MHD_Connection *c, unsigned status, stru
     }
     enum MHD_Result ret = MHD_queue_response(c, status, r);
     MHD_destroy_response(r);
+    if (ret == MHD_YES) {
+        dmcp__obs_status(status);
+    }
     return ret;
 }
 

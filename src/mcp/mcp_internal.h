@@ -223,12 +223,18 @@ struct dmcp_server {
     size_t max_buffered;           /* request body bytes buffered at once, server-wide */
     double lim[DMCP_LIMIT__COUNT]; /* the other limits (dmcp_server_set_limit) */
     bool health;                   /* /healthz and /readyz on the listen address */
+    char *metrics_host;            /* the opt-in metrics listener, or NULL */
+    unsigned metrics_port;
+    char *access_log_path;         /* "-" = stderr; NULL = no access log */
+    int access_log_level;          /* a dmcp__accesslog_level */
+    struct dmcp__accesslog *access_log; /* open while the server runs */
     unsigned shutdown_timeout;
     char *tls_cert, *tls_key;
     /* runtime state */
     atomic_bool started;
     atomic_bool stopping;
     atomic_uint bound_port; /* readable from any thread (dmcp_server_port) */
+    atomic_uint bound_metrics_port;
     struct dmcp__http *http;
     dmcp__session_table *sessions;
 };

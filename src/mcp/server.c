@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accesslog.h"
 #include "mcp/mcp_internal.h"
 
 dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server **out)
@@ -82,6 +83,8 @@ void dmcp_server_free(dmcp_server *srv)
     free(srv->title);
     free(srv->instructions);
     free(srv->listen_host);
+    free(srv->metrics_host);
+    free(srv->access_log_path);
     free(srv->endpoint);
     free(srv->tls_cert);
     free(srv->tls_key);
@@ -189,29 +192,21 @@ static bool host_text_ok(const char *h)
     return true;
 }
 
-dmcp_status dmcp_server_set_listen(dmcp_server *srv, const char *host, unsigned port)
+/* A host ("::1" or "[::1]" for IPv6) and port as the listener takes them: *out is new. */
+static dmcp_status listen_host(const char *host, unsigned port, char **out)
 {
-    dmcp_status st = check_cfg(srv);
-    if (st != DMCP_OK) {
-        return st;
-    }
     if (!host_text_ok(host) || port > 65535) {
         return DMCP_E_INVALID_ARG;
     }
     /* Accept "[::1]" as well as "::1". */
     size_t n = strlen(host);
-    char *c = (host[0] == '[' && host[n - 1] == ']') ? dmcp__strndup(host + 1, n - 2)
-                                                     : dmcp__strdup(host);
-    if (c == NULL) {
-        return DMCP_E_NOMEM;
-    }
-    free(srv->listen_host);
-    srv->listen_host = c;
-    srv->listen_port = port;
-    return DMCP_OK;
+    *out = (host[0] == '[' && host[n - 1] == ']') ? dmcp__strndup(host + 1, n - 2)
+                                                  : dmcp__strdup(host);
+    return *out != NULL ? DMCP_OK : DMCP_E_NOMEM;
 }
 
-dmcp_status dmcp_server_set_listen_string(dmcp_server *srv, const char *host_port)
+/* "HOST:PORT" or "[V6]:PORT" into a host (new, as listen_host makes it) and a port. */
+static dmcp_status split_host_port(const char *host_port, char **host_out, unsigned *port_out)
 {
     if (host_port == NULL) {
         return DMCP_E_INVALID_ARG;
@@ -234,10 +229,89 @@ dmcp_status dmcp_server_set_listen_string(dmcp_server *srv, const char *host_por
     /* An unbracketed IPv6 literal ("::1:8080") is ambiguous: refuse it. */
     dmcp_status st = DMCP_E_INVALID_ARG;
     if (strchr(host, ':') == NULL || host[0] == '[') {
-        st = dmcp_server_set_listen(srv, host, port);
+        st = listen_host(host, port, host_out);
     }
     free(host);
+    *port_out = port;
     return st;
+}
+
+dmcp_status dmcp_server_set_listen(dmcp_server *srv, const char *host, unsigned port)
+{
+    dmcp_status st = check_cfg(srv);
+    char *c = NULL;
+    if (st == DMCP_OK) {
+        st = listen_host(host, port, &c);
+    }
+    if (st != DMCP_OK) {
+        return st;
+    }
+    free(srv->listen_host);
+    srv->listen_host = c;
+    srv->listen_port = port;
+    return DMCP_OK;
+}
+
+dmcp_status dmcp_server_set_listen_string(dmcp_server *srv, const char *host_port)
+{
+    dmcp_status st = check_cfg(srv);
+    char *host = NULL;
+    unsigned port = 0;
+    if (st == DMCP_OK) {
+        st = split_host_port(host_port, &host, &port);
+    }
+    if (st != DMCP_OK) {
+        return st;
+    }
+    free(srv->listen_host);
+    srv->listen_host = host;
+    srv->listen_port = port;
+    return DMCP_OK;
+}
+
+dmcp_status dmcp_server_set_metrics_listen(dmcp_server *srv, const char *host_port)
+{
+    dmcp_status st = check_cfg(srv);
+    char *host = NULL;
+    unsigned port = 0;
+    if (st == DMCP_OK && host_port != NULL) {
+        st = split_host_port(host_port, &host, &port);
+    }
+    if (st != DMCP_OK) {
+        return st;
+    }
+    free(srv->metrics_host);
+    srv->metrics_host = host; /* NULL: off */
+    srv->metrics_port = port;
+    return DMCP_OK;
+}
+
+unsigned dmcp_server_metrics_port(const dmcp_server *srv)
+{
+    return srv != NULL ? atomic_load(&srv->bound_metrics_port) : 0;
+}
+
+dmcp_status dmcp_server_set_access_log(dmcp_server *srv, const char *path, const char *level)
+{
+    dmcp_status st = check_cfg(srv);
+    if (st != DMCP_OK) {
+        return st;
+    }
+    dmcp__accesslog_level lv = DMCP__LOG_INFO;
+    if (level != NULL) {
+        lv = dmcp__accesslog_level_parse(level);
+        if (lv == DMCP__LOG_AUTO) {
+            return DMCP_E_INVALID_ARG;
+        }
+    }
+    char *copy = NULL;
+    if (path != NULL && (copy = dmcp__strdup(path)) == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    free(srv->access_log_path);
+    srv->access_log_path = copy;
+    srv->access_log_level = (int)lv;
+    return DMCP_OK;
 }
 
 static bool path_ok(const char *p)

@@ -9,6 +9,7 @@
 #include <sys/random.h>
 
 #include "mcp/mcp_internal.h"
+#include "metrics.h"
 
 #define BUCKETS 1024
 
@@ -123,6 +124,7 @@ void dmcp__sessions_free(dmcp__session_table *t)
     if (t == NULL) {
         return;
     }
+    dmcp__metrics_gauge_add(DMCP__M_SESSIONS_OPEN, -(int64_t)t->count);
     for (size_t b = 0; b < BUCKETS; b++) {
         dmcp__session *s = t->buckets[b];
         while (s != NULL) {
@@ -227,6 +229,7 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
     s->next = t->buckets[b];
     t->buckets[b] = s; /* the table's reference */
     t->count++;
+    dmcp__metrics_gauge_add(DMCP__M_SESSIONS_OPEN, 1);
     dmcp__session_ref(s); /* the caller's reference */
     pthread_mutex_unlock(&t->mu);
     *out = s;
@@ -280,6 +283,7 @@ static bool unlink_locked(dmcp__session_table *t, dmcp__session *s)
     *pp = s->next;
     s->next = NULL;
     t->count--;
+    dmcp__metrics_gauge_add(DMCP__M_SESSIONS_OPEN, -1);
     if (s->counted) {
         binding_release(t, s->binding);
         s->counted = false;

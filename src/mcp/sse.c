@@ -172,6 +172,7 @@ bool dmcp__ticket_take(dmcp__http *h, dmcp__session *sess, const dmcp_principal 
     if (sess != NULL && per_sess > 0) {
         if (atomic_fetch_add(&sess->streams, 1) >= (int)per_sess) {
             atomic_fetch_sub(&sess->streams, 1);
+            dmcp__obs_limit(DMCP__M_LIMIT_STREAMS_PER_SESSION);
             return false;
         }
         dmcp__session_ref(sess);
@@ -188,6 +189,7 @@ bool dmcp__ticket_take(dmcp__http *h, dmcp__session *sess, const dmcp_principal 
                 dmcp__session_unref(t->sess);
                 t->sess = NULL;
             }
+            dmcp__obs_limit(DMCP__M_LIMIT_STREAMS_PER_PRINCIPAL);
             return false;
         }
     }
@@ -254,6 +256,7 @@ static void stream_released(void *cls)
 {
     dmcp__stream *st = cls;
     dmcp__http *h = st->http;
+    dmcp__metrics_gauge_add(DMCP__M_SSE_STREAMS_OPEN, -1); /* +1 where its response was made */
     stream_uncount(st);
     pthread_mutex_lock(&st->mu);
     /* A resumable stream whose client left (or which the server ended early) before all its
@@ -378,6 +381,9 @@ struct MHD_Response *dmcp__stream_open(dmcp__http *h, struct MHD_Connection *c, 
     }
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
                                                                stream_reader, st, stream_released);
+    if (r != NULL) {
+        dmcp__metrics_gauge_add(DMCP__M_SSE_STREAMS_OPEN, 1);
+    }
     if (r == NULL) {
         dmcp__buf_free(&st->out);
         pthread_mutex_destroy(&st->mu);
@@ -564,6 +570,9 @@ enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmc
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
                                                                stream_reader, st, stream_released);
     bool ok = r != NULL;
+    if (ok) {
+        dmcp__metrics_gauge_add(DMCP__M_SSE_STREAMS_OPEN, 1);
+    }
     for (size_t i = 0; ok && i < st->log_count; i++) {
         const sse_event *e = &st->log[(st->log_start + i) % LOG_EVENTS];
         if (e->seq > seq && dmcp__buf_append(&st->out, e->text, e->len) != DMCP_OK) {

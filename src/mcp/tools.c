@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "mcp/mcp_internal.h"
+#include "metrics.h"
 
 /* Tools §5.1.1 allows 1-128 characters; 64 from [A-Za-z0-9_.-] satisfies every client. */
 static bool name_ok(const char *name)
@@ -226,6 +227,7 @@ dmcp_status dmcp_server_add_tool(dmcp_server *srv, dmcp_tool *tool)
         dmcp_tool_free(tool);
         return DMCP_E_INVALID_ARG;
     }
+    (void)dmcp__metrics_tool_register(tool->name); /* a label of its own (past the cap: other) */
     if (reg->count == reg->cap) {
         size_t cap = reg->cap ? reg->cap * 2 : 8;
         dmcp_tool **nt = realloc(reg->tools, cap * sizeof(*nt));
