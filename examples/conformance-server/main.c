@@ -23,6 +23,8 @@
 #include <dmcp/protect.h>
 #include <dmcp/server.h>
 
+#include "tools2026.h"
+
 /* A 1x1 PNG and an 8-sample 8 kHz mono WAV. */
 static const char PNG[] =
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/"
@@ -664,7 +666,8 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (add_tools(srv) != 0 || add_resources(srv) != 0 || add_prompts(srv) != 0 ||
+    if (add_tools(srv) != 0 || add_tools_2026(srv) != 0 || add_resources(srv) != 0 ||
+        add_prompts(srv) != 0 ||
         dmcp_server_set_list_changed(srv, DMCP_LIST_TOOLS | DMCP_LIST_RESOURCES |
                                               DMCP_LIST_PROMPTS) != DMCP_OK) {
         fprintf(stderr, "conformance-server: setup failed\n");

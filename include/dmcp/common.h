@@ -35,15 +35,15 @@ extern "C" {
 #endif
 
 /* Size caps on every input the library parses (bytes unless stated). */
-#define DMCP_MAX_TOKEN_BYTES (16 * 1024)     /* default cap on a compact JWS */
+#define DMCP_MAX_TOKEN_BYTES (16 * 1024)       /* default cap on a compact JWS */
 #define DMCP_MAX_TOKEN_BYTES_LIMIT (64 * 1024) /* highest value the cap can be set to */
-#define DMCP_MAX_BODY_BYTES (4 * 1024 * 1024) /* MCP request body (HTTP 413 above) */
+#define DMCP_MAX_BODY_BYTES (4 * 1024 * 1024)  /* MCP request body (HTTP 413 above) */
 /* Request body bytes buffered at once, server-wide (HTTP 503 above). */
 #define DMCP_DEFAULT_MAX_BUFFERED_BYTES ((size_t)128 * 1024 * 1024)
 #define DMCP_MAX_JWKS_BYTES (64 * 1024)
-#define DMCP_MAX_METADATA_BYTES (64 * 1024)  /* discovery documents, API replies */
+#define DMCP_MAX_METADATA_BYTES (64 * 1024) /* discovery documents, API replies */
 #define DMCP_MAX_HEADER_BYTES (8 * 1024)
-#define DMCP_MAX_SCOPES 256                  /* scopes per token or per requirement */
+#define DMCP_MAX_SCOPES 256 /* scopes per token or per requirement */
 #define DMCP_MAX_SCOPE_LEN 256
 #define DMCP_MAX_JSON_DEPTH 64
 #define DMCP_MAX_URL_BYTES 2048
@@ -52,28 +52,29 @@ extern "C" {
  * The status map. X(NAME, value, "message"). Names are stable and appear in JSON output of
  * the command-line tool as lowercase strings without the prefix (see dmcp_status_name()).
  */
-#define DMCP_STATUS_MAP(X)                                                                   \
-    X(OK, 0, "success")                                                                      \
-    X(E_INVALID_TOKEN, -1, "invalid token")                                                  \
-    X(E_INSUFFICIENT_SCOPE, -2, "insufficient scope")                                        \
-    X(E_MALFORMED_REQUEST, -3, "malformed request")                                          \
-    X(E_KEY_SOURCE_UNAVAILABLE, -4, "key source unavailable")                                \
-    X(E_CONFIG, -5, "configuration error")                                                   \
-    X(E_NOMEM, -6, "out of memory")                                                          \
-    X(E_INVALID_ARG, -7, "invalid argument")                                                 \
-    X(E_TOO_LARGE, -8, "input too large")                                                    \
-    X(E_NOT_CONNECTED, -9, "user or tenant has no connection for this app")                 \
-    X(E_POLICY_DENIED, -10, "denied by policy or credential")                                \
-    X(E_RATE_LIMITED, -11, "rate limited")                                                   \
-    X(E_UPSTREAM, -12, "upstream API error")                                                 \
-    X(E_UNREACHABLE, -13, "upstream unreachable")                                            \
-    X(E_TIMEOUT, -14, "timed out")                                                           \
-    X(E_NOT_FOUND, -15, "not found")                                                         \
-    X(E_STATE, -16, "operation not valid in this state")                                     \
-    X(E_IO, -17, "input/output error")                                                       \
-    X(E_PROTOCOL, -18, "protocol error")                                                     \
-    X(E_CANCELLED, -19, "cancelled")                                                         \
-    X(E_INTERNAL, -20, "internal error")
+#define DMCP_STATUS_MAP(X)                                                                         \
+    X(OK, 0, "success")                                                                            \
+    X(E_INVALID_TOKEN, -1, "invalid token")                                                        \
+    X(E_INSUFFICIENT_SCOPE, -2, "insufficient scope")                                              \
+    X(E_MALFORMED_REQUEST, -3, "malformed request")                                                \
+    X(E_KEY_SOURCE_UNAVAILABLE, -4, "key source unavailable")                                      \
+    X(E_CONFIG, -5, "configuration error")                                                         \
+    X(E_NOMEM, -6, "out of memory")                                                                \
+    X(E_INVALID_ARG, -7, "invalid argument")                                                       \
+    X(E_TOO_LARGE, -8, "input too large")                                                          \
+    X(E_NOT_CONNECTED, -9, "user or tenant has no connection for this app")                        \
+    X(E_POLICY_DENIED, -10, "denied by policy or credential")                                      \
+    X(E_RATE_LIMITED, -11, "rate limited")                                                         \
+    X(E_UPSTREAM, -12, "upstream API error")                                                       \
+    X(E_UNREACHABLE, -13, "upstream unreachable")                                                  \
+    X(E_TIMEOUT, -14, "timed out")                                                                 \
+    X(E_NOT_FOUND, -15, "not found")                                                               \
+    X(E_STATE, -16, "operation not valid in this state")                                           \
+    X(E_IO, -17, "input/output error")                                                             \
+    X(E_PROTOCOL, -18, "protocol error")                                                           \
+    X(E_CANCELLED, -19, "cancelled")                                                               \
+    X(E_INTERNAL, -20, "internal error")                                                           \
+    X(E_INPUT_REQUIRED, -21, "the client's input is needed first (input-required result)")
 
 typedef enum dmcp_status {
 #define DMCP__STATUS_ENUM(name, value, msg) DMCP_##name = (value),
@@ -87,17 +88,17 @@ typedef enum dmcp_status {
  */
 typedef enum dmcp_reason {
     DMCP_REASON_NONE = 0,
-    DMCP_REASON_MALFORMED,      /* not a strict compact JWS, bad JSON, bad base64url */
-    DMCP_REASON_TOO_LARGE,      /* over the configured token size cap */
-    DMCP_REASON_ALGORITHM,      /* alg not allowed, or alg/key mismatch */
-    DMCP_REASON_HEADER,         /* crit, zip, b64, typ policy */
-    DMCP_REASON_UNKNOWN_KEY,    /* no key for kid / ambiguous key selection */
-    DMCP_REASON_SIGNATURE,      /* signature did not verify */
-    DMCP_REASON_EXPIRED,        /* exp + leeway <= now */
-    DMCP_REASON_NOT_YET_VALID,  /* nbf or iat in the future beyond leeway */
-    DMCP_REASON_CLAIM,          /* required claim missing or of the wrong type */
-    DMCP_REASON_ISSUER,         /* iss not accepted */
-    DMCP_REASON_AUDIENCE        /* aud does not name this resource */
+    DMCP_REASON_MALFORMED,     /* not a strict compact JWS, bad JSON, bad base64url */
+    DMCP_REASON_TOO_LARGE,     /* over the configured token size cap */
+    DMCP_REASON_ALGORITHM,     /* alg not allowed, or alg/key mismatch */
+    DMCP_REASON_HEADER,        /* crit, zip, b64, typ policy */
+    DMCP_REASON_UNKNOWN_KEY,   /* no key for kid / ambiguous key selection */
+    DMCP_REASON_SIGNATURE,     /* signature did not verify */
+    DMCP_REASON_EXPIRED,       /* exp + leeway <= now */
+    DMCP_REASON_NOT_YET_VALID, /* nbf or iat in the future beyond leeway */
+    DMCP_REASON_CLAIM,         /* required claim missing or of the wrong type */
+    DMCP_REASON_ISSUER,        /* iss not accepted */
+    DMCP_REASON_AUDIENCE       /* aud does not name this resource */
 } dmcp_reason;
 
 /*
@@ -107,12 +108,12 @@ typedef enum dmcp_reason {
  */
 typedef struct dmcp_error {
     dmcp_status status;
-    dmcp_reason reason;    /* for DMCP_E_INVALID_TOKEN */
-    int http_status;       /* HTTP status of an upstream reply, or 0 */
-    long retry_after;      /* seconds, for DMCP_E_RATE_LIMITED; 0 when unknown */
-    char message[256];     /* human-readable, NUL-terminated */
-    char code[64];         /* upstream error code (Descope errorCode), or "" */
-    char description[256]; /* upstream errorDescription, or "" */
+    dmcp_reason reason;         /* for DMCP_E_INVALID_TOKEN */
+    int http_status;            /* HTTP status of an upstream reply, or 0 */
+    long retry_after;           /* seconds, for DMCP_E_RATE_LIMITED; 0 when unknown */
+    char message[256];          /* human-readable, NUL-terminated */
+    char code[64];              /* upstream error code (Descope errorCode), or "" */
+    char description[256];      /* upstream errorDescription, or "" */
     char upstream_message[256]; /* upstream errorMessage, or "" */
 } dmcp_error;
 

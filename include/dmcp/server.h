@@ -63,6 +63,13 @@ typedef struct dmcp_completion dmcp_completion;
 #define DMCP_PROTOCOL_2025_06_18 "2025-06-18"
 #define DMCP_PROTOCOL_2025_11_25 "2025-11-25"
 #define DMCP_PROTOCOL_LATEST DMCP_PROTOCOL_2025_11_25
+/*
+ * The stateless revision. Served on the same endpoint as the session-based ones: a request
+ * whose params._meta carries "io.modelcontextprotocol/protocolVersion" is served under its
+ * rules (no session, per-request client capabilities, input-required results instead of
+ * server->client requests); an initialize opens a 2025 session as before.
+ */
+#define DMCP_PROTOCOL_2026_07_28 "2026-07-28"
 
 /* JSON-RPC 2.0 error codes (JSON-RPC §5.1). */
 #define DMCP_JSONRPC_PARSE_ERROR (-32700)
@@ -348,6 +355,24 @@ DMCP_API dmcp_status dmcp_call_log_json(dmcp_call *call, dmcp_log_level level, c
 DMCP_API dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t *params,
                                        unsigned timeout_ms, json_t **result);
 /*
+ * Under 2026-07-28 there are no server->client requests: dmcp_call_request() (and sample,
+ * elicit) answers from the client's inputResponses when the client already gave that answer
+ * (DMCP_OK, *result set), and otherwise records the request and returns DMCP_E_INPUT_REQUIRED
+ * at once. The handler should then return (any result): the runtime answers
+ * {resultType:"input_required", inputRequests, requestState} with every request recorded in
+ * that run, and runs the handler again, from the start, when the client retries with its
+ * answers. A handler written for the 2025 revisions works unchanged, provided it makes the
+ * same requests in the same order on every run. A request for a capability the client did
+ * not declare returns DMCP_E_STATE (if the handler then records nothing, the client gets
+ * -32021 naming the capability). Earlier answers travel in the HMAC-sealed requestState
+ * (dmcp_server_set_state_key()).
+ * Each request is keyed "<n>" (its order in the run) unless named here first: key names the
+ * next request made on this call (1-64 of [A-Za-z0-9_.-]); copied. No effect in 2025 mode.
+ */
+DMCP_API dmcp_status dmcp_call_set_input_key(dmcp_call *call, const char *key);
+/* True when the call is served under 2026-07-28 (input-required results instead of requests). */
+DMCP_API bool dmcp_call_is_stateless_revision(const dmcp_call *call);
+/*
  * SSE polling (MCP 2025-11-25 Transports §2.1, SEP-1699): ends this call's HTTP response now
  * with "retry: <retry_ms>"; the handler keeps running and what it sends afterwards (including
  * its result) waits for the client to resume the stream with GET + Last-Event-ID (the last 64
@@ -458,6 +483,9 @@ DMCP_API dmcp_status dmcp_contents_add_blob(dmcp_contents *c, const char *uri,
                                             const char *mime_type, const char *base64_blob);
 /* The caller (NULL on stdio or without an authorizer). Ownership: borrowed. */
 DMCP_API const dmcp_principal *dmcp_contents_principal(const dmcp_contents *c);
+/* 2026-07-28 caching hint for this answer (overrides dmcp_server_set_cache_hint()). */
+DMCP_API dmcp_status dmcp_contents_set_cache_hint(dmcp_contents *c, unsigned ttl_ms,
+                                                  bool public_scope);
 
 /*
  * Reads a resource. uri is the requested URI; variables is NULL for a static resource, or for
@@ -606,6 +634,23 @@ DMCP_API dmcp_status dmcp_server_add_prompt(dmcp_server *srv, dmcp_prompt *promp
  * changes (e.g. a handler's visibility rules).
  */
 DMCP_API dmcp_status dmcp_server_set_list_changed(dmcp_server *srv, unsigned lists);
+
+/*
+ * 2026-07-28 requestState key (HMAC-SHA256), 16..1024 bytes, copied. Default: 32 random bytes
+ * per process, so a multi-round call must come back to the same process; set the same key on
+ * every instance to let any of them continue it. A state is bound to the principal's binding
+ * key, the method and tool/prompt name, and expires after 10 minutes.
+ * Thread-safety: before dmcp_server_run*().
+ */
+DMCP_API dmcp_status dmcp_server_set_state_key(dmcp_server *srv, const void *key, size_t len);
+/*
+ * 2026-07-28 caching hints on the list results and resources/read (ttlMs, cacheScope).
+ * Default ttl_ms 0, and "private" when an authorizer is set (answers may depend on the
+ * principal), else "public". A resource read handler may override both with
+ * dmcp_contents_set_cache_hint().
+ */
+DMCP_API dmcp_status dmcp_server_set_cache_hint(dmcp_server *srv, unsigned ttl_ms,
+                                                bool public_scope);
 
 /* tools/list page size, 1..1000 (default 100). */
 DMCP_API dmcp_status dmcp_server_set_page_size(dmcp_server *srv, unsigned page_size);

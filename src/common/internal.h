@@ -21,8 +21,8 @@
 #define DMCP__ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Fills err (if non-NULL) and returns status. The message must never contain a secret. */
-dmcp_status dmcp__fail(dmcp_error *err, dmcp_status status, dmcp_reason reason,
-                       const char *fmt, ...) DMCP__PRINTF(4, 5);
+dmcp_status dmcp__fail(dmcp_error *err, dmcp_status status, dmcp_reason reason, const char *fmt,
+                       ...) DMCP__PRINTF(4, 5);
 
 /* strdup/strndup that return NULL on NULL input or allocation failure. */
 char *dmcp__strdup(const char *s);
@@ -62,6 +62,12 @@ bool dmcp__host_is_loopback(const char *host);
 
 /* Case-insensitive ASCII compare, independent of locale. */
 int dmcp__ascii_casecmp(const char *a, const char *b);
+
+/* seal.c: HMAC-SHA256 (key_len 1..1024), a constant-time compare, CSPRNG bytes (len <= 1024). */
+dmcp_status dmcp__hmac_sha256(const unsigned char *key, size_t key_len, const void *data,
+                              size_t len, unsigned char out[32]);
+bool dmcp__mac_equal(const unsigned char *a, const unsigned char *b, size_t len);
+dmcp_status dmcp__random_bytes(unsigned char *out, size_t len);
 int dmcp__ascii_ncasecmp(const char *a, const char *b, size_t n);
 
 #endif /* DMCP_INTERNAL_H */

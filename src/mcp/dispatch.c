@@ -242,6 +242,55 @@ static const struct {
     {"completion/complete", m_complete},
 };
 
+static method_fn find_method(const char *method)
+{
+    for (size_t i = 0; i < DMCP__ARRAY_LEN(methods); i++) {
+        if (strcmp(methods[i].name, method) == 0) {
+            return methods[i].fn;
+        }
+    }
+    return NULL;
+}
+
+/*
+ * A request under 2026-07-28 (the transport checked its _meta and headers): the shared
+ * registries through the same handlers, input-required results around tools/call, and
+ * resultType plus caching hints on every result.
+ */
+static json_t *dispatch26(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id,
+                          const char *method, const json_t *params)
+{
+    int code = DMCP_JSONRPC_INTERNAL_ERROR;
+    const char *message = "Internal error";
+    json_t *data = NULL;
+    json_t *res = NULL;
+    method_fn fn = dmcp__era26_method_known(method) ? find_method(method) : NULL;
+    bool mrtr_method = strcmp(method, "tools/call") == 0;
+    if (strcmp(method, "server/discover") == 0) {
+        res = dmcp__era26_discover(ctx->srv);
+    } else if (fn == NULL) {
+        code = DMCP_JSONRPC_METHOD_NOT_FOUND;
+        message = "Method not found";
+    } else if (mrtr_method && (code = dmcp__mrtr_begin(ctx->srv, mrtr, params, &message)) != 0) {
+        res = NULL;
+    } else {
+        code = DMCP_JSONRPC_INTERNAL_ERROR;
+        res = fn(ctx, id, params, &code, &message, &data);
+        if (res != NULL && mrtr_method) {
+            res = dmcp__mrtr_finish(ctx->srv, mrtr, res, &code, &message, &data);
+        }
+    }
+    if (res == NULL) {
+        if (code == DMCP_JSONRPC_RESOURCE_NOT_FOUND) {
+            code = DMCP_JSONRPC_INVALID_PARAMS; /* 2026-07-28: -32602 with data.uri */
+        }
+        return dmcp__jsonrpc_error(id, code, message, data);
+    }
+    json_decref(data);
+    dmcp__era26_decorate(ctx->srv, method, res);
+    return dmcp__jsonrpc_result(id, res);
+}
+
 json_t *dmcp__dispatch_request(dmcp__rpc_ctx *ctx, const json_t *msg)
 {
     const json_t *id = json_object_get(msg, "id");
@@ -274,6 +323,11 @@ json_t *dmcp__dispatch_request(dmcp__rpc_ctx *ctx, const json_t *msg)
             out = answer;
             goto out;
         }
+    }
+    dmcp__mrtr *mrtr = ctx->sess != NULL ? ctx->sess->mrtr : NULL;
+    if (mrtr != NULL) {
+        out = dispatch26(ctx, mrtr, id, method, params);
+        goto out;
     }
     for (size_t i = 0; i < DMCP__ARRAY_LEN(methods); i++) {
         if (strcmp(methods[i].name, method) == 0) {

@@ -129,6 +129,13 @@ static bool post_head_checks(struct MHD_Connection *c, const char *origin, enum 
             "Unsupported Media Type: Content-Type must be application/json", origin);
         return false;
     }
+    /* 2026-07-28 clients always send Mcp-Method: their version (even an unknown one, which
+     * the 2026 rules answer with -32022) is judged with the body. */
+    const char *v = dmcp__http_header(c, "MCP-Protocol-Version");
+    if (v != NULL &&
+        (strcmp(v, DMCP_PROTOCOL_2026_07_28) == 0 || dmcp__http_header(c, "Mcp-Method") != NULL)) {
+        return true;
+    }
     return dmcp__http_check_version(c, origin, ret, NULL);
 }
 
@@ -253,16 +260,52 @@ static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, c
     return true;
 }
 
+/* True for a GET/DELETE the client sends under 2026-07-28 (no sessions, no GET stream). */
+static bool is_2026(struct MHD_Connection *c)
+{
+    const char *v = dmcp__http_header(c, "MCP-Protocol-Version");
+    return v != NULL && strcmp(v, DMCP_PROTOCOL_2026_07_28) == 0;
+}
+
+/* The era adapter's door: the body (or, without one, the version header) picks the rules. */
 static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const char *method,
                               req_state *rs)
 {
-    if (strcmp(method, MHD_HTTP_METHOD_POST) == 0) {
-        return dmcp__http_post(h, c, rs, rs->principal, rs->origin);
+    const char *origin = rs->origin;
+    if (strcmp(method, MHD_HTTP_METHOD_POST) != 0) {
+        if (is_2026(c)) {
+            return dmcp__http_send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, origin, "POST, OPTIONS");
+        }
+        if (strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
+            return dmcp__http_get(h, c, rs->principal, origin);
+        }
+        return dmcp__http_delete(h, c, rs->principal, origin);
     }
-    if (strcmp(method, MHD_HTTP_METHOD_GET) == 0) {
-        return dmcp__http_get(h, c, rs->principal, rs->origin);
+    if (rs->too_large) {
+        dmcp__obs_limit(DMCP__M_LIMIT_BODY_SIZE);
+        return dmcp__http_send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Request body too large", origin);
     }
-    return dmcp__http_delete(h, c, rs->principal, rs->origin);
+    if (rs->over_budget) {
+        dmcp__obs_limit(DMCP__M_LIMIT_BUFFERED_BYTES);
+        return dmcp__http_send_json(
+            c, MHD_HTTP_SERVICE_UNAVAILABLE,
+            dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                                "Server busy: too many request bytes in flight", NULL),
+            origin, "Retry-After", "1");
+    }
+    int code = 0;
+    json_t *body = dmcp__jsonrpc_parse(rs->body.data, rs->body.len, h->srv->max_body, &code);
+    dmcp__obs_message(body);
+    if (body == NULL) {
+        return dmcp__http_send_error(
+            c, MHD_HTTP_BAD_REQUEST, code,
+            code == DMCP_JSONRPC_PARSE_ERROR ? "Parse error" : "Invalid Request", origin);
+    }
+    if (dmcp__era26_applies(dmcp__http_header(c, "MCP-Protocol-Version"), body)) {
+        return dmcp__http_post26(h, c, body, rs->principal, origin);
+    }
+    return dmcp__http_post(h, c, body, rs->principal, origin);
 }
 
 /* Reserves n bytes of the server-wide body budget; false when it would be exceeded. */

@@ -11,77 +11,8 @@
 
 #include "mcp/http_internal.h"
 
-/* Collects notifications of a synchronous request (sent as SSE before the response). */
-static dmcp_status collect_sink_send(dmcp__sink *sink, json_t *msg)
-{
-    json_t *arr = sink->ud;
-    if (json_array_size(arr) >= 10000) {
-        json_decref(msg);
-        return DMCP_E_TOO_LARGE;
-    }
-    return json_array_append_new(arr, msg) == 0 ? DMCP_OK : DMCP_E_NOMEM;
-}
-
-/* Answers a synchronous result: JSON, or SSE when notifications were produced. */
 static dmcp_status send_on_get_stream(dmcp__session *sess, json_t *msg);
 static const dmcp__transport http_session_transport = {send_on_get_stream};
-
-static enum MHD_Result send_answer(dmcp__http *h, struct MHD_Connection *c, json_t *answer,
-                                   json_t *notes, const char *version, const char *origin,
-                                   const char *session_id)
-{
-    (void)h;
-    if (answer == NULL) {
-        json_decref(notes);
-        /* Transports §2.1: notifications and responses only -> 202 Accepted, no body. */
-        return dmcp__http_send_empty(c, MHD_HTTP_ACCEPTED, origin, NULL);
-    }
-    if (json_array_size(notes) == 0) {
-        json_decref(notes);
-        return dmcp__http_send_json(c, MHD_HTTP_OK, answer, origin,
-                                    session_id != NULL ? "Mcp-Session-Id" : NULL, session_id);
-    }
-    /* Notifications came first: answer as one SSE body (events in order, response last). */
-    dmcp__buf b;
-    dmcp__buf_init(&b, DMCP_MAX_BODY_BYTES * 4);
-    json_array_append_new(notes, answer);
-    size_t i;
-    json_t *m;
-    unsigned long seq = 0;
-    dmcp_status rc = DMCP_OK;
-    if (version != NULL && strcmp(version, DMCP_PROTOCOL_2025_11_25) >= 0) {
-        rc = dmcp__buf_appends(&b, "id: 0-0\ndata: \n\n");
-    }
-    json_array_foreach(notes, i, m)
-    {
-        char *s = dmcp__json_dump(m, NULL);
-        if (s == NULL || rc != DMCP_OK) {
-            free(s);
-            rc = DMCP_E_NOMEM;
-            break;
-        }
-        rc = dmcp__buf_printf(&b, "id: 0-%lu\ndata: %s\n\n", ++seq, s);
-        free(s);
-    }
-    json_decref(notes);
-    if (rc != DMCP_OK) {
-        dmcp__buf_free(&b);
-        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
-                                     "Response too large", origin);
-    }
-    size_t len = 0;
-    char *data = dmcp__buf_take(&b, &len);
-    struct MHD_Response *r = dmcp__http_buffer(data, len, "text/event-stream");
-    if (r == NULL) {
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    dmcp__http_cors(r, origin);
-    if (session_id != NULL) {
-        MHD_add_response_header(r, "Mcp-Session-Id", session_id);
-    }
-    return dmcp__http_queue(c, MHD_HTTP_OK, r);
-}
 
 static bool binding_matches(const dmcp__session *s, const dmcp_principal *p)
 {
@@ -147,33 +78,18 @@ static bool is_initialize(const json_t *body)
            dmcp__jsonrpc_classify(body, &id) == DMCP__MSG_REQUEST;
 }
 
-enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_state *rs,
+enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, json_t *body,
                                 const dmcp_principal *p, const char *origin)
 {
     dmcp_server *srv = h->srv;
     enum MHD_Result ret = MHD_NO;
-    if (rs->too_large) {
-        dmcp__obs_limit(DMCP__M_LIMIT_BODY_SIZE);
-        return dmcp__http_send_error(c, HTTP_CONTENT_TOO_LARGE, DMCP_JSONRPC_INVALID_REQUEST,
-                                     "Request body too large", origin);
-    }
-    if (rs->over_budget) {
-        dmcp__obs_limit(DMCP__M_LIMIT_BUFFERED_BYTES);
-        return dmcp__http_send_json(
-            c, MHD_HTTP_SERVICE_UNAVAILABLE,
-            dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
-                                "Server busy: too many request bytes in flight", NULL),
-            origin, "Retry-After", "1");
-    }
-    /* Supported or absent: post_head_checks() refused anything else. */
+    /* Supported or absent, unless it was let through for the 2026 rules (a request with
+     * Mcp-Method) and the body turned out not to be one. */
     const char *hv = dmcp__http_header(c, "MCP-Protocol-Version");
-    int code = 0;
-    json_t *body = dmcp__jsonrpc_parse(rs->body.data, rs->body.len, srv->max_body, &code);
-    dmcp__obs_message(body);
-    if (body == NULL) {
-        return dmcp__http_send_error(
-            c, MHD_HTTP_BAD_REQUEST, code,
-            code == DMCP_JSONRPC_PARSE_ERROR ? "Parse error" : "Invalid Request", origin);
+    if (hv != NULL && !dmcp__version_supported(hv)) {
+        json_decref(body);
+        return dmcp__http_send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Bad Request: Unsupported protocol version", origin);
     }
     bool init = is_initialize(body);
     dmcp__session *sess = NULL;
@@ -247,7 +163,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
     memcpy(version, vsrc, vlen);
     version[vlen] = '\0';
     json_t *notes = json_array();
-    dmcp__sink sink = {collect_sink_send, notes, false, NULL};
+    dmcp__sink sink = {dmcp__collect_sink_send, notes, false, NULL};
     dmcp__rpc_ctx ctx = {srv, sess, p, version, srv->stateless, false, &sink};
 
     if (json_is_array(body) && !dmcp__version_allows_batch(version)) {
@@ -290,7 +206,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
             goto out;
         }
         if (st != DMCP_OK && json_is_object(body)) {
-            ret = send_answer(h, c, answer, notes, version, origin, NULL);
+            ret = dmcp__http_send_answer(c, answer, notes, version, origin, NULL);
             notes = NULL;
             goto out;
         }
@@ -321,7 +237,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_sta
             new_sid = NULL;
         }
     }
-    ret = send_answer(h, c, answer, notes, version, origin, new_sid);
+    ret = dmcp__http_send_answer(c, answer, notes, version, origin, new_sid);
     notes = NULL;
 out:
     json_decref(notes);

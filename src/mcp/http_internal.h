@@ -5,6 +5,7 @@
  *   http_io.c    responses (JSON, errors, authorizer responses, CORS) and the pure header checks
  *   sse.c        SSE stream objects, resumable POST streams, live-stream workers
  *   http_era25.c the 2025 session-based revisions over HTTP: sessions, POST/GET/DELETE
+ *   http_era26.c the stateless 2026-07-28 revision over HTTP (rules in era26.c)
  * http.c calls the era files; the era files call sse.c and http_io.c; nothing calls back up.
  * The MCP layers below (dispatch, outbound) reach a session's transport only through
  * dmcp__transport (mcp_internal.h).
@@ -166,6 +167,13 @@ enum MHD_Result dmcp__http_send_empty(struct MHD_Connection *c, unsigned status,
 /* Sends an authorizer's response (takes it). */
 enum MHD_Result dmcp__http_send_custom(struct MHD_Connection *c, dmcp_http_response *hr,
                                        const char *origin);
+/* Collects notifications of a synchronous request (sink ud: a JSON array). */
+dmcp_status dmcp__collect_sink_send(dmcp__sink *sink, json_t *msg);
+/* Answers a synchronous result (takes answer and notes): 202 when answer is NULL, JSON, or
+ * one SSE body when notifications came first. session_id: Mcp-Session-Id to add, or NULL. */
+enum MHD_Result dmcp__http_send_answer(struct MHD_Connection *c, json_t *answer, json_t *notes,
+                                       const char *version, const char *origin,
+                                       const char *session_id);
 /* Requests in flight (+1/-1); wakes a draining stop at zero. */
 void dmcp__http_active_add(dmcp__http *h, int d);
 
@@ -200,7 +208,8 @@ enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmc
  * *value (may be NULL) receives the header, supported or absent (NULL). */
 bool dmcp__http_check_version(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret,
                               const char **value);
-enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, req_state *rs,
+/* A parsed POST body (taken) under the 2025 rules. */
+enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, json_t *body,
                                 const dmcp_principal *p, const char *origin);
 enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
                                const char *origin);
@@ -227,5 +236,11 @@ enum MHD_Result dmcp__http_send_health(dmcp__http *h, struct MHD_Connection *c,
                                        const char *method, bool readiness);
 dmcp_status dmcp__http_metrics_start(dmcp__http *h, dmcp_error *err);
 void dmcp__http_metrics_stop(dmcp__http *h);
+
+/* ---- http_era26.c ---- */
+
+/* A parsed POST body (taken) under the 2026-07-28 rules. */
+enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
+                                  const dmcp_principal *p, const char *origin);
 
 #endif /* DMCP_MCP_HTTP_INTERNAL_H */

@@ -156,6 +156,74 @@ void dmcp__http_active_add(dmcp__http *h, int d)
     }
 }
 
+/* Collects notifications of a synchronous request (sent as SSE before the response). */
+dmcp_status dmcp__collect_sink_send(dmcp__sink *sink, json_t *msg)
+{
+    json_t *arr = sink->ud;
+    if (json_array_size(arr) >= 10000) {
+        json_decref(msg);
+        return DMCP_E_TOO_LARGE;
+    }
+    return json_array_append_new(arr, msg) == 0 ? DMCP_OK : DMCP_E_NOMEM;
+}
+
+/* Answers a synchronous result: JSON, or SSE when notifications were produced. */
+enum MHD_Result dmcp__http_send_answer(struct MHD_Connection *c, json_t *answer, json_t *notes,
+                                       const char *version, const char *origin,
+                                       const char *session_id)
+{
+    if (answer == NULL) {
+        json_decref(notes);
+        /* Transports §2.1: notifications and responses only -> 202 Accepted, no body. */
+        return dmcp__http_send_empty(c, MHD_HTTP_ACCEPTED, origin, NULL);
+    }
+    if (json_array_size(notes) == 0) {
+        json_decref(notes);
+        return dmcp__http_send_json(c, MHD_HTTP_OK, answer, origin,
+                                    session_id != NULL ? "Mcp-Session-Id" : NULL, session_id);
+    }
+    /* Notifications came first: answer as one SSE body (events in order, response last). */
+    dmcp__buf b;
+    dmcp__buf_init(&b, DMCP_MAX_BODY_BYTES * 4);
+    json_array_append_new(notes, answer);
+    size_t i;
+    json_t *m;
+    unsigned long seq = 0;
+    dmcp_status rc = DMCP_OK;
+    if (version != NULL && strcmp(version, DMCP_PROTOCOL_2025_11_25) >= 0) {
+        rc = dmcp__buf_appends(&b, "id: 0-0\ndata: \n\n");
+    }
+    json_array_foreach(notes, i, m)
+    {
+        char *s = dmcp__json_dump(m, NULL);
+        if (s == NULL || rc != DMCP_OK) {
+            free(s);
+            rc = DMCP_E_NOMEM;
+            break;
+        }
+        rc = dmcp__buf_printf(&b, "id: 0-%lu\ndata: %s\n\n", ++seq, s);
+        free(s);
+    }
+    json_decref(notes);
+    if (rc != DMCP_OK) {
+        dmcp__buf_free(&b);
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Response too large", origin);
+    }
+    size_t len = 0;
+    char *data = dmcp__buf_take(&b, &len);
+    struct MHD_Response *r = dmcp__http_buffer(data, len, "text/event-stream");
+    if (r == NULL) {
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
+    dmcp__http_cors(r, origin);
+    if (session_id != NULL) {
+        MHD_add_response_header(r, "Mcp-Session-Id", session_id);
+    }
+    return dmcp__http_queue(c, MHD_HTTP_OK, r);
+}
+
 /* ---------------------------------------------------------------------------------------- */
 /* Host / Origin (Transports §2.0.1, DNS rebinding)                                         */
 /* ---------------------------------------------------------------------------------------- */

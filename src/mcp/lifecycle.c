@@ -40,7 +40,7 @@ bool dmcp__version_allows_batch(const char *v)
     return v != NULL && strcmp(v, DMCP_PROTOCOL_2025_03_26) == 0;
 }
 
-static json_t *capabilities(const dmcp_server *srv)
+json_t *dmcp__server_capabilities(const dmcp_server *srv)
 {
     json_t *caps = json_object();
     if (caps == NULL) {
@@ -113,7 +113,7 @@ json_t *dmcp__lifecycle_initialize(dmcp_server *srv, dmcp__session *sess, const 
         json_object_set_new(si, "title", json_string(srv->title)); /* 06-18+ BaseMetadata */
     }
     json_object_set_new(res, "protocolVersion", json_string(version));
-    json_object_set_new(res, "capabilities", capabilities(srv));
+    json_object_set_new(res, "capabilities", dmcp__server_capabilities(srv));
     json_object_set_new(res, "serverInfo", si);
     if (srv->instructions != NULL) {
         json_object_set_new(res, "instructions", json_string(srv->instructions));

@@ -119,6 +119,7 @@ struct dmcp__session {
     json_int_t next_out_id; /* ids of server->client requests */
     bool no_answers;        /* the client can no longer answer (stdio EOF, session ended) */
     const dmcp__transport *transport; /* the owning transport's interface, or NULL */
+    struct dmcp__mrtr *mrtr;          /* 2026-07-28 request (transient session; owned), or NULL */
     struct dmcp__session *next;       /* hash chain */
 };
 
@@ -230,6 +231,11 @@ struct dmcp_server {
     struct dmcp__accesslog *access_log; /* open while the server runs */
     unsigned shutdown_timeout;
     char *tls_cert, *tls_key;
+    /* 2026-07-28 */
+    unsigned char state_key[1024]; /* requestState HMAC key (dmcp_server_set_state_key) */
+    size_t state_key_len;
+    json_int_t cache_ttl_ms; /* caching hints (dmcp_server_set_cache_hint) */
+    int cache_public;        /* -1: public without an authorizer, private with one */
     /* runtime state */
     atomic_bool started;
     atomic_bool stopping;
@@ -366,6 +372,62 @@ json_t *dmcp__lifecycle_initialize(dmcp_server *srv, dmcp__session *sess, const 
  */
 int dmcp__lifecycle_gate(const dmcp__session *sess, const char *method, bool stateless,
                          const char **message);
+
+/* Capabilities object of the server (initialize, server/discover). */
+json_t *dmcp__server_capabilities(const dmcp_server *srv);
+
+/* ---- era26.c (era adapter: the stateless 2026-07-28 revision) ---- */
+
+#define DMCP__JSONRPC_HEADER_MISMATCH (-32020)
+#define DMCP__JSONRPC_MISSING_CAPABILITY (-32021)
+#define DMCP__JSONRPC_UNSUPPORTED_VERSION (-32022)
+
+/* The request headers the 2026 rules look at (raw values; NULL when absent). */
+typedef struct dmcp__era26_headers {
+    const char *version; /* MCP-Protocol-Version */
+    const char *method;  /* Mcp-Method */
+    const char *name;    /* Mcp-Name */
+} dmcp__era26_headers;
+
+/* Input-required results of one 2026 request (hung on its transient session). */
+typedef struct dmcp__mrtr {
+    char *binding; /* principal binding key, or NULL */
+    char *method;
+    char *name;       /* tool/prompt name or uri, or NULL */
+    json_t *answers;  /* key -> the client's answer (requestState + inputResponses) */
+    json_t *requests; /* key -> {method, params}: asked in this run */
+    json_t *missing;  /* capability -> {}: needed but not declared */
+    json_t *used;     /* keys this run asked (answered or not), or NULL */
+    unsigned seq;
+    char next_key[65];
+} dmcp__mrtr;
+
+/* True when a POST is served under 2026-07-28 (its header or its _meta says so). */
+bool dmcp__era26_applies(const char *header_version, const json_t *body);
+bool dmcp__era26_method_known(const char *method);
+/* A header value trimmed and, in the =?base64?...?= form, decoded. NULL with *invalid set
+ * for bad base64; NULL for raw NULL. Caller frees. */
+char *dmcp__era26_header_value(const char *raw, bool *invalid);
+/* The checks before dispatch (§6): 0, or a JSON-RPC code with *http, *message, *data. */
+int dmcp__era26_check(const json_t *msg, const dmcp__era26_headers *h, unsigned *http,
+                      const char **message, json_t **data);
+/* Fills a transient session from the request's _meta (caps, info, log level). */
+void dmcp__era26_prepare_session(dmcp__session *sess, const json_t *msg);
+json_t *dmcp__era26_discover(const dmcp_server *srv);
+/* resultType and the caching hints on a result of method (in place). */
+void dmcp__era26_decorate(const dmcp_server *srv, const char *method, json_t *result);
+/* Reads requestState (verified) and inputResponses: 0, or a JSON-RPC code and *message. */
+int dmcp__mrtr_begin(const dmcp_server *srv, dmcp__mrtr *m, const json_t *params,
+                     const char **message);
+dmcp__mrtr *dmcp__mrtr_new(const char *binding, const char *method, const char *name);
+void dmcp__mrtr_free(dmcp__mrtr *m);
+/* A handler's result (taken) -> the answer: itself, an input-required result, or NULL with
+ * an error (-32021 when it gave up for want of an undeclared capability). */
+json_t *dmcp__mrtr_finish(const dmcp_server *srv, dmcp__mrtr *m, json_t *result, int *code,
+                          const char **message, json_t **data);
+/* dmcp_call_request under 2026-07-28 (cap: the client capability needed, or NULL). */
+dmcp_status dmcp__mrtr_request(dmcp_call *call, const char *method, const char *cap,
+                               const json_t *params, json_t **result);
 
 /* ---- dispatch.c ---- */
 

@@ -84,6 +84,10 @@ dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t 
         return DMCP_E_INVALID_ARG;
     }
     dmcp__session *sess = call->sess;
+    if (sess != NULL && sess->mrtr != NULL) {
+        /* 2026-07-28: no server->client requests; input-required results instead. */
+        return dmcp__mrtr_request(call, method, cap, params, result);
+    }
     /* Only a live stream (or stdio) delivers the request while the handler waits; a buffered
      * answer would hold it back until the handler returned, i.e. until the timeout. */
     if (sess == NULL || call->stateless || call->sink == NULL || !call->sink->live) {

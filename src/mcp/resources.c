@@ -38,6 +38,8 @@ struct dmcp_resource_template {
 struct dmcp_contents {
     json_t *items;
     const dmcp_principal *principal;
+    long ttl_ms; /* -1: the server's default */
+    bool public_scope;
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -679,6 +681,16 @@ dmcp_status dmcp_contents_add_blob(dmcp_contents *c, const char *uri, const char
     return add_contents(c, uri, mime_type, "blob", base64_blob);
 }
 
+dmcp_status dmcp_contents_set_cache_hint(dmcp_contents *c, unsigned ttl_ms, bool public_scope)
+{
+    if (c == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    c->ttl_ms = (long)ttl_ms;
+    c->public_scope = public_scope;
+    return DMCP_OK;
+}
+
 const dmcp_principal *dmcp_contents_principal(const dmcp_contents *c)
 {
     return c != NULL ? c->principal : NULL;
@@ -810,7 +822,7 @@ json_t *dmcp__resources_read(const dmcp_server *srv, const dmcp_principal *princ
     if (!resolve(srv, uri, &r, &t, &vars)) {
         return not_found(uri, code, message, data);
     }
-    dmcp_contents c = {json_array(), principal};
+    dmcp_contents c = {json_array(), principal, -1, false};
     if (c.items == NULL) {
         json_decref(vars);
         return oom(code, message);
@@ -842,6 +854,10 @@ json_t *dmcp__resources_read(const dmcp_server *srv, const dmcp_principal *princ
         return oom(code, message);
     }
     json_object_set_new(res, "contents", c.items);
+    if (c.ttl_ms >= 0) {
+        json_object_set_new(res, "ttlMs", json_integer(c.ttl_ms));
+        json_object_set_new(res, "cacheScope", json_string(c.public_scope ? "public" : "private"));
+    }
     return res;
 }
 

@@ -30,6 +30,12 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->endpoint = dmcp__strdup("/mcp");
     s->listen_port = 8080;
     s->page_size = 100;
+    s->cache_public = -1;
+    s->state_key_len = 32;
+    if (dmcp__random_bytes(s->state_key, s->state_key_len) != DMCP_OK) {
+        free(s);
+        return DMCP_E_INTERNAL;
+    }
     s->get_stream = true;
     s->heartbeat = 15;
     s->threads = 4;
@@ -161,6 +167,31 @@ dmcp_status dmcp_server_set_list_changed(dmcp_server *srv, unsigned lists)
         return DMCP_E_INVALID_ARG;
     }
     srv->list_changed = lists;
+    return DMCP_OK;
+}
+
+dmcp_status dmcp_server_set_state_key(dmcp_server *srv, const void *key, size_t len)
+{
+    dmcp_status st = check_cfg(srv);
+    if (st != DMCP_OK) {
+        return st;
+    }
+    if (key == NULL || len < 16 || len > sizeof(srv->state_key)) {
+        return DMCP_E_INVALID_ARG;
+    }
+    memcpy(srv->state_key, key, len);
+    srv->state_key_len = len;
+    return DMCP_OK;
+}
+
+dmcp_status dmcp_server_set_cache_hint(dmcp_server *srv, unsigned ttl_ms, bool public_scope)
+{
+    dmcp_status st = check_cfg(srv);
+    if (st != DMCP_OK) {
+        return st;
+    }
+    srv->cache_ttl_ms = (json_int_t)ttl_ms;
+    srv->cache_public = public_scope ? 1 : 0;
     return DMCP_OK;
 }
 

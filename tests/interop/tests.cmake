@@ -35,6 +35,12 @@ dmcp_interop_test(interop.conformance
   ${_interop_dir}/conformance/run.sh)
 dmcp_interop_test(interop.conformance.auth
   ${_interop_dir}/conformance/run.sh --auth)
+# conformance 0.2.0-alpha.12: --requirements 2025-11-25 and 2026-07-28 (the stateless
+# revision) against the same binary and endpoint.
+dmcp_interop_test(interop.conformance.next
+  ${_interop_dir}/conformance/run.sh --next)
+dmcp_interop_test(interop.conformance.next.auth
+  ${_interop_dir}/conformance/run.sh --next --auth)
 
 # Two-second smoke of the HTTP benchmark (bench/http/run.sh): the machinery works and both
 # servers answer every request correctly under load. Not a performance assertion.

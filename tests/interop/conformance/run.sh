@@ -5,6 +5,11 @@
 #   run.sh          every scored (active) server scenario for spec versions 2025-06-18 and
 #                   2025-11-25 — no expected-failures list: any failure fails the run — then the
 #                   pending scenarios, reported without failing.
+#   run.sh --next   the same binary against conformance 0.2.0-alpha.12 (npm alias
+#                   "conformance-next"): --requirements 2025-11-25, then --requirements
+#                   2026-07-28 (the stateless revision, on the same endpoint). The 2026 run uses
+#                   baseline-2026.yml: the scored scenarios not passed yet, by name (the suite
+#                   fails the run when one of them starts passing, so the list cannot go stale).
 #   run.sh --auth   the same with auth switched on in the server (--well-known-url of a loopback
 #                   oidc-provider, --mcp-server-url), the suite reaching it through
 #                   auth-proxy.mjs, which adds a valid bearer token and keeps Host intact. First
@@ -23,12 +28,17 @@ suite="$here/node_modules/@modelcontextprotocol/conformance/dist/index.js"
 versions=(2025-06-18 2025-11-25)
 
 auth=0
+next=0
 for arg in "$@"; do
   case "$arg" in
     --auth) auth=1 ;;
-    *) echo "usage: run.sh [--auth]" >&2; exit 2 ;;
+    --next) next=1 ;;
+    *) echo "usage: run.sh [--auth] [--next]" >&2; exit 2 ;;
   esac
 done
+if [ "$next" -eq 1 ]; then
+  suite="$here/node_modules/conformance-next/dist/index.js"
+fi
 
 if [ ! -x "$node22" ] || [ ! -f "$suite" ]; then
   echo "SKIP: $here/node_modules is absent; run scripts/deps.sh --npm"
@@ -123,8 +133,20 @@ if [ "$auth" -eq 1 ]; then
   wait_line "$work/proxy.out" "$proxy_pid" >/dev/null || { echo "FAIL: auth proxy did not start"; cat "$work/proxy.out"; exit 1; }
 fi
 
-echo "# conformance $("$node22" -p 'require(process.argv[1]).version' "$here/node_modules/@modelcontextprotocol/conformance/package.json") on node $("$node22" --version), server $server_bin, url $url$([ "$auth" -eq 1 ] && echo ' (auth on, via auth-proxy)')"
+echo "# conformance $("$node22" -p 'require(process.argv[1]).version' "$(dirname "$(dirname "$suite")")/package.json") on node $("$node22" --version), server $server_bin, url $url$([ "$auth" -eq 1 ] && echo ' (auth on, via auth-proxy)')"
 status=0
+if [ "$next" -eq 1 ]; then
+  echo "## required scenarios, --requirements 2025-11-25"
+  if ! timeout -k 5 60 "$node22" "$suite" server --url "$url" --requirements 2025-11-25 -o "$out/r2025"; then
+    echo "FAIL: required scenarios for 2025-11-25"; status=1
+  fi
+  echo "## required scenarios, --requirements 2026-07-28 (still to do: $here/conformance/baseline-2026.yml)"
+  if ! timeout -k 5 60 "$node22" "$suite" server --url "$url" --requirements 2026-07-28 \
+       --expected-failures "$here/conformance/baseline-2026.yml" -o "$out/r2026"; then
+    echo "FAIL: required scenarios for 2026-07-28"; status=1
+  fi
+  versions=()
+fi
 for v in "${versions[@]}"; do
   echo "## scored scenarios, spec version $v"
   # Each suite run is bounded; a wedged server cannot hang ctest.
@@ -133,9 +155,11 @@ for v in "${versions[@]}"; do
     status=1
   fi
 done
-echo "## pending scenarios (reported, not scored)"
-timeout -k 5 30 "$node22" "$suite" server --url "$url" --suite pending -o "$out/pending"
-echo "# pending scenarios exit code: $? (not scored)"
+if [ "$next" -eq 0 ]; then
+  echo "## pending scenarios (reported, not scored)"
+  timeout -k 5 30 "$node22" "$suite" server --url "$url" --suite pending -o "$out/pending"
+  echo "# pending scenarios exit code: $? (not scored)"
+fi
 
 if ! kill -0 "$server_pid" 2>/dev/null; then
   echo "FAIL: conformance-server died during the run"; tail -n 30 "$work/server.log"; status=1

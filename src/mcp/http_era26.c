@@ -1,0 +1,135 @@
+/*
+ * The stateless revision 2026-07-28 over Streamable HTTP (mcp-transport.md §6): every POST
+ * stands alone. Its _meta and headers are checked (era26.c), it runs on a transient session
+ * that carries the request's client capabilities and its input-required state, and it is
+ * answered as JSON, as one SSE body (notifications first), or as a live SSE stream (progress,
+ * streaming tools). No session id, no GET stream, no DELETE, no resumption.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <microhttpd.h>
+
+#include "mcp/http_internal.h"
+
+/* HTTP status of a JSON-RPC error under 2026-07-28. */
+static unsigned status_of(int code)
+{
+    switch (code) {
+    case DMCP_JSONRPC_METHOD_NOT_FOUND:
+        return MHD_HTTP_NOT_FOUND;
+    case DMCP__JSONRPC_HEADER_MISMATCH:
+    case DMCP__JSONRPC_MISSING_CAPABILITY:
+    case DMCP__JSONRPC_UNSUPPORTED_VERSION:
+        return MHD_HTTP_BAD_REQUEST;
+    default:
+        return MHD_HTTP_OK;
+    }
+}
+
+static enum MHD_Result send_rpc_error(struct MHD_Connection *c, unsigned status, const json_t *id,
+                                      int code, const char *message, json_t *data,
+                                      const char *origin)
+{
+    return dmcp__http_send_json(c, status, dmcp__jsonrpc_error(id, code, message, data), origin,
+                                NULL, NULL);
+}
+
+enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
+                                  const dmcp_principal *p, const char *origin)
+{
+    dmcp_server *srv = h->srv;
+    enum MHD_Result ret = MHD_NO;
+    const json_t *id = NULL;
+    if (!json_is_object(body)) {
+        json_decref(body);
+        return dmcp__http_send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Invalid Request: no batches in 2026-07-28", origin);
+    }
+    dmcp__msg_kind kind = dmcp__jsonrpc_classify(body, &id);
+    if (kind == DMCP__MSG_INVALID) {
+        ret = send_rpc_error(c, MHD_HTTP_BAD_REQUEST, id, DMCP_JSONRPC_INVALID_REQUEST,
+                             "Invalid Request", NULL, origin);
+        json_decref(body);
+        return ret;
+    }
+    if (kind != DMCP__MSG_REQUEST) {
+        /* Notifications and responses have nothing to attach to without a session. */
+        json_decref(body);
+        return dmcp__http_send_empty(c, MHD_HTTP_ACCEPTED, origin, NULL);
+    }
+    dmcp__era26_headers hd = {dmcp__http_header(c, "MCP-Protocol-Version"),
+                              dmcp__http_header(c, "Mcp-Method"), dmcp__http_header(c, "Mcp-Name")};
+    unsigned http = 0;
+    const char *message = NULL;
+    json_t *data = NULL;
+    int code = dmcp__era26_check(body, &hd, &http, &message, &data);
+    if (code != 0) {
+        ret = send_rpc_error(c, http, id, code, message, data, origin);
+        json_decref(body);
+        return ret;
+    }
+    const char *method = json_string_value(json_object_get(body, "method"));
+    const json_t *params = json_object_get(body, "params");
+    const char *name = json_string_value(json_object_get(params, "name"));
+    if (strcmp(method, "resources/read") == 0) {
+        name = json_string_value(json_object_get(params, "uri"));
+    }
+    dmcp__session *sess = dmcp__session_new_local();
+    dmcp__mrtr *m = dmcp__mrtr_new(dmcp_principal_binding_key(p), method, name);
+    if (sess == NULL || m == NULL) {
+        dmcp__session_unref(sess);
+        dmcp__mrtr_free(m);
+        json_decref(body);
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Out of memory", origin);
+    }
+    sess->mrtr = m; /* the session owns it */
+    dmcp__era26_prepare_session(sess, body);
+    atomic_fetch_add(&sess->requests, 1);
+    json_t *notes = json_array();
+    dmcp__sink sink = {dmcp__collect_sink_send, notes, false, NULL};
+    dmcp__rpc_ctx ctx = {srv, sess, p, DMCP_PROTOCOL_2026_07_28, true, false, &sink};
+
+    /* Per-tool scopes, answered before dispatch (resource-server §3 step 6). */
+    dmcp_http_response *refusal = NULL;
+    json_t *answer = NULL;
+    dmcp_status st = dmcp__authorize_call(&ctx, body, &refusal, &answer);
+    if (st != DMCP_OK) {
+        if (refusal != NULL) {
+            json_decref(answer);
+            ret = dmcp__http_send_custom(c, refusal, origin);
+        } else {
+            ret = dmcp__http_send_answer(c, answer, notes, NULL, origin, NULL);
+            notes = NULL;
+        }
+        goto out;
+    }
+    ctx.authorized = true;
+    if (dmcp__wants_stream(srv, body)) {
+        pthread_mutex_lock(&h->mu);
+        bool worker_room = h->workers < MAX_STREAM_WORKERS;
+        pthread_mutex_unlock(&h->mu);
+        dmcp__stream_ticket t;
+        if (worker_room && dmcp__ticket_take(h, NULL, p, &t)) {
+            ret = dmcp__stream_start_call(h, c, &ctx, body, origin, &t);
+            goto out;
+        }
+    }
+    answer = dmcp__dispatch_request(&ctx, body);
+    const json_t *err = json_object_get(answer, "error");
+    if (err != NULL && json_array_size(notes) == 0) {
+        unsigned status = status_of((int)json_integer_value(json_object_get(err, "code")));
+        ret = dmcp__http_send_json(c, status, answer, origin, NULL, NULL);
+    } else {
+        ret = dmcp__http_send_answer(c, answer, notes, NULL, origin, NULL);
+        notes = NULL;
+    }
+out:
+    json_decref(notes);
+    json_decref(body);
+    atomic_fetch_sub(&sess->requests, 1);
+    dmcp__session_unref(sess);
+    return ret;
+}
