@@ -552,11 +552,13 @@ static dmcp_status protect(dmcp_server *srv, const char *well_known, const char 
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-/* --limit NAME=VALUE flags: parsed as they come, applied once the server exists. */
+/* The operational flags (--limit NAME=VALUE, --metrics-listen, --access-log, --log-level):
+ * parsed as they come, applied once the server exists. */
 typedef struct limit_flags {
     dmcp_limit which[DMCP_LIMIT__COUNT];
     double value[DMCP_LIMIT__COUNT];
     int n;
+    const char *metrics_listen, *access_log, *log_level;
 } limit_flags;
 
 static int limit_flag(limit_flags *lf, const char *arg)
@@ -581,6 +583,18 @@ static dmcp_status apply_limits(dmcp_server *srv, const limit_flags *lf)
             return st;
         }
     }
+    if (lf->metrics_listen != NULL &&
+        dmcp_server_set_metrics_listen(srv, lf->metrics_listen) != DMCP_OK) {
+        fprintf(stderr, "bad --metrics-listen %s (HOST:PORT)\n", lf->metrics_listen);
+        return DMCP_E_INVALID_ARG;
+    }
+    if ((lf->access_log != NULL || lf->log_level != NULL) &&
+        dmcp_server_set_access_log(srv, lf->access_log != NULL ? lf->access_log : "-",
+                                   lf->log_level) != DMCP_OK) {
+        fprintf(stderr, "bad --log-level %s (error, warn, info or debug)\n",
+                lf->log_level != NULL ? lf->log_level : "");
+        return DMCP_E_INVALID_ARG;
+    }
     return DMCP_OK;
 }
 
@@ -591,6 +605,10 @@ static void print_limits(FILE *out)
     if (dmcp_server_new("defaults", "0", &d) != DMCP_OK) {
         return;
     }
+    fprintf(out, "operations:\n"
+                 "  --metrics-listen HOST:PORT   serve /metrics, /healthz, /readyz there (off)\n"
+                 "  --access-log PATH|-          one JSON line per request (off; - = stderr)\n"
+                 "  --log-level LEVEL            error, warn, info (default) or debug\n");
     fprintf(out, "limits (--limit NAME=VALUE, repeatable; default in brackets):\n");
     for (int i = 0; i < DMCP_LIMIT__COUNT; i++) {
         fprintf(out, "  %-28s %s [%g]\n", dmcp_limit_name((dmcp_limit)i),
@@ -602,7 +620,8 @@ static void print_limits(FILE *out)
 static void usage(FILE *out)
 {
     fprintf(out, "usage: conformance-server [--listen HOST:PORT] "
-                 "[--well-known-url URL [--mcp-server-url URL]] [--limit NAME=VALUE]...\n");
+                 "[--well-known-url URL [--mcp-server-url URL]] [--limit NAME=VALUE]... "
+                 "[--metrics-listen HOST:PORT] [--access-log PATH|-] [--log-level LEVEL]\n");
 }
 
 int main(int argc, char **argv)
@@ -614,6 +633,9 @@ int main(int argc, char **argv)
                                          {"mcp-server-url", required_argument, NULL, 'u'},
                                          {"help", no_argument, NULL, 'h'},
                                          {"limit", required_argument, NULL, 'L'},
+                                         {"metrics-listen", required_argument, NULL, 'M'},
+                                         {"access-log", required_argument, NULL, 'A'},
+                                         {"log-level", required_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
     limit_flags lf = {.n = 0};
     int c;
@@ -632,6 +654,15 @@ int main(int argc, char **argv)
             if (limit_flag(&lf, optarg) != 0) {
                 return 2;
             }
+            break;
+        case 'M':
+            lf.metrics_listen = optarg;
+            break;
+        case 'A':
+            lf.access_log = optarg;
+            break;
+        case 'V':
+            lf.log_level = optarg;
             break;
         case 'h':
             usage(stdout);

@@ -313,6 +313,47 @@ try:
 finally:
     stop(proc)
 
+# ---- operations: --access-log, --log-level, --metrics-listen; no token in any log ----
+port, mport = free_port(), free_port()
+url = f"http://127.0.0.1:{port}/mcp"
+good, bad_scope, expired = mint([claims(url, "gina", "tools.call"),
+                                 claims(url, "gina", "profile"),
+                                 claims(url, "gina", "tools.call", exp_in=-3600)])
+logfile = os.path.join(tmp, "access.log")
+proc, _ = start(["--well-known-url", ISSUER, "--mcp-server-url", url, "--access-log", logfile,
+                 "--log-level", "debug", "--metrics-listen", f"127.0.0.1:{mport}"], port=port)
+try:
+    st, r, _ = request(port, "POST", "/mcp", INIT, token=good)
+    check(st == 200, "ops: initialize with a good token")
+    sid = r.getheader("Mcp-Session-Id")
+    st, _, _ = request(port, "POST", "/mcp", call("whoami", {}, 2), token=good, session=sid,
+                       headers={"MCP-Protocol-Version": "2025-11-25"})
+    st, _, _ = request(port, "POST", "/mcp", call("admin_echo", {"text": "x"}, 3), token=good,
+                       session=sid, headers={"MCP-Protocol-Version": "2025-11-25"})
+    check(st == 403, "ops: admin_echo without admin.write -> 403")
+    st, _, _ = request(port, "POST", "/mcp", INIT, token=expired)
+    check(st == 401, "ops: expired token -> 401")
+    st, _, _ = request(port, "POST", "/mcp", INIT, token=bad_scope)
+    c = http.client.HTTPConnection("127.0.0.1", mport, timeout=10)
+    c.request("GET", "/metrics")
+    mr = c.getresponse()
+    metrics = mr.read().decode()
+    c.close()
+    check(mr.status == 200 and "dmcp_token_validations_total" in metrics and
+          'reason="expired"' in metrics, "ops: /metrics on its own port counts the refusals")
+    st, _, _ = request(port, "GET", "/metrics")
+    check(st == 404, "ops: /metrics is not on the public port")
+finally:
+    stop(proc)
+with open(logfile) as f:
+    lines = [json.loads(l) for l in f if l.strip()]
+check(len(lines) >= 5 and any(l.get("user_id") == "gina" for l in lines),
+      f"ops: the access log has a JSON line per request ({len(lines)})")
+everything = open(logfile).read() + proc.stderr.read().decode(errors="replace")
+for tok in (good, bad_scope, expired):
+    for piece in [tok] + tok.split("."):
+        check(piece not in everything, "ops: no token (or token segment) in the logs")
+
 # ---- --stdio: no auth ----
 msgs = [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"},
         call("admin_echo", {"text": "local"}, 2), call("whoami", {}, 3)]
