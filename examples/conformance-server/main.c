@@ -552,69 +552,41 @@ static dmcp_status protect(dmcp_server *srv, const char *well_known, const char 
 
 /* ---- main ------------------------------------------------------------------------------- */
 
-/* The operational flags (--limit NAME=VALUE, --metrics-listen, --access-log, --log-level):
- * parsed as they come, applied once the server exists. */
-typedef struct limit_flags {
-    dmcp_limit which[DMCP_LIMIT__COUNT];
-    double value[DMCP_LIMIT__COUNT];
+/* The operational flags (--limit, --metrics-listen, --access-log, --log-level): kept as they
+ * come, applied by the library once the server exists (dmcp_server_set_option). */
+typedef struct ops_flags {
+    const char *name[64];
+    const char *value[64];
     int n;
-    const char *metrics_listen, *access_log, *log_level;
-} limit_flags;
+} ops_flags;
 
-static int limit_flag(limit_flags *lf, const char *arg)
+static int ops_flag(ops_flags *f, const char *name, const char *value)
 {
-    dmcp_limit l;
-    double v;
-    if (dmcp_limit_parse(arg, &l, &v) != DMCP_OK || lf->n >= DMCP_LIMIT__COUNT) {
-        fprintf(stderr, "unknown limit or bad value: %s (see --help)\n", arg);
+    if (f->n >= 64) {
+        fprintf(stderr, "too many operational flags\n");
         return -1;
     }
-    lf->which[lf->n] = l;
-    lf->value[lf->n++] = v;
+    f->name[f->n] = name;
+    f->value[f->n++] = value;
     return 0;
 }
 
-static dmcp_status apply_limits(dmcp_server *srv, const limit_flags *lf)
+static dmcp_status apply_ops(dmcp_server *srv, const ops_flags *f, dmcp_error *err)
 {
-    for (int i = 0; i < lf->n; i++) {
-        dmcp_status st = dmcp_server_set_limit(srv, lf->which[i], lf->value[i]);
-        if (st != DMCP_OK) {
-            fprintf(stderr, "limit %s: value out of range\n", dmcp_limit_name(lf->which[i]));
-            return st;
-        }
+    dmcp_status st = DMCP_OK;
+    for (int i = 0; st == DMCP_OK && i < f->n; i++) {
+        st = dmcp_server_set_option(srv, f->name[i], f->value[i], err);
     }
-    if (lf->metrics_listen != NULL &&
-        dmcp_server_set_metrics_listen(srv, lf->metrics_listen) != DMCP_OK) {
-        fprintf(stderr, "bad --metrics-listen %s (HOST:PORT)\n", lf->metrics_listen);
-        return DMCP_E_INVALID_ARG;
-    }
-    if ((lf->access_log != NULL || lf->log_level != NULL) &&
-        dmcp_server_set_access_log(srv, lf->access_log != NULL ? lf->access_log : "-",
-                                   lf->log_level) != DMCP_OK) {
-        fprintf(stderr, "bad --log-level %s (error, warn, info or debug)\n",
-                lf->log_level != NULL ? lf->log_level : "");
-        return DMCP_E_INVALID_ARG;
-    }
-    return DMCP_OK;
+    return st;
 }
 
-/* The limits with their defaults, for --help. */
-static void print_limits(FILE *out)
+static void print_ops_help(FILE *out)
 {
-    dmcp_server *d = NULL;
-    if (dmcp_server_new("defaults", "0", &d) != DMCP_OK) {
-        return;
+    char *help = dmcp_server_options_help();
+    if (help != NULL) {
+        fputs(help, out);
     }
-    fprintf(out, "operations:\n"
-                 "  --metrics-listen HOST:PORT   serve /metrics, /healthz, /readyz there (off)\n"
-                 "  --access-log PATH|-          one JSON line per request (off; - = stderr)\n"
-                 "  --log-level LEVEL            error, warn, info (default) or debug\n");
-    fprintf(out, "limits (--limit NAME=VALUE, repeatable; default in brackets):\n");
-    for (int i = 0; i < DMCP_LIMIT__COUNT; i++) {
-        fprintf(out, "  %-28s %s [%g]\n", dmcp_limit_name((dmcp_limit)i),
-                dmcp_limit_description((dmcp_limit)i), dmcp_server_limit(d, (dmcp_limit)i));
-    }
-    dmcp_server_free(d);
+    dmcp_free(help);
 }
 
 static void usage(FILE *out)
@@ -637,7 +609,7 @@ int main(int argc, char **argv)
                                          {"access-log", required_argument, NULL, 'A'},
                                          {"log-level", required_argument, NULL, 'V'},
                                          {NULL, 0, NULL, 0}};
-    limit_flags lf = {.n = 0};
+    ops_flags lf = {.n = 0};
     int c;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -651,22 +623,21 @@ int main(int argc, char **argv)
             server_url = optarg;
             break;
         case 'L':
-            if (limit_flag(&lf, optarg) != 0) {
+        case 'M':
+        case 'A':
+        case 'V':
+            if (ops_flag(&lf,
+                         c == 'L'   ? "limit"
+                         : c == 'M' ? "metrics-listen"
+                         : c == 'A' ? "access-log"
+                                    : "log-level",
+                         optarg) != 0) {
                 return 2;
             }
             break;
-        case 'M':
-            lf.metrics_listen = optarg;
-            break;
-        case 'A':
-            lf.access_log = optarg;
-            break;
-        case 'V':
-            lf.log_level = optarg;
-            break;
         case 'h':
             usage(stdout);
-            print_limits(stdout);
+            print_ops_help(stdout);
             return 0;
         default:
             usage(stderr);
@@ -693,7 +664,8 @@ int main(int argc, char **argv)
         rc = 2;
         goto out;
     }
-    if (apply_limits(srv, &lf) != DMCP_OK) {
+    if (apply_ops(srv, &lf, &err) != DMCP_OK) {
+        fprintf(stderr, "conformance-server: %s\n", err.message);
         rc = 2;
         goto out;
     }

@@ -111,69 +111,41 @@ static dmcp_status protect(dmcp_server *srv, const char *well_known, const char 
     return st;
 }
 
-/* The operational flags (--limit NAME=VALUE, --metrics-listen, --access-log, --log-level):
- * parsed as they come, applied once the server exists. */
-typedef struct limit_flags {
-    dmcp_limit which[DMCP_LIMIT__COUNT];
-    double value[DMCP_LIMIT__COUNT];
+/* The operational flags (--limit, --metrics-listen, --access-log, --log-level): kept as they
+ * come, applied by the library once the server exists (dmcp_server_set_option). */
+typedef struct ops_flags {
+    const char *name[64];
+    const char *value[64];
     int n;
-    const char *metrics_listen, *access_log, *log_level;
-} limit_flags;
+} ops_flags;
 
-static int limit_flag(limit_flags *lf, const char *arg)
+static int ops_flag(ops_flags *f, const char *name, const char *value)
 {
-    dmcp_limit l;
-    double v;
-    if (dmcp_limit_parse(arg, &l, &v) != DMCP_OK || lf->n >= DMCP_LIMIT__COUNT) {
-        fprintf(stderr, "unknown limit or bad value: %s (see --help)\n", arg);
+    if (f->n >= 64) {
+        fprintf(stderr, "too many operational flags\n");
         return -1;
     }
-    lf->which[lf->n] = l;
-    lf->value[lf->n++] = v;
+    f->name[f->n] = name;
+    f->value[f->n++] = value;
     return 0;
 }
 
-static dmcp_status apply_limits(dmcp_server *srv, const limit_flags *lf)
+static dmcp_status apply_ops(dmcp_server *srv, const ops_flags *f, dmcp_error *err)
 {
-    for (int i = 0; i < lf->n; i++) {
-        dmcp_status st = dmcp_server_set_limit(srv, lf->which[i], lf->value[i]);
-        if (st != DMCP_OK) {
-            fprintf(stderr, "limit %s: value out of range\n", dmcp_limit_name(lf->which[i]));
-            return st;
-        }
+    dmcp_status st = DMCP_OK;
+    for (int i = 0; st == DMCP_OK && i < f->n; i++) {
+        st = dmcp_server_set_option(srv, f->name[i], f->value[i], err);
     }
-    if (lf->metrics_listen != NULL &&
-        dmcp_server_set_metrics_listen(srv, lf->metrics_listen) != DMCP_OK) {
-        fprintf(stderr, "bad --metrics-listen %s (HOST:PORT)\n", lf->metrics_listen);
-        return DMCP_E_INVALID_ARG;
-    }
-    if ((lf->access_log != NULL || lf->log_level != NULL) &&
-        dmcp_server_set_access_log(srv, lf->access_log != NULL ? lf->access_log : "-",
-                                   lf->log_level) != DMCP_OK) {
-        fprintf(stderr, "bad --log-level %s (error, warn, info or debug)\n",
-                lf->log_level != NULL ? lf->log_level : "");
-        return DMCP_E_INVALID_ARG;
-    }
-    return DMCP_OK;
+    return st;
 }
 
-/* The limits with their defaults, for --help. */
-static void print_limits(FILE *out)
+static void print_ops_help(FILE *out)
 {
-    dmcp_server *d = NULL;
-    if (dmcp_server_new("defaults", "0", &d) != DMCP_OK) {
-        return;
+    char *help = dmcp_server_options_help();
+    if (help != NULL) {
+        fputs(help, out);
     }
-    fprintf(out, "operations:\n"
-                 "  --metrics-listen HOST:PORT   serve /metrics, /healthz, /readyz there (off)\n"
-                 "  --access-log PATH|-          one JSON line per request (off; - = stderr)\n"
-                 "  --log-level LEVEL            error, warn, info (default) or debug\n");
-    fprintf(out, "limits (--limit NAME=VALUE, repeatable; default in brackets):\n");
-    for (int i = 0; i < DMCP_LIMIT__COUNT; i++) {
-        fprintf(out, "  %-28s %s [%g]\n", dmcp_limit_name((dmcp_limit)i),
-                dmcp_limit_description((dmcp_limit)i), dmcp_server_limit(d, (dmcp_limit)i));
-    }
-    dmcp_server_free(d);
+    dmcp_free(help);
 }
 
 int main(int argc, char **argv)
@@ -191,7 +163,7 @@ int main(int argc, char **argv)
                                          {"log-level", required_argument, NULL, 'V'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
-    limit_flags lf = {.n = 0};
+    ops_flags lf = {.n = 0};
     const char *listen = "127.0.0.1:8080", *well_known = getenv("DESCOPE_MCP_WELL_KNOWN_URL");
     const char *server_url = getenv("MCP_SERVER_URL");
     char *scopes[64];
@@ -227,18 +199,17 @@ int main(int argc, char **argv)
             }
             goto usage;
         case 'L':
-            if (limit_flag(&lf, optarg) != 0) {
+        case 'M':
+        case 'A':
+        case 'V':
+            if (ops_flag(&lf,
+                         c == 'L'   ? "limit"
+                         : c == 'M' ? "metrics-listen"
+                         : c == 'A' ? "access-log"
+                                    : "log-level",
+                         optarg) != 0) {
                 return 2;
             }
-            break;
-        case 'M':
-            lf.metrics_listen = optarg;
-            break;
-        case 'A':
-            lf.access_log = optarg;
-            break;
-        case 'V':
-            lf.log_level = optarg;
             break;
         case 'h':
         default:
@@ -251,7 +222,7 @@ int main(int argc, char **argv)
                     "       %s --stdio\n",
                     argv[0], argv[0]);
             if (c == 'h') {
-                print_limits(stdout);
+                print_ops_help(stdout);
                 return 0;
             }
             return 2;
@@ -268,6 +239,7 @@ int main(int argc, char **argv)
     dmcp_server *srv = NULL;
     dmcp_validator *v = NULL;
     dmcp_error err = {0};
+    bool usage_error = false; /* a bad operational flag: exit 2 like any usage error */
     dmcp_status st = dmcp_server_new("mcp-echo-server", "0.1.0", &srv);
     if (st == DMCP_OK) {
         st = add(srv, "echo", "Echoes the text back", echo, TEXT_SCHEMA, NULL);
@@ -286,7 +258,8 @@ int main(int argc, char **argv)
             st = dmcp_server_set_listen_string(srv, listen);
         }
         if (st == DMCP_OK) {
-            st = apply_limits(srv, &lf);
+            st = apply_ops(srv, &lf, &err);
+            usage_error = st != DMCP_OK;
         }
         if (st == DMCP_OK) {
             st = dmcp_server_set_stateless(srv, stateless);
@@ -313,5 +286,5 @@ int main(int argc, char **argv)
     }
     dmcp_server_free(srv); /* before the validator, which the authorizer borrows */
     dmcp_validator_free(v);
-    return st == DMCP_OK ? 0 : 1;
+    return st == DMCP_OK ? 0 : (usage_error ? 2 : 1);
 }

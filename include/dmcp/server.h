@@ -753,6 +753,18 @@ DMCP_API dmcp_status dmcp_server_set_metrics_listen(dmcp_server *srv, const char
 DMCP_API unsigned dmcp_server_metrics_port(const dmcp_server *srv);
 DMCP_API dmcp_status dmcp_server_set_access_log(dmcp_server *srv, const char *path,
                                                 const char *level);
+/*
+ * The operational command-line options every server built on the SDK can offer, handled in one
+ * place: "limit" (NAME=VALUE, repeatable), "metrics-listen" (HOST:PORT), "access-log" (PATH,
+ * or - for stderr) and "log-level" (error, warn, info or debug; alone it logs to stderr).
+ * dmcp_server_set_option applies one, before the server starts; a bad option or value is
+ * DMCP_E_INVALID_ARG with a message in err naming both. dmcp_server_options_help returns their
+ * usage lines with the defaults, for --help (NULL when out of memory).
+ * Ownership: the help text is new, release with dmcp_free(). Thread-safety: as the setters.
+ */
+DMCP_API dmcp_status dmcp_server_set_option(dmcp_server *srv, const char *option,
+                                            const char *value, dmcp_error *err);
+DMCP_API char *dmcp_server_options_help(void);
 /* Request body cap (default and maximum DMCP_MAX_BODY_BYTES; 413 above). */
 DMCP_API dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes);
 /* Request body bytes held at once by all requests together (default

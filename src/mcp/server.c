@@ -54,6 +54,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->lim[DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION] = 64;
     s->shutdown_timeout = 10;
     s->health = true;
+    s->access_log_level = DMCP__LOG_INFO;
     pthread_mutex_init(&s->stdio_mu, NULL);
     atomic_init(&s->started, false);
     atomic_init(&s->stopping, false);
@@ -336,6 +337,9 @@ dmcp_status dmcp_server_set_access_log(dmcp_server *srv, const char *path, const
         }
     }
     char *copy = NULL;
+    if (path != NULL && (*path == '\0' || strlen(path) > 4096)) {
+        return DMCP_E_INVALID_ARG;
+    }
     if (path != NULL && (copy = dmcp__strdup(path)) == NULL) {
         return DMCP_E_NOMEM;
     }
@@ -722,4 +726,68 @@ dmcp_status dmcp_server_run(dmcp_server *srv, dmcp_error *err)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return st;
+}
+
+dmcp_status dmcp_server_set_option(dmcp_server *srv, const char *option, const char *value,
+                                   dmcp_error *err)
+{
+    if (srv == NULL || option == NULL || value == NULL) {
+        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE, "missing argument");
+    }
+    dmcp_status st = DMCP_E_INVALID_ARG;
+    const char *expect = "";
+    if (strcmp(option, "limit") == 0) {
+        dmcp_limit l;
+        double v;
+        expect = "NAME=VALUE with a name from --help and a value in its range";
+        st = dmcp_limit_parse(value, &l, &v);
+        if (st == DMCP_OK) {
+            st = dmcp_server_set_limit(srv, l, v);
+        }
+    } else if (strcmp(option, "metrics-listen") == 0) {
+        expect = "HOST:PORT";
+        st = dmcp_server_set_metrics_listen(srv, value);
+    } else if (strcmp(option, "access-log") == 0) {
+        expect = "a file path, or - for stderr";
+        st = dmcp_server_set_access_log(
+            srv, value, dmcp__accesslog_level_name((dmcp__accesslog_level)srv->access_log_level));
+    } else if (strcmp(option, "log-level") == 0) {
+        expect = "error, warn, info or debug";
+        st = dmcp_server_set_access_log(
+            srv, srv->access_log_path != NULL ? srv->access_log_path : "-", value);
+    } else {
+        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE, "unknown option --%s", option);
+    }
+    if (st == DMCP_E_INVALID_ARG) {
+        return dmcp__fail(err, st, DMCP_REASON_NONE, "--%s %s: expected %s", option, value, expect);
+    }
+    return st != DMCP_OK
+               ? dmcp__fail(err, st, DMCP_REASON_NONE, "--%s: %s", option, dmcp_strerror(st))
+               : DMCP_OK;
+}
+
+char *dmcp_server_options_help(void)
+{
+    dmcp__buf b;
+    dmcp__buf_init(&b, 64 * 1024);
+    dmcp_server *d = NULL;
+    dmcp_status st = dmcp_server_new("defaults", "0", &d);
+    if (st == DMCP_OK) {
+        st = dmcp__buf_appends(
+            &b, "operations:\n"
+                "  --metrics-listen HOST:PORT   serve /metrics, /healthz, /readyz there (off)\n"
+                "  --access-log PATH|-          one JSON line per request (off; - = stderr)\n"
+                "  --log-level LEVEL            error, warn, info (default) or debug\n"
+                "limits (--limit NAME=VALUE, repeatable; default in brackets):\n");
+    }
+    for (int i = 0; st == DMCP_OK && i < DMCP_LIMIT__COUNT; i++) {
+        st = dmcp__buf_printf(&b, "  %-28s %s [%g]\n", limit_info[i].name, limit_info[i].what,
+                              dmcp_server_limit(d, (dmcp_limit)i));
+    }
+    dmcp_server_free(d);
+    if (st != DMCP_OK) {
+        dmcp__buf_free(&b);
+        return NULL;
+    }
+    return dmcp__buf_take(&b, NULL);
 }
