@@ -7,4 +7,4 @@ target_link_libraries(cli_mint_tool PRIVATE dmcp_mint dmcp_warnings)
 add_test(NAME cli.validate
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/cli_test.py
                  $<TARGET_FILE:descope-mcp> $<TARGET_FILE:cli_mint_tool>)
-set_tests_properties(cli.validate PROPERTIES TIMEOUT 120)
+set_tests_properties(cli.validate PROPERTIES TIMEOUT 600)

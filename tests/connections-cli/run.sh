@@ -20,7 +20,7 @@ unset DESCOPE_BASE_URL
 # an environment proxy must not capture the loopback fake
 export no_proxy=127.0.0.1,localhost NO_PROXY=127.0.0.1,localhost
 
-"$FAKE" --port-file "$work/port" --lifetime 90 &
+"$FAKE" --port-file "$work/port" --lifetime 600 &
 fpid=$!
 for _ in $(seq 1 100); do [ -s "$work/port" ] && break; sleep 0.1; done
 [ -s "$work/port" ] || { echo "fake did not start"; exit 1; }

@@ -6,4 +6,4 @@ target_link_libraries(fake_descope PRIVATE PkgConfig::MHD PkgConfig::JANSSON dmc
 add_test(NAME cli.connection_token
          COMMAND bash ${CMAKE_CURRENT_LIST_DIR}/run.sh $<TARGET_FILE:descope-mcp>
                  $<TARGET_FILE:fake_descope>)
-set_tests_properties(cli.connection_token PROPERTIES TIMEOUT 120)
+set_tests_properties(cli.connection_token PROPERTIES TIMEOUT 600)
