@@ -268,6 +268,12 @@ DMCP_API void dmcp_token_free(dmcp_token *t);
 /* All claims of the payload as a JSON object, built on first use; NULL only when out of
  * memory. Borrowed: do not modify. */
 DMCP_API const json_t *dmcp_token_claims(const dmcp_token *t);
+/* The same claims as compact JSON text, keys in their order: the bytes
+ * json_dumps(dmcp_token_claims(t), JSON_COMPACT | JSON_PRESERVE_ORDER) gives, written in one
+ * pass from the signed payload without building the object (which is only built when the pass
+ * leaves a case to jansson). *len (may be NULL) gets the length. NULL when out of memory.
+ * Ownership: new, release with dmcp_free(). Thread-safety: any thread. */
+DMCP_API char *dmcp_token_claims_json(const dmcp_token *t, size_t *len);
 /* dsub if present, else sub; NULL if neither. */
 DMCP_API const char *dmcp_token_user_id(const dmcp_token *t);
 DMCP_API const char *dmcp_token_subject(const dmcp_token *t);

@@ -5,6 +5,7 @@
 #include <openssl/crypto.h>
 
 #include "auth/validator_int.h"
+#include "jsoncompact.h"
 
 static const char *mstr(const dmcp__jl_member *m)
 {
@@ -240,4 +241,31 @@ const char *dmcp_token_raw(const dmcp_token *t, size_t *len)
         *len = t->raw_len;
     }
     return t->raw;
+}
+
+char *dmcp_token_claims_json(const dmcp_token *t, size_t *len)
+{
+    if (len != NULL) {
+        *len = 0;
+    }
+    if (t == NULL) {
+        return NULL;
+    }
+    dmcp__buf b;
+    dmcp__buf_init(&b, 4 * t->payload_len + 4096);
+    if (dmcp__json_compact(t->payload, t->payload_len, &b)) {
+        if (b.len == 0) {
+            dmcp__buf_free(&b);
+            return NULL;
+        }
+        return dmcp__buf_take(&b, len);
+    }
+    dmcp__buf_free(&b);
+    /* What the one-pass writer leaves to jansson (or out of memory): the object's own dump. */
+    const json_t *claims = dmcp_token_claims(t);
+    char *s = claims != NULL ? json_dumps(claims, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+    if (s != NULL && len != NULL) {
+        *len = strlen(s);
+    }
+    return s;
 }

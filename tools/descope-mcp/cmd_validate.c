@@ -196,7 +196,8 @@ static int print_valid(const dmcp_token *t)
     size_t n = 0;
     const char *const *scopes = dmcp_token_scopes(t, &n);
     const char *uid = dmcp_token_user_id(t);
-    const json_t *claims = dmcp_token_claims(t);
+    size_t clen = 0;
+    char *claims = dmcp_token_claims_json(t, &clen);
     json_t *juid = uid != NULL ? json_string(uid) : json_null();
     json_t *arr = json_array();
     bool ok = juid != NULL && arr != NULL;
@@ -211,8 +212,12 @@ static int print_valid(const dmcp_token *t)
     /* No claims object (only when memory ran out) leaves the member out, as before. */
     if (ok && claims != NULL) {
         ok = dump_append(",\"claims\":", 10, &g_dump) == 0 &&
-             json_dump_callback(claims, dump_append, &g_dump, DUMP_FLAGS) == 0;
+             dump_append(claims, clen, &g_dump) == 0;
     }
+    if (claims != NULL) {
+        OPENSSL_cleanse(claims, clen);
+    }
+    dmcp_free(claims);
     ok = ok && dump_append("}\n", 2, &g_dump) == 0;
     json_decref(juid);
     json_decref(arr);
