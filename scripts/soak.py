@@ -179,6 +179,9 @@ def main():
                     help="the server is an ASan/UBSan build: check for sanitizer reports")
     ap.add_argument("--wrk", default="wrk")
     ap.add_argument("--keep", action="store_true", help="keep the work folder")
+    ap.add_argument("--server-arg", action="append", default=[],
+                    help="one more server argument, after the soak's own (e.g. to show that a "
+                         "criterion fails: --server-arg=--limit --server-arg=session-idle=0)")
     a = ap.parse_args()
     if shutil.which(a.wrk) is None:
         print(f"soak: {a.wrk} not found: the load generator is required (skipped)")
@@ -245,6 +248,7 @@ def run(a, T, warm, every, session_idle, idle, hdr_to, body_to, per_ip, drain_ma
            "--mcp-server-url", aud, "--metrics-listen", f"127.0.0.1:{mport}"]
     for k, v in limits.items():
         cmd += ["--limit", f"{k}={v}"]
+    cmd += a.server_arg
     log("server: " + " ".join(os.path.basename(c) if i == 0 else c for i, c in enumerate(cmd)))
     with open(err_path, "wb") as err:
         server = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, env=env)
@@ -264,7 +268,8 @@ def run(a, T, warm, every, session_idle, idle, hdr_to, body_to, per_ip, drain_ma
     m0 = scrape(mport)
     base = {"sessions": m0.get("dmcp_sessions_open", 0), "sse": m0.get("dmcp_sse_streams_open", 0),
             "conns": m0.get("dmcp_connections_open", 0), "fds": fds0}
-    samples = [("start", 0.0, rss0, fds0, base["sessions"], base["sse"], base["conns"])]
+    samples = [("start", 0.0, rss0, fds0, base["sessions"], base["sse"], base["conns"],
+                os.getloadavg()[0])]
     log(f"start: RSS {rss0 / 1024:.1f} MiB, {fds0} fds, sessions {base['sessions']:.0f}")
 
     stop = threading.Event()
@@ -410,10 +415,12 @@ def run(a, T, warm, every, session_idle, idle, hdr_to, body_to, per_ip, drain_ma
             except (OSError, ValueError):
                 return
             samples.append((f"t+{n * every}s", now(), rss, fds, m.get("dmcp_sessions_open", 0),
-                            m.get("dmcp_sse_streams_open", 0), m.get("dmcp_connections_open", 0)))
+                            m.get("dmcp_sse_streams_open", 0), m.get("dmcp_connections_open", 0),
+                            os.getloadavg()[0]))
             log(f"sample t+{now():.0f}s: RSS {rss / 1024:.1f} MiB, {fds} fds, sessions "
                 f"{m.get('dmcp_sessions_open', 0):.0f}, SSE {m.get('dmcp_sse_streams_open', 0):.0f}"
-                f", connections {m.get('dmcp_connections_open', 0):.0f}")
+                f", connections {m.get('dmcp_connections_open', 0):.0f}, "
+                f"load {os.getloadavg()[0]:.1f}")
             n += 1
 
     def greedy():
@@ -497,7 +504,7 @@ def run(a, T, warm, every, session_idle, idle, hdr_to, body_to, per_ip, drain_ma
     final_metrics = scrape(mport) if not crashed else {}
     if end_vals:
         samples.append(("end", now(), end_vals[0], end_vals[1], end_vals[2], end_vals[3],
-                        end_vals[4]))
+                        end_vals[4], os.getloadavg()[0]))
 
     # stop the server: SIGTERM, exit 0 (LeakSanitizer runs at exit in a sanitized build)
     rc = server.poll()
@@ -561,10 +568,12 @@ def run(a, T, warm, every, session_idle, idle, hdr_to, body_to, per_ip, drain_ma
           f"{fm.get('dmcp_token_cache_misses_total', 0):.0f}")
     print("  JWKS fetches:         " + json.dumps(family(fm, "dmcp_jwks_fetches_total", "outcome"))
           + f"; the issuer served the JWKS {keys.served}")
-    print("\nserver process (RSS MiB, open fds, sessions, SSE streams, connections):")
-    for label, t, rss, fds, ses, sse_n, cn in samples:
+    print("\nserver process, and the machine's 1-minute load average (2 shared cores):")
+    print(f"  {'sample':<9} {'time':>7} {'RSS MiB':>8} {'fds':>5} {'sess.':>6} {'SSE':>4} "
+          f"{'conns':>5} {'load':>5}")
+    for label, t, rss, fds, ses, sse_n, cn, la in samples:
         print(f"  {label:<9} {t:>6.0f}s {rss / 1024:>8.1f} {fds:>5} {ses:>6.0f} {sse_n:>4.0f} "
-              f"{cn:>5.0f}")
+              f"{cn:>5.0f} {la:>5.1f}")
     print(f"drained (fds/sessions/streams/connections at their start values) in "
           f"{drained_in:.1f} s")
     for gen, took, bound in rotations:
