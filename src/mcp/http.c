@@ -337,7 +337,11 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
     if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
         const union MHD_ConnectionInfo *ci =
             MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-        *socket_context = ci != NULL ? dmcp__conn_open(h->conns, ci->connect_fd) : NULL;
+        const union MHD_ConnectionInfo *ai =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+        *socket_context = ci != NULL ? dmcp__conn_open(h->conns, ci->connect_fd,
+                                                       ai != NULL ? ai->client_addr : NULL)
+                                     : NULL;
         dmcp__metrics_gauge_add(DMCP__M_CONNECTIONS_OPEN, 1);
     } else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
         dmcp__metrics_gauge_add(DMCP__M_CONNECTIONS_OPEN, -1);
@@ -345,6 +349,27 @@ static void notify_connection(void *cls, struct MHD_Connection *c, void **socket
         dmcp__conn_close(h->conns, *socket_context);
         *socket_context = NULL;
     }
+}
+
+/*
+ * Accept policy: the connection caps, checked here (rather than by libmicrohttpd's own
+ * options, which refuse silently) so every refusal is counted. libmicrohttpd's limits stay
+ * as backstops just above ours.
+ */
+static enum MHD_Result accept_cb(void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    dmcp__http *h = cls;
+    (void)addrlen;
+    const double *lim = h->srv->lim;
+    dmcp__conn_verdict v =
+        dmcp__conns_admit(h->conns, addr, (size_t)lim[DMCP_LIMIT_MAX_CONNECTIONS],
+                          (size_t)lim[DMCP_LIMIT_MAX_CONNECTIONS_PER_IP]);
+    if (v == DMCP__CONN_ADMIT) {
+        return MHD_YES;
+    }
+    dmcp__metrics_limit_refusal(v == DMCP__CONN_TOO_MANY ? DMCP__M_LIMIT_CONNECTIONS
+                                                         : DMCP__M_LIMIT_PER_IP_CONNECTIONS);
+    return MHD_NO;
 }
 
 /* The request line is in: the headers' deadline starts. */
@@ -677,12 +702,9 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
     opts[k++] =
         (struct MHD_OptionItem){MHD_OPTION_CONNECTION_MEMORY_LIMIT, CONN_MEMORY_LIMIT, NULL};
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)silence, NULL};
+    /* A backstop: accept_cb counts and refuses first (per address too). */
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_CONNECTION_LIMIT,
-                                        (intptr_t)lim[DMCP_LIMIT_MAX_CONNECTIONS], NULL};
-    if (lim[DMCP_LIMIT_MAX_CONNECTIONS_PER_IP] > 0) {
-        opts[k++] = (struct MHD_OptionItem){MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-                                            (intptr_t)lim[DMCP_LIMIT_MAX_CONNECTIONS_PER_IP], NULL};
-    }
+                                        (intptr_t)lim[DMCP_LIMIT_MAX_CONNECTIONS] + 64, NULL};
 
     if (srv->threads > 1) {
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_THREAD_POOL_SIZE, srv->threads, NULL};
@@ -692,7 +714,7 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
         opts[k++] = (struct MHD_OptionItem){MHD_OPTION_HTTPS_MEM_KEY, 0, h->key_pem};
     }
     opts[k++] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-    h->d = MHD_start_daemon(flags, 0, NULL, NULL, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED,
+    h->d = MHD_start_daemon(flags, 0, accept_cb, h, access_cb, h, MHD_OPTION_NOTIFY_COMPLETED,
                             completed_cb, h, MHD_OPTION_NOTIFY_CONNECTION, notify_connection, h,
                             MHD_OPTION_URI_LOG_CALLBACK, request_line_cb, h, MHD_OPTION_ARRAY, opts,
                             MHD_OPTION_END);

@@ -14,15 +14,32 @@
  * libmicrohttpd's CLOSED notification, which it sends before it closes the socket; so a
  * shutdown never reaches a descriptor that was closed or reused.
  */
+#include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 
 #include "mcp/mcp_internal.h"
+
+/* A client address: the IPv4 or IPv6 address bytes (no port). */
+typedef struct addr_key {
+    unsigned char b[16];
+    unsigned char len; /* 4 or 16; 0 = not an IP address (never capped) */
+} addr_key;
+
+typedef struct addr_count {
+    addr_key key;
+    unsigned n;
+    struct addr_count *next;
+} addr_count;
+
+#define ADDR_BUCKETS 1024
 
 struct dmcp__conn {
     int fd;
     dmcp__conn_phase phase;
     double since;
+    addr_key addr;
     struct dmcp__conn *prev, *next;
 };
 
@@ -30,7 +47,82 @@ struct dmcp__conns {
     pthread_mutex_t mu;
     dmcp__conn *head;
     size_t count;
+    addr_count *by_addr[ADDR_BUCKETS]; /* open connections per client address */
 };
+
+static addr_key key_of(const struct sockaddr *sa)
+{
+    addr_key k;
+    memset(&k, 0, sizeof(k));
+    if (sa != NULL && sa->sa_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)sa;
+        memcpy(k.b, &in->sin_addr, 4);
+        k.len = 4;
+    } else if (sa != NULL && sa->sa_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)sa;
+        memcpy(k.b, &in6->sin6_addr, 16);
+        k.len = 16;
+    }
+    return k;
+}
+
+static addr_count **addr_slot(dmcp__conns *tr, const addr_key *k)
+{
+    uint32_t h = 2166136261u;
+    for (unsigned i = 0; i < k->len; i++) {
+        h ^= k->b[i];
+        h *= 16777619u;
+    }
+    addr_count **pp = &tr->by_addr[h % ADDR_BUCKETS];
+    while (*pp != NULL && ((*pp)->key.len != k->len || memcmp((*pp)->key.b, k->b, k->len) != 0)) {
+        pp = &(*pp)->next;
+    }
+    return pp;
+}
+
+/* Counts one more (d = 1) or one fewer (d = -1) connection of the address. Holds tr->mu. */
+static void addr_add(dmcp__conns *tr, const addr_key *k, int d)
+{
+    if (k->len == 0) {
+        return;
+    }
+    addr_count **pp = addr_slot(tr, k);
+    if (*pp == NULL && d > 0) {
+        *pp = calloc(1, sizeof(**pp));
+        if (*pp == NULL) {
+            return; /* out of memory: this connection is not capped */
+        }
+        (*pp)->key = *k;
+    }
+    addr_count *a = *pp;
+    if (a == NULL) {
+        return;
+    }
+    if (d > 0) {
+        a->n++;
+    } else if (a->n > 0 && --a->n == 0) {
+        *pp = a->next;
+        free(a);
+    }
+}
+
+dmcp__conn_verdict dmcp__conns_admit(dmcp__conns *tr, const struct sockaddr *addr, size_t max_total,
+                                     size_t max_per_addr)
+{
+    addr_key k = key_of(addr);
+    dmcp__conn_verdict v = DMCP__CONN_ADMIT;
+    pthread_mutex_lock(&tr->mu);
+    if (max_total > 0 && tr->count >= max_total) {
+        v = DMCP__CONN_TOO_MANY;
+    } else if (max_per_addr > 0 && k.len > 0) {
+        addr_count *a = *addr_slot(tr, &k);
+        if (a != NULL && a->n >= max_per_addr) {
+            v = DMCP__CONN_TOO_MANY_FROM_ADDR;
+        }
+    }
+    pthread_mutex_unlock(&tr->mu);
+    return v;
+}
 
 double dmcp__mono_now(void)
 {
@@ -58,11 +150,18 @@ void dmcp__conns_free(dmcp__conns *tr)
         free(c);
         c = next;
     }
+    for (size_t b = 0; b < ADDR_BUCKETS; b++) {
+        for (addr_count *a = tr->by_addr[b]; a != NULL;) {
+            addr_count *next = a->next;
+            free(a);
+            a = next;
+        }
+    }
     pthread_mutex_destroy(&tr->mu);
     free(tr);
 }
 
-dmcp__conn *dmcp__conn_open(dmcp__conns *tr, int fd)
+dmcp__conn *dmcp__conn_open(dmcp__conns *tr, int fd, const struct sockaddr *addr)
 {
     dmcp__conn *c = calloc(1, sizeof(*c));
     if (c == NULL) {
@@ -71,7 +170,9 @@ dmcp__conn *dmcp__conn_open(dmcp__conns *tr, int fd)
     c->fd = fd;
     c->phase = DMCP__CONN_IDLE;
     c->since = dmcp__mono_now();
+    c->addr = key_of(addr);
     pthread_mutex_lock(&tr->mu);
+    addr_add(tr, &c->addr, 1);
     c->next = tr->head;
     if (tr->head != NULL) {
         tr->head->prev = c;
@@ -97,6 +198,7 @@ void dmcp__conn_close(dmcp__conns *tr, dmcp__conn *c)
         c->next->prev = c->prev;
     }
     tr->count--;
+    addr_add(tr, &c->addr, -1);
     pthread_mutex_unlock(&tr->mu);
     free(c);
 }

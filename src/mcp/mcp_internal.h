@@ -502,8 +502,20 @@ typedef struct dmcp__conn_deadlines {
 double dmcp__mono_now(void);
 dmcp__conns *dmcp__conns_new(void);
 void dmcp__conns_free(dmcp__conns *tr);
-/* Tracks a connection (fd: its socket); NULL when out of memory (then untracked). */
-dmcp__conn *dmcp__conn_open(dmcp__conns *tr, int fd);
+/* Tracks a connection (fd: its socket, addr: its client); NULL when out of memory (then
+ * untracked and uncounted). */
+struct sockaddr;
+dmcp__conn *dmcp__conn_open(dmcp__conns *tr, int fd, const struct sockaddr *addr);
+typedef enum dmcp__conn_verdict {
+    DMCP__CONN_ADMIT,
+    DMCP__CONN_TOO_MANY,           /* max_total open already */
+    DMCP__CONN_TOO_MANY_FROM_ADDR, /* max_per_addr open from this client address */
+} dmcp__conn_verdict;
+/* May a new connection from addr be accepted? (0 = no cap.) The count is taken when the
+ * connection opens, so concurrent accepts may pass the cap by a few; never by more than the
+ * accepting threads. */
+dmcp__conn_verdict dmcp__conns_admit(dmcp__conns *tr, const struct sockaddr *addr,
+                                     size_t max_total, size_t max_per_addr);
 /* Stops tracking; must run before the socket is closed. c may be NULL. */
 void dmcp__conn_close(dmcp__conns *tr, dmcp__conn *c);
 void dmcp__conn_set_phase(dmcp__conns *tr, dmcp__conn *c, dmcp__conn_phase phase);

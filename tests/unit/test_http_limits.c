@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <sys/resource.h>
 
+#include "dmcp/metrics.h"
 #include "mcp_test.h"
 #include "raw_http.h"
 
@@ -234,6 +235,16 @@ static void test_one_address_gets_its_share(void **state)
     }
     printf("# %d of %d connections from 127.0.0.2 closed at once\n", closed, N);
     assert_true(closed >= N - (int)dmcp_server_limit(s, DMCP_LIMIT_MAX_CONNECTIONS_PER_IP));
+    /* ...and every one of those refusals is counted. */
+    char *m = NULL;
+    assert_int_equal(dmcp_metrics_render(&m, NULL), DMCP_OK);
+    const char *series = "dmcp_limit_refusals_total{limit=\"per_ip_connections\"} ";
+    const char *at = strstr(m, series);
+    assert_non_null(at);
+    double refused = strtod(at + strlen(series), NULL);
+    printf("# per_ip_connections refusals counted: %.0f\n", refused);
+    assert_true(refused >= closed - 8); /* a few may close for other reasons (none expected) */
+    dmcp_free(m);
     dmcp_server_free(s);
 }
 
