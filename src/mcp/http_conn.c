@@ -29,7 +29,9 @@ typedef struct addr_key {
 
 typedef struct addr_count {
     addr_key key;
-    unsigned n;
+    unsigned n;       /* open connections */
+    unsigned pending; /* admitted by the accept policy, not yet opened */
+    double pending_at;
     struct addr_count *next;
 } addr_count;
 
@@ -47,7 +49,8 @@ struct dmcp__conns {
     pthread_mutex_t mu;
     dmcp__conn *head;
     size_t count;
-    addr_count *by_addr[ADDR_BUCKETS]; /* open connections per client address */
+    size_t pending;                    /* admitted, not yet opened (all addresses) */
+    addr_count *by_addr[ADDR_BUCKETS]; /* connections per client address */
 };
 
 static addr_key key_of(const struct sockaddr *sa)
@@ -80,30 +83,51 @@ static addr_count **addr_slot(dmcp__conns *tr, const addr_key *k)
     return pp;
 }
 
-/* Counts one more (d = 1) or one fewer (d = -1) connection of the address. Holds tr->mu. */
+/* The entry of an address, created when create is set (NULL when out of memory). */
+static addr_count *addr_get(dmcp__conns *tr, const addr_key *k, bool create)
+{
+    addr_count **pp = addr_slot(tr, k);
+    if (*pp == NULL && create) {
+        *pp = calloc(1, sizeof(**pp));
+        if (*pp != NULL) {
+            (*pp)->key = *k;
+        }
+    }
+    return *pp;
+}
+
+/* Drops the entry of an address that holds nothing any more. Holds tr->mu. */
+static void addr_gc(dmcp__conns *tr, const addr_key *k)
+{
+    addr_count **pp = addr_slot(tr, k);
+    if (*pp != NULL && (*pp)->n == 0 && (*pp)->pending == 0) {
+        addr_count *a = *pp;
+        *pp = a->next;
+        free(a);
+    }
+}
+
+/* A connection of the address opened (d = 1: its admission becomes a count) or closed
+ * (d = -1). Holds tr->mu. */
 static void addr_add(dmcp__conns *tr, const addr_key *k, int d)
 {
     if (k->len == 0) {
         return;
     }
-    addr_count **pp = addr_slot(tr, k);
-    if (*pp == NULL && d > 0) {
-        *pp = calloc(1, sizeof(**pp));
-        if (*pp == NULL) {
-            return; /* out of memory: this connection is not capped */
-        }
-        (*pp)->key = *k;
-    }
-    addr_count *a = *pp;
+    addr_count *a = addr_get(tr, k, d > 0);
     if (a == NULL) {
-        return;
+        return; /* out of memory: this connection is not capped */
     }
     if (d > 0) {
+        if (a->pending > 0) {
+            a->pending--;
+            tr->pending--;
+        }
         a->n++;
-    } else if (a->n > 0 && --a->n == 0) {
-        *pp = a->next;
-        free(a);
+    } else if (a->n > 0) {
+        a->n--;
     }
+    addr_gc(tr, k);
 }
 
 dmcp__conn_verdict dmcp__conns_admit(dmcp__conns *tr, const struct sockaddr *addr, size_t max_total,
@@ -111,14 +135,21 @@ dmcp__conn_verdict dmcp__conns_admit(dmcp__conns *tr, const struct sockaddr *add
 {
     addr_key k = key_of(addr);
     dmcp__conn_verdict v = DMCP__CONN_ADMIT;
+    double now = dmcp__mono_now();
     pthread_mutex_lock(&tr->mu);
-    if (max_total > 0 && tr->count >= max_total) {
+    addr_count *a = k.len > 0 ? addr_get(tr, &k, true) : NULL;
+    if (max_total > 0 && tr->count + tr->pending >= max_total) {
         v = DMCP__CONN_TOO_MANY;
-    } else if (max_per_addr > 0 && k.len > 0) {
-        addr_count *a = *addr_slot(tr, &k);
-        if (a != NULL && a->n >= max_per_addr) {
-            v = DMCP__CONN_TOO_MANY_FROM_ADDR;
-        }
+    } else if (max_per_addr > 0 && a != NULL && a->n + a->pending >= max_per_addr) {
+        v = DMCP__CONN_TOO_MANY_FROM_ADDR;
+    } else if (a != NULL) {
+        /* Held until the connection opens, so concurrent accepts cannot pass the cap. */
+        a->pending++;
+        a->pending_at = now;
+        tr->pending++;
+    }
+    if (a != NULL) {
+        addr_gc(tr, &k);
     }
     pthread_mutex_unlock(&tr->mu);
     return v;
@@ -220,6 +251,22 @@ size_t dmcp__conns_sweep(dmcp__conns *tr, const dmcp__conn_deadlines *dl, double
 {
     size_t n = 0;
     pthread_mutex_lock(&tr->mu);
+    /* An admission whose connection never opened (libmicrohttpd gave up on it) is released. */
+    for (size_t b = 0; tr->pending > 0 && b < ADDR_BUCKETS; b++) {
+        for (addr_count **pp = &tr->by_addr[b]; *pp != NULL;) {
+            addr_count *a = *pp;
+            if (a->pending > 0 && now - a->pending_at > 10) {
+                tr->pending -= a->pending;
+                a->pending = 0;
+            }
+            if (a->n == 0 && a->pending == 0) {
+                *pp = a->next;
+                free(a);
+            } else {
+                pp = &a->next;
+            }
+        }
+    }
     for (dmcp__conn *c = tr->head; c != NULL; c = c->next) {
         double limit = c->phase == DMCP__CONN_IDLE   ? dl->idle
                        : c->phase == DMCP__CONN_HEAD ? dl->header

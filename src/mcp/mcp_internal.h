@@ -511,9 +511,9 @@ typedef enum dmcp__conn_verdict {
     DMCP__CONN_TOO_MANY,           /* max_total open already */
     DMCP__CONN_TOO_MANY_FROM_ADDR, /* max_per_addr open from this client address */
 } dmcp__conn_verdict;
-/* May a new connection from addr be accepted? (0 = no cap.) The count is taken when the
- * connection opens, so concurrent accepts may pass the cap by a few; never by more than the
- * accepting threads. */
+/* May a new connection from addr be accepted? (0 = no cap.) An admitted connection is held
+ * against the caps until it opens (dmcp__conn_open), so concurrent accepts cannot pass them; an
+ * admission whose connection never opens is released by the sweep after 10 s. */
 dmcp__conn_verdict dmcp__conns_admit(dmcp__conns *tr, const struct sockaddr *addr,
                                      size_t max_total, size_t max_per_addr);
 /* Stops tracking; must run before the socket is closed. c may be NULL. */
