@@ -36,6 +36,97 @@ static enum MHD_Result send_rpc_error(struct MHD_Connection *c, unsigned status,
                                 NULL, NULL);
 }
 
+/* A listen session's transport: only the notification types it opted in to, tagged with its
+ * subscription id, as events on its stream. */
+static dmcp_status send_on_listen_stream(dmcp__session *sess, json_t *msg)
+{
+    if (!dmcp__era26_listen_tag(sess, msg)) {
+        json_decref(msg);
+        return DMCP_OK;
+    }
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *st = sess->get_stream;
+    if (st != NULL) {
+        atomic_fetch_add(&st->refs, 1);
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (st == NULL) {
+        json_decref(msg);
+        return DMCP_E_STATE;
+    }
+    dmcp_status rc = dmcp__stream_event(st, msg);
+    dmcp__stream_unref(st);
+    return rc;
+}
+
+static const dmcp__transport listen_transport = {send_on_listen_stream};
+
+/*
+ * subscriptions/listen: a long-lived SSE response on this POST. The acknowledgement is its
+ * first event; list_changed and resources/updated follow as the application announces them
+ * (outbound.c reaches the stream through the listener registry). It ends when the client
+ * closes it or the server stops. Counted against the stream limits like any live stream.
+ */
+static enum MHD_Result listen26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
+                                const dmcp_principal *p, const char *origin)
+{
+    const json_t *id = json_object_get(body, "id");
+    dmcp__session *sess = dmcp__session_new_local();
+    if (sess == NULL) {
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Out of memory", origin);
+    }
+    dmcp__era26_prepare_session(sess, body);
+    int code = 0;
+    const char *message = NULL;
+    json_t *filter =
+        dmcp__era26_listen_filter(h->srv, sess, json_object_get(body, "params"), &code, &message);
+    if (filter == NULL) {
+        dmcp__session_unref(sess);
+        return send_rpc_error(c, MHD_HTTP_BAD_REQUEST, id, code, message, NULL, origin);
+    }
+    sess->listen_id = json_incref((json_t *)id);
+    sess->transport = &listen_transport;
+    json_t *ack = dmcp__era26_listen_ack(sess, filter);
+    dmcp__obs_kind(DMCP__M_METHOD_STREAM, true);
+    dmcp__stream_ticket t;
+    if (ack == NULL || !dmcp__ticket_take(h, NULL, p, &t)) {
+        bool oom = ack == NULL;
+        json_decref(ack);
+        dmcp__session_unref(sess);
+        if (oom) {
+            return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                         DMCP_JSONRPC_INTERNAL_ERROR, "Out of memory", origin);
+        }
+        return dmcp__http_send_json(
+            c, HTTP_TOO_MANY_REQUESTS,
+            dmcp__jsonrpc_error(id, DMCP_JSONRPC_INTERNAL_ERROR, "Too many open streams", NULL),
+            origin, "Retry-After", "1");
+    }
+    dmcp__stream *st = NULL;
+    struct MHD_Response *r = dmcp__stream_open(h, c, NULL, &st); /* no priming: no resume */
+    if (r == NULL) {
+        json_decref(ack);
+        dmcp__ticket_return(h, &t);
+        dmcp__session_unref(sess);
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Out of memory", origin);
+    }
+    dmcp__stream_hold(st, &t);
+    dmcp__http_cors(r, origin);
+    dmcp__stream_event(st, ack); /* first, before the stream is reachable by notifications */
+    dmcp__session_ref(sess);
+    st->sess = sess; /* a reference: released with the stream */
+    pthread_mutex_lock(&sess->mu);
+    sess->get_stream = st; /* the caller's stream reference moves to the session */
+    pthread_mutex_unlock(&sess->mu);
+    if (dmcp__listeners_add(h->srv, sess) != DMCP_OK) {
+        dmcp__stream_finish(st); /* cannot deliver anything: end after the acknowledgement */
+    }
+    dmcp__session_unref(sess);
+    return dmcp__http_queue(c, MHD_HTTP_OK, r);
+}
+
 enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
                                   const dmcp_principal *p, const char *origin)
 {
@@ -71,6 +162,11 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
         return ret;
     }
     const char *method = json_string_value(json_object_get(body, "method"));
+    if (strcmp(method, "subscriptions/listen") == 0) {
+        ret = listen26(h, c, body, p, origin);
+        json_decref(body);
+        return ret;
+    }
     const json_t *params = json_object_get(body, "params");
     const char *name = json_string_value(json_object_get(params, "name"));
     if (strcmp(method, "resources/read") == 0) {
@@ -114,6 +210,7 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
         dmcp__stream_ticket t;
         if (worker_room && dmcp__ticket_take(h, NULL, p, &t)) {
             ret = dmcp__stream_start_call(h, c, &ctx, body, origin, &t);
+            dmcp__obs_kind(DMCP__M_METHOD_TOOLS_CALL, true);
             goto out;
         }
     }
