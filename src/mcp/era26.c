@@ -595,12 +595,14 @@ json_t *dmcp__mrtr_finish(const dmcp_server *srv, dmcp__mrtr *m, json_t *result,
                           const char **message, json_t **data)
 {
     if (json_object_size(m->requests) == 0) {
-        if (json_object_size(m->missing) > 0 && json_is_object(result) &&
-            json_is_true(json_object_get(result, "isError"))) {
+        bool failed = result == NULL ||
+                      (json_is_object(result) && json_is_true(json_object_get(result, "isError")));
+        if (json_object_size(m->missing) > 0 && failed) {
             /* The handler needed a capability the client did not declare, and gave up. */
             json_decref(result);
             *code = DMCP__JSONRPC_MISSING_CAPABILITY;
             *message = "Missing required client capability";
+            json_decref(*data);
             *data = json_pack("{s:O}", "requiredCapabilities", m->missing);
             return NULL;
         }

@@ -337,8 +337,10 @@ json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess, c
                                   bool subscribe, int *code, const char **message, json_t **data);
 json_t *dmcp__prompts_list(const dmcp_server *srv, const json_t *params, int *code,
                            const char **message);
+/* call: the request (a prompt may ask through it), or NULL. NULL result with *code: an error
+ * (the handler's DMCP_E_INPUT_REQUIRED included: the era adapter turns that into its answer). */
 json_t *dmcp__prompts_get(const dmcp_server *srv, const dmcp_principal *principal,
-                          const json_t *params, int *code, const char **message);
+                          const json_t *params, dmcp_call *call, int *code, const char **message);
 json_t *dmcp__complete(const dmcp_server *srv, const json_t *params, int *code,
                        const char **message);
 /* Completion lookups used by completion.c. */
@@ -447,8 +449,9 @@ int dmcp__mrtr_begin(const dmcp_server *srv, dmcp__mrtr *m, const json_t *params
                      const char **message);
 dmcp__mrtr *dmcp__mrtr_new(const char *binding, const char *method, const char *name);
 void dmcp__mrtr_free(dmcp__mrtr *m);
-/* A handler's result (taken) -> the answer: itself, an input-required result, or NULL with
- * an error (-32021 when it gave up for want of an undeclared capability). */
+/* A handler's result (taken; NULL: the handler failed, code and message say how) -> the
+ * answer: itself, an input-required result when it asked, or NULL with an error (-32021 when
+ * it gave up for want of an undeclared capability). */
 json_t *dmcp__mrtr_finish(const dmcp_server *srv, dmcp__mrtr *m, json_t *result, int *code,
                           const char **message, json_t **data);
 /* dmcp_call_request under 2026-07-28 (cap: the client capability needed, or NULL). */
