@@ -127,6 +127,48 @@ static enum MHD_Result listen26(dmcp__http *h, struct MHD_Connection *c, json_t 
     return dmcp__http_queue(c, MHD_HTTP_OK, r);
 }
 
+bool dmcp__http_tool_precheck26(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
+                                const char *origin, enum MHD_Result *ret)
+{
+    const dmcp_authorizer *az = h->srv->authorizer;
+    const char *v = dmcp__http_header(c, "MCP-Protocol-Version");
+    const char *raw_method = dmcp__http_header(c, "Mcp-Method");
+    const char *raw_name = dmcp__http_header(c, "Mcp-Name");
+    if (az == NULL || az->authorize_tool == NULL || v == NULL ||
+        strcmp(v, DMCP_PROTOCOL_2026_07_28) != 0 || raw_method == NULL || raw_name == NULL) {
+        return true;
+    }
+    bool invalid = false;
+    char *method = dmcp__era26_header_value(raw_method, &invalid);
+    char *name = dmcp__era26_header_value(raw_name, &invalid);
+    const dmcp_tool *tool = method != NULL && name != NULL && strcmp(method, "tools/call") == 0
+                                ? dmcp__tool_find(h->srv, name)
+                                : NULL;
+    free(method);
+    free(name);
+    if (tool == NULL || tool->n_scopes == 0) {
+        return true; /* nothing to decide from the headers; the body path decides */
+    }
+    dmcp_http_response *refusal = NULL;
+    char *tool_error = NULL;
+    dmcp_status st =
+        az->authorize_tool(az->userdata, p, tool->name, (const char *const *)tool->scopes,
+                           tool->n_scopes, &refusal, &tool_error);
+    free(tool_error); /* an isError answer needs the request id: the body path gives it */
+    if (st != DMCP_E_INSUFFICIENT_SCOPE || refusal == NULL) {
+        dmcp_http_response_free(refusal);
+        return true;
+    }
+    unsigned tid = dmcp__metrics_tool_id(tool->name);
+    dmcp__obs_kind(DMCP__M_METHOD_TOOLS_CALL, false);
+    if (dmcp__obs_current != NULL) {
+        dmcp__obs_current->tool = tid;
+    }
+    dmcp__metrics_tool_call(tid, DMCP__M_REFUSED);
+    *ret = dmcp__http_send_custom(c, refusal, origin);
+    return false;
+}
+
 enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
                                   const dmcp_principal *p, const char *origin)
 {
@@ -193,6 +235,8 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
     json_t *answer = NULL;
     dmcp_status st = dmcp__authorize_call(&ctx, body, &refusal, &answer);
     if (st != DMCP_OK) {
+        dmcp__metrics_tool_call(name != NULL ? dmcp__metrics_tool_id(name) : DMCP__M_TOOL_OTHER,
+                                DMCP__M_REFUSED);
         if (refusal != NULL) {
             json_decref(answer);
             ret = dmcp__http_send_custom(c, refusal, origin);

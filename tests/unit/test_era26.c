@@ -37,6 +37,38 @@ static dmcp_status authenticate(void *ud, const dmcp_http_request *req, dmcp_pri
     return DMCP_E_INVALID_TOKEN;
 }
 
+static int g_authorize_calls;
+
+/* Only alice holds "admin": everyone else gets the 403 step-up. */
+static dmcp_status authorize_tool(void *ud, const dmcp_principal *principal, const char *tool_name,
+                                  const char *const *required, size_t n_required,
+                                  dmcp_http_response **refusal, char **tool_error)
+{
+    (void)ud;
+    (void)tool_name;
+    (void)tool_error;
+    g_authorize_calls++;
+    assert_int_equal(n_required, 1);
+    assert_string_equal(required[0], "admin");
+    if (strcmp(dmcp_principal_binding_key(principal), "iss|alice") == 0) {
+        return DMCP_OK;
+    }
+    assert_int_equal(dmcp_http_response_new(403, refusal), DMCP_OK);
+    assert_int_equal(
+        dmcp_http_response_add_header(*refusal, "WWW-Authenticate",
+                                      "Bearer error=\"insufficient_scope\", scope=\"admin\""),
+        DMCP_OK);
+    return DMCP_E_INSUFFICIENT_SCOPE;
+}
+
+static dmcp_status t_admin(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)call;
+    (void)args;
+    (void)ud;
+    return dmcp_result_add_text(res, "admin done");
+}
+
 static int g_tool_runs_with_answer; /* runs that got an answer (a refused state must not) */
 
 /* Asks for one value (key "k") and echoes it. */
@@ -95,12 +127,17 @@ static dmcp_server *start(unsigned *port, double streams_per_principal)
         assert_int_equal(dmcp_tool_new(names[i], t_ask, NULL, &t), DMCP_OK);
         assert_int_equal(dmcp_server_add_tool(s, t), DMCP_OK);
     }
+    dmcp_tool *adm;
+    assert_int_equal(dmcp_tool_new("admin", t_admin, NULL, &adm), DMCP_OK);
+    assert_int_equal(dmcp_tool_add_required_scope(adm, "admin"), DMCP_OK);
+    assert_int_equal(dmcp_server_add_tool(s, adm), DMCP_OK);
     dmcp_prompt *p;
     assert_int_equal(dmcp_prompt_new("askp", p_ask, NULL, &p), DMCP_OK);
     assert_int_equal(dmcp_server_add_prompt(s, p), DMCP_OK);
     dmcp_authorizer *az;
     assert_int_equal(dmcp_authorizer_new(NULL, NULL, &az), DMCP_OK);
     dmcp_authorizer_set_authenticate(az, authenticate);
+    dmcp_authorizer_set_authorize_tool(az, authorize_tool);
     assert_int_equal(dmcp_server_set_authorizer(s, az), DMCP_OK);
     assert_int_equal(dmcp_server_set_state_key(s, KEY, sizeof(KEY)), DMCP_OK);
     assert_int_equal(dmcp_server_set_list_changed(s, DMCP_LIST_TOOLS | DMCP_LIST_PROMPTS), DMCP_OK);
@@ -559,6 +596,72 @@ static void test_prompt_input_required(void **state)
     dmcp_server_free(s);
 }
 
+/* The headers of a 2026 tools/call of "admin" as user, announcing a body it does not send. */
+static int send_head_only(unsigned port, const char *user, const char *name)
+{
+    int fd = dial_from(port, NULL);
+    assert_true(fd >= 0);
+    char req[1024];
+    snprintf(req, sizeof(req),
+             "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+             "Accept: application/json, text/event-stream\r\nContent-Type: application/json\r\n"
+             "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: %s\r\n"
+             "Content-Length: 4000\r\n\r\n",
+             user, name);
+    send_all(fd, req, strlen(req));
+    return fd;
+}
+
+static void test_tool_403_before_body(void **state)
+{
+    (void)state;
+    unsigned port;
+    dmcp_server *s = start(&port, 0);
+    /* bob: refused from the headers alone, while the body is still owed. */
+    g_authorize_calls = 0;
+    exchange x;
+    int fd = send_head_only(port, "bob", "admin");
+    read_answer(fd, &x, 1500);
+    close(fd);
+    if (status_of(&x) != 403) {
+        fail_msg("no 403 before the body: %.200s", x.data);
+    }
+    assert_true(has_header(&x, "insufficient_scope"));
+    assert_int_equal(g_authorize_calls, 1);
+    /* The same name base64-encoded (=?base64?...?=) is the same tool. */
+    fd = send_head_only(port, "bob", "=?base64?YWRtaW4=?=");
+    read_answer(fd, &x, 1500);
+    close(fd);
+    assert_int_equal(status_of(&x), 403);
+    /* alice holds the scope: the server waits for her body, then runs the tool. */
+    fd = send_head_only(port, "alice", "admin");
+    read_answer(fd, &x, 400);
+    assert_int_equal(x.len, 0);
+    close(fd);
+    int st = 0;
+    json_t *j = call_tool(port, "alice", "admin", "", &st);
+    assert_int_equal(st, 200);
+    assert_non_null(strstr(
+        json_string_value(json_object_get(
+            json_array_get(json_object_get(json_object_get(j, "result"), "content"), 0), "text")),
+        "admin done"));
+    json_decref(j);
+    /* bob cannot slip past by naming a harmless tool in Mcp-Name: the body must match. */
+    char h[256], body[2048];
+    std_headers(h, sizeof(h), "tools/call", "ask");
+    snprintf(body, sizeof(body),
+             "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/call\",\"params\":{" META
+             ",\"name\":\"admin\",\"arguments\":{}}}");
+    post(port, "bob", h, body, &x);
+    assert_int_equal(status_of(&x), 400);
+    assert_null(strstr(x.data, "admin done"));
+    /* ...and a full request (headers and body together) is refused as well. */
+    j = call_tool(port, "bob", "admin", "", &st);
+    assert_int_equal(st, 403);
+    json_decref(j);
+    dmcp_server_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -570,6 +673,7 @@ int main(void)
         cmocka_unit_test(test_get_delete_405),
         cmocka_unit_test(test_listen),
         cmocka_unit_test(test_prompt_input_required),
+        cmocka_unit_test(test_tool_403_before_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
