@@ -131,6 +131,13 @@ static dmcp_server *start(unsigned *port, double streams_per_principal)
     assert_int_equal(dmcp_tool_new("admin", t_admin, NULL, &adm), DMCP_OK);
     assert_int_equal(dmcp_tool_add_required_scope(adm, "admin"), DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(s, adm), DMCP_OK);
+    static const char *const uris[] = {"test://watched", "test://other"};
+    for (size_t i = 0; i < 2; i++) {
+        dmcp_resource *r;
+        assert_int_equal(dmcp_resource_new(uris[i], uris[i] + 7, &r), DMCP_OK);
+        assert_int_equal(dmcp_resource_set_text(r, "x"), DMCP_OK);
+        assert_int_equal(dmcp_server_add_resource(s, r), DMCP_OK);
+    }
     dmcp_prompt *p;
     assert_int_equal(dmcp_prompt_new("askp", p_ask, NULL, &p), DMCP_OK);
     assert_int_equal(dmcp_server_add_prompt(s, p), DMCP_OK);
@@ -530,7 +537,9 @@ static void test_listen(void **state)
     exchange a, b, c;
     int fa = open_listen(port, "alice", "{\"toolsListChanged\":true}", 41, &a);
     int fb = open_listen(port, "alice",
-                         "{\"promptsListChanged\":true,\"resourcesListChanged\":true}", 42, &b);
+                         "{\"promptsListChanged\":true,\"resourcesListChanged\":true,"
+                         "\"resourceSubscriptions\":[\"test://watched\"]}",
+                         42, &b);
     assert_int_equal(status_of(&a), 200);
     assert_true(has_header(&a, "text/event-stream"));
     /* Acknowledged first, tagged with the listen request's id, with what is honoured. */
@@ -544,6 +553,7 @@ static void test_listen(void **state)
     /* resources were not declared as changing: not honoured. */
     assert_null(strstr(b.data, "resourcesListChanged"));
     assert_non_null(strstr(b.data, "\"promptsListChanged\":true"));
+    assert_non_null(strstr(b.data, "\"resourceSubscriptions\":[\"test://watched\"]"));
     /* A third stream for alice is over her limit of 2. */
     int fc = open_listen(port, "alice", "{\"toolsListChanged\":true}", 43, &c);
     assert_int_equal(status_of(&c), 429);
@@ -560,6 +570,16 @@ static void test_listen(void **state)
     assert_null(strstr(a.data, "prompts/list_changed"));
     assert_non_null(strstr(b.data, "notifications/prompts/list_changed"));
     assert_non_null(strstr(b.data, "\"io.modelcontextprotocol/subscriptionId\":42"));
+    /* resources/updated: only to the stream subscribed to that uri. */
+    assert_int_equal(dmcp_server_notify_resource_updated(s, "test://other"), DMCP_OK);
+    assert_int_equal(dmcp_server_notify_resource_updated(s, "test://watched"), DMCP_OK);
+    read_answer(fa, &a, 300);
+    read_answer(fb, &b, 300);
+    assert_null(strstr(a.data, "resources/updated"));
+    assert_null(strstr(b.data, "test://other\""));
+    assert_non_null(strstr(b.data,
+                           "{\"uri\":\"test://watched\",\"_meta\":{\"io.modelcontextprotocol/"
+                           "subscriptionId\":42}}"));
     close(fa);
     close(fb);
     dmcp_server_free(s);
