@@ -264,8 +264,38 @@ static const struct {
     {"test_trigger_prompt_change", trigger_prompts, false},
 };
 
+/* A prompt that asks for input the way the tools above do, through its request's call. */
+static dmcp_status ir_prompt(const json_t *a, dmcp_prompt_result *r, void *ud)
+{
+    (void)a;
+    (void)ud;
+    json_t *res = NULL;
+    dmcp_status st = elicit_keyed(dmcp_prompt_result_call(r), "user_context",
+                                  "What context should the prompt use?",
+                                  "{\"type\":\"object\",\"properties\":{\"context\":"
+                                  "{\"type\":\"string\"}},\"required\":[\"context\"]}",
+                                  &res);
+    if (st == DMCP_E_INPUT_REQUIRED) {
+        return st;
+    }
+    const char *context = st == DMCP_OK ? content_str(res, "context") : "";
+    char text[300];
+    snprintf(text, sizeof(text), "Use this context: %s",
+             context[0] != '\0' ? context : "(none given)");
+    json_decref(res);
+    return dmcp_prompt_result_add_text(r, DMCP_ROLE_USER, text);
+}
+
 int add_tools_2026(dmcp_server *srv)
 {
+    dmcp_prompt *p;
+    if (dmcp_prompt_new("test_input_required_result_prompt", ir_prompt, NULL, &p) != DMCP_OK ||
+        dmcp_prompt_set_description(p, "2026-07-28 conformance fixture: asks for input") !=
+            DMCP_OK ||
+        dmcp_server_add_prompt(srv, p) != DMCP_OK) {
+        fprintf(stderr, "cannot add prompt test_input_required_result_prompt\n");
+        return -1;
+    }
     g_srv = srv;
     for (size_t i = 0; i < sizeof(TOOLS26) / sizeof(TOOLS26[0]); i++) {
         dmcp_tool *t;

@@ -568,11 +568,23 @@ DMCP_API dmcp_status dmcp_prompt_result_add_content(dmcp_prompt_result *r, dmcp_
                                                     json_t *block);
 /* The caller (NULL on stdio or without an authorizer). Ownership: borrowed. */
 DMCP_API const dmcp_principal *dmcp_prompt_result_principal(const dmcp_prompt_result *r);
+/*
+ * The prompts/get request as a call, so a prompt can ask the client for input the way a tool
+ * does (dmcp_call_elicit, dmcp_call_sample, dmcp_call_request, dmcp_call_set_input_key).
+ * Under 2026-07-28 the first ask returns DMCP_E_INPUT_REQUIRED: return that status from the
+ * handler, and the runtime answers an input-required result and renders the prompt again with
+ * the client's answers. Under the 2025 revisions prompts/get is answered in one response, so
+ * an ask returns DMCP_E_STATE (no live stream to carry it): render without the input then.
+ * NULL when the handler is run outside a request. Ownership: borrowed, valid during the
+ * handler. Thread-safety: only from the handler's thread.
+ */
+DMCP_API dmcp_call *dmcp_prompt_result_call(dmcp_prompt_result *r);
 
 /*
  * Renders a prompt. arguments is an object of string values, already checked: every required
  * argument is present and no undeclared one is (otherwise -32602 before the handler runs).
- * Return DMCP_OK after adding messages; anything else answers -32603.
+ * Return DMCP_OK after adding messages; DMCP_E_INPUT_REQUIRED after an ask through
+ * dmcp_prompt_result_call() that returned it; anything else answers -32603.
  * Thread-safety: called concurrently from several threads.
  */
 typedef dmcp_status (*dmcp_prompt_fn)(const json_t *arguments, dmcp_prompt_result *result,
@@ -729,8 +741,7 @@ DMCP_API const char *dmcp_limit_name(dmcp_limit limit);
 DMCP_API const char *dmcp_limit_description(dmcp_limit limit);
 /* Parses "NAME=VALUE" (a --limit flag): DMCP_E_INVALID_ARG for an unknown name or a value that
  * is not a non-negative number. Thread-safety: reentrant. */
-DMCP_API dmcp_status dmcp_limit_parse(const char *name_eq_value, dmcp_limit *limit,
-                                      double *value);
+DMCP_API dmcp_status dmcp_limit_parse(const char *name_eq_value, dmcp_limit *limit, double *value);
 /*
  * Health endpoints on the server's listen address, answered before Host, Origin and
  * authentication, for load balancers and orchestrators (default on): GET /healthz is 200 while

@@ -200,14 +200,24 @@ static json_t *m_prompts_list(dmcp__rpc_ctx *ctx, const json_t *id, const json_t
 static json_t *m_prompts_get(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
                              const char **message, json_t **data)
 {
-    (void)id;
     (void)data;
     if (ctx->srv->prompts.count == 0) {
         *code = DMCP_JSONRPC_METHOD_NOT_FOUND;
         *message = "Method not found";
         return NULL;
     }
-    return dmcp__prompts_get(ctx->srv, ctx->principal, params, code, message);
+    /* The request as a call, so a prompt can ask for input (2026: an input-required result). */
+    dmcp_call call;
+    memset(&call, 0, sizeof(call));
+    call.srv = ctx->srv;
+    call.sess = ctx->sess;
+    call.principal = ctx->principal;
+    call.id = id;
+    call.version = ctx->version;
+    call.sink = ctx->sink;
+    call.stateless = ctx->stateless;
+    atomic_init(&call.cancelled, false);
+    return dmcp__prompts_get(ctx->srv, ctx->principal, params, &call, code, message);
 }
 
 static json_t *m_complete(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *params, int *code,
@@ -265,7 +275,7 @@ static json_t *dispatch26(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id
     json_t *data = NULL;
     json_t *res = NULL;
     method_fn fn = dmcp__era26_method_known(method) ? find_method(method) : NULL;
-    bool mrtr_method = strcmp(method, "tools/call") == 0;
+    bool mrtr_method = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0;
     if (strcmp(method, "server/discover") == 0) {
         res = dmcp__era26_discover(ctx->srv);
     } else if (fn == NULL) {
@@ -276,7 +286,7 @@ static json_t *dispatch26(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id
     } else {
         code = DMCP_JSONRPC_INTERNAL_ERROR;
         res = fn(ctx, id, params, &code, &message, &data);
-        if (res != NULL && mrtr_method) {
+        if (mrtr_method) { /* also on failure: a prompt that asked returns no result */
             res = dmcp__mrtr_finish(ctx->srv, mrtr, res, &code, &message, &data);
         }
     }

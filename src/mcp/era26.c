@@ -311,6 +311,129 @@ void dmcp__era26_decorate(const dmcp_server *srv, const char *method, json_t *re
 }
 
 /* ---------------------------------------------------------------------------------------- */
+/* subscriptions/listen                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+#define MAX_LISTEN_URIS 256
+
+static const struct {
+    const char *field;
+    unsigned list;
+    const char *method;
+} listen_lists[] = {
+    {"toolsListChanged", DMCP_LIST_TOOLS, "notifications/tools/list_changed"},
+    {"promptsListChanged", DMCP_LIST_PROMPTS, "notifications/prompts/list_changed"},
+    {"resourcesListChanged", DMCP_LIST_RESOURCES, "notifications/resources/list_changed"},
+};
+
+json_t *dmcp__era26_listen_filter(const dmcp_server *srv, dmcp__session *sess, const json_t *params,
+                                  int *code, const char **message)
+{
+    *code = DMCP_JSONRPC_INVALID_PARAMS;
+    const json_t *want = json_object_get(params, "notifications");
+    if (!json_is_object(want)) {
+        *message = "Invalid params: subscriptions/listen needs a notifications object";
+        return NULL;
+    }
+    json_t *honoured = json_object();
+    if (honoured == NULL) {
+        *code = DMCP_JSONRPC_INTERNAL_ERROR;
+        *message = "Out of memory";
+        return NULL;
+    }
+    sess->listen_lists = 0;
+    for (size_t i = 0; i < DMCP__ARRAY_LEN(listen_lists); i++) {
+        const json_t *v = json_object_get(want, listen_lists[i].field);
+        if (v != NULL && !json_is_boolean(v)) {
+            json_decref(honoured);
+            *message = "Invalid params: a list-changed filter must be a boolean";
+            return NULL;
+        }
+        /* Only what the server declared it sends (a list it said never changes: omitted). */
+        if (json_is_true(v) && (srv->list_changed & listen_lists[i].list) != 0) {
+            sess->listen_lists |= listen_lists[i].list;
+            json_object_set_new(honoured, listen_lists[i].field, json_true());
+        }
+    }
+    const json_t *uris = json_object_get(want, "resourceSubscriptions");
+    if (uris != NULL) {
+        if (!json_is_array(uris) || json_array_size(uris) > MAX_LISTEN_URIS) {
+            json_decref(honoured);
+            *message = "Invalid params: resourceSubscriptions must be an array of at most 256 "
+                       "uris";
+            return NULL;
+        }
+        bool offered = srv->resources.count > 0 || srv->templates.count > 0;
+        json_t *subs = json_object(), *list = json_array();
+        size_t i;
+        const json_t *u;
+        json_array_foreach(uris, i, u)
+        {
+            if (!json_is_string(u) || json_string_length(u) == 0) {
+                json_decref(subs);
+                json_decref(list);
+                json_decref(honoured);
+                *message = "Invalid params: resourceSubscriptions must hold uri strings";
+                return NULL;
+            }
+            if (offered && subs != NULL && list != NULL &&
+                json_object_get(subs, json_string_value(u)) == NULL) {
+                json_object_set_new(subs, json_string_value(u), json_true());
+                json_array_append(list, (json_t *)u);
+            }
+        }
+        if (offered && subs != NULL && list != NULL) {
+            json_decref(sess->subs);
+            sess->subs = subs;
+            json_object_set_new(honoured, "resourceSubscriptions", list);
+        } else {
+            json_decref(subs);
+            json_decref(list);
+        }
+    }
+    *code = 0;
+    return honoured;
+}
+
+json_t *dmcp__era26_listen_ack(const dmcp__session *sess, json_t *filter)
+{
+    return dmcp__jsonrpc_notification("notifications/subscriptions/acknowledged",
+                                      json_pack("{s:o,s:{s:O}}", "notifications", filter, "_meta",
+                                                META_PREFIX "subscriptionId", sess->listen_id));
+}
+
+bool dmcp__era26_listen_tag(const dmcp__session *sess, json_t *msg)
+{
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (method == NULL || sess->listen_id == NULL) {
+        return false;
+    }
+    bool wanted = strcmp(method, "notifications/resources/updated") == 0; /* subs decided */
+    for (size_t i = 0; !wanted && i < DMCP__ARRAY_LEN(listen_lists); i++) {
+        wanted = strcmp(method, listen_lists[i].method) == 0 &&
+                 (sess->listen_lists & listen_lists[i].list) != 0;
+    }
+    if (!wanted) {
+        return false; /* the client did not opt in to this type: never sent */
+    }
+    json_t *params = json_object_get(msg, "params");
+    if (params == NULL) {
+        params = json_object();
+        if (params == NULL || json_object_set_new(msg, "params", params) != 0) {
+            return false;
+        }
+    }
+    json_t *meta = json_object_get(params, "_meta");
+    if (meta == NULL) {
+        meta = json_object();
+        if (meta == NULL || json_object_set_new(params, "_meta", meta) != 0) {
+            return false;
+        }
+    }
+    return json_object_set(meta, META_PREFIX "subscriptionId", sess->listen_id) == 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
 /* Input-required results and the sealed requestState                                      */
 /* ---------------------------------------------------------------------------------------- */
 
@@ -472,12 +595,14 @@ json_t *dmcp__mrtr_finish(const dmcp_server *srv, dmcp__mrtr *m, json_t *result,
                           const char **message, json_t **data)
 {
     if (json_object_size(m->requests) == 0) {
-        if (json_object_size(m->missing) > 0 && json_is_object(result) &&
-            json_is_true(json_object_get(result, "isError"))) {
+        bool failed = result == NULL ||
+                      (json_is_object(result) && json_is_true(json_object_get(result, "isError")));
+        if (json_object_size(m->missing) > 0 && failed) {
             /* The handler needed a capability the client did not declare, and gave up. */
             json_decref(result);
             *code = DMCP__JSONRPC_MISSING_CAPABILITY;
             *message = "Missing required client capability";
+            json_decref(*data);
             *data = json_pack("{s:O}", "requiredCapabilities", m->missing);
             return NULL;
         }

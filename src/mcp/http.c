@@ -250,8 +250,10 @@ static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, c
             return false;
         }
     }
-    /* 8. The POST headers (Accept, Content-Type, MCP-Protocol-Version). */
-    if (is_post && !post_head_checks(c, origin, ret)) {
+    /* 8. The POST headers (Accept, Content-Type, MCP-Protocol-Version); under 2026-07-28 the
+     * per-tool scopes of the tool Mcp-Name names (9), both before a byte of the body. */
+    if (is_post &&
+        (!post_head_checks(c, origin, ret) || !dmcp__http_tool_precheck26(h, c, p, origin, ret))) {
         dmcp_principal_unref(p);
         return false;
     }

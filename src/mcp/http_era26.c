@@ -36,6 +36,139 @@ static enum MHD_Result send_rpc_error(struct MHD_Connection *c, unsigned status,
                                 NULL, NULL);
 }
 
+/* A listen session's transport: only the notification types it opted in to, tagged with its
+ * subscription id, as events on its stream. */
+static dmcp_status send_on_listen_stream(dmcp__session *sess, json_t *msg)
+{
+    if (!dmcp__era26_listen_tag(sess, msg)) {
+        json_decref(msg);
+        return DMCP_OK;
+    }
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *st = sess->get_stream;
+    if (st != NULL) {
+        atomic_fetch_add(&st->refs, 1);
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (st == NULL) {
+        json_decref(msg);
+        return DMCP_E_STATE;
+    }
+    dmcp_status rc = dmcp__stream_event(st, msg);
+    dmcp__stream_unref(st);
+    return rc;
+}
+
+static const dmcp__transport listen_transport = {send_on_listen_stream};
+
+/*
+ * subscriptions/listen: a long-lived SSE response on this POST. The acknowledgement is its
+ * first event; list_changed and resources/updated follow as the application announces them
+ * (outbound.c reaches the stream through the listener registry). It ends when the client
+ * closes it or the server stops. Counted against the stream limits like any live stream.
+ */
+static enum MHD_Result listen26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
+                                const dmcp_principal *p, const char *origin)
+{
+    const json_t *id = json_object_get(body, "id");
+    dmcp__session *sess = dmcp__session_new_local();
+    if (sess == NULL) {
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Out of memory", origin);
+    }
+    dmcp__era26_prepare_session(sess, body);
+    int code = 0;
+    const char *message = NULL;
+    json_t *filter =
+        dmcp__era26_listen_filter(h->srv, sess, json_object_get(body, "params"), &code, &message);
+    if (filter == NULL) {
+        dmcp__session_unref(sess);
+        return send_rpc_error(c, MHD_HTTP_BAD_REQUEST, id, code, message, NULL, origin);
+    }
+    sess->listen_id = json_incref((json_t *)id);
+    sess->transport = &listen_transport;
+    json_t *ack = dmcp__era26_listen_ack(sess, filter);
+    dmcp__obs_kind(DMCP__M_METHOD_STREAM, true);
+    dmcp__stream_ticket t;
+    if (ack == NULL || !dmcp__ticket_take(h, NULL, p, &t)) {
+        bool oom = ack == NULL;
+        json_decref(ack);
+        dmcp__session_unref(sess);
+        if (oom) {
+            return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                                         DMCP_JSONRPC_INTERNAL_ERROR, "Out of memory", origin);
+        }
+        return dmcp__http_send_json(
+            c, HTTP_TOO_MANY_REQUESTS,
+            dmcp__jsonrpc_error(id, DMCP_JSONRPC_INTERNAL_ERROR, "Too many open streams", NULL),
+            origin, "Retry-After", "1");
+    }
+    dmcp__stream *st = NULL;
+    struct MHD_Response *r = dmcp__stream_open(h, c, NULL, &st); /* no priming: no resume */
+    if (r == NULL) {
+        json_decref(ack);
+        dmcp__ticket_return(h, &t);
+        dmcp__session_unref(sess);
+        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
+                                     "Out of memory", origin);
+    }
+    dmcp__stream_hold(st, &t);
+    dmcp__http_cors(r, origin);
+    dmcp__stream_event(st, ack); /* first, before the stream is reachable by notifications */
+    dmcp__session_ref(sess);
+    st->sess = sess; /* a reference: released with the stream */
+    pthread_mutex_lock(&sess->mu);
+    sess->get_stream = st; /* the caller's stream reference moves to the session */
+    pthread_mutex_unlock(&sess->mu);
+    if (dmcp__listeners_add(h->srv, sess) != DMCP_OK) {
+        dmcp__stream_finish(st); /* cannot deliver anything: end after the acknowledgement */
+    }
+    dmcp__session_unref(sess);
+    return dmcp__http_queue(c, MHD_HTTP_OK, r);
+}
+
+bool dmcp__http_tool_precheck26(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
+                                const char *origin, enum MHD_Result *ret)
+{
+    const dmcp_authorizer *az = h->srv->authorizer;
+    const char *v = dmcp__http_header(c, "MCP-Protocol-Version");
+    const char *raw_method = dmcp__http_header(c, "Mcp-Method");
+    const char *raw_name = dmcp__http_header(c, "Mcp-Name");
+    if (az == NULL || az->authorize_tool == NULL || v == NULL ||
+        strcmp(v, DMCP_PROTOCOL_2026_07_28) != 0 || raw_method == NULL || raw_name == NULL) {
+        return true;
+    }
+    bool invalid = false;
+    char *method = dmcp__era26_header_value(raw_method, &invalid);
+    char *name = dmcp__era26_header_value(raw_name, &invalid);
+    const dmcp_tool *tool = method != NULL && name != NULL && strcmp(method, "tools/call") == 0
+                                ? dmcp__tool_find(h->srv, name)
+                                : NULL;
+    free(method);
+    free(name);
+    if (tool == NULL || tool->n_scopes == 0) {
+        return true; /* nothing to decide from the headers; the body path decides */
+    }
+    dmcp_http_response *refusal = NULL;
+    char *tool_error = NULL;
+    dmcp_status st =
+        az->authorize_tool(az->userdata, p, tool->name, (const char *const *)tool->scopes,
+                           tool->n_scopes, &refusal, &tool_error);
+    free(tool_error); /* an isError answer needs the request id: the body path gives it */
+    if (st != DMCP_E_INSUFFICIENT_SCOPE || refusal == NULL) {
+        dmcp_http_response_free(refusal);
+        return true;
+    }
+    unsigned tid = dmcp__metrics_tool_id(tool->name);
+    dmcp__obs_kind(DMCP__M_METHOD_TOOLS_CALL, false);
+    if (dmcp__obs_current != NULL) {
+        dmcp__obs_current->tool = tid;
+    }
+    dmcp__metrics_tool_call(tid, DMCP__M_REFUSED);
+    *ret = dmcp__http_send_custom(c, refusal, origin);
+    return false;
+}
+
 enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
                                   const dmcp_principal *p, const char *origin)
 {
@@ -71,6 +204,11 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
         return ret;
     }
     const char *method = json_string_value(json_object_get(body, "method"));
+    if (strcmp(method, "subscriptions/listen") == 0) {
+        ret = listen26(h, c, body, p, origin);
+        json_decref(body);
+        return ret;
+    }
     const json_t *params = json_object_get(body, "params");
     const char *name = json_string_value(json_object_get(params, "name"));
     if (strcmp(method, "resources/read") == 0) {
@@ -97,6 +235,8 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
     json_t *answer = NULL;
     dmcp_status st = dmcp__authorize_call(&ctx, body, &refusal, &answer);
     if (st != DMCP_OK) {
+        dmcp__metrics_tool_call(name != NULL ? dmcp__metrics_tool_id(name) : DMCP__M_TOOL_OTHER,
+                                DMCP__M_REFUSED);
         if (refusal != NULL) {
             json_decref(answer);
             ret = dmcp__http_send_custom(c, refusal, origin);
@@ -114,6 +254,7 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
         dmcp__stream_ticket t;
         if (worker_room && dmcp__ticket_take(h, NULL, p, &t)) {
             ret = dmcp__stream_start_call(h, c, &ctx, body, origin, &t);
+            dmcp__obs_kind(DMCP__M_METHOD_TOOLS_CALL, true);
             goto out;
         }
     }

@@ -89,8 +89,8 @@ typedef struct dmcp__http {
     pthread_t housekeeper;
     bool hk_started;
     bool hk_stop;
-    dmcp__conns *conns;     /* connection phases and deadlines (http_conn.c) */
-    dmcp__plimits *plimits; /* per-principal rate and streams (limits.c) */
+    dmcp__conns *conns;           /* connection phases and deadlines (http_conn.c) */
+    dmcp__plimits *plimits;       /* per-principal rate and streams (limits.c) */
     struct MHD_Daemon *metrics_d; /* the opt-in metrics listener (http_obs.c) */
     unsigned metrics_port;
 } dmcp__http;
@@ -115,9 +115,9 @@ typedef struct dmcp__reqobs {
     uint64_t t0_ns;
     unsigned status; /* HTTP status queued; 0 = none yet */
     dmcp__m_method method;
-    unsigned tool;        /* a metrics tool id, or DMCP__LOG_NO_TOOL */
-    dmcp__m_limit limit;  /* the limit that refused it, or DMCP__M_LIMIT_NONE */
-    bool streamed;        /* answered as a live SSE stream (no latency recorded) */
+    unsigned tool;       /* a metrics tool id, or DMCP__LOG_NO_TOOL */
+    dmcp__m_limit limit; /* the limit that refused it, or DMCP__M_LIMIT_NONE */
+    bool streamed;       /* answered as a live SSE stream (no latency recorded) */
 } dmcp__reqobs;
 
 typedef struct req_state {
@@ -232,13 +232,22 @@ void dmcp__obs_kind(dmcp__m_method method, bool streamed);
 /* Counts the finished request and writes its access-log line. */
 void dmcp__obs_done(dmcp__http *h, dmcp__reqobs *o, const dmcp_principal *p,
                     struct MHD_Connection *c);
-enum MHD_Result dmcp__http_send_health(dmcp__http *h, struct MHD_Connection *c,
-                                       const char *method, bool readiness);
+enum MHD_Result dmcp__http_send_health(dmcp__http *h, struct MHD_Connection *c, const char *method,
+                                       bool readiness);
 dmcp_status dmcp__http_metrics_start(dmcp__http *h, dmcp_error *err);
 void dmcp__http_metrics_stop(dmcp__http *h);
 
 /* ---- http_era26.c ---- */
 
+/*
+ * At header time, a 2026-07-28 tools/call (MCP-Protocol-Version, Mcp-Method) of the tool its
+ * Mcp-Name names: when that tool requires scopes and the authorizer answers the call with an
+ * HTTP refusal (the 403 step-up), that refusal is queued before the body is read (false,
+ * *ret set). Otherwise true: the body path checks the call again against the body (whose
+ * name must equal Mcp-Name), so a lying header can only get a request refused, never let in.
+ */
+bool dmcp__http_tool_precheck26(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
+                                const char *origin, enum MHD_Result *ret);
 /* A parsed POST body (taken) under the 2026-07-28 rules. */
 enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
                                   const dmcp_principal *p, const char *origin);

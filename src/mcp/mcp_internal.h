@@ -120,7 +120,11 @@ struct dmcp__session {
     bool no_answers;        /* the client can no longer answer (stdio EOF, session ended) */
     const dmcp__transport *transport; /* the owning transport's interface, or NULL */
     struct dmcp__mrtr *mrtr;          /* 2026-07-28 request (transient session; owned), or NULL */
-    struct dmcp__session *next;       /* hash chain */
+    /* A 2026-07-28 subscriptions/listen stream (transient session): the listen request's id,
+     * tagged on every notification, and the DMCP_LIST_* it opted in to. NULL: not a listener. */
+    json_t *listen_id;
+    unsigned listen_lists;
+    struct dmcp__session *next; /* hash chain */
 };
 
 typedef struct dmcp__session_table dmcp__session_table;
@@ -205,6 +209,9 @@ struct dmcp_server {
     bool has_completions;  /* some prompt argument or template variable completes */
     pthread_mutex_t stdio_mu;
     dmcp__session *stdio_sess; /* the stdio session while dmcp_server_run_stdio runs */
+    pthread_mutex_t listen_mu;
+    dmcp__session **listeners; /* open subscriptions/listen streams (a reference each) */
+    size_t n_listeners, cap_listeners;
     dmcp_authorizer *authorizer;
     unsigned page_size;
     /* HTTP configuration */
@@ -226,8 +233,8 @@ struct dmcp_server {
     bool health;                   /* /healthz and /readyz on the listen address */
     char *metrics_host;            /* the opt-in metrics listener, or NULL */
     unsigned metrics_port;
-    char *access_log_path;         /* "-" = stderr; NULL = no access log */
-    int access_log_level;          /* a dmcp__accesslog_level */
+    char *access_log_path;              /* "-" = stderr; NULL = no access log */
+    int access_log_level;               /* a dmcp__accesslog_level */
     struct dmcp__accesslog *access_log; /* open while the server runs */
     unsigned shutdown_timeout;
     char *tls_cert, *tls_key;
@@ -330,8 +337,10 @@ json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess, c
                                   bool subscribe, int *code, const char **message, json_t **data);
 json_t *dmcp__prompts_list(const dmcp_server *srv, const json_t *params, int *code,
                            const char **message);
+/* call: the request (a prompt may ask through it), or NULL. NULL result with *code: an error
+ * (the handler's DMCP_E_INPUT_REQUIRED included: the era adapter turns that into its answer). */
 json_t *dmcp__prompts_get(const dmcp_server *srv, const dmcp_principal *principal,
-                          const json_t *params, int *code, const char **message);
+                          const json_t *params, dmcp_call *call, int *code, const char **message);
 json_t *dmcp__complete(const dmcp_server *srv, const json_t *params, int *code,
                        const char **message);
 /* Completion lookups used by completion.c. */
@@ -355,6 +364,14 @@ void dmcp__session_wake_pending(dmcp__session *sess);
 dmcp_status dmcp__session_send_unsolicited(dmcp__session *sess, json_t *msg);
 /* Calls fn on every live, initialized session (HTTP table). */
 void dmcp__sessions_foreach(dmcp__session_table *t, void (*fn)(dmcp__session *, void *), void *ud);
+/*
+ * Registers a 2026-07-28 listen session (takes a reference) so list_changed and
+ * resources/updated reach it. Listeners whose stream has ended (get_stream NULL) are dropped
+ * here and on every notification.
+ */
+dmcp_status dmcp__listeners_add(dmcp_server *srv, dmcp__session *sess);
+/* Drops every listener (server stop / free). */
+void dmcp__listeners_clear(dmcp_server *srv);
 
 /* ---- lifecycle.c (era adapter: 2025 session-based revisions) ---- */
 
@@ -413,6 +430,17 @@ int dmcp__era26_check(const json_t *msg, const dmcp__era26_headers *h, unsigned 
                       const char **message, json_t **data);
 /* Fills a transient session from the request's _meta (caps, info, log level). */
 void dmcp__era26_prepare_session(dmcp__session *sess, const json_t *msg);
+/*
+ * subscriptions/listen: reads params.notifications into sess (listen_lists, subs for
+ * resourceSubscriptions) and returns the filter the server honours, for the acknowledgement
+ * (new reference). NULL with code and message set when the params are invalid.
+ */
+json_t *dmcp__era26_listen_filter(const dmcp_server *srv, dmcp__session *sess, const json_t *params,
+                                  int *code, const char **message);
+/* The acknowledgement, first on a listen stream; listen_id is set on sess. Takes filter. */
+json_t *dmcp__era26_listen_ack(const dmcp__session *sess, json_t *filter);
+/* Whether a notification passes a listener's filter; tags it with the subscription id. */
+bool dmcp__era26_listen_tag(const dmcp__session *sess, json_t *msg);
 json_t *dmcp__era26_discover(const dmcp_server *srv);
 /* resultType and the caching hints on a result of method (in place). */
 void dmcp__era26_decorate(const dmcp_server *srv, const char *method, json_t *result);
@@ -421,8 +449,9 @@ int dmcp__mrtr_begin(const dmcp_server *srv, dmcp__mrtr *m, const json_t *params
                      const char **message);
 dmcp__mrtr *dmcp__mrtr_new(const char *binding, const char *method, const char *name);
 void dmcp__mrtr_free(dmcp__mrtr *m);
-/* A handler's result (taken) -> the answer: itself, an input-required result, or NULL with
- * an error (-32021 when it gave up for want of an undeclared capability). */
+/* A handler's result (taken; NULL: the handler failed, code and message say how) -> the
+ * answer: itself, an input-required result when it asked, or NULL with an error (-32021 when
+ * it gave up for want of an undeclared capability). */
 json_t *dmcp__mrtr_finish(const dmcp_server *srv, dmcp__mrtr *m, json_t *result, int *code,
                           const char **message, json_t **data);
 /* dmcp_call_request under 2026-07-28 (cap: the client capability needed, or NULL). */

@@ -304,9 +304,87 @@ static void notify_one(dmcp__session *sess, void *ud)
     }
 }
 
+/* Whether a listener's stream has ended (sse.c clears get_stream when it is released). */
+static bool listener_gone(dmcp__session *s)
+{
+    pthread_mutex_lock(&s->mu);
+    bool gone = s->get_stream == NULL;
+    pthread_mutex_unlock(&s->mu);
+    return gone;
+}
+
+/* Drops listeners whose stream ended (listen_mu held); returns how many. */
+static size_t prune_listeners_locked(dmcp_server *srv)
+{
+    size_t kept = 0, dropped = 0;
+    for (size_t i = 0; i < srv->n_listeners; i++) {
+        dmcp__session *s = srv->listeners[i];
+        if (listener_gone(s)) {
+            dmcp__session_unref(s); /* the list's reference */
+            dropped++;
+        } else {
+            srv->listeners[kept++] = s;
+        }
+    }
+    srv->n_listeners = kept;
+    return dropped;
+}
+
+dmcp_status dmcp__listeners_add(dmcp_server *srv, dmcp__session *sess)
+{
+    pthread_mutex_lock(&srv->listen_mu);
+    prune_listeners_locked(srv);
+    if (srv->n_listeners == srv->cap_listeners) {
+        size_t cap = srv->cap_listeners != 0 ? srv->cap_listeners * 2 : 8;
+        dmcp__session **l = realloc(srv->listeners, cap * sizeof(*l));
+        if (l == NULL) {
+            pthread_mutex_unlock(&srv->listen_mu);
+            return DMCP_E_NOMEM;
+        }
+        srv->listeners = l;
+        srv->cap_listeners = cap;
+    }
+    dmcp__session_ref(sess);
+    srv->listeners[srv->n_listeners++] = sess;
+    pthread_mutex_unlock(&srv->listen_mu);
+    return DMCP_OK;
+}
+
+void dmcp__listeners_clear(dmcp_server *srv)
+{
+    pthread_mutex_lock(&srv->listen_mu);
+    for (size_t i = 0; i < srv->n_listeners; i++) {
+        dmcp__session_unref(srv->listeners[i]);
+    }
+    srv->n_listeners = 0;
+    pthread_mutex_unlock(&srv->listen_mu);
+}
+
+static void notify_listeners(dmcp_server *srv, const notify_ctx *n)
+{
+    pthread_mutex_lock(&srv->listen_mu);
+    prune_listeners_locked(srv);
+    size_t count = srv->n_listeners;
+    dmcp__session **snap = count > 0 ? malloc(count * sizeof(*snap)) : NULL;
+    if (snap == NULL) {
+        count = 0;
+    }
+    for (size_t i = 0; i < count; i++) {
+        snap[i] = srv->listeners[i];
+        dmcp__session_ref(snap[i]);
+    }
+    pthread_mutex_unlock(&srv->listen_mu);
+    for (size_t i = 0; i < count; i++) {
+        notify_one(snap[i], (void *)n);
+        dmcp__session_unref(snap[i]);
+    }
+    free(snap);
+}
+
 static void notify_all(dmcp_server *srv, const notify_ctx *n)
 {
     dmcp__sessions_foreach(srv->sessions, notify_one, (void *)n);
+    notify_listeners(srv, n);
     pthread_mutex_lock(&srv->stdio_mu);
     dmcp__session *s = srv->stdio_sess;
     if (s != NULL) {

@@ -28,6 +28,7 @@ struct dmcp_prompt_result {
     json_t *messages;
     char *description;
     const dmcp_principal *principal;
+    dmcp_call *call; /* the request, or NULL */
 };
 
 static bool name_ok(const char *n)
@@ -221,6 +222,11 @@ const dmcp_principal *dmcp_prompt_result_principal(const dmcp_prompt_result *r)
     return r != NULL ? r->principal : NULL;
 }
 
+dmcp_call *dmcp_prompt_result_call(dmcp_prompt_result *r)
+{
+    return r != NULL ? r->call : NULL;
+}
+
 dmcp_status dmcp_prompt_result_add_content(dmcp_prompt_result *r, dmcp_role role, json_t *block)
 {
     if (r == NULL || (role != DMCP_ROLE_USER && role != DMCP_ROLE_ASSISTANT) ||
@@ -350,7 +356,7 @@ json_t *dmcp__prompts_list(const dmcp_server *srv, const json_t *params, int *co
 }
 
 json_t *dmcp__prompts_get(const dmcp_server *srv, const dmcp_principal *principal,
-                          const json_t *params, int *code, const char **message)
+                          const json_t *params, dmcp_call *call, int *code, const char **message)
 {
     static _Thread_local char buf[160];
     const json_t *name = json_object_get(params, "name");
@@ -399,7 +405,7 @@ json_t *dmcp__prompts_get(const dmcp_server *srv, const dmcp_principal *principa
         }
     }
     json_t *empty = json_is_object(args) ? NULL : json_object();
-    dmcp_prompt_result r = {json_array(), NULL, principal};
+    dmcp_prompt_result r = {json_array(), NULL, principal, call};
     dmcp_status st = r.messages != NULL ? p->handler(empty != NULL ? empty : args, &r, p->userdata)
                                         : DMCP_E_NOMEM;
     json_decref(empty);

@@ -56,6 +56,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->health = true;
     s->access_log_level = DMCP__LOG_INFO;
     pthread_mutex_init(&s->stdio_mu, NULL);
+    pthread_mutex_init(&s->listen_mu, NULL);
     atomic_init(&s->started, false);
     atomic_init(&s->stopping, false);
     atomic_init(&s->bound_port, 0);
@@ -98,7 +99,10 @@ void dmcp_server_free(dmcp_server *srv)
     free_list(srv->allowed_hosts, srv->n_allowed_hosts);
     free_list(srv->allowed_origins, srv->n_allowed_origins);
     dmcp__sessions_free(srv->sessions);
+    dmcp__listeners_clear(srv);
+    free(srv->listeners);
     pthread_mutex_destroy(&srv->stdio_mu);
+    pthread_mutex_destroy(&srv->listen_mu);
     free(srv);
 }
 

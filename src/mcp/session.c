@@ -174,6 +174,7 @@ void dmcp__session_unref(dmcp__session *s)
     json_decref(s->client_caps);
     json_decref(s->client_info);
     json_decref(s->subs);
+    json_decref(s->listen_id);
     dmcp__mrtr_free(s->mrtr);
     free(s->binding);
     pthread_mutex_destroy(&s->mu);

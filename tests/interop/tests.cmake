@@ -25,6 +25,8 @@ dmcp_interop_test(interop.mcp.stdio
   ${_interop_dir}/run-test.sh mcp/stdio.test.mjs)
 dmcp_interop_test(interop.mcp.notifications
   ${_interop_dir}/run-test.sh mcp/notifications.test.mjs)
+dmcp_interop_test(interop.mcp.eras
+  ${_interop_dir}/run-test.sh mcp/eras.test.mjs)
 # The same client tests against the TypeScript-SDK baseline server: proves the tests (and the
 # benchmark's baseline) with software we did not write, whatever state our server is in.
 dmcp_interop_test(interop.mcp.http.ts_baseline

@@ -7,9 +7,8 @@
 #                   pending scenarios, reported without failing.
 #   run.sh --next   the same binary against conformance 0.2.0-alpha.12 (npm alias
 #                   "conformance-next"): --requirements 2025-11-25, then --requirements
-#                   2026-07-28 (the stateless revision, on the same endpoint). The 2026 run uses
-#                   baseline-2026.yml: the scored scenarios not passed yet, by name (the suite
-#                   fails the run when one of them starts passing, so the list cannot go stale).
+#                   2026-07-28 (the stateless revision, on the same endpoint). Neither uses an
+#                   expected-failures list: every required scenario must pass.
 #   run.sh --auth   the same with auth switched on in the server (--well-known-url of a loopback
 #                   oidc-provider, --mcp-server-url), the suite reaching it through
 #                   auth-proxy.mjs, which adds a valid bearer token and keeps Host intact. First
@@ -140,9 +139,9 @@ if [ "$next" -eq 1 ]; then
   if ! timeout -k 5 60 "$node22" "$suite" server --url "$url" --requirements 2025-11-25 -o "$out/r2025"; then
     echo "FAIL: required scenarios for 2025-11-25"; status=1
   fi
-  echo "## required scenarios, --requirements 2026-07-28 (still to do: $here/conformance/baseline-2026.yml)"
+  echo "## required scenarios, --requirements 2026-07-28"
   if ! timeout -k 5 60 "$node22" "$suite" server --url "$url" --requirements 2026-07-28 \
-       --expected-failures "$here/conformance/baseline-2026.yml" -o "$out/r2026"; then
+       -o "$out/r2026"; then
     echo "FAIL: required scenarios for 2026-07-28"; status=1
   fi
   versions=()
