@@ -36,7 +36,12 @@ static void ws(jc *c)
 
 static void put(jc *c, const void *s, size_t n)
 {
-    if (!c->bad && dmcp__buf_append(c->out, s, n) != DMCP_OK) {
+    dmcp__buf *b = c->out;
+    if (b->data != NULL && b->cap - b->len > n) {
+        memcpy(b->data + b->len, s, n); /* the common case: room reserved up front */
+        b->len += n;
+        b->data[b->len] = '\0';
+    } else if (!c->bad && dmcp__buf_append(b, s, n) != DMCP_OK) {
         c->bad = true;
     }
 }
@@ -359,6 +364,11 @@ bool dmcp__json_compact(const unsigned char *in, size_t len, dmcp__buf *out)
 {
     size_t mark = out->len;
     jc c = {in, in + len, out, false};
+    /* Compact output is rarely longer than the input: reserve that much once. */
+    if (dmcp__buf_append(out, in, len) != DMCP_OK) {
+        return false;
+    }
+    out->len = mark;
     ws(&c);
     /* Like json_dumps: a document is an object or an array. */
     if (c.p >= c.end || (*c.p != '{' && *c.p != '[')) {
