@@ -101,8 +101,16 @@ static dmcp_status add(dmcp_server *srv, const char *name, dmcp_tool_fn fn, dmcp
     return dmcp_server_add_tool(srv, t);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    if (argc > 1) {
+        bool help = argc == 2 && strcmp(argv[1], "--help") == 0;
+        fprintf(help ? stdout : stderr,
+                "usage: token-arg   (no arguments; MCP over stdio)\n"
+                "The seed's pattern: each tool takes the access token as its 'token' argument.\n"
+                "environment: DESCOPE_MCP_WELL_KNOWN_URL, MCP_SERVER_URL (both required)\n");
+        return help ? 0 : 2;
+    }
     const char *well_known = getenv("DESCOPE_MCP_WELL_KNOWN_URL");
     const char *server_url = getenv("MCP_SERVER_URL");
     if (well_known == NULL || server_url == NULL) {

@@ -354,6 +354,12 @@ for tok in (good, bad_scope, expired):
     for piece in [tok] + tok.split("."):
         check(piece not in everything, "ops: no token (or token segment) in the logs")
 
+if TOKEN_ARG:
+    p = subprocess.run([TOKEN_ARG, "--help"], capture_output=True, timeout=15)
+    check(p.returncode == 0 and b"usage: token-arg" in p.stdout, "token-arg --help: exit 0")
+    p = subprocess.run([TOKEN_ARG, "--nope"], capture_output=True, timeout=15)
+    check(p.returncode == 2 and b"usage: token-arg" in p.stderr, "token-arg: a stray flag: exit 2")
+
 # ---- --stdio: no auth ----
 msgs = [INIT, {"jsonrpc": "2.0", "method": "notifications/initialized"},
         call("admin_echo", {"text": "local"}, 2), call("whoami", {}, 3)]
