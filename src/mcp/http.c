@@ -35,76 +35,6 @@
 #include <microhttpd.h>
 
 #include "mcp/http_internal.h"
-
-/* ---------------------------------------------------------------------------------------- */
-/* Request view for the authorizer                                                          */
-/* ---------------------------------------------------------------------------------------- */
-
-typedef struct hdr_iter {
-    const char *name;
-    size_t want, seen;
-    const char *found;
-} hdr_iter;
-
-static enum MHD_Result hdr_cb(void *cls, enum MHD_ValueKind kind, const char *key,
-                              const char *value)
-{
-    (void)kind;
-    hdr_iter *it = cls;
-    if (key != NULL && dmcp__ascii_casecmp(key, it->name) == 0) {
-        if (it->seen == it->want) {
-            it->found = value != NULL ? value : "";
-        }
-        it->seen++;
-    }
-    return MHD_YES;
-}
-
-const char *dmcp_http_request_method(const dmcp_http_request *req)
-{
-    return req != NULL ? req->method : NULL;
-}
-
-const char *dmcp_http_request_path(const dmcp_http_request *req)
-{
-    return req != NULL ? req->path : NULL;
-}
-
-size_t dmcp_http_request_header_count(const dmcp_http_request *req, const char *name)
-{
-    if (req == NULL || name == NULL) {
-        return 0;
-    }
-    hdr_iter it = {name, (size_t)-1, 0, NULL};
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, hdr_cb, &it);
-    return it.seen;
-}
-
-const char *dmcp_http_request_header(const dmcp_http_request *req, const char *name, size_t index)
-{
-    if (req == NULL || name == NULL) {
-        return NULL;
-    }
-    hdr_iter it = {name, index, 0, NULL};
-    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, hdr_cb, &it);
-    return it.found;
-}
-
-bool dmcp_http_request_has_query_param(const dmcp_http_request *req, const char *name)
-{
-    if (req == NULL || name == NULL) {
-        return false;
-    }
-    hdr_iter it = {name, (size_t)-1, 0, NULL};
-    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, hdr_cb, &it);
-    return it.seen > 0;
-}
-
-bool dmcp_http_request_is_tls(const dmcp_http_request *req)
-{
-    return req != NULL && req->tls;
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* Access handler                                                                           */
 /* ---------------------------------------------------------------------------------------- */
@@ -662,14 +592,8 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
     pthread_condattr_destroy(&ca);
     h->loopback = dmcp__host_is_loopback(srv->listen_host) || strcmp(srv->listen_host, "::1") == 0;
 
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    char portstr[8];
-    snprintf(portstr, sizeof(portstr), "%u", srv->listen_port);
-    if (getaddrinfo(srv->listen_host, portstr, &hints, &ai) != 0 || ai == NULL) {
+    struct addrinfo *ai = NULL;
+    if (!dmcp__http_resolve(srv->listen_host, srv->listen_port, &ai)) {
         http_free(h);
         return dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE, "cannot resolve listen address");
     }

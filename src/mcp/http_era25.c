@@ -341,22 +341,11 @@ enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dm
     return dmcp__http_queue(c, MHD_HTTP_OK, r);
 }
 
-/* The session transport's send_unsolicited: an event on the session's GET stream. */
+/* The session transport's send_unsolicited: an event on the session's GET stream (a client
+ * without one open misses it, Transports §2.2). */
 static dmcp_status send_on_get_stream(dmcp__session *sess, json_t *msg)
 {
-    pthread_mutex_lock(&sess->mu);
-    dmcp__stream *st = sess->get_stream;
-    if (st != NULL) {
-        atomic_fetch_add(&st->refs, 1);
-    }
-    pthread_mutex_unlock(&sess->mu);
-    if (st == NULL) {
-        json_decref(msg); /* no standalone stream open: the client misses it (Transports §2.2) */
-        return DMCP_E_STATE;
-    }
-    dmcp_status rc = dmcp__stream_event(st, msg);
-    dmcp__stream_unref(st);
-    return rc;
+    return dmcp__stream_send_session(sess, msg);
 }
 
 static void end_session(dmcp__http *h, dmcp__session *sess)

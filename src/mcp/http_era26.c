@@ -44,19 +44,7 @@ static dmcp_status send_on_listen_stream(dmcp__session *sess, json_t *msg)
         json_decref(msg);
         return DMCP_OK;
     }
-    pthread_mutex_lock(&sess->mu);
-    dmcp__stream *st = sess->get_stream;
-    if (st != NULL) {
-        atomic_fetch_add(&st->refs, 1);
-    }
-    pthread_mutex_unlock(&sess->mu);
-    if (st == NULL) {
-        json_decref(msg);
-        return DMCP_E_STATE;
-    }
-    dmcp_status rc = dmcp__stream_event(st, msg);
-    dmcp__stream_unref(st);
-    return rc;
+    return dmcp__stream_send_session(sess, msg);
 }
 
 static const dmcp__transport listen_transport = {send_on_listen_stream};

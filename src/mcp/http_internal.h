@@ -176,6 +176,10 @@ enum MHD_Result dmcp__http_send_answer(struct MHD_Connection *c, json_t *answer,
                                        const char *session_id);
 /* Requests in flight (+1/-1); wakes a draining stop at zero. */
 void dmcp__http_active_add(dmcp__http *h, int d);
+/* Resolves a listen address (HOST, PORT) for bind(); *ai is new (freeaddrinfo), NULL when it
+ * does not resolve (false). */
+struct addrinfo;
+bool dmcp__http_resolve(const char *host, unsigned port, struct addrinfo **ai);
 
 /* ---- sse.c ---- */
 
@@ -183,6 +187,9 @@ void dmcp__stream_unref(dmcp__stream *st);
 dmcp_status dmcp__stream_push_locked(dmcp__stream *st, const char *data, size_t len);
 /* One JSON-RPC message as an SSE event (takes msg). */
 dmcp_status dmcp__stream_event(dmcp__stream *st, json_t *msg);
+/* An event (takes msg) on the stream the session holds open (sess->get_stream: the 2025 GET
+ * stream or a 2026 listen stream); DMCP_E_STATE, msg dropped, when none is open. */
+dmcp_status dmcp__stream_send_session(dmcp__session *sess, json_t *msg);
 /* The producer is done: the response ends after draining. */
 void dmcp__stream_finish(dmcp__stream *st);
 bool dmcp__ticket_take(dmcp__http *h, dmcp__session *sess, const dmcp_principal *p,

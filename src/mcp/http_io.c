@@ -1,5 +1,6 @@
 /* HTTP responses of the MCP endpoint and the pure header checks (Host, Origin, Accept,
  * Content-Type). */
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,17 @@ void dmcp__http_cors(struct MHD_Response *r, const char *origin)
  * of one connection on one thread at a time.
  */
 _Thread_local bool dmcp__http_close_after;
+
+/* The request this thread is handling (http_obs.c says what it is for). The responders note
+ * the status they queue in it, so they need nothing of the observation code. */
+_Thread_local dmcp__reqobs *dmcp__obs_current;
+
+void dmcp__obs_status(unsigned status)
+{
+    if (dmcp__obs_current != NULL) {
+        dmcp__obs_current->status = status;
+    }
+}
 
 enum MHD_Result dmcp__http_queue(struct MHD_Connection *c, unsigned status, struct MHD_Response *r)
 {
@@ -380,4 +392,93 @@ bool dmcp__http_content_type_json(const char *ct)
     }
     char next = ct[n];
     return next == '\0' || next == ';' || next == ' ';
+}
+
+bool dmcp__http_resolve(const char *host, unsigned port, struct addrinfo **ai)
+{
+    struct addrinfo hints;
+    memset(&hints, 0, sizeof(hints));
+    hints.ai_family = AF_UNSPEC;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE;
+    char portstr[8];
+    snprintf(portstr, sizeof(portstr), "%u", port);
+    *ai = NULL;
+    if (getaddrinfo(host, portstr, &hints, ai) != 0 || *ai == NULL) {
+        if (*ai != NULL) {
+            freeaddrinfo(*ai);
+            *ai = NULL;
+        }
+        return false;
+    }
+    return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* Request view for the authorizer                                                          */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct hdr_iter {
+    const char *name;
+    size_t want, seen;
+    const char *found;
+} hdr_iter;
+
+static enum MHD_Result hdr_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                              const char *value)
+{
+    (void)kind;
+    hdr_iter *it = cls;
+    if (key != NULL && dmcp__ascii_casecmp(key, it->name) == 0) {
+        if (it->seen == it->want) {
+            it->found = value != NULL ? value : "";
+        }
+        it->seen++;
+    }
+    return MHD_YES;
+}
+
+const char *dmcp_http_request_method(const dmcp_http_request *req)
+{
+    return req != NULL ? req->method : NULL;
+}
+
+const char *dmcp_http_request_path(const dmcp_http_request *req)
+{
+    return req != NULL ? req->path : NULL;
+}
+
+size_t dmcp_http_request_header_count(const dmcp_http_request *req, const char *name)
+{
+    if (req == NULL || name == NULL) {
+        return 0;
+    }
+    hdr_iter it = {name, (size_t)-1, 0, NULL};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, hdr_cb, &it);
+    return it.seen;
+}
+
+const char *dmcp_http_request_header(const dmcp_http_request *req, const char *name, size_t index)
+{
+    if (req == NULL || name == NULL) {
+        return NULL;
+    }
+    hdr_iter it = {name, index, 0, NULL};
+    MHD_get_connection_values(req->conn, MHD_HEADER_KIND, hdr_cb, &it);
+    return it.found;
+}
+
+bool dmcp_http_request_has_query_param(const dmcp_http_request *req, const char *name)
+{
+    if (req == NULL || name == NULL) {
+        return false;
+    }
+    hdr_iter it = {name, (size_t)-1, 0, NULL};
+    MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, hdr_cb, &it);
+    return it.seen > 0;
+}
+
+bool dmcp_http_request_is_tls(const dmcp_http_request *req)
+{
+    return req != NULL && req->tls;
 }

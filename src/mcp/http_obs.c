@@ -15,8 +15,6 @@
 
 #include "mcp/http_internal.h"
 
-_Thread_local dmcp__reqobs *dmcp__obs_current;
-
 static uint64_t mono_ns(void)
 {
     struct timespec ts;
@@ -31,13 +29,6 @@ void dmcp__obs_start(dmcp__reqobs *o, bool with_id)
     o->method = DMCP__M_METHOD_NONE;
     o->tool = DMCP__LOG_NO_TOOL;
     o->limit = DMCP__M_LIMIT_NONE;
-}
-
-void dmcp__obs_status(unsigned status)
-{
-    if (dmcp__obs_current != NULL) {
-        dmcp__obs_current->status = status;
-    }
 }
 
 void dmcp__obs_limit(dmcp__m_limit limit)
@@ -182,14 +173,8 @@ dmcp_status dmcp__http_metrics_start(dmcp__http *h, dmcp_error *err)
     if (srv->metrics_host == NULL) {
         return DMCP_OK;
     }
-    struct addrinfo hints, *ai = NULL;
-    memset(&hints, 0, sizeof(hints));
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE;
-    char portstr[8];
-    snprintf(portstr, sizeof(portstr), "%u", srv->metrics_port);
-    if (getaddrinfo(srv->metrics_host, portstr, &hints, &ai) != 0 || ai == NULL) {
+    struct addrinfo *ai = NULL;
+    if (!dmcp__http_resolve(srv->metrics_host, srv->metrics_port, &ai)) {
         return dmcp__fail(err, DMCP_E_CONFIG, DMCP_REASON_NONE,
                           "cannot resolve the metrics listen address");
     }

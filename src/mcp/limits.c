@@ -184,3 +184,10 @@ void dmcp__plimits_sweep(dmcp__plimits *pl, double rate, double burst, double no
         pthread_mutex_unlock(&sh->mu);
     }
 }
+
+double dmcp__rate_burst(const dmcp_server *srv)
+{
+    double burst = srv->lim[DMCP_LIMIT_RATE_BURST];
+    double twice = srv->lim[DMCP_LIMIT_RATE] * 2;
+    return burst > 0 ? burst : (twice < 1 ? 1 : twice);
+}

@@ -558,7 +558,7 @@ size_t dmcp__conns_count(dmcp__conns *tr);
 
 /* ---- limits.c: per-principal request rate and SSE streams ---- */
 
-/* The bucket size in force: rate-burst, or 2 x rate (at least 1) when it is 0 (server.c). */
+/* The bucket size in force: rate-burst, or 2 x rate (at least 1) when it is 0. */
 double dmcp__rate_burst(const dmcp_server *srv);
 
 typedef struct dmcp__plimits dmcp__plimits;

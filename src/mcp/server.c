@@ -603,13 +603,6 @@ double dmcp_server_limit(const dmcp_server *srv, dmcp_limit limit)
     }
 }
 
-double dmcp__rate_burst(const dmcp_server *srv)
-{
-    double burst = srv->lim[DMCP_LIMIT_RATE_BURST];
-    double twice = srv->lim[DMCP_LIMIT_RATE] * 2;
-    return burst > 0 ? burst : (twice < 1 ? 1 : twice);
-}
-
 dmcp_status dmcp_server_set_health_endpoints(dmcp_server *srv, bool enabled)
 {
     dmcp_status st = check_cfg(srv);

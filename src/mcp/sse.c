@@ -614,3 +614,20 @@ enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmc
     pthread_mutex_unlock(&h->mu);
     return dmcp__http_queue(c, MHD_HTTP_OK, r);
 }
+
+dmcp_status dmcp__stream_send_session(dmcp__session *sess, json_t *msg)
+{
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *st = sess->get_stream;
+    if (st != NULL) {
+        atomic_fetch_add(&st->refs, 1);
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (st == NULL) {
+        json_decref(msg);
+        return DMCP_E_STATE;
+    }
+    dmcp_status rc = dmcp__stream_event(st, msg);
+    dmcp__stream_unref(st);
+    return rc;
+}
