@@ -1,7 +1,9 @@
 -- wrk script for bench/http/run.sh: authenticated MCP `tools/call echo` over Streamable HTTP.
 -- Every request has its own JSON-RPC id (a session maps in-flight ids to responses, so 16
 -- connections sharing one session must not reuse ids). Environment: TOKEN (bearer),
--- SESSION (Mcp-Session-Id, empty when stateless), PROTO (MCP-Protocol-Version).
+-- SESSION (Mcp-Session-Id, empty when stateless), PROTO (MCP-Protocol-Version). With PROTO
+-- 2026-07-28 each request is the stateless 2026 form: Mcp-Method/Mcp-Name headers and the
+-- required `_meta` (protocolVersion, clientCapabilities) in params.
 local token = os.getenv("TOKEN") or ""
 local session = os.getenv("SESSION") or ""
 local proto = os.getenv("PROTO") or "2025-06-18"
@@ -19,6 +21,15 @@ function init(args)
   wrk.headers["Accept"] = "application/json, text/event-stream"
   wrk.headers["Authorization"] = "Bearer " .. token
   wrk.headers["MCP-Protocol-Version"] = proto
+  if proto == "2026-07-28" then
+    wrk.headers["Mcp-Method"] = "tools/call"
+    wrk.headers["Mcp-Name"] = "echo"
+    meta = ',"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28",' ..
+      '"io.modelcontextprotocol/clientCapabilities":{},' ..
+      '"io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"}}'
+  else
+    meta = ""
+  end
   if session ~= "" then
     wrk.headers["Mcp-Session-Id"] = session
   end
@@ -29,7 +40,7 @@ end
 function request()
   counter = counter + 1
   local body = '{"jsonrpc":"2.0","id":"' .. tid .. '-' .. counter ..
-    '","method":"tools/call","params":{"name":"echo","arguments":{"text":"hello, benchmark"}}}'
+    '","method":"tools/call","params":{"name":"echo","arguments":{"text":"hello, benchmark"}' .. meta .. '}}'
   return wrk.format(nil, nil, nil, body)
 end
 
