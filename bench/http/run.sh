@@ -123,6 +123,10 @@ bench_one() { # name proto cmd...
     *'hello, benchmark'*) ;;
     *) echo "bench: $name did not answer tools/call echo: $probe"; return 1 ;;
   esac
+  # A 2026 answer carries resultType: proof the request was served under 2026-07-28 rules.
+  if [ "$proto" = 2026-07-28 ] && [[ "$probe" != *'"resultType"'* ]]; then
+    echo "bench: $name did not serve tools/call echo under 2026-07-28 (no resultType): $probe"; return 1
+  fi
 
   TOKEN=$token SESSION=$session PROTO=$proto wrk -t"$threads" -c"$conns" -d"${duration}s" --latency \
     -s "$root/bench/http/echo.lua" "$url" >"$work/$name.wrk" 2>&1

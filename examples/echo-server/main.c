@@ -16,11 +16,17 @@
  * http://HOST:PORT/mcp from --listen).
  *
  * Tools: echo {text} -> text; whoami {} -> {user_id, scopes, client_id} of the caller;
- * admin_echo {text} -> text, requires the scope admin.write.
+ * admin_echo {text} -> text, requires the scope admin.write; ask_name {} -> asks the client
+ * for a name (elicitation: a server->client request under 2025, an input-required result
+ * under 2026-07-28; the handler is written once) and greets it; bump {} -> increments the
+ * counter behind the resource echo://counter and notifies its subscribers
+ * (resources/subscribe under 2025, subscriptions/listen under 2026-07-28).
  */
 #include <getopt.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <dmcp/dmcp.h>
@@ -47,6 +53,77 @@ static dmcp_status whoami(dmcp_call *call, const json_t *args, dmcp_result *res,
                                                      "client_id", dmcp_principal_client_id(p)));
 }
 
+/* ask_name: one elicitation, then a greeting (or what the user did instead). */
+static dmcp_status ask_name(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)args;
+    (void)ud;
+    json_t *schema = json_pack("{s:s, s:{s:{s:s, s:s}}, s:[s]}", "type", "object", "properties",
+                               "name", "type", "string", "title", "Your name", "required", "name");
+    json_t *answer = NULL;
+    dmcp_status st = dmcp_call_elicit(call, "What is your name?", schema, 60000, &answer);
+    json_decref(schema);
+    if (st != DMCP_OK) { /* DMCP_E_INPUT_REQUIRED under 2026: the runtime asks and re-runs us */
+        json_decref(answer);
+        return st;
+    }
+    const char *action = json_string_value(json_object_get(answer, "action"));
+    const char *name = json_string_value(json_object_get(json_object_get(answer, "content"), "name"));
+    char text[200];
+    if (action != NULL && strcmp(action, "accept") == 0 && name != NULL) {
+        snprintf(text, sizeof(text), "Hello, %.150s!", name);
+    } else {
+        snprintf(text, sizeof(text), "No name given (%.20s)", action != NULL ? action : "?");
+    }
+    json_decref(answer);
+    return dmcp_result_add_text(res, text);
+}
+
+/* The counter behind echo://counter, bumped by the bump tool. */
+#define COUNTER_URI "echo://counter"
+static atomic_ulong counter;
+
+static dmcp_status read_counter(dmcp_contents *out, const char *uri, const json_t *variables,
+                                 void *ud)
+{
+    (void)variables;
+    (void)ud;
+    char text[32];
+    snprintf(text, sizeof(text), "%lu", atomic_load(&counter));
+    return dmcp_contents_add_text(out, uri, "text/plain", text);
+}
+
+static dmcp_status bump(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)call;
+    (void)args;
+    dmcp_server *srv = ud;
+    char text[32];
+    snprintf(text, sizeof(text), "%lu", atomic_fetch_add(&counter, 1) + 1);
+    dmcp_status st = dmcp_server_notify_resource_updated(srv, COUNTER_URI);
+    return st == DMCP_OK ? dmcp_result_add_text(res, text) : st;
+}
+
+static dmcp_status add_counter(dmcp_server *srv)
+{
+    dmcp_resource *r = NULL;
+    dmcp_status st = dmcp_resource_new(COUNTER_URI, "counter", &r);
+    if (st == DMCP_OK) {
+        st = dmcp_resource_set_description(r, "A number the bump tool increments (subscribable)");
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_resource_set_mime_type(r, "text/plain");
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_resource_set_reader(r, read_counter, NULL);
+    }
+    if (st != DMCP_OK) {
+        dmcp_resource_free(r);
+        return st;
+    }
+    return dmcp_server_add_resource(srv, r); /* the server takes r */
+}
+
 static const char *const TEXT_SCHEMA =
     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},"
     "\"required\":[\"text\"],\"additionalProperties\":false}";
@@ -55,7 +132,7 @@ static dmcp_status add(dmcp_server *srv, const char *name, const char *desc, dmc
                        const char *schema, const char *scope)
 {
     dmcp_tool *t = NULL;
-    dmcp_status st = dmcp_tool_new(name, fn, NULL, &t);
+    dmcp_status st = dmcp_tool_new(name, fn, srv, &t);
     if (st == DMCP_OK) {
         st = dmcp_tool_set_description(t, desc);
     }
@@ -250,6 +327,17 @@ int main(int argc, char **argv)
     if (st == DMCP_OK) {
         st = add(srv, "admin_echo", "Echoes the text back (needs admin.write)", echo, TEXT_SCHEMA,
                  "admin.write");
+    }
+    if (st == DMCP_OK) {
+        st = add(srv, "ask_name", "Asks for your name (elicitation) and greets you", ask_name, NULL,
+                 NULL);
+    }
+    if (st == DMCP_OK) {
+        st = add(srv, "bump", "Increments " COUNTER_URI " and notifies its subscribers", bump,
+                 NULL, NULL);
+    }
+    if (st == DMCP_OK) {
+        st = add_counter(srv);
     }
     if (st == DMCP_OK && use_stdio) {
         st = dmcp_server_run_stdio(srv, STDIN_FILENO, STDOUT_FILENO, &err); /* no auth */
