@@ -133,6 +133,9 @@ static dmcp_status add(dmcp_server *srv, const char *name, const char *desc, dmc
 {
     dmcp_tool *t = NULL;
     dmcp_status st = dmcp_tool_new(name, fn, srv, &t);
+    if (st == DMCP_OK && fn == ask_name) {
+        dmcp_tool_set_streaming(t, true); /* 2025: its elicitation travels on the POST's stream */
+    }
     if (st == DMCP_OK) {
         st = dmcp_tool_set_description(t, desc);
     }
