@@ -17,3 +17,14 @@ add_test(NAME sandbox.interop.sdk_oauth
 set_tests_properties(sandbox.interop.sdk_oauth PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 90 LABELS interop
   ENVIRONMENT "DMCP_BIN_DIR=${CMAKE_BINARY_DIR}/bin;DMCP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
+
+# The MCP conformance suite 0.2.0-alpha.12's `authorization` scenarios (an AS under test)
+# against the sandbox; the test plays the browser on the consent page. In scope: both
+# scenarios, with a public DCR client, with and without a resource. Out of scope, listed with
+# the reason in the test: the CIMD metadata warning, and confidential clients (the suite sends
+# no secret when the AS lists `none`).
+add_test(NAME sandbox.interop.conformance_authorization
+         COMMAND ${PROJECT_SOURCE_DIR}/tests/interop/run-test.sh sandbox/authorization.test.mjs)
+set_tests_properties(sandbox.interop.conformance_authorization PROPERTIES
+  SKIP_RETURN_CODE 77 TIMEOUT 120 LABELS interop
+  ENVIRONMENT "DMCP_BIN_DIR=${CMAKE_BINARY_DIR}/bin;DMCP_SOURCE_DIR=${PROJECT_SOURCE_DIR}")
