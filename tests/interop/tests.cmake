@@ -50,3 +50,8 @@ dmcp_interop_test(interop.bench.http.smoke
   ${PROJECT_SOURCE_DIR}/bench/http/run.sh --smoke --build ${CMAKE_BINARY_DIR})
 # It saturates the CPU for 2 s per server: never alongside the timing-sensitive tests.
 set_tests_properties(interop.bench.http.smoke PROPERTIES RUN_SERIAL TRUE)
+
+# descope-mcp gateway (issue 11): the TS client through the gateway to a recording TS SDK
+# upstream and a misbehaving one (auth, rules, progress, sampling, no token upstream, faults).
+dmcp_interop_test(interop.gateway.http
+  ${_interop_dir}/run-test.sh gateway/http.test.mjs)
