@@ -55,3 +55,7 @@ set_tests_properties(interop.bench.http.smoke PROPERTIES RUN_SERIAL TRUE)
 # upstream and a misbehaving one (auth, rules, progress, sampling, no token upstream, faults).
 dmcp_interop_test(interop.gateway.http
   ${_interop_dir}/run-test.sh gateway/http.test.mjs)
+# Connection tokens from a fake Descope into the configured upstream header; not connected →
+# a tool error (tests/connections-cli/fake_descope).
+dmcp_interop_test(interop.gateway.connections
+  ${_interop_dir}/run-test.sh gateway/connections.test.mjs)
