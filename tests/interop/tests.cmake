@@ -59,3 +59,9 @@ dmcp_interop_test(interop.gateway.http
 # a tool error (tests/connections-cli/fake_descope).
 dmcp_interop_test(interop.gateway.connections
   ${_interop_dir}/run-test.sh gateway/connections.test.mjs)
+# Conformance 0.1.16 through the gateway: suite -> auth-proxy (token) -> descope-mcp gateway ->
+# conformance-server over Streamable HTTP (tests/interop/gateway/conformance-via-gateway.sh).
+add_test(NAME interop.gateway.conformance COMMAND ${_interop_dir}/conformance/run.sh --auth)
+set_tests_properties(interop.gateway.conformance PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 200
+  LABELS interop ENVIRONMENT
+  "${_interop_env};CONFORMANCE_SERVER=${_interop_dir}/gateway/conformance-via-gateway.sh")
