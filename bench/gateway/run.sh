@@ -106,7 +106,12 @@ run() {
 }
 echo "# wrk, keep-alive, tools/call echo; gateway $([ ${#pin_gw[@]} -gt 0 ] && echo 'on core 0, upstream and wrk on core 1' || echo 'unpinned'); $ncpu cores; gateway responses: $([ ${#stream_flag[@]} -gt 0 ] && echo JSON || echo 'SSE (default)')"
 run direct-c1 "$up_url" "$up_token" "" 1
+if [ -n "${GW_BENCH_PERF:-}" ]; then # profile the gateway during its -c1 run (perf record -g)
+  perf record -g -o "$GW_BENCH_PERF" -p "$gw_pid" -- sleep "$duration" >/dev/null 2>&1 &
+  perf_pid=$!
+fi
 run gateway-c1 "$gw_url" "$gw_token" "$session" 1
+[ -n "${GW_BENCH_PERF:-}" ] && wait "$perf_pid"
 run "direct-c$conns" "$up_url" "$up_token" "" "$conns"
 run "gateway-c$conns" "$gw_url" "$gw_token" "$session" "$conns"
 awk -v n="$conns" '
