@@ -61,14 +61,19 @@ static json_t *status_error(dmcp_status st, const dmcp_error *err, const char *u
 
 /* ---- the request's sink: upstream stream -> client stream ---- */
 
+typedef struct sinkctx {
+    dmcp_call *call;
+    dmcp_gateway *gw;
+} sinkctx;
+
 static void sink_note(void *ud, const json_t *msg)
 {
-    (void)dmcp_call_notify((dmcp_call *)ud, msg);
+    (void)dmcp_call_notify(((sinkctx *)ud)->call, msg);
 }
 
 static dmcp_status sink_request(void *ud, const json_t *msg, json_t **result, json_t **error)
 {
-    dmcp_call *call = ud;
+    dmcp_call *call = ((sinkctx *)ud)->call;
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *params = json_object_get(msg, "params");
     json_t *empty = params == NULL ? json_object() : NULL;
@@ -90,7 +95,14 @@ static dmcp_status sink_request(void *ud, const json_t *msg, json_t **result, js
 
 static bool sink_cancelled(void *ud)
 {
-    return dmcp_call_is_cancelled((dmcp_call *)ud);
+    const sinkctx *k = ud;
+    long long drain = atomic_load(&k->gw->drain_deadline_ms);
+    if (drain > 0) {
+        /* Draining: the runtime cancels every call when it stops; the gateway lets the
+         * upstream finish instead, until just before the shutdown timeout. */
+        return gw_now_ms() >= drain;
+    }
+    return dmcp_call_is_cancelled(k->call);
 }
 
 /* ---- unsolicited upstream messages -> the client's standalone stream ---- */
@@ -389,7 +401,8 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
             return DMCP_OK;
         }
     }
-    dmcp_gw_sink sink = {call, sink_note, sink_request, sink_cancelled};
+    sinkctx k = {call, gw};
+    dmcp_gw_sink sink = {&k, sink_note, sink_request, sink_cancelled};
     dmcp_gw_request_params rp = {h.h, h.n, gw->cfg->request_timeout_ms, &sink};
     dmcp_error err = {0};
     dmcp_gw_usession *us = NULL;

@@ -12,7 +12,8 @@
 //   - the upstream's session id is never usable as the gateway's (404);
 //   - garbage, a huge answer, a malformed SSE event, a hang (timeout) and an upstream killed
 //     mid-call each give the client a JSON-RPC error, and the gateway keeps serving;
-//   - DELETE of the client session reaches the upstream as DELETE.
+//   - DELETE of the client session reaches the upstream as DELETE;
+//   - SIGTERM drains: a call in flight completes, then the gateway exits 0.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -176,6 +177,19 @@ check(gw.exitCode === null, 'the gateway process is alive');
   check(deleted, 'client DELETE → upstream session DELETEd');
 }
 await client.close();
+// ---- SIGTERM drains: an in-flight call finishes, then the gateway exits 0 ----
+{
+  const { client: c3 } = await connect(basic);
+  const pending = c3.callTool({ name: 'rec__slow_progress', arguments: { steps: 4 } }, undefined, { onprogress: () => {} });
+  await new Promise((r) => setTimeout(r, 400));
+  const exited = new Promise((r) => gw.once('exit', (code, sig) => r({ code, sig })));
+  gw.kill('SIGTERM');
+  let r, e;
+  try { r = await pending; } catch (err) { e = err; }
+  check(/^done at/.test(text(r) ?? ''), 'SIGTERM: the in-flight call completed', e ? e.message : JSON.stringify(r));
+  const { code, sig } = await exited;
+  check(code === 0, 'SIGTERM: the gateway exited 0 after draining', `${code} ${sig}`);
+}
 const logText = gw.output;
 check(!logText.includes(basic) && !logText.includes(admin), 'the gateway\'s logs hold no token');
 check(/"method":"tools\/call"/.test(logText), 'access log lines were written');
