@@ -9,6 +9,7 @@
 //     upstream reaches the client and its answer reaches the upstream;
 //   - the upstream never sees an Authorization header nor the caller's token anywhere, and
 //     does see the identity headers (user, client, scopes);
+//   - an unsolicited upstream notification (its GET stream) reaches the client's GET stream;
 //   - the upstream's session id is never usable as the gateway's (404);
 //   - garbage, a huge answer, a malformed SSE event, a hang (timeout) and an upstream killed
 //     mid-call each give the client a JSON-RPC error, and the gateway keeps serving;
@@ -20,7 +21,7 @@ import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { discoverOAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import {
   check, deadline, finish, freePort, INTEROP_DIR, log, requireBinary, spawnTracked, waitForPort,
 } from '../lib/harness.mjs';
@@ -125,6 +126,16 @@ const { client, transport } = await connect(basic);
 {
   const r = await client.callTool({ name: 'rec__ask_llm', arguments: { prompt: 'meaning?' } });
   check(text(r) === 'llm said: forty-two (meaning?)', 'sampling: upstream request answered by the client, answer back upstream', JSON.stringify(r));
+}
+
+// ---- an unsolicited upstream notification reaches the client's GET stream ----
+{
+  let got = false;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => { got = true; });
+  const r = await client.callTool({ name: 'rec__notify_later', arguments: {} });
+  check(text(r) === 'scheduled', 'notify_later called');
+  for (let i = 0; i < 60 && !got; i++) await new Promise((res) => setTimeout(res, 100));
+  check(got, 'upstream GET-stream notification (tools/list_changed) relayed to the client');
 }
 
 // ---- what the upstream saw ----
