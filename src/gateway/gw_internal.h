@@ -62,6 +62,7 @@ typedef struct gw_config {
     size_t n_conns;
     unsigned connect_timeout_ms, request_timeout_ms;
     bool stream;
+    bool upstream_log; /* one JSON line per upstream call on stderr */
     json_t *server_options; /* [[name, value]...] for dmcp_server_set_option */
 } gw_config;
 

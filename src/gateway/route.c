@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <dmcp/descope.h>
 #include <dmcp/server.h>
@@ -407,6 +408,28 @@ static json_t *upstream_params(const json_t *params)
     return p;
 }
 
+/* One JSON line per upstream call (upstream_log): who, what, which upstream, how it went,
+ * how long. Never a token: only the user id, the method and the tool/prompt name. */
+static void upstream_log_line(const dmcp_gateway *gw, size_t i, dmcp_call *call,
+                              const char *method, const json_t *params, dmcp_status st,
+                              const json_t *resp, long long ms)
+{
+    const char *outcome = st != DMCP_OK                              ? dmcp_status_name(st)
+                          : json_object_get(resp, "error") != NULL ? "jsonrpc_error"
+                                                                   : "ok";
+    const char *user = dmcp_principal_user_id(dmcp_call_principal(call));
+    json_t *line = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s,s:I}", "time", (json_int_t)time(NULL),
+                             "upstream", gw->cfg->ups[i].name, "method", method, "name",
+                             json_string_value(json_object_get(params, "name")), "user", user,
+                             "upstream_status", outcome, "ms", (json_int_t)ms);
+    char *text = line != NULL ? json_dumps(line, JSON_COMPACT) : NULL;
+    if (text != NULL) {
+        fprintf(stderr, "%s\n", text);
+    }
+    free(text);
+    json_decref(line);
+}
+
 /*
  * Sends method(params) to upstream i for client session c. DMCP_OK: *result (new ref) is the
  * upstream's result. Otherwise *error is a JSON-RPC error object (the upstream's, or ours).
@@ -456,6 +479,7 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
     dmcp_gw_usession *us = NULL;
     dmcp_status st = DMCP_OK;
     json_t *resp = NULL;
+    long long t0 = gw->cfg->upstream_log ? gw_now_ms() : 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         st = usess_get(gw, c, i, call, attempt > 0, &us, &err);
         if (st != DMCP_OK) {
@@ -474,6 +498,9 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
     }
     hdrs_free(&h);
     json_decref(fwd_params);
+    if (gw->cfg->upstream_log) {
+        upstream_log_line(gw, i, call, method, params, st, resp, gw_now_ms() - t0);
+    }
     if (st != DMCP_OK) {
         fprintf(stderr, "descope-mcp gateway: upstream %s: %s (%s)\n", uname, method,
                 err.message[0] != '\0' ? err.message : dmcp_strerror(st));
