@@ -21,6 +21,9 @@
 
 #define POOL_MAX 64
 #define SID_MAX 256
+/* GET-stream relays (one thread each) per upstream; sessions past it get no unsolicited
+ * messages (a curl multi loop on one thread would lift this). */
+#define GET_STREAMS_MAX 256
 
 typedef struct http_up {
     dmcp_gw_upstream base;
@@ -35,6 +38,7 @@ typedef struct http_up {
     bool pool_post[POOL_MAX]; /* set up for a POST already (common options in place) */
     size_t npool;
     atomic_uint sessions;
+    atomic_uint get_streams;
 } http_up;
 
 typedef struct usess {
@@ -700,9 +704,13 @@ static dmcp_status h_open(dmcp_gw_upstream *gup, const dmcp_gw_open_params *p,
         *init_result = json_incref((json_t *)result);
     }
     json_decref(resp);
-    if (s->on_message != NULL && s->sid[0] != '\0' &&
-        pthread_create(&s->get_thread, NULL, get_loop, s) == 0) {
-        s->get_started = true;
+    if (s->on_message != NULL && s->sid[0] != '\0') {
+        if (atomic_fetch_add(&up->get_streams, 1) < GET_STREAMS_MAX &&
+            pthread_create(&s->get_thread, NULL, get_loop, s) == 0) {
+            s->get_started = true;
+        } else {
+            atomic_fetch_sub(&up->get_streams, 1);
+        }
     }
     *out = (dmcp_gw_usession *)s;
     return DMCP_OK;
@@ -717,6 +725,7 @@ static void h_close(dmcp_gw_usession *gs)
     atomic_store(&s->closing, true);
     if (s->get_started) {
         pthread_join(s->get_thread, NULL);
+        atomic_fetch_sub(&s->up->get_streams, 1);
     }
     if (s->sid[0] != '\0') {
         /* Transports §2.5: a client that no longer needs the session SHOULD DELETE it. */
@@ -775,6 +784,7 @@ dmcp_status dmcp__gw_http_upstream_new(const char *url, const dmcp_gw_upstream_o
                                                          : DMCP_GW_MAX_MESSAGE_BYTES;
     up->max_sessions = o != NULL && o->max_sessions > 0 ? o->max_sessions : 10000;
     atomic_init(&up->sessions, 0);
+    atomic_init(&up->get_streams, 0);
     bool ok = true;
     if (o != NULL && o->static_header_count > 0) {
         up->static_hdrs = copy_lines(o->static_headers, o->static_header_count, &ok);
