@@ -3,7 +3,7 @@
 #   src/auth, src/descope (auth core): OpenSSL, jansson, libcurl; no HTTP server, no MCP.
 #   src/mcp (MCP runtime): jansson, libmicrohttpd; no Descope, no JWT, no libcurl/OpenSSL.
 #   src/glue: the only place that includes both.
-#   src/gateway (the gateway): public headers (include/dmcp) + libc/POSIX only.
+#   src/gateway (the gateway): public headers (include/dmcp) + libcurl/POSIX only.
 #   tools/, examples/: public headers only (no src/ internals).
 set -u
 src=$1/src
@@ -17,8 +17,8 @@ $out"
 out=$(inc "$src/mcp/*.[ch]" 'curl|openssl|dmcp/auth\.h|dmcp/descope\.h|dmcp/protect\.h|auth/|descope/|glue/|jose\.h|http\.h|url\.h')
 [ -z "$out" ] || bad "the MCP runtime reaches into the auth core or its dependencies:
 $out"
-out=$(inc "$src/gateway/*.[ch]" 'curl|openssl|microhttpd|mcp/|auth/|descope/|glue/|store/|common/|internal\.h|mcp_internal|jsonlite|jose\.h|http\.h|url\.h')
-[ -z "$out" ] || bad "the gateway reaches past the public headers (it is built on include/dmcp and libc):
+out=$(inc "$src/gateway/*.[ch]" 'openssl|microhttpd|mcp/|auth/|descope/|glue/|store/|common/|internal\.h|mcp_internal|jsonlite|jose\.h|http\.h|url\.h')
+[ -z "$out" ] || bad "the gateway reaches past the public headers (it is built on include/dmcp, libcurl and libc):
 $out"
 out=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"(internal|jose|http|url|jsonlite|auth_internal|mcp_internal|glue_internal)\.h"' \
       "$1/tools" "$1/examples" 2>/dev/null)
