@@ -1,6 +1,7 @@
 /* The stdio child supervisor: see child.h. */
 #define _GNU_SOURCE /* pipe2, posix_spawn_file_actions_addclosefrom_np */
 #include "gateway/child.h"
+#include "gateway/lines.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -189,12 +190,6 @@ void dmcp__child_stop(dmcp__child *c, dmcp__child_end why)
 
 /* ---- reader thread ---- */
 
-typedef struct linebuf {
-    char *b;
-    size_t n, cap, max;
-    bool skipping; /* the current line went over max */
-} linebuf;
-
 static void default_stderr(dmcp__child *c, const char *line)
 {
     fprintf(stderr, "gateway: child %ld: %s\n", (long)c->pid, line);
@@ -210,66 +205,24 @@ static void emit_stderr(dmcp__child *c, const char *line, size_t len)
         default_stderr(c, clean);
 }
 
-/* Feeds bytes; calls fn for each complete line. Returns false on a line over the cap when
- * `strict` (stdout); stderr lines over the cap are cut, not fatal. */
-static bool feed(dmcp__child *c, linebuf *lb, const char *p, size_t n, bool strict)
+static void out_line(void *ud, const char *line, size_t len)
 {
-    while (n > 0) {
-        const char *nl = memchr(p, '\n', n);
-        size_t take = nl ? (size_t)(nl - p) : n;
-        if (!lb->skipping) {
-            if (lb->n + take > lb->max) {
-                if (strict)
-                    return false;
-                size_t room = lb->max - lb->n;
-                memcpy(lb->b + lb->n, p, room);
-                lb->n += room;
-                lb->skipping = true;
-            } else {
-                if (lb->n + take + 1 > lb->cap) {
-                    size_t nc = lb->cap ? lb->cap : 4096;
-                    while (nc < lb->n + take + 1)
-                        nc *= 2;
-                    if (nc > lb->max + 1)
-                        nc = lb->max + 1;
-                    char *nb = realloc(lb->b, nc);
-                    if (!nb)
-                        return false;
-                    lb->b = nb;
-                    lb->cap = nc;
-                }
-                memcpy(lb->b + lb->n, p, take);
-                lb->n += take;
-            }
-        }
-        if (!nl)
-            return true;
-        p = nl + 1;
-        n -= take + 1;
-        size_t len = lb->n;
-        if (len > 0 && lb->b[len - 1] == '\r')
-            len--;
-        if (len > 0) {
-            if (strict) {
-                lb->b[len] = '\0';
-                pthread_mutex_lock(&c->mu);
-                touch(c);
-                pthread_mutex_unlock(&c->mu);
-                c->o.on_line(c->o.ud, lb->b, len);
-            } else {
-                emit_stderr(c, lb->b, len);
-            }
-        }
-        lb->n = 0;
-        lb->skipping = false;
-    }
-    return true;
+    dmcp__child *c = ud;
+    pthread_mutex_lock(&c->mu);
+    touch(c);
+    pthread_mutex_unlock(&c->mu);
+    c->o.on_line(c->o.ud, line, len);
+}
+
+static void err_line(void *ud, const char *line, size_t len)
+{
+    emit_stderr(ud, line, len);
 }
 
 static void *reader_main(void *arg)
 {
     dmcp__child *c = arg;
-    linebuf out = {.max = c->o.max_line}, err = {.max = DMCP_CHILD_STDERR_LINE};
+    dmcp__lines out = {.max = c->o.max_line}, err = {.max = DMCP_CHILD_STDERR_LINE};
     char *chunk = malloc(65536);
     bool out_open = chunk != NULL, err_open = true, oversize = false;
     while (out_open) {
@@ -286,15 +239,16 @@ static void *reader_main(void *arg)
             break;
         if (pf[1].revents) {
             ssize_t k = read(c->err_fd, chunk, 65536);
-            if (k > 0)
-                feed(c, &err, chunk, (size_t)k, false);
-            else if (k == 0 || (errno != EINTR && errno != EAGAIN))
+            if (k > 0) {
+                if (dmcp__lines_feed(&err, chunk, (size_t)k, false, err_line, c) != DMCP_OK)
+                    err_open = false; /* out of memory: stop reading it, not the child */
+            } else if (k == 0 || (errno != EINTR && errno != EAGAIN))
                 err_open = false;
         }
         if (pf[0].revents) {
             ssize_t k = read(c->out_fd, chunk, 65536);
             if (k > 0) {
-                if (!feed(c, &out, chunk, (size_t)k, true)) {
+                if (dmcp__lines_feed(&out, chunk, (size_t)k, true, out_line, c) != DMCP_OK) {
                     oversize = true;
                     break;
                 }
@@ -322,7 +276,8 @@ static void *reader_main(void *arg)
             ssize_t k = read(c->err_fd, chunk, 65536);
             if (k <= 0)
                 break;
-            feed(c, &err, chunk, (size_t)k, false);
+            if (dmcp__lines_feed(&err, chunk, (size_t)k, false, err_line, c) != DMCP_OK)
+                break;
         }
     }
     if (err.n > 0)
