@@ -48,6 +48,7 @@ typedef struct pending {
     const json_t *progress_token; /* likewise */
     qitem *qhead, *qtail;         /* messages for this request, delivered on its thread */
     json_t *response;
+    pthread_cond_t cv; /* signalled for this request only: no herd of waiters per line */
     struct pending *next;
 } pending;
 
@@ -107,6 +108,14 @@ static void describe_end(const dmcp_gw_usession *s, char *buf, size_t n)
         snprintf(buf, n, "ended");
 }
 
+/* Under s->mu: every request waiting, and close. */
+static void wake_all(dmcp_gw_usession *s)
+{
+    for (pending *p = s->pend; p; p = p->next)
+        pthread_cond_signal(&p->cv);
+    pthread_cond_broadcast(&s->cv);
+}
+
 /* ---- reader side (child thread) ---- */
 
 static pending *find_wire(dmcp_gw_usession *s, json_int_t id)
@@ -162,7 +171,7 @@ static void on_line(void *ud, const char *line, size_t len)
             return;
         }
         p->response = msg;
-        pthread_cond_broadcast(&s->cv);
+        pthread_cond_signal(&p->cv);
         pthread_mutex_unlock(&s->mu);
         return;
     }
@@ -183,7 +192,7 @@ static void on_line(void *ud, const char *line, size_t len)
     }
     if (to) {
         enqueue(to, msg);
-        pthread_cond_broadcast(&s->cv);
+        pthread_cond_signal(&to->cv);
         pthread_mutex_unlock(&s->mu);
         return;
     }
@@ -202,7 +211,7 @@ static void on_exit_cb(void *ud, dmcp__child_end why, int status)
     s->dead = true;
     s->why = why;
     s->status = status;
-    pthread_cond_broadcast(&s->cv);
+    wake_all(s);
     pthread_mutex_unlock(&s->mu);
     if (why == DMCP_CHILD_EXITED) {
         char d[96];
@@ -326,6 +335,7 @@ static dmcp_status do_request(dmcp_gw_usession *s, const json_t *msg,
     }
     pending pe;
     memset(&pe, 0, sizeof pe);
+    pthread_cond_init(&pe.cv, NULL);
     pe.orig_id = orig_id;
     pe.progress_token =
         json_object_get(json_object_get(json_object_get(msg, "params"), "_meta"), "progressToken");
@@ -335,6 +345,7 @@ static dmcp_status do_request(dmcp_gw_usession *s, const json_t *msg,
         describe_end(s, d, sizeof d);
         pthread_mutex_unlock(&s->mu);
         set_err(err, DMCP_E_NOT_FOUND, "stdio upstream: the session's child %s", d);
+        pthread_cond_destroy(&pe.cv);
         return DMCP_E_NOT_FOUND;
     }
     pe.wire_id = s->next_id++;
@@ -408,7 +419,7 @@ static dmcp_status do_request(dmcp_gw_usession *s, const json_t *msg,
             ts.tv_sec++;
             ts.tv_nsec -= 1000000000L;
         }
-        pthread_cond_timedwait(&s->cv, &s->mu, &ts);
+        pthread_cond_timedwait(&pe.cv, &s->mu, &ts);
     }
     if (st == DMCP_OK) {
         *response = pe.response;
@@ -417,8 +428,9 @@ static dmcp_status do_request(dmcp_gw_usession *s, const json_t *msg,
     }
     unlink_pending(s, &pe);
     s->active--;
-    pthread_cond_broadcast(&s->cv);
+    pthread_cond_broadcast(&s->cv); /* close may be waiting */
     pthread_mutex_unlock(&s->mu);
+    pthread_cond_destroy(&pe.cv);
     if (st == DMCP_E_TIMEOUT || st == DMCP_E_CANCELLED)
         send_cancel(s, pe.wire_id, st == DMCP_E_TIMEOUT ? "timed out" : "cancelled");
     dmcp__child_busy(s->child, -1);
@@ -481,7 +493,7 @@ static void stdio_close(dmcp_gw_usession *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->closing = true;
-    pthread_cond_broadcast(&s->cv);
+    wake_all(s);
     while (s->active > 0)
         pthread_cond_wait(&s->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
