@@ -7,13 +7,14 @@
 #                 oidc-provider, checked on every request)
 #   supergateway  4.0.0 --outputTransport streamableHttp --stateful, auth off (it has none)
 #   mcp-proxy     6.7.19 (npm), auth off (no token validation)
-# Each bridge (and the child it starts) is pinned to core 0 and wrk to core 1 when the machine
-# has two cores or more (taskset), so the bridges compete for the same single core.
+# Each bridge is pinned to core 0, wrk and the stdio server to core 1, when the machine has two
+# cores or more (taskset).
 # Prints requests/s and p50/p99 latency of each, and our ratio to the faster of the two others.
 #
 # Usage: bench/gateway/run.sh [--build DIR] [--duration S] [--connections N] [--threads N]
 #                             [--smoke] [--only ours|supergateway|mcp-proxy]
 #   --smoke   2 s, 4 connections: checks the machinery, not the numbers.
+# GW_ARGS: extra options for our gateway (e.g. GW_ARGS=--no-stream: JSON answers, no SSE).
 # Goal (issue 11): ours >= 10x the faster of supergateway and mcp-proxy in requests/s.
 # A measurement, not a test: it exits non-zero only when something failed to run or answered
 # errors; 77 when a prerequisite is missing.
@@ -44,9 +45,13 @@ echo_bin="$build/bin/mcp-echo-server"
 cli="$build/bin/descope-mcp"
 [ -x "$echo_bin" ] || { echo "bench: $echo_bin is not built"; exit 77; }
 
-core_bridge=(); core_wrk=()
+# The bridge alone on core 0; wrk and the stdio server on core 1 (the upstream is not the
+# gateway: as in the HTTP benchmark, it gets its own core; here it shares it with wrk). The
+# same upstream command, wrapped the same way, for all three bridges.
+core_bridge=(); core_wrk=(); upstream=("$echo_bin" --stdio)
 if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   core_bridge=(taskset -c 0); core_wrk=(taskset -c 1)
+  upstream=("$(command -v taskset)" -c 1 "$echo_bin" --stdio)
 fi
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/dmcp-bench-gw.XXXXXX")
@@ -127,7 +132,7 @@ bench_one() {
   kill -TERM -- "-$pid" 2>/dev/null
 }
 
-echo "# wrk -t$threads -c$conns -d${duration}s, keep-alive, tools/call echo, one session, stdio upstream: $echo_bin --stdio; bridge on ${core_bridge[*]:-any core}, wrk on ${core_wrk[*]:-any core}; $(nproc) cores"
+echo "# wrk -t$threads -c$conns -d${duration}s, keep-alive, tools/call echo, one session, stdio upstream: ${upstream[*]}; bridge on ${core_bridge[*]:-any core}, wrk on ${core_wrk[*]:-any core}; $(nproc) cores"
 status=0
 if [ -z "$only" ] || [ "$only" = ours ]; then
   if [ -x "$cli" ] && "$cli" gateway --help >/dev/null 2>&1; then
@@ -137,7 +142,7 @@ if [ -z "$only" ] || [ "$only" = ours ]; then
       --client-id "$(json_get "$oidc" ".clients.RS256.client_id")" --client-secret "$(json_get "$oidc" ".clients.RS256.client_secret")" \
       --resource "$url" --scope "tools.call") || { echo "bench: no token"; exit 1; }
     bench_one ours "$port" "$token" "$cli" gateway --listen "127.0.0.1:$port" --well-known-url "$issuer" \
-      --mcp-server-url "$url" --upstream-stdio -- "$echo_bin" --stdio || status=1
+      --mcp-server-url "$url" ${GW_ARGS:-} --upstream-stdio -- "${upstream[@]}" || status=1
   else
     echo "ours          (skipped: $cli has no 'gateway' command in this build yet)"
   fi
@@ -145,13 +150,13 @@ fi
 if [ -z "$only" ] || [ "$only" = supergateway ]; then
   port=$(free_port)
   bench_one supergateway "$port" "" "$node22" "$interop/node_modules/supergateway/dist/index.js" \
-    --stdio "$echo_bin --stdio" --outputTransport streamableHttp --stateful --port "$port" \
+    --stdio "${upstream[*]}" --outputTransport streamableHttp --stateful --port "$port" \
     --logLevel none || status=1
 fi
 if [ -z "$only" ] || [ "$only" = mcp-proxy ]; then
   port=$(free_port)
   bench_one mcp-proxy "$port" "" "$node22" "$interop/node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs" \
-    --host 127.0.0.1 --port "$port" -- "$echo_bin" --stdio || status=1
+    --host 127.0.0.1 --port "$port" -- "${upstream[@]}" || status=1
 fi
 
 if [ -f "$work/results" ]; then
