@@ -879,9 +879,11 @@ typedef size_t (*dmcp_forward_scopes_fn)(void *userdata, const char *tool_name,
 
 typedef struct dmcp_forwarder {
     unsigned methods;            /* DMCP_FORWARD_* families served by request() */
-    bool stream;                 /* answer every forwarded request as a live SSE stream (so
-                                    notifications and server->client requests pass as they come);
-                                    false: only requests with a progress token stream */
+    bool stream;                 /* answer forwarded requests as a live SSE stream (so
+                                    notifications and server->client requests pass as they come)
+                                    when the client declared sampling, elicitation or roots, or
+                                    gave a progress token; false: only with a progress token.
+                                    Otherwise the answer is JSON (notifications collected) */
     const json_t *capabilities;  /* merged over the server's own capabilities (copied); may be
                                     NULL */
     dmcp_forward_fn request;     /* required */

@@ -333,6 +333,42 @@ static dmcp_status connection_headers(dmcp_gateway *gw, size_t i, const dmcp_pri
 /* ---- one request to one upstream ---- */
 
 /*
+ * The params as the upstream session (a 2025 session of its own) should see them: the
+ * 2026-07-28 per-request fields (_meta keys under io.modelcontextprotocol/, inputResponses,
+ * requestState) belong to the gateway's side and are dropped. A new reference.
+ */
+static json_t *upstream_params(const json_t *params)
+{
+    json_t *meta = json_object_get(params, "_meta");
+    bool has26 = json_object_get(params, "inputResponses") != NULL ||
+                 json_object_get(params, "requestState") != NULL;
+    const char *k;
+    json_t *v;
+    json_object_foreach(meta, k, v)
+    {
+        has26 = has26 || strncmp(k, "io.modelcontextprotocol/", 24) == 0;
+    }
+    if (!has26) {
+        return json_incref((json_t *)params);
+    }
+    json_t *p = json_deep_copy(params);
+    json_object_del(p, "inputResponses");
+    json_object_del(p, "requestState");
+    json_t *m = json_object_get(p, "_meta");
+    void *tmp;
+    json_object_foreach_safe(m, tmp, k, v)
+    {
+        if (strncmp(k, "io.modelcontextprotocol/", 24) == 0) {
+            json_object_del(m, k);
+        }
+    }
+    if (m != NULL && json_object_size(m) == 0) {
+        json_object_del(p, "_meta");
+    }
+    return p;
+}
+
+/*
  * Sends method(params) to upstream i for client session c. DMCP_OK: *result (new ref) is the
  * upstream's result. Otherwise *error is a JSON-RPC error object (the upstream's, or ours).
  */
@@ -367,8 +403,8 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
         pthread_mutex_lock(&c->mu);
         json_int_t id = c->next_id++;
         pthread_mutex_unlock(&c->mu);
-        json_t *msg = json_pack("{s:s,s:I,s:s,s:O}", "jsonrpc", "2.0", "id", id, "method", method,
-                                "params", params);
+        json_t *msg = json_pack("{s:s,s:I,s:s,s:o}", "jsonrpc", "2.0", "id", id, "method", method,
+                                "params", upstream_params(params));
         st = msg != NULL ? gw->ups[i]->ops->request(us, msg, &rp, &resp, &err) : DMCP_E_NOMEM;
         json_decref(msg);
         if (st != DMCP_E_NOT_FOUND) {

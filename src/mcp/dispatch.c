@@ -453,12 +453,24 @@ dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
     return st == DMCP_OK ? DMCP_E_INTERNAL : st;
 }
 
-bool dmcp__wants_stream(const dmcp_server *srv, const json_t *msg)
+/* Whether the client of sess could answer a server->client request (it declared sampling,
+ * elicitation or roots). Without a session (tests), assume it could. */
+static bool client_can_answer(const dmcp__session *sess)
+{
+    if (sess == NULL) {
+        return true;
+    }
+    const json_t *caps = sess->client_caps;
+    return json_object_get(caps, "sampling") != NULL ||
+           json_object_get(caps, "elicitation") != NULL || json_object_get(caps, "roots") != NULL;
+}
+
+bool dmcp__wants_stream(const dmcp_server *srv, const dmcp__session *sess, const json_t *msg)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
     const json_t *params = json_object_get(msg, "params");
     if (method != NULL && dmcp__forward_handles(srv, method)) {
-        return srv->fwd.stream || progress_token(params) != NULL;
+        return progress_token(params) != NULL || (srv->fwd.stream && client_can_answer(sess));
     }
     if (method == NULL || strcmp(method, "tools/call") != 0) {
         return false;

@@ -235,7 +235,7 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
         goto out;
     }
     ctx.authorized = true;
-    if (dmcp__wants_stream(srv, body)) {
+    if (dmcp__wants_stream(srv, sess, body)) {
         pthread_mutex_lock(&h->mu);
         bool worker_room = h->workers < MAX_STREAM_WORKERS;
         pthread_mutex_unlock(&h->mu);

@@ -491,8 +491,9 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg);
 dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
                                  dmcp_http_response **refusal, json_t **result);
 /* True when the request should be answered as a live SSE stream (progress token, streaming
- * tool). */
-bool dmcp__wants_stream(const dmcp_server *srv, const json_t *msg);
+ * tool; a forwarded request also when the forwarder streams and the session's client could
+ * answer server->client requests). sess may be NULL. */
+bool dmcp__wants_stream(const dmcp_server *srv, const dmcp__session *sess, const json_t *msg);
 /* Processes a parsed body (object or array) completely and synchronously: returns the
  * answer (object, array, or NULL when nothing is to be answered). */
 json_t *dmcp__process(dmcp__rpc_ctx *ctx, const json_t *body);

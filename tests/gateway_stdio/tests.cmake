@@ -18,9 +18,9 @@ add_test(NAME interop.gateway.stdio.conformance
 set_tests_properties(interop.gateway.stdio.everything interop.gateway.stdio.conformance
   PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 150 LABELS interop ENVIRONMENT "${_gws_env}")
 
-# Two-second smoke of bench/gateway/run.sh: the three bridges answer every request correctly
+# Two-second smoke of bench/gateway/stdio.sh: the three bridges answer every request correctly
 # under load. Not a performance assertion; it saturates the CPU, so never alongside others.
-add_test(NAME interop.bench.gateway.smoke
-  COMMAND ${PROJECT_SOURCE_DIR}/bench/gateway/run.sh --smoke --build ${CMAKE_BINARY_DIR})
-set_tests_properties(interop.bench.gateway.smoke PROPERTIES
+add_test(NAME interop.bench.gateway.stdio.smoke
+  COMMAND ${PROJECT_SOURCE_DIR}/bench/gateway/stdio.sh --smoke --build ${CMAKE_BINARY_DIR})
+set_tests_properties(interop.bench.gateway.stdio.smoke PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 150 LABELS interop RUN_SERIAL TRUE ENVIRONMENT "${_gws_env}")

@@ -260,19 +260,26 @@ static void test_stream_choice_and_config(void **state)
     (void)state;
     dmcp_server *srv = make(true);
     json_t *m = json_loads("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\"}", 0, NULL);
-    assert_true(dmcp__wants_stream(srv, m));
+    assert_true(dmcp__wants_stream(srv, NULL, m));
+    /* A client that declared nothing it could answer with gets JSON; one with sampling SSE. */
+    dmcp__session *sess = dmcp__session_new_local();
+    sess->client_caps = json_pack("{s:{}}", "experimental");
+    assert_false(dmcp__wants_stream(srv, sess, m));
+    json_object_set_new(sess->client_caps, "sampling", json_object());
+    assert_true(dmcp__wants_stream(srv, sess, m));
+    dmcp__session_unref(sess);
     json_decref(m);
     dmcp_server_free(srv);
     srv = make(false);
     m = json_loads("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
                    "\"x\"}}",
                    0, NULL);
-    assert_false(dmcp__wants_stream(srv, m));
+    assert_false(dmcp__wants_stream(srv, NULL, m));
     json_decref(m);
     m = json_loads("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
                    "\"x\",\"_meta\":{\"progressToken\":1}}}",
                    0, NULL);
-    assert_true(dmcp__wants_stream(srv, m));
+    assert_true(dmcp__wants_stream(srv, NULL, m));
     json_decref(m);
     dmcp_forwarder bad = {0};
     assert_int_equal(dmcp_server_set_forwarder(srv, &bad), DMCP_E_INVALID_ARG);
