@@ -402,6 +402,10 @@ static dmcp_status do_request(dmcp_gw_usession *s, const json_t *msg,
                 st = DMCP_E_CANCELLED;
                 break;
             }
+            /* The lock was released for the call: what arrived meanwhile must be seen before
+             * waiting, or its signal is lost and the request sleeps a whole period. */
+            if (pe.qhead || pe.response || s->dead || s->closing)
+                continue;
         }
         long long left = deadline - mono_ms();
         if (left <= 0) {

@@ -445,6 +445,37 @@ static void test_sink_cancel(void **state)
     dmcp_gw_upstream_free(up);
 }
 
+static bool slow_is_cancelled(void *ud)
+{
+    (void)ud;
+    struct timespec ts = {0, 10000000L}; /* the answer arrives while the lock is released */
+    nanosleep(&ts, NULL);
+    return false;
+}
+
+/* An answer that arrives while is_cancelled runs is seen at once, not after the 100 ms poll
+ * period (a lost wakeup made every such request take over 100 ms). */
+static void test_no_lost_wakeup(void **state)
+{
+    (void)state;
+    dmcp_gw_upstream *up = new_up(0, 0);
+    dmcp_gw_usession *s = open_s(up, NULL, NULL);
+    dmcp_gw_sink sink = {.is_cancelled = slow_is_cancelled};
+    long long t0 = mono_ms();
+    for (int i = 0; i < 20; i++) {
+        json_t *resp = NULL;
+        dmcp_error err;
+        assert_int_equal(
+            call(s, call_msg(json_integer(i), "whoami", NULL, NULL), &sink, 0, &resp, &err),
+            DMCP_OK);
+        json_decref(resp);
+    }
+    long long took = mono_ms() - t0;
+    assert_true(took < 1500); /* ~20 x 10 ms; with a lost wakeup 20 x 100 ms at least */
+    OPS(up)->close(s);
+    dmcp_gw_upstream_free(up);
+}
+
 static void test_garbage_line_skipped(void **state)
 {
     (void)state;
@@ -554,6 +585,7 @@ int main(void)
         cmocka_unit_test(test_timeout_cancels_upstream),
         cmocka_unit_test(test_client_cancel_maps_id),
         cmocka_unit_test(test_sink_cancel),
+        cmocka_unit_test(test_no_lost_wakeup),
         cmocka_unit_test(test_garbage_line_skipped),
         cmocka_unit_test(test_message_outside_requests),
         cmocka_unit_test(test_idle_child_reaped),
