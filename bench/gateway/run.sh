@@ -106,6 +106,9 @@ run() {
 }
 echo "# wrk, keep-alive, tools/call echo; gateway $([ ${#pin_gw[@]} -gt 0 ] && echo 'on core 0, upstream and wrk on core 1' || echo 'unpinned'); $ncpu cores; gateway responses: $([ ${#stream_flag[@]} -gt 0 ] && echo JSON || echo 'SSE (default)')"
 run direct-c1 "$up_url" "$up_token" "" 1
+if [ -n "${GW_BENCH_STRACE:-}" ]; then # count the gateway's syscalls during its -c1 run
+  timeout -s INT "$duration" strace -f -c -o "$GW_BENCH_STRACE" -p "$gw_pid" >/dev/null 2>&1 &
+fi
 if [ -n "${GW_BENCH_PERF:-}" ]; then # profile the gateway during its -c1 run (perf record -g)
   perf record -g -o "$GW_BENCH_PERF" -p "$gw_pid" -- sleep "$duration" >/dev/null 2>&1 &
   perf_pid=$!

@@ -16,7 +16,8 @@
 #define MAX_HEADERS 32
 #define MAX_ARGV 256
 
-static dmcp_status bad(dmcp_error *err, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static dmcp_status bad(dmcp_error *err, const char *fmt,
+                                                              ...)
 {
     if (err != NULL) {
         memset(err, 0, sizeof(*err));

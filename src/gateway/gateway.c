@@ -3,9 +3,11 @@
  * dmcp_protect_authorizer_new), with a forwarder (route.c) in front of the configured
  * upstreams, whose capabilities are probed once at start.
  */
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <dmcp/auth.h>
 #include <dmcp/descope.h>
@@ -251,6 +253,10 @@ static dmcp_status make_server(dmcp_gateway *gw, dmcp_error *err)
     if (st == DMCP_OK) {
         st = dmcp_server_set_threads(gw->srv, 16); /* buffered forwards block their worker */
     }
+    gw->shutdown_s = 10;
+    if (st == DMCP_OK) {
+        st = dmcp_server_set_shutdown_timeout(gw->srv, gw->shutdown_s);
+    }
     size_t i;
     json_t *pair;
     json_array_foreach(c->server_options, i, pair)
@@ -311,18 +317,44 @@ unsigned dmcp_gateway_port(const dmcp_gateway *gw)
     return gw != NULL ? dmcp_server_port(gw->srv) : 0;
 }
 
+long long gw_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void dmcp_gateway_stop(dmcp_gateway *gw)
 {
-    if (gw != NULL) {
+    if (gw != NULL && gw->srv != NULL) {
+        long long none = 0;
+        long long d = gw_now_ms() + (long long)gw->shutdown_s * 1000 - 1000;
+        atomic_compare_exchange_strong(&gw->drain_deadline_ms, &none, d > 0 ? d : 1);
         dmcp_server_stop(gw->srv);
     }
 }
 
 dmcp_status dmcp_gateway_run(dmcp_gateway *gw, dmcp_error *err)
 {
-    fprintf(stderr, "descope-mcp gateway: serving %s with %zu upstream%s\n",
-            gw->cfg->mcp_server_url, gw->n_ups, gw->n_ups == 1 ? "" : "s");
-    return dmcp_server_run(gw->srv, err);
+    /* As dmcp_server_run, but the drain is the gateway's: in-flight forwards finish. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    dmcp_status st = dmcp_server_start(gw->srv, err);
+    if (st == DMCP_OK) {
+        fprintf(stderr, "descope-mcp gateway: serving %s on port %u with %zu upstream%s\n",
+                gw->cfg->mcp_server_url, dmcp_server_port(gw->srv), gw->n_ups,
+                gw->n_ups == 1 ? "" : "s");
+        int sig = 0;
+        while (sigwait(&set, &sig) != 0) {
+        }
+        fprintf(stderr, "descope-mcp gateway: draining\n");
+        dmcp_gateway_stop(gw);
+    }
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return st;
 }
 
 void dmcp_gateway_free(dmcp_gateway *gw)

@@ -126,7 +126,14 @@ struct dmcp_gateway {
     char **q;
     size_t qn, qcap;
     bool qstop;
+    /* Draining (SIGTERM / dmcp_gateway_stop): forwarded requests keep going, ignoring the
+     * runtime's stop-time cancellation, until this CLOCK_MONOTONIC ms deadline (0: not
+     * draining), set a second before the server's shutdown timeout. */
+    _Atomic long long drain_deadline_ms;
+    unsigned shutdown_s;
 };
+
+long long gw_now_ms(void);
 
 /* Unsolicited upstream messages for a client session. */
 typedef struct gw_msgctx {

@@ -61,14 +61,46 @@ static json_t *status_error(dmcp_status st, const dmcp_error *err, const char *u
 
 /* ---- the request's sink: upstream stream -> client stream ---- */
 
+typedef struct sinkctx {
+    dmcp_call *call;
+    dmcp_gateway *gw;
+    const char *own_token; /* a progress token the gateway added itself, or NULL */
+} sinkctx;
+
 static void sink_note(void *ud, const json_t *msg)
 {
-    (void)dmcp_call_notify((dmcp_call *)ud, msg);
+    const sinkctx *k = ud;
+    if (k->own_token != NULL) {
+        const json_t *t =
+            json_object_get(json_object_get(msg, "params"), "progressToken");
+        if (json_is_string(t) && strcmp(json_string_value(t), k->own_token) == 0) {
+            return; /* progress for the gateway's own token: the client never asked for it */
+        }
+    }
+    const json_t *params = json_object_get(msg, "params");
+    const char *method = json_string_value(json_object_get(msg, "method"));
+    if (method != NULL && strcmp(method, "notifications/message") == 0) {
+        /* Through the runtime's log path, so the client's level (logging/setLevel; under
+         * 2026-07-28 the request's logLevel, none = nothing) filters it. */
+        static const char *const levels[] = {"debug", "info",     "notice", "warning",
+                                             "error", "critical", "alert",  "emergency"};
+        const char *lv = json_string_value(json_object_get(params, "level"));
+        for (size_t i = 0; lv != NULL && i < sizeof(levels) / sizeof(levels[0]); i++) {
+            if (strcmp(lv, levels[i]) == 0) {
+                (void)dmcp_call_log_json(k->call, (dmcp_log_level)i,
+                                         json_string_value(json_object_get(params, "logger")),
+                                         json_object_get(params, "data"));
+                return;
+            }
+        }
+        return; /* not a valid log message */
+    }
+    (void)dmcp_call_notify(k->call, msg);
 }
 
 static dmcp_status sink_request(void *ud, const json_t *msg, json_t **result, json_t **error)
 {
-    dmcp_call *call = ud;
+    dmcp_call *call = ((sinkctx *)ud)->call;
     const char *method = json_string_value(json_object_get(msg, "method"));
     json_t *params = json_object_get(msg, "params");
     json_t *empty = params == NULL ? json_object() : NULL;
@@ -90,7 +122,14 @@ static dmcp_status sink_request(void *ud, const json_t *msg, json_t **result, js
 
 static bool sink_cancelled(void *ud)
 {
-    return dmcp_call_is_cancelled((dmcp_call *)ud);
+    const sinkctx *k = ud;
+    long long drain = atomic_load(&k->gw->drain_deadline_ms);
+    if (drain > 0) {
+        /* Draining: the runtime cancels every call when it stops; the gateway lets the
+         * upstream finish instead, until just before the shutdown timeout. */
+        return gw_now_ms() >= drain;
+    }
+    return dmcp_call_is_cancelled(k->call);
 }
 
 /* ---- unsolicited upstream messages -> the client's standalone stream ---- */
@@ -389,7 +428,29 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
             return DMCP_OK;
         }
     }
-    dmcp_gw_sink sink = {call, sink_note, sink_request, sink_cancelled};
+    /* A 2026-07-28 client asks without a session: the upstream (a 2025 session) can only
+     * send its server->client requests on a live stream, which some servers open only for a
+     * request with a progress token. The gateway adds one of its own and drops its progress. */
+    char own[48] = "";
+    json_t *fwd_params = json_incref((json_t *)params);
+    if (dmcp_call_is_stateless_revision(call) &&
+        (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0) &&
+        json_object_get(json_object_get(params, "_meta"), "progressToken") == NULL) {
+        pthread_mutex_lock(&c->mu);
+        snprintf(own, sizeof(own), "gw-%" JSON_INTEGER_FORMAT, c->next_id);
+        pthread_mutex_unlock(&c->mu);
+        json_decref(fwd_params);
+        fwd_params = json_deep_copy(params);
+        json_t *meta = json_object_get(fwd_params, "_meta");
+        if (!json_is_object(meta)) {
+            meta = json_object();
+            json_object_set_new(fwd_params, "_meta", meta);
+        }
+        json_object_set_new(meta, "progressToken", json_string(own));
+    }
+    params = fwd_params;
+    sinkctx k = {call, gw, own[0] != '\0' ? own : NULL};
+    dmcp_gw_sink sink = {&k, sink_note, sink_request, sink_cancelled};
     dmcp_gw_request_params rp = {h.h, h.n, gw->cfg->request_timeout_ms, &sink};
     dmcp_error err = {0};
     dmcp_gw_usession *us = NULL;
@@ -412,6 +473,7 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
         }
     }
     hdrs_free(&h);
+    json_decref(fwd_params);
     if (st != DMCP_OK) {
         fprintf(stderr, "descope-mcp gateway: upstream %s: %s (%s)\n", uname, method,
                 err.message[0] != '\0' ? err.message : dmcp_strerror(st));

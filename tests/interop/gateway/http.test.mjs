@@ -9,17 +9,19 @@
 //     upstream reaches the client and its answer reaches the upstream;
 //   - the upstream never sees an Authorization header nor the caller's token anywhere, and
 //     does see the identity headers (user, client, scopes);
+//   - an unsolicited upstream notification (its GET stream) reaches the client's GET stream;
 //   - the upstream's session id is never usable as the gateway's (404);
 //   - garbage, a huge answer, a malformed SSE event, a hang (timeout) and an upstream killed
 //     mid-call each give the client a JSON-RPC error, and the gateway keeps serving;
-//   - DELETE of the client session reaches the upstream as DELETE.
+//   - DELETE of the client session reaches the upstream as DELETE;
+//   - SIGTERM drains: a call in flight completes, then the gateway exits 0.
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
 import { discoverOAuthProtectedResourceMetadata } from '@modelcontextprotocol/sdk/client/auth.js';
-import { CreateMessageRequestSchema } from '@modelcontextprotocol/sdk/types.js';
+import { CreateMessageRequestSchema, ToolListChangedNotificationSchema } from '@modelcontextprotocol/sdk/types.js';
 import {
   check, deadline, finish, freePort, INTEROP_DIR, log, requireBinary, spawnTracked, waitForPort,
 } from '../lib/harness.mjs';
@@ -126,6 +128,16 @@ const { client, transport } = await connect(basic);
   check(text(r) === 'llm said: forty-two (meaning?)', 'sampling: upstream request answered by the client, answer back upstream', JSON.stringify(r));
 }
 
+// ---- an unsolicited upstream notification reaches the client's GET stream ----
+{
+  let got = false;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, () => { got = true; });
+  const r = await client.callTool({ name: 'rec__notify_later', arguments: {} });
+  check(text(r) === 'scheduled', 'notify_later called');
+  for (let i = 0; i < 60 && !got; i++) await new Promise((res) => setTimeout(res, 100));
+  check(got, 'upstream GET-stream notification (tools/list_changed) relayed to the client');
+}
+
 // ---- what the upstream saw ----
 {
   const r = await client.callTool({ name: 'rec__headers', arguments: {} });
@@ -176,6 +188,19 @@ check(gw.exitCode === null, 'the gateway process is alive');
   check(deleted, 'client DELETE → upstream session DELETEd');
 }
 await client.close();
+// ---- SIGTERM drains: an in-flight call finishes, then the gateway exits 0 ----
+{
+  const { client: c3 } = await connect(basic);
+  const pending = c3.callTool({ name: 'rec__slow_progress', arguments: { steps: 4 } }, undefined, { onprogress: () => {} });
+  await new Promise((r) => setTimeout(r, 400));
+  const exited = new Promise((r) => gw.once('exit', (code, sig) => r({ code, sig })));
+  gw.kill('SIGTERM');
+  let r, e;
+  try { r = await pending; } catch (err) { e = err; }
+  check(/^done at/.test(text(r) ?? ''), 'SIGTERM: the in-flight call completed', e ? e.message : JSON.stringify(r));
+  const { code, sig } = await exited;
+  check(code === 0, 'SIGTERM: the gateway exited 0 after draining', `${code} ${sig}`);
+}
 const logText = gw.output;
 check(!logText.includes(basic) && !logText.includes(admin), 'the gateway\'s logs hold no token');
 check(/"method":"tools\/call"/.test(logText), 'access log lines were written');

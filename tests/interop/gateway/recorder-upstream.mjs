@@ -4,7 +4,8 @@
 // of every HTTP request it receives. GET /recorded returns them (and resets with ?reset).
 // Tools: echo {text}, admin_echo {text}, slow_progress {steps} (progress notifications, 300 ms
 // apart), ask_llm {prompt} (sampling/createMessage to the client, through the gateway),
-// headers {} (the headers of this very call), hang {} (never answers).
+// headers {} (the headers of this very call), notify_later {} (an unsolicited
+// notifications/tools/list_changed 300 ms later, i.e. on the GET stream), hang {} (never answers).
 // Usage: recorder-upstream.mjs --listen 127.0.0.1:PORT
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -42,6 +43,11 @@ function buildServer() {
       const r = await extra.sendRequest({ method: 'sampling/createMessage', params: { messages: [{ role: 'user', content: { type: 'text', text: prompt } }], maxTokens: 50 } },
         (await import('@modelcontextprotocol/sdk/types.js')).CreateMessageResultSchema);
       return { content: [{ type: 'text', text: `llm said: ${r.content.text}` }] };
+    });
+  server.registerTool('notify_later', { description: 'tools/list_changed on the GET stream, 300 ms later', inputSchema: {} },
+    async () => {
+      setTimeout(() => { server.sendToolListChanged(); }, 300);
+      return { content: [{ type: 'text', text: 'scheduled' }] };
     });
   server.registerTool('hang', { description: 'Never answers', inputSchema: {} },
     () => new Promise(() => {}));
