@@ -8,8 +8,11 @@
  *     response gets the caller's id back. The child's own request ids (sampling, elicitation,
  *     roots) pass through untouched and come back through .respond or the sink's answer;
  *   - what the child sends that is not a response: notifications/progress goes to the request
- *     whose progressToken it names; anything else goes to the only request in flight if there
- *     is exactly one (stdio has no per-request stream), else to the session's on_message;
+ *     whose progressToken it names; a server->client request to the oldest request still
+ *     waiting whose sink relays requests (any of them reaches the same client and can carry
+ *     the answer back); another
+ *     notification to the only request in flight if there is exactly one (stdio has no
+ *     per-request stream); else everything goes to the session's on_message;
  *   - everything for a request is delivered on that request's thread: the reader thread only
  *     queues;
  *   - the child ending: requests in flight fail with DMCP_E_UNREACHABLE (idle reaping cannot
@@ -46,6 +49,7 @@ typedef struct pending {
     json_int_t wire_id;
     const json_t *orig_id; /* the caller's id (borrowed from its msg, alive while it waits) */
     const json_t *progress_token; /* likewise */
+    bool can_ask;                 /* its sink relays server->client requests */
     qitem *qhead, *qtail;         /* messages for this request, delivered on its thread */
     json_t *response;
     pthread_cond_t cv; /* signalled for this request only: no herd of waiters per line */
@@ -187,8 +191,23 @@ static void on_line(void *ud, const char *line, size_t len)
         for (pending *p = s->pend; p && tok; p = p->next)
             if (p->progress_token && !p->response && json_equal(p->progress_token, tok))
                 to = p;
+    } else if (json_object_get(msg, "id") != NULL) {
+        /* A server->client request: every request in flight belongs to the same client, so
+         * any of them can carry it to the client and its answer back; the oldest one still
+         * waiting whose sink relays requests does (the standalone stream cannot carry an
+         * answer back). */
+        pending *any = NULL;
+        for (pending *p = s->pend; p; p = p->next) {
+            if (p->response)
+                continue;
+            any = p;
+            if (p->can_ask)
+                to = p;
+        }
+        if (!to)
+            to = any; /* it answers the child with an error at once */
     } else if (s->npend == 1 && !s->pend->response) {
-        to = s->pend;
+        to = s->pend; /* a log message: with the only request in flight, else standalone */
     }
     if (to) {
         enqueue(to, msg);
@@ -337,6 +356,7 @@ static dmcp_status do_request(dmcp_gw_usession *s, const json_t *msg,
     memset(&pe, 0, sizeof pe);
     pthread_cond_init(&pe.cv, NULL);
     pe.orig_id = orig_id;
+    pe.can_ask = p && p->sink && p->sink->request;
     pe.progress_token =
         json_object_get(json_object_get(json_object_get(msg, "params"), "_meta"), "progressToken");
     pthread_mutex_lock(&s->mu);

@@ -187,6 +187,51 @@ static void test_sampling_round_trip(void **state)
     dmcp_gw_upstream_free(up);
 }
 
+typedef struct slowarg {
+    dmcp_gw_usession *s;
+    dmcp_status st;
+} slowarg;
+
+static void *slow2_main(void *arg)
+{
+    slowarg *a = arg;
+    json_t *resp = NULL;
+    dmcp_error err;
+    a->st = call(a->s, call_msg(json_integer(500), "slow", json_pack("{s:i}", "ms", 3000), NULL),
+                 NULL, 0, &resp, &err);
+    json_decref(resp);
+    return NULL;
+}
+
+static void wait_running(dmcp_gw_usession *s);
+
+/* With two requests in flight, the child's sampling request still reaches the client (through
+ * one of them) and its answer the child: the standalone stream could not carry it back. */
+static void test_sampling_with_two_in_flight(void **state)
+{
+    (void)state;
+    dmcp_gw_upstream *up = new_up(0, 0);
+    dmcp_gw_usession *s = open_s(up, NULL, NULL);
+    slowarg a = {.s = s};
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, slow2_main, &a), 0);
+    wait_running(s);
+    sinkrec rec = {0};
+    dmcp_gw_sink sink = {.ud = &rec, .notification = sink_note, .request = sink_req};
+    json_t *resp = NULL;
+    dmcp_error err;
+    assert_int_equal(
+        call(s, call_msg(json_integer(9), "sample", NULL, NULL), &sink, 0, &resp, &err), DMCP_OK);
+    json_t *c0 = json_array_get(json_object_get(result_of(resp), "content"), 0);
+    assert_string_equal(json_string_value(json_object_get(c0, "text")),
+                        "client said: hi from the client");
+    json_decref(resp);
+    pthread_join(th, NULL);
+    assert_int_equal(a.st, DMCP_OK);
+    OPS(up)->close(s);
+    dmcp_gw_upstream_free(up);
+}
+
 typedef struct conc {
     dmcp_gw_usession *s;
     int id;
@@ -580,6 +625,7 @@ int main(void)
         cmocka_unit_test(test_progress_delivered_before_response),
         cmocka_unit_test(test_sampling_round_trip),
         cmocka_unit_test(test_concurrent_requests_one_session),
+        cmocka_unit_test(test_sampling_with_two_in_flight),
         cmocka_unit_test(test_crash_mid_call),
         cmocka_unit_test(test_children_cap),
         cmocka_unit_test(test_timeout_cancels_upstream),
