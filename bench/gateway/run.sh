@@ -104,7 +104,7 @@ run() {
   printf '%-22s requests/s %10s   p50 %8s us   (errors %s)\n' "$name" "${rps:-?}" "$p50" "${errs:-?}"
   echo "$name ${rps:-0} $p50 ${errs:-1}" >>"$work/results"
 }
-echo "# wrk, keep-alive, tools/call echo; gateway $([ ${#pin_gw[@]} -gt 0 ] && echo 'on core 0, upstream and wrk on core 1' || echo 'unpinned'); $ncpu cores; gateway responses: $([ ${#stream_flag[@]} -gt 0 ] && echo JSON || echo 'SSE (default)')"
+echo "# wrk, keep-alive, tools/call echo; gateway $([ ${#pin_gw[@]} -gt 0 ] && echo 'on core 0, upstream and wrk on core 1' || echo 'unpinned'); $ncpu cores; gateway responses: JSON (this client declares no sampling/elicitation/roots$([ ${#stream_flag[@]} -gt 0 ] && echo ', --no-stream'))"
 run direct-c1 "$up_url" "$up_token" "" 1
 if [ -n "${GW_BENCH_STRACE:-}" ]; then # count the gateway's syscalls during its -c1 run
   timeout -s INT "$duration" strace -f -c -o "$GW_BENCH_STRACE" -p "$gw_pid" >/dev/null 2>&1 &

@@ -610,8 +610,13 @@ static dmcp_status by_name(dmcp_gateway *gw, gw_csess *c, dmcp_call *call, const
                            strcmp(method, "tools/call") == 0 ? "Unknown tool" : "Unknown prompt");
         return DMCP_E_NOT_FOUND;
     }
-    json_t *p = json_deep_copy(params);
-    json_object_set_new(p, "name", json_string(bare));
+    json_t *p;
+    if (bare == name) {
+        p = json_incref((json_t *)params); /* no prefix: forwarded as it came */
+    } else {
+        p = json_deep_copy(params);
+        json_object_set_new(p, "name", json_string(bare));
+    }
     dmcp_status st =
         up_call(gw, c, up, call, method, p, strcmp(method, "tools/call") == 0, result, error);
     json_decref(p);

@@ -32,6 +32,7 @@ typedef struct http_up {
     size_t n_static;
     pthread_mutex_t pool_mu;
     CURL *pool[POOL_MAX];
+    bool pool_post[POOL_MAX]; /* set up for a POST already (common options in place) */
     size_t npool;
     atomic_uint sessions;
 } http_up;
@@ -128,26 +129,38 @@ static char **copy_lines(const dmcp_gw_header *h, size_t n, bool *ok)
 
 /* ---- handle pool ---- */
 
-static CURL *take(http_up *up)
+/* A handle for method; *ready: its common options are already set (a POST handle reused
+ * for a POST), so only the per-request ones need setting. */
+static CURL *take(http_up *up, bool post, bool *ready)
 {
     pthread_mutex_lock(&up->pool_mu);
-    CURL *h = up->npool > 0 ? up->pool[--up->npool] : NULL;
+    bool was_post = false;
+    CURL *h = NULL;
+    if (up->npool > 0) {
+        up->npool--;
+        h = up->pool[up->npool];
+        was_post = up->pool_post[up->npool];
+    }
     pthread_mutex_unlock(&up->pool_mu);
+    *ready = false;
     if (h == NULL) {
         h = curl_easy_init();
+    } else if (post && was_post) {
+        *ready = true;
     } else {
         curl_easy_reset(h); /* keeps its connection cache */
     }
     return h;
 }
 
-static void give(http_up *up, CURL *h, bool reusable)
+static void give(http_up *up, CURL *h, bool reusable, bool post)
 {
     if (h == NULL) {
         return;
     }
     pthread_mutex_lock(&up->pool_mu);
     if (reusable && up->npool < POOL_MAX) {
+        up->pool_post[up->npool] = post;
         up->pool[up->npool++] = h;
         h = NULL;
     }
@@ -365,7 +378,8 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
                            size_t n_extra, unsigned timeout_ms, xfer *x, dmcp_error *err)
 {
     http_up *up = s->up;
-    CURL *h = take(up);
+    bool post = strcmp(method, "POST") == 0, ready = false;
+    CURL *h = take(up, post, &ready);
     if (h == NULL) {
         fail(err, DMCP_E_NOMEM, 0, "out of memory");
         return DMCP_E_NOMEM;
@@ -409,28 +423,28 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
     if (!ok || hl == NULL) {
         free(body);
         curl_slist_free_all(hl);
-        give(up, h, true);
+        give(up, h, true, post && ready);
         fail(err, DMCP_E_NOMEM, 0, "out of memory");
         return DMCP_E_NOMEM;
     }
     wctx w = {x, h};
-    curl_easy_setopt(h, CURLOPT_URL, up->url);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)up->connect_ms);
-    if (timeout_ms > 0) {
-        curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms);
+    if (!ready) {
+        curl_easy_setopt(h, CURLOPT_URL, up->url);
+        curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+        curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+        curl_easy_setopt(h, CURLOPT_TCP_NODELAY, 1L);
+        curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long)up->connect_ms);
+        curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
+        curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
+        curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     }
+    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long)timeout_ms); /* 0: none */
     curl_easy_setopt(h, CURLOPT_HTTPHEADER, hl);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, x);
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
     curl_easy_setopt(h, CURLOPT_WRITEDATA, &w);
-    curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(h, CURLOPT_XFERINFODATA, x);
-    curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
     if (strcmp(method, "POST") == 0) {
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
@@ -464,7 +478,7 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
         st = DMCP_E_UNREACHABLE;
         fail(err, st, 502, "the upstream is unreachable (%s)", curl_easy_strerror(rc));
     }
-    give(up, h, reusable);
+    give(up, h, reusable, post);
     return st;
 }
 

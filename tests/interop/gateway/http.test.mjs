@@ -13,6 +13,8 @@
 //   - the upstream's session id is never usable as the gateway's (404);
 //   - garbage, a huge answer, a malformed SSE event, a hang (timeout) and an upstream killed
 //     mid-call each give the client a JSON-RPC error, and the gateway keeps serving;
+//   - the upstream losing its session (404) makes the gateway open a new one and retry once;
+//   - filter_list hides what the caller may not call (a second gateway, one upstream, no prefix);
 //   - DELETE of the client session reaches the upstream as DELETE;
 //   - SIGTERM drains: a call in flight completes, then the gateway exits 0.
 import fs from 'node:fs';
@@ -168,6 +170,12 @@ async function expectError(name, what, pattern) {
   check(text(ok) === 'still', `${what}: the gateway still serves`);
   return Date.now() - t0;
 }
+{
+  const before = Number(text(await client.callTool({ name: 'bad__initializes', arguments: {} })));
+  const r = await client.callTool({ name: 'bad__forget', arguments: {} });
+  const after = Number(text(await client.callTool({ name: 'bad__initializes', arguments: {} })));
+  check(text(r) === 'recovered' && after === before + 1, 'upstream lost the session (404): the gateway opened a new one and retried once', `${text(r)} ${before}->${after}`);
+}
 await expectError('bad__garbage', 'garbage JSON', /invalid answer/);
 await expectError('bad__huge', '10 MiB answer', /invalid answer/);
 await expectError('bad__badsse', 'malformed SSE event', /invalid answer/);
@@ -188,6 +196,34 @@ check(gw.exitCode === null, 'the gateway process is alive');
   check(deleted, 'client DELETE → upstream session DELETEd');
 }
 await client.close();
+// ---- filter_list: a second gateway hides what the caller may not call ----
+{
+  const port2 = await freePort();
+  const url2 = `http://127.0.0.1:${port2}/mcp`;
+  const cfg2 = path.join(dir, 'gateway2.json');
+  fs.writeFileSync(cfg2, JSON.stringify({
+    listen: `127.0.0.1:${port2}`,
+    auth: { well_known_url: provider.issuer, mcp_server_url: url2 },
+    upstreams: [{ name: 'rec', url: `http://127.0.0.1:${recPort}/mcp` }],
+    tools: [{ match: 'admin_*', scopes: ['admin.write'] }],
+    filter_list: true,
+  }));
+  const gw2 = spawnTracked(gatewayBin, ['gateway', '--config', cfg2]);
+  await waitForPort(port2, gw2, 20000);
+  const names = async (scope) => {
+    const t = await getToken({ tokenEndpoint: provider.tokenEndpoint, clientId: client0.client_id, clientSecret: client0.client_secret, resource: url2, scope });
+    const c = new Client({ name: 'gw-filter', version: '1' });
+    await c.connect(new StreamableHTTPClientTransport(new URL(url2), { requestInit: { headers: { Authorization: `Bearer ${t}` } } }));
+    const n = (await c.listTools()).tools.map((x) => x.name);
+    await c.close();
+    return n;
+  };
+  const plain = await names('tools.call');
+  const adm = await names('tools.call admin.write');
+  check(plain.includes('echo') && !plain.includes('admin_echo'), 'filter_list: a tool the caller may not call is not listed (single upstream: no prefix)', plain.join(','));
+  check(adm.includes('admin_echo'), 'filter_list: with the scope it is listed', adm.join(','));
+}
+
 // ---- SIGTERM drains: an in-flight call finishes, then the gateway exits 0 ----
 {
   const { client: c3 } = await connect(basic);
