@@ -15,7 +15,8 @@
 //     client's answer reaches the upstream (it quotes it back);
 //   - the child of one session killed mid-call: that call fails with an error at once, another
 //     session keeps working on its own child, a new session gets a fresh child, and so does the
-//     crashed session's next call.
+//     crashed session's next call;
+//   - SIGTERM: the gateway exits 0 and no child outlives it.
 import fs from 'node:fs';
 import path from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
@@ -189,4 +190,16 @@ const A = await connect(basic);
 
 await A.client.close();
 check(gw.exitCode === null, 'the gateway is still running');
+
+// ---- SIGTERM: the gateway stops cleanly and takes its children with it ----
+{
+  const kids = childrenOf(gw.pid);
+  check(kids.length > 0, 'children are running before SIGTERM', kids);
+  const exited = new Promise((r) => gw.once('exit', (code, signal) => r({ code, signal })));
+  gw.kill('SIGTERM');
+  const how = await Promise.race([exited, new Promise((r) => setTimeout(() => r({ code: 'none' }), 20000))]);
+  check(how.code === 0, 'SIGTERM: the gateway exits 0', JSON.stringify(how));
+  const left = kids.filter((p) => { try { process.kill(p, 0); return !fs.readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z '); } catch { return false; } });
+  check(left.length === 0, 'SIGTERM: no stdio child outlives the gateway', left);
+}
 finish();
