@@ -14,7 +14,7 @@
 # Usage: bench/gateway/stdio.sh [--build DIR] [--duration S] [--connections N] [--threads N]
 #                             [--smoke] [--only ours|supergateway|mcp-proxy]
 #   --smoke   2 s, 4 connections: checks the machinery, not the numbers.
-# GW_ARGS: extra options for our gateway (e.g. GW_ARGS=--no-stream: JSON answers, no SSE).
+# GW_ARGS: extra options for our gateway (e.g. GW_ARGS="--log-level warn").
 # Goal (issue 11): ours >= 10x the faster of supergateway and mcp-proxy in requests/s.
 # A measurement, not a test: it exits non-zero only when something failed to run or answered
 # errors; 77 when a prerequisite is missing.
