@@ -405,7 +405,7 @@ dmcp_status gw_config_parse(const json_t *doc, gw_config **out, dmcp_error *err)
     static const char *const keys[] = {
         "listen",   "endpoint",       "auth",  "upstreams", "tools",      "filter_list",
         "identity_headers", "assertion", "connections", "timeouts", "limits", "stream",
-        "access_log", "log_level", "metrics_listen", NULL};
+        "access_log", "log_level", "metrics_listen", "upstream_log", NULL};
     *out = NULL;
     const char *unk = NULL;
     if (!json_is_object(doc)) {
@@ -478,6 +478,12 @@ dmcp_status gw_config_parse(const json_t *doc, gw_config **out, dmcp_error *err)
             st = bad(err, "stream must be true or false");
         }
         c->stream = json_is_true(v);
+    }
+    if (st == DMCP_OK && (v = json_object_get(doc, "upstream_log")) != NULL) {
+        if (!json_is_boolean(v)) {
+            st = bad(err, "upstream_log must be true or false");
+        }
+        c->upstream_log = json_is_true(v);
     }
     if (st == DMCP_OK && (v = json_object_get(doc, "identity_headers")) != NULL) {
         st = parse_identity(c, v, err);

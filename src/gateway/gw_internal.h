@@ -62,6 +62,7 @@ typedef struct gw_config {
     size_t n_conns;
     unsigned connect_timeout_ms, request_timeout_ms;
     bool stream;
+    bool upstream_log; /* one JSON line per upstream call on stderr */
     json_t *server_options; /* [[name, value]...] for dmcp_server_set_option */
 } gw_config;
 
@@ -142,6 +143,19 @@ typedef struct gw_msgctx {
     size_t up;
     _Atomic(dmcp_gw_usession *) us;
 } gw_msgctx;
+
+/* upstream_headers.c: identity and connection-token headers for an upstream request */
+typedef struct gw_hdrs {
+    dmcp_gw_header h[DMCP_GW_MAX_HEADERS];
+    char *owned[DMCP_GW_MAX_HEADERS]; /* values to wipe and free, or NULL */
+    size_t n;
+} gw_hdrs;
+void gw_identity_headers(const gw_config *cfg, const dmcp_principal *p, gw_hdrs *h);
+/* Connection tokens of the apps configured for upstream i; on failure *tool_error is the text
+ * for the user (as calendar-server words it). */
+dmcp_status gw_connection_headers(dmcp_gateway *gw, size_t i, const dmcp_principal *p,
+                                  gw_hdrs *h, char *tool_error, size_t te_len);
+void gw_hdrs_free(gw_hdrs *h);
 
 /* route.c */
 dmcp_status gw_forward(void *ud, dmcp_call *call, const char *method,

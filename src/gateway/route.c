@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-#include <dmcp/descope.h>
 #include <dmcp/server.h>
 
 #include "gateway/gw_internal.h"
@@ -231,144 +231,6 @@ void gw_close_csess(void *ud, gw_csess *c)
     }
 }
 
-/* ---- headers for the upstream: identity and connection tokens ---- */
-
-typedef struct hdrs {
-    dmcp_gw_header h[DMCP_GW_MAX_HEADERS];
-    char *owned[DMCP_GW_MAX_HEADERS];
-    size_t n;
-} hdrs;
-
-static void hdr_add(hdrs *h, const char *name, const char *value, bool owned)
-{
-    if (name == NULL || value == NULL || h->n >= DMCP_GW_MAX_HEADERS) {
-        if (owned) {
-            free((char *)value);
-        }
-        return;
-    }
-    h->h[h->n].name = name;
-    h->h[h->n].value = value;
-    h->owned[h->n] = owned ? (char *)value : NULL;
-    h->n++;
-}
-
-static void hdrs_free(hdrs *h)
-{
-    for (size_t i = 0; i < h->n; i++) {
-        if (h->owned[i] != NULL) {
-            memset(h->owned[i], 0, strlen(h->owned[i]));
-            free(h->owned[i]);
-        }
-    }
-}
-
-static const char *tenant_of(const dmcp_principal *p)
-{
-    const json_t *claims = dmcp_principal_claims(p);
-    const char *t = json_string_value(json_object_get(claims, "dct"));
-    if (t == NULL) {
-        const json_t *tenants = json_object_get(claims, "tenants");
-        if (json_is_object(tenants) && json_object_size(tenants) == 1) {
-            void *it = json_object_iter((json_t *)tenants);
-            t = json_object_iter_key(it);
-        }
-    }
-    return t;
-}
-
-static void identity_headers(const gw_config *cfg, const dmcp_principal *p, hdrs *h)
-{
-    if (p == NULL) {
-        return;
-    }
-    hdr_add(h, cfg->id_user, dmcp_principal_user_id(p), false);
-    hdr_add(h, cfg->id_client, dmcp_principal_client_id(p), false);
-    hdr_add(h, cfg->id_tenant, tenant_of(p), false);
-    if (cfg->id_scopes != NULL) {
-        size_t n = dmcp_principal_scope_count(p), len = 1;
-        for (size_t i = 0; i < n; i++) {
-            len += strlen(dmcp_principal_scope(p, i)) + 1;
-        }
-        char *s = calloc(1, len);
-        for (size_t i = 0; s != NULL && i < n; i++) {
-            if (i > 0) {
-                strcat(s, " ");
-            }
-            strcat(s, dmcp_principal_scope(p, i));
-        }
-        hdr_add(h, cfg->id_scopes, s, true);
-    }
-}
-
-/*
- * Connection tokens of the apps configured for upstream i. On a failure, *tool_error is the
- * text for the user (as calendar-server words it) and DMCP_E_* is returned.
- */
-static dmcp_status connection_headers(dmcp_gateway *gw, size_t i, const dmcp_principal *p,
-                                      hdrs *h, char *tool_error, size_t te_len)
-{
-    const gw_config *cfg = gw->cfg;
-    for (size_t k = 0; k < cfg->n_conns; k++) {
-        const gw_conn *cn = &cfg->conns[k];
-        if (cn->upstream != NULL && strcmp(cn->upstream, cfg->ups[i].name) != 0) {
-            continue;
-        }
-        const char *user = dmcp_principal_user_id(p);
-        const char *tok = dmcp_principal_access_token(p, NULL);
-        if (gw->descope == NULL || user == NULL || tok == NULL) {
-            snprintf(tool_error, te_len, "This tool needs a signed-in user to use the \"%s\" app.",
-                     cn->app);
-            return DMCP_E_NOT_CONNECTED;
-        }
-        dmcp_connection_options *o = NULL;
-        dmcp_connection_token *ct = NULL;
-        dmcp_error err = {0};
-        dmcp_status st = dmcp_connection_options_new(&o);
-        if (st == DMCP_OK) {
-            st = dmcp_connection_options_set_principal(o, dmcp_principal_binding_key(p));
-        }
-        if (st == DMCP_OK) {
-            st = dmcp_connection_options_set_fetch_connect_url(o, true, NULL);
-        }
-        if (st == DMCP_OK) {
-            st = dmcp_descope_user_token(gw->descope, tok, cn->app, user,
-                                         (const char *const *)cn->scopes, o, &ct, &err);
-        }
-        const char *url = dmcp_connection_token_connect_url(ct);
-        if (st == DMCP_E_NOT_CONNECTED) {
-            if (url != NULL) {
-                snprintf(tool_error, te_len,
-                         "Your \"%s\" account is not connected yet. Connect it here, then try "
-                         "again: %s",
-                         cn->app, url);
-            } else {
-                snprintf(tool_error, te_len,
-                         "Your \"%s\" account is not connected yet. Connect the app in your "
-                         "Descope account, then try again.",
-                         cn->app);
-            }
-        } else if (st == DMCP_E_POLICY_DENIED) {
-            snprintf(tool_error, te_len,
-                     "Descope refused to hand out your \"%s\" token (policy denied). The token "
-                     "needs the outbound.token.fetch scope.",
-                     cn->app);
-        } else if (st != DMCP_OK) {
-            snprintf(tool_error, te_len, "Could not get your \"%s\" token: %s", cn->app,
-                     err.message[0] != '\0' ? err.message : dmcp_strerror(st));
-        } else {
-            const char *at = dmcp_connection_token_access_token(ct);
-            hdr_add(h, cn->header, at != NULL ? strdup(at) : NULL, true);
-        }
-        dmcp_connection_token_free(ct);
-        dmcp_connection_options_free(o);
-        if (st != DMCP_OK) {
-            return st;
-        }
-    }
-    return DMCP_OK;
-}
-
 /* ---- one request to one upstream ---- */
 
 /*
@@ -407,6 +269,28 @@ static json_t *upstream_params(const json_t *params)
     return p;
 }
 
+/* One JSON line per upstream call (upstream_log): who, what, which upstream, how it went,
+ * how long. Never a token: only the user id, the method and the tool/prompt name. */
+static void upstream_log_line(const dmcp_gateway *gw, size_t i, dmcp_call *call,
+                              const char *method, const json_t *params, dmcp_status st,
+                              const json_t *resp, long long ms)
+{
+    const char *outcome = st != DMCP_OK                              ? dmcp_status_name(st)
+                          : json_object_get(resp, "error") != NULL ? "jsonrpc_error"
+                                                                   : "ok";
+    const char *user = dmcp_principal_user_id(dmcp_call_principal(call));
+    json_t *line = json_pack("{s:I,s:s,s:s,s:s?,s:s?,s:s,s:I}", "time", (json_int_t)time(NULL),
+                             "upstream", gw->cfg->ups[i].name, "method", method, "name",
+                             json_string_value(json_object_get(params, "name")), "user", user,
+                             "upstream_status", outcome, "ms", (json_int_t)ms);
+    char *text = line != NULL ? json_dumps(line, JSON_COMPACT) : NULL;
+    if (text != NULL) {
+        fprintf(stderr, "%s\n", text);
+    }
+    free(text);
+    json_decref(line);
+}
+
 /*
  * Sends method(params) to upstream i for client session c. DMCP_OK: *result (new ref) is the
  * upstream's result. Otherwise *error is a JSON-RPC error object (the upstream's, or ours).
@@ -416,13 +300,13 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
                            json_t **result, json_t **error)
 {
     const char *uname = gw->cfg->ups[i].name;
-    hdrs h;
+    gw_hdrs h;
     memset(&h, 0, sizeof(h));
-    identity_headers(gw->cfg, dmcp_call_principal(call), &h);
+    gw_identity_headers(gw->cfg, dmcp_call_principal(call), &h);
     if (tool_call && gw->cfg->n_conns > 0) {
         char te[1024];
-        if (connection_headers(gw, i, dmcp_call_principal(call), &h, te, sizeof(te)) != DMCP_OK) {
-            hdrs_free(&h);
+        if (gw_connection_headers(gw, i, dmcp_call_principal(call), &h, te, sizeof(te)) != DMCP_OK) {
+            gw_hdrs_free(&h);
             *result = json_pack("{s:[{s:s,s:s}],s:b}", "content", "type", "text", "text", te,
                                 "isError", 1);
             return DMCP_OK;
@@ -456,6 +340,7 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
     dmcp_gw_usession *us = NULL;
     dmcp_status st = DMCP_OK;
     json_t *resp = NULL;
+    long long t0 = gw->cfg->upstream_log ? gw_now_ms() : 0;
     for (int attempt = 0; attempt < 2; attempt++) {
         st = usess_get(gw, c, i, call, attempt > 0, &us, &err);
         if (st != DMCP_OK) {
@@ -472,8 +357,11 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
             break; /* on 404 the upstream lost the session: open a new one, once */
         }
     }
-    hdrs_free(&h);
+    gw_hdrs_free(&h);
     json_decref(fwd_params);
+    if (gw->cfg->upstream_log) {
+        upstream_log_line(gw, i, call, method, params, st, resp, gw_now_ms() - t0);
+    }
     if (st != DMCP_OK) {
         fprintf(stderr, "descope-mcp gateway: upstream %s: %s (%s)\n", uname, method,
                 err.message[0] != '\0' ? err.message : dmcp_strerror(st));

@@ -25,7 +25,7 @@ static void usage(FILE *f)
             "         [--tool-scope-mode http-403|tool-error] [--require-scope SCOPE]...\n"
             "         [--connection APP=HEADER]... [--descope-api-base URL]\n"
             "         [--request-timeout MS] [--connect-timeout MS] [--endpoint PATH]\n"
-            "         [--no-stream] [--check] [operational options]\n\n"
+            "         [--no-stream] [--upstream-log] [--check] [operational options]\n\n"
             "Puts Descope (OAuth) auth, per-tool scopes, identity headers and connection tokens\n"
             "in front of an MCP server reached over Streamable HTTP or stdio. The caller's token\n"
             "is never sent upstream.\n\n"
@@ -49,6 +49,8 @@ static void usage(FILE *f)
             "  --endpoint PATH        the MCP endpoint path (default /mcp)\n"
             "  --no-stream            answer forwarded requests as JSON unless they carry a\n"
             "                         progress token (server requests then need one)\n"
+            "  --upstream-log         one JSON line per upstream call on stderr (user, upstream,\n"
+            "                         method, tool, upstream status, ms; never a token)\n"
             "  --check                check the configuration and exit\n\n"
             "Exit codes: 0 stopped cleanly, 1 failed while serving, 2 usage or configuration,\n"
             "4 the issuer could not be reached at start.\n\n");
@@ -129,7 +131,7 @@ int cli_gateway(int argc, char **argv)
     enum {
         O_CONFIG = 1000, O_LISTEN, O_WK, O_URL, O_UP, O_STDIO, O_RULE, O_FILTER, O_MODE, O_REQ,
         O_CONN, O_API, O_RT, O_CT, O_EP, O_NOSTREAM, O_CHECK, O_LIMIT, O_METRICS, O_ALOG, O_LLEVEL,
-        O_HELP
+        O_UPLOG, O_HELP
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -153,6 +155,7 @@ int cli_gateway(int argc, char **argv)
         {"metrics-listen", required_argument, NULL, O_METRICS},
         {"access-log", required_argument, NULL, O_ALOG},
         {"log-level", required_argument, NULL, O_LLEVEL},
+        {"upstream-log", no_argument, NULL, O_UPLOG},
         {"help", no_argument, NULL, O_HELP},
         {NULL, 0, NULL, 0}};
     json_t *flags = json_object(); /* what the flags say, merged over the file */
@@ -261,6 +264,9 @@ int cli_gateway(int argc, char **argv)
             break;
         case O_LLEVEL:
             json_object_set_new(flags, "log_level", json_string(optarg));
+            break;
+        case O_UPLOG:
+            json_object_set_new(flags, "upstream_log", json_true());
             break;
         case O_HELP:
             usage(stdout);

@@ -53,6 +53,7 @@ fs.writeFileSync(cfgFile, JSON.stringify({
   tools: [{ match: 'rec__admin_*', scopes: ['admin.write'] }],
   timeouts: { request_ms: 3000 },
   access_log: '-',
+  upstream_log: true,
 }));
 const gw = spawnTracked(gatewayBin, ['gateway', '--config', cfgFile]);
 await waitForPort(gwPort, gw, 20000);
@@ -240,5 +241,8 @@ await client.close();
 const logText = gw.output;
 check(!logText.includes(basic) && !logText.includes(admin), 'the gateway\'s logs hold no token');
 check(/"method":"tools\/call"/.test(logText), 'access log lines were written');
+const upLines = logText.split('\n').filter((l) => l.includes('"upstream_status"')).map((l) => JSON.parse(l));
+check(upLines.some((l) => l.upstream === 'rec' && l.name === 'echo' && l.upstream_status === 'ok' && typeof l.user === 'string'), 'upstream log: a line per upstream call with user, upstream, tool and status');
+check(upLines.some((l) => l.upstream === 'bad' && l.name === 'hang' && l.upstream_status === 'DMCP_E_TIMEOUT' && l.ms >= 2500), 'upstream log: the hang is logged as a timeout with its latency');
 fs.rmSync(dir, { recursive: true, force: true });
 finish();
