@@ -16,8 +16,10 @@
  *   - everything for a request is delivered on that request's thread: the reader thread only
  *     queues;
  *   - the child ending: requests in flight fail with DMCP_E_UNREACHABLE (idle reaping cannot
- *     hit a request in flight); any later request gets DMCP_E_NOT_FOUND, so the gateway opens a
- *     fresh session (a fresh child) and retries, as for an HTTP upstream that forgot a session.
+ *     hit a request in flight). After a crash any later request gets DMCP_E_NOT_FOUND, so the
+ *     gateway opens a fresh session (a fresh child) and retries, as for an HTTP upstream that
+ *     forgot a session; after idle reaping the next request respawns the child in the same
+ *     session (initialized with the same parameters), so idleness never becomes an error.
  */
 #include "gateway/child.h"
 #include "gateway/upstream.h"
@@ -70,6 +72,10 @@ struct dmcp_gw_usession {
     int status;
     dmcp_gw_message_fn on_message;
     void *on_message_ud;
+    json_t *init_params;        /* what the child was initialized with (for a respawn) */
+    unsigned init_ms;           /* initialize timeout */
+    unsigned gen;               /* children this session has had, minus one */
+    pthread_mutex_t respawn_mu; /* one respawn at a time */
 };
 
 static void set_err(dmcp_error *err, dmcp_status st, const char *fmt, ...)
@@ -461,6 +467,104 @@ static dmcp_status do_request(dmcp_gw_usession *s, const json_t *msg,
     return st;
 }
 
+/* ---- initialize, and the respawn of an idle-reaped child ---- */
+
+/* initialize with s->init_params, then notifications/initialized. *resp: the response. */
+static dmcp_status initialize(dmcp_gw_usession *s, json_t **resp, dmcp_error *err)
+{
+    *resp = NULL;
+    json_t *init = json_pack("{s:s,s:i,s:s,s:O}", "jsonrpc", "2.0", "id", 0, "method", "initialize",
+                             "params", s->init_params);
+    dmcp_status st = init ? do_request(s, init, NULL, s->init_ms, resp, err) : DMCP_E_NOMEM;
+    json_decref(init);
+    if (st == DMCP_E_NOT_FOUND || st == DMCP_E_UNREACHABLE) {
+        char d[96];
+        describe_end(s, d, sizeof d);
+        set_err(err, DMCP_E_UNREACHABLE, "stdio upstream: the child %s before initialize", d);
+        st = DMCP_E_UNREACHABLE;
+    }
+    if (st == DMCP_OK && !json_is_object(json_object_get(*resp, "result"))) {
+        const char *m =
+            json_string_value(json_object_get(json_object_get(*resp, "error"), "message"));
+        set_err(err, DMCP_E_PROTOCOL, "stdio upstream: initialize failed: %.160s",
+                m ? m : "no result");
+        st = DMCP_E_PROTOCOL;
+    }
+    if (st == DMCP_OK) {
+        json_t *n = json_pack("{s:s,s:s}", "jsonrpc", "2.0", "method", "notifications/initialized");
+        st = n ? send_json(s, n, err) : DMCP_E_NOMEM;
+        json_decref(n);
+    }
+    if (st != DMCP_OK) {
+        json_decref(*resp);
+        *resp = NULL;
+    }
+    return st;
+}
+
+static dmcp_status spawn_child(dmcp_gw_usession *s, dmcp__child **out, dmcp_error *err)
+{
+    stdio_up *up = s->up;
+    dmcp__child_opts co = {.argv = (const char *const *)up->argv,
+                           .max_line = up->o.max_message_bytes,
+                           .on_line = on_line,
+                           .on_exit = on_exit_cb,
+                           .ud = s};
+    dmcp_status st = dmcp__childpool_spawn(up->pool, &co, out);
+    if (st == DMCP_E_RATE_LIMITED) {
+        set_err(err, st, "stdio upstream: %u children are running, the configured cap",
+                up->o.max_sessions);
+        if (err)
+            err->retry_after = 5;
+    } else if (st != DMCP_OK) {
+        set_err(err, DMCP_E_UNREACHABLE, "stdio upstream: cannot start '%s' (%s)", up->argv[0],
+                dmcp_status_name(st));
+        st = DMCP_E_UNREACHABLE;
+    }
+    return st;
+}
+
+/*
+ * The session's child was stopped for idleness (not a crash): a fresh one, initialized with
+ * the same parameters, takes its place in the same session, so an idle client session never
+ * turns into an error. gen: the generation the caller saw dead (another thread may have
+ * replaced it already).
+ */
+static dmcp_status respawn(dmcp_gw_usession *s, unsigned gen, dmcp_error *err)
+{
+    pthread_mutex_lock(&s->respawn_mu);
+    pthread_mutex_lock(&s->mu);
+    if (s->gen != gen || !s->dead || s->closing) {
+        pthread_mutex_unlock(&s->mu);
+        pthread_mutex_unlock(&s->respawn_mu);
+        return DMCP_OK;
+    }
+    while (s->active > 0) /* requests that were on the old child are ending */
+        pthread_cond_wait(&s->cv, &s->mu);
+    dmcp__child *old = s->child;
+    s->child = NULL;
+    pthread_mutex_unlock(&s->mu);
+    dmcp__childpool_release(s->up->pool, old); /* reaped already; joins its reader */
+    dmcp__child *c = NULL;
+    dmcp_status st = spawn_child(s, &c, err);
+    pthread_mutex_lock(&s->mu);
+    s->child = c; /* NULL on failure: sends fail, the next request tries again */
+    if (st == DMCP_OK) {
+        s->dead = false;
+        s->why = DMCP_CHILD_EXITED;
+        s->status = 0;
+        s->gen++;
+    }
+    pthread_mutex_unlock(&s->mu);
+    if (st == DMCP_OK) {
+        json_t *resp = NULL;
+        st = initialize(s, &resp, err);
+        json_decref(resp);
+    }
+    pthread_mutex_unlock(&s->respawn_mu);
+    return st;
+}
+
 /* ---- ops ---- */
 
 static dmcp_status stdio_request(dmcp_gw_usession *s, const json_t *msg,
@@ -473,6 +577,15 @@ static dmcp_status stdio_request(dmcp_gw_usession *s, const json_t *msg,
     if (!s || !msg)
         return DMCP_E_INVALID_ARG;
     unsigned t = p && p->timeout_ms ? p->timeout_ms : s->up->o.request_timeout_ms;
+    pthread_mutex_lock(&s->mu);
+    bool idle_dead = s->dead && s->why == DMCP_CHILD_IDLE && !s->closing;
+    unsigned gen = s->gen;
+    pthread_mutex_unlock(&s->mu);
+    if (idle_dead) {
+        dmcp_status st = respawn(s, gen, err);
+        if (st != DMCP_OK)
+            return st;
+    }
     return do_request(s, msg, p, t, response, err);
 }
 
@@ -521,8 +634,12 @@ static void stdio_close(dmcp_gw_usession *s)
     while (s->active > 0)
         pthread_cond_wait(&s->cv, &s->mu);
     pthread_mutex_unlock(&s->mu);
+    pthread_mutex_lock(&s->respawn_mu); /* a respawn in progress finishes first */
+    pthread_mutex_unlock(&s->respawn_mu);
     dmcp__childpool_release(s->up->pool, s->child); /* joins its reader: no callback after */
+    json_decref(s->init_params);
     pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->respawn_mu);
     pthread_cond_destroy(&s->cv);
     free(s);
 }
@@ -546,60 +663,26 @@ static dmcp_status stdio_open(dmcp_gw_upstream *upb, const dmcp_gw_open_params *
     s->on_message = p->on_message;
     s->on_message_ud = p->on_message_ud;
     pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->respawn_mu, NULL);
     pthread_cond_init(&s->cv, NULL);
-    dmcp__child_opts co = {.argv = (const char *const *)up->argv,
-                           .max_line = up->o.max_message_bytes,
-                           .on_line = on_line,
-                           .on_exit = on_exit_cb,
-                           .ud = s};
-    dmcp_status st = dmcp__childpool_spawn(up->pool, &co, &s->child);
-    if (st != DMCP_OK) {
-        pthread_mutex_destroy(&s->mu);
-        pthread_cond_destroy(&s->cv);
-        free(s);
-        if (st == DMCP_E_RATE_LIMITED) {
-            set_err(err, st, "stdio upstream: %u children are running, the configured cap",
-                    up->o.max_sessions);
-            if (err)
-                err->retry_after = 5;
-        } else {
-            set_err(err, DMCP_E_UNREACHABLE, "stdio upstream: cannot start '%s' (%s)", up->argv[0],
-                    dmcp_status_name(st));
-            st = DMCP_E_UNREACHABLE;
-        }
-        return st;
-    }
-    json_t *params =
+    s->init_ms = p->timeout_ms ? p->timeout_ms : STDIO_DEFAULT_INIT_MS;
+    s->init_params =
         p->initialize_params
             ? json_deep_copy(p->initialize_params)
             : json_pack("{s:s,s:{},s:{s:s,s:s}}", "protocolVersion", "2025-11-25", "capabilities",
                         "clientInfo", "name", "descope-mcp-gateway", "version", "1");
-    json_t *init = json_pack("{s:s,s:i,s:s,s:o}", "jsonrpc", "2.0", "id", 0, "method", "initialize",
-                             "params", params);
-    json_t *resp = NULL;
-    unsigned t = p->timeout_ms ? p->timeout_ms : STDIO_DEFAULT_INIT_MS;
-    st = init ? do_request(s, init, NULL, t, &resp, err) : DMCP_E_NOMEM;
-    json_decref(init);
-    if (st == DMCP_E_NOT_FOUND || st == DMCP_E_UNREACHABLE) {
-        char d[96];
-        describe_end(s, d, sizeof d);
-        set_err(err, DMCP_E_UNREACHABLE, "stdio upstream: the child %s before initialize", d);
-        st = DMCP_E_UNREACHABLE;
-    }
-    if (st == DMCP_OK && !json_is_object(json_object_get(resp, "result"))) {
-        const char *m =
-            json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
-        set_err(err, DMCP_E_PROTOCOL, "stdio upstream: initialize failed: %.160s",
-                m ? m : "no result");
-        st = DMCP_E_PROTOCOL;
-    }
-    if (st == DMCP_OK) {
-        json_t *n = json_pack("{s:s,s:s}", "jsonrpc", "2.0", "method", "notifications/initialized");
-        st = n ? send_json(s, n, err) : DMCP_E_NOMEM;
-        json_decref(n);
-    }
+    dmcp_status st = s->init_params ? spawn_child(s, &s->child, err) : DMCP_E_NOMEM;
     if (st != DMCP_OK) {
-        json_decref(resp);
+        json_decref(s->init_params);
+        pthread_mutex_destroy(&s->mu);
+        pthread_mutex_destroy(&s->respawn_mu);
+        pthread_cond_destroy(&s->cv);
+        free(s);
+        return st;
+    }
+    json_t *resp = NULL;
+    st = initialize(s, &resp, err);
+    if (st != DMCP_OK) {
         stdio_close(s);
         return st;
     }
