@@ -15,6 +15,7 @@
 #include "gateway/gw_internal.h"
 
 #define MAX_PAGES 50
+#define GW_MAX_LIST_ITEMS 10000 /* items in one merged list */
 #define ERR_TIMEOUT (-32001)
 
 /* ---- errors ---- */
@@ -451,10 +452,17 @@ static dmcp_status list_merged(dmcp_gateway *gw, gw_csess *c, dmcp_call *call, c
                 if (!json_is_object(item) || (prefix_names && name == NULL)) {
                     continue;
                 }
+                if (json_array_size(all) >= GW_MAX_LIST_ITEMS) {
+                    break; /* a bound on what one merged list can hold */
+                }
                 json_t *copy = json_deep_copy(item);
                 if (prefix_names && gw->cfg->ups[i].prefix[0] != '\0') {
                     char full[256];
-                    snprintf(full, sizeof(full), "%s%s", gw->cfg->ups[i].prefix, name);
+                    int n = snprintf(full, sizeof(full), "%s%s", gw->cfg->ups[i].prefix, name);
+                    if (n < 0 || (size_t)n >= sizeof(full)) {
+                        json_decref(copy); /* could not be routed back: not listed */
+                        continue;
+                    }
                     json_object_set_new(copy, "name", json_string(full));
                 }
                 const char *pn = json_string_value(json_object_get(copy, "name"));

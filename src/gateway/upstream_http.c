@@ -19,156 +19,7 @@
 #include "gateway/sse_parse.h"
 #include "gateway/upstream.h"
 
-#define POOL_MAX 64
-#define SID_MAX 256
-
-typedef struct http_up {
-    dmcp_gw_upstream base;
-    char *url;
-    unsigned connect_ms, request_ms;
-    size_t max_msg;
-    unsigned max_sessions;
-    char **static_hdrs; /* "Name: value" */
-    size_t n_static;
-    pthread_mutex_t pool_mu;
-    CURL *pool[POOL_MAX];
-    bool pool_post[POOL_MAX]; /* set up for a POST already (common options in place) */
-    size_t npool;
-    atomic_uint sessions;
-} http_up;
-
-typedef struct usess {
-    http_up *up;
-    char sid[SID_MAX]; /* "" when the upstream gave none */
-    char version[32];
-    char **hdrs; /* "Name: value" of the session */
-    size_t n_hdrs;
-    dmcp_gw_message_fn on_message;
-    void *on_message_ud;
-    pthread_t get_thread;
-    bool get_started;
-    atomic_bool closing;
-    char last_event_id[256];
-} usess;
-
-__attribute__((format(printf, 4, 5))) static void fail(dmcp_error *err, dmcp_status st,
-                                                       int http, const char *fmt, ...)
-{
-    if (err == NULL) {
-        return;
-    }
-    memset(err, 0, sizeof(*err));
-    err->status = st;
-    err->http_status = http;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof(err->message), fmt, ap);
-    va_end(ap);
-}
-
-static bool header_ok(const char *s)
-{
-    for (; s != NULL && *s != '\0'; s++) {
-        if (*s == '\r' || *s == '\n') {
-            return false;
-        }
-    }
-    return s != NULL;
-}
-
-/* "Name: value" (malloc'd) or NULL for a name/value with CR/LF or an empty name. */
-static char *header_line(const char *name, const char *value)
-{
-    if (name == NULL || name[0] == '\0' || strchr(name, ':') != NULL || !header_ok(name) ||
-        !header_ok(value) || strlen(name) + strlen(value) > 8192) {
-        return NULL;
-    }
-    size_t nl = strlen(name), vl = strlen(value);
-    char *l = malloc(nl + vl + 3);
-    if (l != NULL) {
-        memcpy(l, name, nl);
-        memcpy(l + nl, ": ", 2);
-        memcpy(l + nl + 2, value, vl + 1);
-    }
-    return l;
-}
-
-static void free_lines(char **l, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (l[i] != NULL) {
-            /* may hold a connection token or an identity value */
-            memset(l[i], 0, strlen(l[i]));
-            free(l[i]);
-        }
-    }
-    free(l);
-}
-
-static char **copy_lines(const dmcp_gw_header *h, size_t n, bool *ok)
-{
-    *ok = true;
-    if (n == 0) {
-        return NULL;
-    }
-    char **l = calloc(n, sizeof(*l));
-    if (l == NULL) {
-        *ok = false;
-        return NULL;
-    }
-    for (size_t i = 0; i < n; i++) {
-        l[i] = header_line(h[i].name, h[i].value);
-        if (l[i] == NULL) {
-            free_lines(l, n);
-            *ok = false;
-            return NULL;
-        }
-    }
-    return l;
-}
-
-/* ---- handle pool ---- */
-
-/* A handle for method; *ready: its common options are already set (a POST handle reused
- * for a POST), so only the per-request ones need setting. */
-static CURL *take(http_up *up, bool post, bool *ready)
-{
-    pthread_mutex_lock(&up->pool_mu);
-    bool was_post = false;
-    CURL *h = NULL;
-    if (up->npool > 0) {
-        up->npool--;
-        h = up->pool[up->npool];
-        was_post = up->pool_post[up->npool];
-    }
-    pthread_mutex_unlock(&up->pool_mu);
-    *ready = false;
-    if (h == NULL) {
-        h = curl_easy_init();
-    } else if (post && was_post) {
-        *ready = true;
-    } else {
-        curl_easy_reset(h); /* keeps its connection cache */
-    }
-    return h;
-}
-
-static void give(http_up *up, CURL *h, bool reusable, bool post)
-{
-    if (h == NULL) {
-        return;
-    }
-    pthread_mutex_lock(&up->pool_mu);
-    if (reusable && up->npool < POOL_MAX) {
-        up->pool_post[up->npool] = post;
-        up->pool[up->npool++] = h;
-        h = NULL;
-    }
-    pthread_mutex_unlock(&up->pool_mu);
-    if (h != NULL) {
-        curl_easy_cleanup(h);
-    }
-}
+#include "gateway/upstream_http_int.h"
 
 /* ---- one transfer ---- */
 
@@ -379,9 +230,9 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
 {
     http_up *up = s->up;
     bool post = strcmp(method, "POST") == 0, ready = false;
-    CURL *h = take(up, post, &ready);
+    CURL *h = gw_http_take(up, post, &ready);
     if (h == NULL) {
-        fail(err, DMCP_E_NOMEM, 0, "out of memory");
+        gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
         return DMCP_E_NOMEM;
     }
     char *body = NULL;
@@ -423,8 +274,8 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
     if (!ok || hl == NULL) {
         free(body);
         curl_slist_free_all(hl);
-        give(up, h, true, post && ready);
-        fail(err, DMCP_E_NOMEM, 0, "out of memory");
+        gw_http_give(up, h, true, post && ready);
+        gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
         return DMCP_E_NOMEM;
     }
     wctx w = {x, h};
@@ -464,21 +315,21 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
         st = DMCP_OK; /* a final response arrived, whatever happened after it */
     } else if (x->cancelled) {
         st = DMCP_E_CANCELLED;
-        fail(err, st, 0, "the request was cancelled");
+        gw_http_fail(err, st, 0, "the request was cancelled");
     } else if (x->too_large) {
         st = DMCP_E_PROTOCOL;
-        fail(err, st, 0, "the upstream's answer is too large");
+        gw_http_fail(err, st, 0, "the upstream's answer is too large");
     } else if (x->bad_event || (x->is_sse && x->sse.failed)) {
         st = DMCP_E_PROTOCOL;
-        fail(err, st, 0, "the upstream sent a malformed message");
+        gw_http_fail(err, st, 0, "the upstream sent a malformed message");
     } else if (rc == CURLE_OPERATION_TIMEDOUT) {
         st = DMCP_E_TIMEOUT;
-        fail(err, st, 504, "the upstream did not answer in time");
+        gw_http_fail(err, st, 504, "the upstream did not answer in time");
     } else if (rc != CURLE_OK) {
         st = DMCP_E_UNREACHABLE;
-        fail(err, st, 502, "the upstream is unreachable (%s)", curl_easy_strerror(rc));
+        gw_http_fail(err, st, 502, "the upstream is unreachable (%s)", curl_easy_strerror(rc));
     }
-    give(up, h, reusable, post);
+    gw_http_give(up, h, reusable, post);
     return st;
 }
 
@@ -501,7 +352,7 @@ static dmcp_status post_message(usess *s, const json_t *msg, dmcp_error *err)
     dmcp_status st = perform(s, "POST", msg, NULL, 0, s->up->request_ms, &x, err);
     if (st == DMCP_OK && (x.status < 200 || x.status >= 300)) {
         st = x.status == 404 ? DMCP_E_NOT_FOUND : DMCP_E_UPSTREAM;
-        fail(err, st, (int)x.status, "the upstream refused the message");
+        gw_http_fail(err, st, (int)x.status, "the upstream refused the message");
     }
     xfer_free(&x);
     return st;
@@ -516,7 +367,7 @@ static dmcp_status finish_request(xfer *x, const json_t *id, json_t **response, 
         return DMCP_OK;
     }
     if (x->status == 404) {
-        fail(err, DMCP_E_NOT_FOUND, 404, "the upstream does not know the session");
+        gw_http_fail(err, DMCP_E_NOT_FOUND, 404, "the upstream does not know the session");
         return DMCP_E_NOT_FOUND;
     }
     json_t *m = NULL;
@@ -531,10 +382,10 @@ static dmcp_status finish_request(xfer *x, const json_t *id, json_t **response, 
     if (x->status >= 400 || x->status < 200) {
         char code[16];
         snprintf(code, sizeof(code), "%ld", x->status);
-        fail(err, DMCP_E_UPSTREAM, (int)x->status, "the upstream answered HTTP %s", code);
+        gw_http_fail(err, DMCP_E_UPSTREAM, (int)x->status, "the upstream answered HTTP %s", code);
         return DMCP_E_UPSTREAM;
     }
-    fail(err, DMCP_E_PROTOCOL, (int)x->status,
+    gw_http_fail(err, DMCP_E_PROTOCOL, (int)x->status,
          "the upstream answered without a response to the request");
     return DMCP_E_PROTOCOL;
 }
@@ -545,10 +396,10 @@ static dmcp_status h_request(dmcp_gw_usession *gs, const json_t *msg,
     usess *s = (usess *)gs;
     *response = NULL;
     bool ok;
-    char **extra = copy_lines(p != NULL ? p->headers : NULL, p != NULL ? p->header_count : 0, &ok);
+    char **extra = gw_http_copy_lines(p != NULL ? p->headers : NULL, p != NULL ? p->header_count : 0, &ok);
     size_t n_extra = p != NULL ? p->header_count : 0;
     if (!ok) {
-        fail(err, DMCP_E_INVALID_ARG, 0, "an upstream header is not acceptable");
+        gw_http_fail(err, DMCP_E_INVALID_ARG, 0, "an upstream header is not acceptable");
         return DMCP_E_INVALID_ARG;
     }
     xfer x;
@@ -572,7 +423,7 @@ static dmcp_status h_request(dmcp_gw_usession *gs, const json_t *msg,
         }
     }
     xfer_free(&x);
-    free_lines(extra, n_extra);
+    gw_http_free_lines(extra, n_extra);
     return st;
 }
 
@@ -617,7 +468,7 @@ static void *get_loop(void *arg)
 
 static void usess_free(usess *s)
 {
-    free_lines(s->hdrs, s->n_hdrs);
+    gw_http_free_lines(s->hdrs, s->n_hdrs);
     atomic_fetch_sub(&s->up->sessions, 1);
     free(s);
 }
@@ -632,25 +483,25 @@ static dmcp_status h_open(dmcp_gw_upstream *gup, const dmcp_gw_open_params *p,
     }
     if (atomic_fetch_add(&up->sessions, 1) >= up->max_sessions) {
         atomic_fetch_sub(&up->sessions, 1);
-        fail(err, DMCP_E_RATE_LIMITED, 0, "too many upstream sessions");
+        gw_http_fail(err, DMCP_E_RATE_LIMITED, 0, "too many upstream sessions");
         return DMCP_E_RATE_LIMITED;
     }
     usess *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         atomic_fetch_sub(&up->sessions, 1);
-        fail(err, DMCP_E_NOMEM, 0, "out of memory");
+        gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
         return DMCP_E_NOMEM;
     }
     s->up = up;
     bool ok;
-    s->hdrs = copy_lines(p->headers, p->header_count, &ok);
+    s->hdrs = gw_http_copy_lines(p->headers, p->header_count, &ok);
     s->n_hdrs = ok ? p->header_count : 0;
     s->on_message = p->on_message;
     s->on_message_ud = p->on_message_ud;
     atomic_init(&s->closing, false);
     if (!ok) {
         usess_free(s);
-        fail(err, DMCP_E_INVALID_ARG, 0, "an upstream header is not acceptable");
+        gw_http_fail(err, DMCP_E_INVALID_ARG, 0, "an upstream header is not acceptable");
         return DMCP_E_INVALID_ARG;
     }
     json_t *params = p->initialize_params != NULL ? json_deep_copy(p->initialize_params)
@@ -676,12 +527,12 @@ static dmcp_status h_open(dmcp_gw_upstream *gup, const dmcp_gw_open_params *p,
     if (st == DMCP_OK && !json_is_object(result)) {
         st = DMCP_E_PROTOCOL;
         const char *m = json_string_value(json_object_get(json_object_get(resp, "error"), "message"));
-        fail(err, st, 0, "the upstream refused initialize: %.200s", m != NULL ? m : "no result");
+        gw_http_fail(err, st, 0, "the upstream refused initialize: %.200s", m != NULL ? m : "no result");
     }
     if (st == DMCP_OK) {
         memcpy(s->sid, x.sid, sizeof(s->sid));
         const char *v = json_string_value(json_object_get(result, "protocolVersion"));
-        if (v != NULL && strlen(v) < sizeof(s->version) && header_ok(v)) {
+        if (v != NULL && strlen(v) < sizeof(s->version) && gw_http_header_ok(v)) {
             snprintf(s->version, sizeof(s->version), "%s", v);
         }
     }
@@ -700,9 +551,13 @@ static dmcp_status h_open(dmcp_gw_upstream *gup, const dmcp_gw_open_params *p,
         *init_result = json_incref((json_t *)result);
     }
     json_decref(resp);
-    if (s->on_message != NULL && s->sid[0] != '\0' &&
-        pthread_create(&s->get_thread, NULL, get_loop, s) == 0) {
-        s->get_started = true;
+    if (s->on_message != NULL && s->sid[0] != '\0') {
+        if (atomic_fetch_add(&up->get_streams, 1) < GET_STREAMS_MAX &&
+            pthread_create(&s->get_thread, NULL, get_loop, s) == 0) {
+            s->get_started = true;
+        } else {
+            atomic_fetch_sub(&up->get_streams, 1);
+        }
     }
     *out = (dmcp_gw_usession *)s;
     return DMCP_OK;
@@ -717,6 +572,7 @@ static void h_close(dmcp_gw_usession *gs)
     atomic_store(&s->closing, true);
     if (s->get_started) {
         pthread_join(s->get_thread, NULL);
+        atomic_fetch_sub(&s->up->get_streams, 1);
     }
     if (s->sid[0] != '\0') {
         /* Transports §2.5: a client that no longer needs the session SHOULD DELETE it. */
@@ -741,7 +597,7 @@ static void h_free(dmcp_gw_upstream *gup)
         curl_easy_cleanup(up->pool[i]);
     }
     pthread_mutex_destroy(&up->pool_mu);
-    free_lines(up->static_hdrs, up->n_static);
+    gw_http_free_lines(up->static_hdrs, up->n_static);
     free(up->url);
     free(up->base.name);
     free(up->base.prefix);
@@ -757,14 +613,14 @@ dmcp_status dmcp__gw_http_upstream_new(const char *url, const dmcp_gw_upstream_o
 {
     *out = NULL;
     if (url == NULL || (strncmp(url, "http://", 7) != 0 && strncmp(url, "https://", 8) != 0) ||
-        strlen(url) > 2048 || !header_ok(url)) {
-        fail(err, DMCP_E_CONFIG, 0, "an upstream URL must be http(s)://HOST/PATH");
+        strlen(url) > 2048 || !gw_http_header_ok(url)) {
+        gw_http_fail(err, DMCP_E_CONFIG, 0, "an upstream URL must be http(s)://HOST/PATH");
         return DMCP_E_CONFIG;
     }
     http_up *up = calloc(1, sizeof(*up));
     if (up == NULL || (up->url = strdup(url)) == NULL) {
         free(up);
-        fail(err, DMCP_E_NOMEM, 0, "out of memory");
+        gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
         return DMCP_E_NOMEM;
     }
     up->base.ops = &http_ops;
@@ -775,14 +631,15 @@ dmcp_status dmcp__gw_http_upstream_new(const char *url, const dmcp_gw_upstream_o
                                                          : DMCP_GW_MAX_MESSAGE_BYTES;
     up->max_sessions = o != NULL && o->max_sessions > 0 ? o->max_sessions : 10000;
     atomic_init(&up->sessions, 0);
+    atomic_init(&up->get_streams, 0);
     bool ok = true;
     if (o != NULL && o->static_header_count > 0) {
-        up->static_hdrs = copy_lines(o->static_headers, o->static_header_count, &ok);
+        up->static_hdrs = gw_http_copy_lines(o->static_headers, o->static_header_count, &ok);
         up->n_static = ok ? o->static_header_count : 0;
     }
     if (!ok) {
         h_free(&up->base);
-        fail(err, DMCP_E_CONFIG, 0, "an upstream header is not acceptable");
+        gw_http_fail(err, DMCP_E_CONFIG, 0, "an upstream header is not acceptable");
         return DMCP_E_CONFIG;
     }
     *out = &up->base;

@@ -65,3 +65,7 @@ add_test(NAME interop.gateway.conformance COMMAND ${_interop_dir}/conformance/ru
 set_tests_properties(interop.gateway.conformance PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 200
   LABELS interop ENVIRONMENT
   "${_interop_env};CONFORMANCE_SERVER=${_interop_dir}/gateway/conformance-via-gateway.sh")
+# Two different upstreams behind one endpoint: prefixes for tools and prompts, merged lists,
+# resources/read routed to the upstream that has the resource.
+dmcp_interop_test(interop.gateway.multi
+  ${_interop_dir}/run-test.sh gateway/multi.test.mjs)

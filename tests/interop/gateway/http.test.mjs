@@ -4,7 +4,7 @@
 //   - no token → 401 with resource_metadata; the SDK's discovery finds the gateway's PRM;
 //   - tools of both upstreams listed under their prefixes, called through the gateway;
 //   - a rule (rec__admin_* needs admin.write): HTTP 403 insufficient_scope step-up without the
-//     scope, success with it;
+//     scope (2025 body path, and 2026 from the Mcp-Name header alone), success with it;
 //   - progress notifications arrive live (before the result), a sampling request from the
 //     upstream reaches the client and its answer reaches the upstream;
 //   - the upstream never sees an Authorization header nor the caller's token anywhere, and
@@ -111,6 +111,22 @@ const { client, transport } = await connect(basic);
   const r = await c2.callTool({ name: 'rec__admin_echo', arguments: { text: 'y' } });
   check(text(r) === 'admin:y', 'rule: with admin.write the call goes through', JSON.stringify(r));
   await c2.close();
+}
+
+// ---- the same rule under 2026-07-28: 403 from the headers alone (Mcp-Name), body never sent ----
+{
+  const { request } = await import('node:http');
+  const res = await new Promise((resolve, reject) => {
+    const req = request(mcpUrl, { method: 'POST', headers: {
+      'content-type': 'application/json', accept, authorization: `Bearer ${basic}`,
+      'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'rec__admin_echo', 'content-length': '5000',
+    } }, resolve);
+    req.on('error', reject);
+    req.flushHeaders();
+  });
+  const www = res.headers['www-authenticate'] ?? '';
+  check(res.statusCode === 403 && /error="insufficient_scope"/.test(www) && /admin\.write/.test(www), '2026: a rule on a forwarded tool refuses from Mcp-Name (403, body never sent)', `${res.statusCode} ${www}`);
+  res.destroy();
 }
 
 // ---- progress, live ----
