@@ -33,7 +33,7 @@ extern "C" {
 
 /* Caps on everything read from an upstream (also enforced by every implementation). */
 #define DMCP_GW_MAX_MESSAGE_BYTES (4u * 1024u * 1024u) /* one JSON-RPC message / SSE event */
-#define DMCP_GW_MAX_HEADERS 32                        /* extra headers per upstream request */
+#define DMCP_GW_MAX_HEADERS 32                         /* extra headers per upstream request */
 
 typedef struct dmcp_gw_upstream dmcp_gw_upstream; /* one configured upstream */
 typedef struct dmcp_gw_usession dmcp_gw_usession; /* one upstream session (per client session) */
@@ -88,7 +88,7 @@ typedef struct dmcp_gw_open_params {
     /* Extra headers for every request of this session (identity etc.; HTTP only). */
     const dmcp_gw_header *headers;
     size_t header_count;
-    unsigned timeout_ms; /* for the initialize exchange; 0 = the upstream's default */
+    unsigned timeout_ms;           /* for the initialize exchange; 0 = the upstream's default */
     dmcp_gw_message_fn on_message; /* may be NULL: such messages are dropped */
     void *on_message_ud;
 } dmcp_gw_open_params;
@@ -97,7 +97,7 @@ typedef struct dmcp_gw_open_params {
 typedef struct dmcp_gw_request_params {
     const dmcp_gw_header *headers; /* per-request headers (connection tokens, assertion) */
     size_t header_count;
-    unsigned timeout_ms; /* whole exchange incl. streaming; 0 = the upstream's default */
+    unsigned timeout_ms;      /* whole exchange incl. streaming; 0 = the upstream's default */
     const dmcp_gw_sink *sink; /* may be NULL: in-flight messages are dropped, requests refused */
 } dmcp_gw_request_params;
 
@@ -112,8 +112,8 @@ typedef struct dmcp_gw_upstream_ops {
      * DMCP_E_RATE_LIMITED (session/children cap), with err->message filled (no secrets).
      * Thread-safety: any thread, concurrently.
      */
-    dmcp_status (*open)(dmcp_gw_upstream *up, const dmcp_gw_open_params *p,
-                        dmcp_gw_usession **out, json_t **init_result, dmcp_error *err);
+    dmcp_status (*open)(dmcp_gw_upstream *up, const dmcp_gw_open_params *p, dmcp_gw_usession **out,
+                        json_t **init_result, dmcp_error *err);
     /*
      * Sends one JSON-RPC request (msg borrowed; its id is the gateway's own, unique within the
      * session; the implementation may rewrite it on the wire but must answer with it) and
@@ -128,8 +128,8 @@ typedef struct dmcp_gw_upstream_ops {
      *   DMCP_E_UPSTREAM     another HTTP error status (err->http_status set)
      * Thread-safety: concurrent requests on one session are allowed.
      */
-    dmcp_status (*request)(dmcp_gw_usession *s, const json_t *msg,
-                           const dmcp_gw_request_params *p, json_t **response, dmcp_error *err);
+    dmcp_status (*request)(dmcp_gw_usession *s, const json_t *msg, const dmcp_gw_request_params *p,
+                           json_t **response, dmcp_error *err);
     /* Forwards a client notification (e.g. notifications/cancelled with the gateway's request
      * id, roots/list_changed). Best effort; any thread. */
     dmcp_status (*notify)(dmcp_gw_usession *s, const json_t *msg, dmcp_error *err);
@@ -155,9 +155,9 @@ struct dmcp_gw_upstream {
 
 /* Options common to every upstream kind. */
 typedef struct dmcp_gw_upstream_options {
-    unsigned connect_timeout_ms; /* 0 = 5000 */
-    unsigned request_timeout_ms; /* default per request; 0 = 60000 */
-    size_t max_message_bytes;    /* 0 = DMCP_GW_MAX_MESSAGE_BYTES */
+    unsigned connect_timeout_ms;          /* 0 = 5000 */
+    unsigned request_timeout_ms;          /* default per request; 0 = 60000 */
+    size_t max_message_bytes;             /* 0 = DMCP_GW_MAX_MESSAGE_BYTES */
     const dmcp_gw_header *static_headers; /* from the config, on every upstream request (HTTP) */
     size_t static_header_count;
     unsigned max_sessions; /* HTTP: upstream sessions; stdio: children (0 = 256) */
