@@ -120,7 +120,7 @@ bench_one() {
     *) echo "bench: $name did not answer tools/call echo: $probe"; return 1 ;;
   esac
   TOKEN=$token SESSION=$session PROTO=$proto "${core_wrk[@]}" wrk -t"$threads" -c"$conns" -d"${duration}s" --latency \
-    -s "$root/bench/gateway/echo.lua" "$url" >"$work/$name.wrk" 2>&1
+    -s "$root/bench/http/echo.lua" "$url" >"$work/$name.wrk" 2>&1
   local rps; rps=$(awk '/^Requests\/sec:/{print $2}' "$work/$name.wrk")
   local p50; p50=$(awk '$1=="50%"{print $2}' "$work/$name.wrk")
   local p99; p99=$(awk '$1=="99%"{print $2}' "$work/$name.wrk")
