@@ -1,9 +1,10 @@
--- wrk script for bench/http/run.sh: authenticated MCP `tools/call echo` over Streamable HTTP.
+-- wrk script for bench/http/run.sh and bench/gateway/*.sh: MCP `tools/call echo` over Streamable HTTP.
 -- Every request has its own JSON-RPC id (a session maps in-flight ids to responses, so 16
 -- connections sharing one session must not reuse ids). Environment: TOKEN (bearer),
--- SESSION (Mcp-Session-Id, empty when stateless), PROTO (MCP-Protocol-Version). With PROTO
--- 2026-07-28 each request is the stateless 2026 form: Mcp-Method/Mcp-Name headers and the
--- required `_meta` (protocolVersion, clientCapabilities) in params.
+-- SESSION (Mcp-Session-Id, empty when stateless), PROTO (MCP-Protocol-Version). An empty
+-- TOKEN sends no Authorization header (the bridges without auth). JSON or SSE bodies pass.
+-- With PROTO 2026-07-28 each request is the stateless 2026 form: Mcp-Method/Mcp-Name headers
+-- and the required `_meta` (protocolVersion, clientCapabilities) in params.
 local token = os.getenv("TOKEN") or ""
 local session = os.getenv("SESSION") or ""
 local proto = os.getenv("PROTO") or "2025-06-18"
@@ -19,7 +20,9 @@ function init(args)
   wrk.method = "POST"
   wrk.headers["Content-Type"] = "application/json"
   wrk.headers["Accept"] = "application/json, text/event-stream"
-  wrk.headers["Authorization"] = "Bearer " .. token
+  if token ~= "" then
+    wrk.headers["Authorization"] = "Bearer " .. token
+  end
   wrk.headers["MCP-Protocol-Version"] = proto
   if proto == "2026-07-28" then
     wrk.headers["Mcp-Method"] = "tools/call"

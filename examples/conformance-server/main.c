@@ -593,7 +593,9 @@ static void usage(FILE *out)
 {
     fprintf(out, "usage: conformance-server [--listen HOST:PORT] "
                  "[--well-known-url URL [--mcp-server-url URL]] [--limit NAME=VALUE]... "
-                 "[--metrics-listen HOST:PORT] [--access-log PATH|-] [--log-level LEVEL]\n");
+                 "[--metrics-listen HOST:PORT] [--access-log PATH|-] [--log-level LEVEL]\n"
+                 "       conformance-server --stdio   (stdin/stdout, no auth; e.g. behind "
+                 "descope-mcp gateway --upstream-stdio)\n");
 }
 
 int main(int argc, char **argv)
@@ -608,9 +610,10 @@ int main(int argc, char **argv)
                                          {"metrics-listen", required_argument, NULL, 'M'},
                                          {"access-log", required_argument, NULL, 'A'},
                                          {"log-level", required_argument, NULL, 'V'},
+                                         {"stdio", no_argument, NULL, 's'},
                                          {NULL, 0, NULL, 0}};
     ops_flags lf = {.n = 0};
-    int c;
+    int c, use_stdio = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
         case 'l':
@@ -635,6 +638,9 @@ int main(int argc, char **argv)
                 return 2;
             }
             break;
+        case 's':
+            use_stdio = 1;
+            break;
         case 'h':
             usage(stdout);
             print_ops_help(stdout);
@@ -646,6 +652,10 @@ int main(int argc, char **argv)
     }
     if (optind != argc) {
         usage(stderr);
+        return 2;
+    }
+    if (use_stdio && well_known != NULL) {
+        fprintf(stderr, "conformance-server: --stdio has no auth (no --well-known-url)\n");
         return 2;
     }
     if (server_url != NULL && well_known == NULL) {
@@ -687,7 +697,8 @@ int main(int argc, char **argv)
             goto out;
         }
     }
-    dmcp_status st = dmcp_server_run(srv, &err);
+    dmcp_status st =
+        use_stdio ? dmcp_server_run_stdio(srv, 0, 1, &err) : dmcp_server_run(srv, &err);
     if (st != DMCP_OK) {
         fprintf(stderr, "conformance-server: %s\n", err.message);
         goto out;

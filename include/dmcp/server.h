@@ -394,6 +394,23 @@ DMCP_API dmcp_status dmcp_call_elicit(dmcp_call *call, const char *message,
                                       const json_t *requested_schema, unsigned timeout_ms,
                                       json_t **result);
 
+/*
+ * For forwarded requests (dmcp_server_set_forwarder) and any handler: sends one notification
+ * (a complete JSON-RPC notification object {jsonrpc,method,params}) on this call's stream, as
+ * progress and log messages go (live when the stream is, else with the response). It is sent
+ * as given: no progress-token or log-level filtering. Ownership: msg borrowed (copied).
+ * DMCP_E_INVALID_ARG when msg is not a notification object.
+ * Thread-safety: only from the handler's thread.
+ */
+DMCP_API dmcp_status dmcp_call_notify(dmcp_call *call, const json_t *msg);
+/*
+ * The client's initialize data of this call's session: capabilities and clientInfo (objects),
+ * or NULL (not given, stdio before initialize). Under 2026-07-28 the per-request capabilities.
+ * Ownership: borrowed, valid until the handler returns.
+ */
+DMCP_API const json_t *dmcp_call_client_capabilities(const dmcp_call *call);
+DMCP_API const json_t *dmcp_call_client_info(const dmcp_call *call);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Tools                                                                                      */
 /* ------------------------------------------------------------------------------------------ */
@@ -822,6 +839,76 @@ DMCP_API dmcp_status dmcp_server_notify_list_changed(dmcp_server *srv, unsigned 
  * (resources/subscribe), on its standalone stream. Thread-safety: any thread.
  */
 DMCP_API dmcp_status dmcp_server_notify_resource_updated(dmcp_server *srv, const char *uri);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Forwarding (gateways and proxies)                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Method families a forwarder serves instead of the server's own registries. */
+#define DMCP_FORWARD_TOOLS 1u       /* tools/list, tools/call */
+#define DMCP_FORWARD_PROMPTS 2u     /* prompts/list, prompts/get */
+#define DMCP_FORWARD_RESOURCES 4u   /* resources/list, resources/templates/list, resources/read,
+                                       resources/subscribe, resources/unsubscribe */
+#define DMCP_FORWARD_COMPLETION 8u  /* completion/complete */
+#define DMCP_FORWARD_LOGGING 16u    /* logging/setLevel (also applied to the session here) */
+
+/*
+ * Serves one forwarded request. Runs on the thread that serves the request (an HTTP worker,
+ * or a stream worker when the answer is an SSE stream), after authentication, the lifecycle
+ * gate and per-tool scopes. call is a full call context: principal, session id, protocol
+ * version, cancellation, dmcp_call_progress/log/notify, and dmcp_call_request for server->
+ * client requests (live only when the answer streams: see dmcp_forwarder.stream).
+ * Answer with DMCP_OK and *result (an object, taken), or any other status and *error (a
+ * JSON-RPC error object {code, message, data?}, taken); neither set gives -32603.
+ */
+typedef dmcp_status (*dmcp_forward_fn)(void *userdata, dmcp_call *call, const char *method,
+                                       const json_t *params, json_t **result, json_t **error);
+/* A notification from the client (other than initialized and cancelled, which the runtime
+ * handles; a cancelled request shows as dmcp_call_is_cancelled on its call). session_id is
+ * NULL outside a session. msg borrowed. */
+typedef void (*dmcp_forward_notify_fn)(void *userdata, const char *session_id, const json_t *msg);
+/* A session ended (DELETE, idle expiry, eviction, server stop). May run while the runtime
+ * holds internal locks: it must not block nor call into the server; hand the work to a thread
+ * of your own. */
+typedef void (*dmcp_session_end_fn)(void *userdata, const char *session_id);
+/* The scopes a forwarded tool requires (checked like dmcp_tool_add_scope's, through the
+ * authorizer's authorize_tool, before the forwarder runs). Return the count and point *scopes
+ * at an array that stays valid while the server runs; 0 for none. */
+typedef size_t (*dmcp_forward_scopes_fn)(void *userdata, const char *tool_name,
+                                         const char *const **scopes);
+
+typedef struct dmcp_forwarder {
+    unsigned methods;            /* DMCP_FORWARD_* families served by request() */
+    bool stream;                 /* answer forwarded requests as a live SSE stream (so
+                                    notifications and server->client requests pass as they come)
+                                    when the client declared sampling, elicitation or roots, or
+                                    gave a progress token; false: only with a progress token.
+                                    Otherwise the answer is JSON (notifications collected) */
+    const json_t *capabilities;  /* merged over the server's own capabilities (copied); may be
+                                    NULL */
+    dmcp_forward_fn request;     /* required */
+    dmcp_forward_notify_fn notification; /* may be NULL */
+    dmcp_session_end_fn session_end;     /* may be NULL */
+    dmcp_forward_scopes_fn tool_scopes;  /* may be NULL */
+    void *userdata;
+} dmcp_forwarder;
+
+/*
+ * Installs a forwarder: requests of the given families go to fwd->request instead of the
+ * server's registries (registered tools etc. of those families are then not served). The
+ * runtime stays what it is for everything else: authentication, sessions, eras, limits,
+ * metrics, access log. Ownership: fwd is copied (capabilities too). DMCP_E_STATE once started.
+ * Thread-safety: configure from one thread.
+ */
+DMCP_API dmcp_status dmcp_server_set_forwarder(dmcp_server *srv, const dmcp_forwarder *fwd);
+/*
+ * Sends a message (a notification or a server->client request of the forwarder's own making)
+ * on a session's standalone stream (HTTP GET stream; stdio output). DMCP_E_NOT_FOUND for an
+ * unknown or ended session, DMCP_E_STATE when it has no stream open. Ownership: takes msg.
+ * Thread-safety: any thread while the server runs.
+ */
+DMCP_API dmcp_status dmcp_server_send_to_session(dmcp_server *srv, const char *session_id,
+                                                 json_t *msg);
 
 /*
  * Serves the stdio transport (MCP Transports §1): newline-delimited JSON-RPC messages on

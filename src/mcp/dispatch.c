@@ -275,6 +275,7 @@ static json_t *dispatch26(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id
     json_t *data = NULL;
     json_t *res = NULL;
     method_fn fn = dmcp__era26_method_known(method) ? find_method(method) : NULL;
+    bool fwd = fn != NULL && dmcp__forward_handles(ctx->srv, method);
     bool mrtr_method = strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0;
     if (strcmp(method, "server/discover") == 0) {
         res = dmcp__era26_discover(ctx->srv);
@@ -285,7 +286,8 @@ static json_t *dispatch26(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id
         res = NULL;
     } else {
         code = DMCP_JSONRPC_INTERNAL_ERROR;
-        res = fn(ctx, id, params, &code, &message, &data);
+        res = fwd ? dmcp__forward_request(ctx, id, method, params, &code, &message, &data)
+                  : fn(ctx, id, params, &code, &message, &data);
         if (mrtr_method) { /* also on failure: a prompt that asked returns no result */
             res = dmcp__mrtr_finish(ctx->srv, mrtr, res, &code, &message, &data);
         }
@@ -339,6 +341,15 @@ json_t *dmcp__dispatch_request(dmcp__rpc_ctx *ctx, const json_t *msg)
         out = dispatch26(ctx, mrtr, id, method, params);
         goto out;
     }
+    if (dmcp__forward_handles(ctx->srv, method)) {
+        code = DMCP_JSONRPC_INTERNAL_ERROR;
+        message = "Internal error";
+        json_t *data = NULL;
+        json_t *res = dmcp__forward_request(ctx, id, method, params, &code, &message, &data);
+        out = res != NULL ? dmcp__jsonrpc_result(id, res)
+                          : dmcp__jsonrpc_error(id, code, message, data);
+        goto out;
+    }
     for (size_t i = 0; i < DMCP__ARRAY_LEN(methods); i++) {
         if (strcmp(methods[i].name, method) == 0) {
             code = DMCP_JSONRPC_INTERNAL_ERROR;
@@ -380,8 +391,11 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
         if (json_is_string(rid) || json_is_integer(rid)) {
             dmcp__session_cancel(ctx->sess, rid);
         }
+    } else {
+        /* Others (roots/list_changed, progress from the client, ...) go to a forwarder, if
+         * any; otherwise they are ignored. */
+        dmcp__forward_notification(ctx, msg);
     }
-    /* Other notifications (roots/list_changed, progress from the client, ...) are ignored. */
 }
 
 dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
@@ -396,15 +410,25 @@ dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
         return DMCP_OK;
     }
     const json_t *params = json_object_get(msg, "params");
-    const dmcp_tool *tool =
-        dmcp__tool_find(ctx->srv, json_string_value(json_object_get(params, "name")));
-    if (tool == NULL || tool->n_scopes == 0) {
+    const char *tool_name = json_string_value(json_object_get(params, "name"));
+    const char *const *scopes = NULL;
+    size_t n_scopes = 0;
+    if (dmcp__forward_handles(ctx->srv, "tools/call")) {
+        n_scopes = dmcp__forward_tool_scopes(ctx->srv, tool_name, &scopes);
+    } else {
+        const dmcp_tool *tool = dmcp__tool_find(ctx->srv, tool_name);
+        if (tool != NULL) {
+            tool_name = tool->name;
+            scopes = (const char *const *)tool->scopes;
+            n_scopes = tool->n_scopes;
+        }
+    }
+    if (n_scopes == 0) {
         return DMCP_OK; /* unknown tools get -32602 from dispatch; no scopes, nothing to do */
     }
     char *tool_error = NULL;
-    dmcp_status st =
-        az->authorize_tool(az->userdata, ctx->principal, tool->name,
-                           (const char *const *)tool->scopes, tool->n_scopes, refusal, &tool_error);
+    dmcp_status st = az->authorize_tool(az->userdata, ctx->principal, tool_name, scopes, n_scopes,
+                                        refusal, &tool_error);
     const json_t *id = json_object_get(msg, "id");
     if (st == DMCP_OK) {
         dmcp_http_response_free(*refusal);
@@ -429,13 +453,28 @@ dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
     return st == DMCP_OK ? DMCP_E_INTERNAL : st;
 }
 
-bool dmcp__wants_stream(const dmcp_server *srv, const json_t *msg)
+/* Whether the client of sess could answer a server->client request (it declared sampling,
+ * elicitation or roots). Without a session (tests), assume it could. */
+static bool client_can_answer(const dmcp__session *sess)
+{
+    if (sess == NULL) {
+        return true;
+    }
+    const json_t *caps = sess->client_caps;
+    return json_object_get(caps, "sampling") != NULL ||
+           json_object_get(caps, "elicitation") != NULL || json_object_get(caps, "roots") != NULL;
+}
+
+bool dmcp__wants_stream(const dmcp_server *srv, const dmcp__session *sess, const json_t *msg)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
+    const json_t *params = json_object_get(msg, "params");
+    if (method != NULL && dmcp__forward_handles(srv, method)) {
+        return progress_token(params) != NULL || (srv->fwd.stream && client_can_answer(sess));
+    }
     if (method == NULL || strcmp(method, "tools/call") != 0) {
         return false;
     }
-    const json_t *params = json_object_get(msg, "params");
     if (progress_token(params) != NULL) {
         return true;
     }

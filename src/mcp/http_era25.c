@@ -215,7 +215,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, json_t 
     /* A batch is re-checked item by item in dispatch (refusals become isError results). */
     ctx.authorized = json_is_object(body);
 
-    if (json_is_object(body) && id != NULL && dmcp__wants_stream(srv, body) &&
+    if (json_is_object(body) && id != NULL && dmcp__wants_stream(srv, sess, body) &&
         dmcp__lifecycle_gate(sess, "tools/call", ctx.stateless, &(const char *){NULL}) == 0) {
         /* The server-wide lock only for calls that would stream, not on every POST. */
         pthread_mutex_lock(&h->mu);

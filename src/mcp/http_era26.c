@@ -129,25 +129,36 @@ bool dmcp__http_tool_precheck26(dmcp__http *h, struct MHD_Connection *c, const d
     bool invalid = false;
     char *method = dmcp__era26_header_value(raw_method, &invalid);
     char *name = dmcp__era26_header_value(raw_name, &invalid);
-    const dmcp_tool *tool = method != NULL && name != NULL && strcmp(method, "tools/call") == 0
-                                ? dmcp__tool_find(h->srv, name)
-                                : NULL;
+    bool call = method != NULL && name != NULL && strcmp(method, "tools/call") == 0;
     free(method);
-    free(name);
-    if (tool == NULL || tool->n_scopes == 0) {
+    const char *const *scopes = NULL;
+    size_t n_scopes = 0;
+    if (call && dmcp__forward_handles(h->srv, "tools/call")) {
+        /* A forwarded tool: its scopes come from the forwarder. */
+        n_scopes = dmcp__forward_tool_scopes(h->srv, name, &scopes);
+    } else if (call) {
+        const dmcp_tool *tool = dmcp__tool_find(h->srv, name);
+        if (tool != NULL) {
+            scopes = (const char *const *)tool->scopes;
+            n_scopes = tool->n_scopes;
+        }
+    }
+    if (n_scopes == 0) {
+        free(name);
         return true; /* nothing to decide from the headers; the body path decides */
     }
     dmcp_http_response *refusal = NULL;
     char *tool_error = NULL;
     dmcp_status st =
-        az->authorize_tool(az->userdata, p, tool->name, (const char *const *)tool->scopes,
-                           tool->n_scopes, &refusal, &tool_error);
+        az->authorize_tool(az->userdata, p, name, scopes, n_scopes, &refusal, &tool_error);
     free(tool_error); /* an isError answer needs the request id: the body path gives it */
     if (st != DMCP_E_INSUFFICIENT_SCOPE || refusal == NULL) {
         dmcp_http_response_free(refusal);
+        free(name);
         return true;
     }
-    unsigned tid = dmcp__metrics_tool_id(tool->name);
+    unsigned tid = dmcp__metrics_tool_id(name);
+    free(name);
     dmcp__obs_kind(DMCP__M_METHOD_TOOLS_CALL, false);
     if (dmcp__obs_current != NULL) {
         dmcp__obs_current->tool = tid;
@@ -235,7 +246,7 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
         goto out;
     }
     ctx.authorized = true;
-    if (dmcp__wants_stream(srv, body)) {
+    if (dmcp__wants_stream(srv, sess, body)) {
         pthread_mutex_lock(&h->mu);
         bool worker_room = h->workers < MAX_STREAM_WORKERS;
         pthread_mutex_unlock(&h->mu);

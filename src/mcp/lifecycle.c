@@ -67,6 +67,7 @@ json_t *dmcp__server_capabilities(const dmcp_server *srv)
         json_object_set_new(caps, "completions", json_object());
     }
     json_object_set_new(caps, "logging", json_object());
+    dmcp__forward_capabilities(srv, caps);
     return caps;
 }
 

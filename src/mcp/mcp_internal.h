@@ -124,6 +124,9 @@ struct dmcp__session {
      * tagged on every notification, and the DMCP_LIST_* it opted in to. NULL: not a listener. */
     json_t *listen_id;
     unsigned listen_lists;
+    /* Told the id when the session is freed (forwarder's session_end), or NULL. */
+    void (*on_end)(void *ud, const char *id);
+    void *on_end_ud;
     struct dmcp__session *next; /* hash chain */
 };
 
@@ -143,6 +146,8 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
  * The id is compared in constant time with respect to its contents.
  */
 dmcp__session *dmcp__sessions_find(dmcp__session_table *t, const char *id);
+/* Every session created from now on reports its end (its last reference) to fn. */
+void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const char *), void *ud);
 /* Ends and unregisters a session (later lookups fail). */
 void dmcp__sessions_end(dmcp__session_table *t, dmcp__session *s);
 /* Ends sessions idle for longer than idle seconds. */
@@ -250,6 +255,9 @@ struct dmcp_server {
     atomic_uint bound_metrics_port;
     struct dmcp__http *http;
     dmcp__session_table *sessions;
+    /* forwarding (forward.c) */
+    dmcp_forwarder fwd; /* fwd.request NULL: none; fwd.capabilities is fwd_caps */
+    json_t *fwd_caps;
 };
 
 /* ---- context.c ---- */
@@ -483,11 +491,30 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg);
 dmcp_status dmcp__authorize_call(dmcp__rpc_ctx *ctx, const json_t *msg,
                                  dmcp_http_response **refusal, json_t **result);
 /* True when the request should be answered as a live SSE stream (progress token, streaming
- * tool). */
-bool dmcp__wants_stream(const dmcp_server *srv, const json_t *msg);
+ * tool; a forwarded request also when the forwarder streams and the session's client could
+ * answer server->client requests). sess may be NULL. */
+bool dmcp__wants_stream(const dmcp_server *srv, const dmcp__session *sess, const json_t *msg);
 /* Processes a parsed body (object or array) completely and synchronously: returns the
  * answer (object, array, or NULL when nothing is to be answered). */
 json_t *dmcp__process(dmcp__rpc_ctx *ctx, const json_t *body);
+
+/* ---- forward.c ---- */
+
+/* True when the forwarder serves this method. */
+bool dmcp__forward_handles(const dmcp_server *srv, const char *method);
+/* Serves a forwarded request (method known to be forwarded); result or error as method
+ * handlers do. */
+json_t *dmcp__forward_request(dmcp__rpc_ctx *ctx, const json_t *id, const char *method,
+                              const json_t *params, int *code, const char **message,
+                              json_t **data);
+/* The scopes a forwarded tool requires (0: none). */
+size_t dmcp__forward_tool_scopes(const dmcp_server *srv, const char *tool,
+                                 const char *const **scopes);
+/* A client notification for the forwarder. */
+void dmcp__forward_notification(dmcp__rpc_ctx *ctx, const json_t *msg);
+/* Merges the forwarder's capabilities into caps (in place). */
+void dmcp__forward_capabilities(const dmcp_server *srv, json_t *caps);
+void dmcp__forward_free(dmcp_server *srv);
 
 /* ---- http.c / stdio.c ---- */
 

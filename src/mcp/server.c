@@ -86,6 +86,7 @@ void dmcp_server_free(dmcp_server *srv)
     dmcp__resources_free(srv);
     dmcp__prompts_free(srv);
     dmcp_authorizer_free(srv->authorizer);
+    dmcp__forward_free(srv);
     free(srv->name);
     free(srv->version);
     free(srv->title);
@@ -673,6 +674,9 @@ dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err)
         st = dmcp__sessions_new(srv->max_sessions,
                                 (size_t)srv->lim[DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL],
                                 &srv->sessions);
+    }
+    if (st == DMCP_OK && srv->fwd.request != NULL && srv->fwd.session_end != NULL) {
+        dmcp__sessions_set_on_end(srv->sessions, srv->fwd.session_end, srv->fwd.userdata);
     }
     if (st == DMCP_OK) {
         st = dmcp__http_start(srv, err);

@@ -27,6 +27,8 @@ struct dmcp__session_table {
     size_t count, max;
     size_t max_per_binding; /* 0: no per-principal cap */
     binding_count *bindings[BUCKETS];
+    void (*on_end)(void *, const char *);
+    void *on_end_ud;
 };
 
 dmcp_status dmcp__random_hex(char *buf, size_t nbytes)
@@ -168,6 +170,9 @@ void dmcp__session_unref(dmcp__session *s)
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) {
         return;
     }
+    if (s->on_end != NULL) {
+        s->on_end(s->on_end_ud, s->id);
+    }
     for (size_t i = 0; i < DMCP__MAX_INFLIGHT; i++) {
         json_decref(s->inflight[i].id);
     }
@@ -203,6 +208,8 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
         return st;
     }
     pthread_mutex_lock(&t->mu);
+    s->on_end = t->on_end;
+    s->on_end_ud = t->on_end_ud;
     bool capped = binding != NULL && t->max_per_binding > 0;
     if (capped) {
         binding_count *bc = binding_slot(t, binding, false);
@@ -318,6 +325,14 @@ static bool evict_idle_of_locked(dmcp__session_table *t, const char *binding)
     /* The table's reference: refs is 1 and the lock is held, so nobody can take another. */
     dmcp__session_unref(victim);
     return true;
+}
+
+void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const char *), void *ud)
+{
+    pthread_mutex_lock(&t->mu);
+    t->on_end = fn;
+    t->on_end_ud = ud;
+    pthread_mutex_unlock(&t->mu);
 }
 
 void dmcp__sessions_end(dmcp__session_table *t, dmcp__session *s)

@@ -8,3 +8,6 @@ add_test(NAME cli.validate
          COMMAND /usr/bin/python3 ${CMAKE_CURRENT_LIST_DIR}/cli_test.py
                  $<TARGET_FILE:descope-mcp> $<TARGET_FILE:cli_mint_tool>)
 set_tests_properties(cli.validate PROPERTIES TIMEOUT 600)
+# The `descope-mcp gateway` flag and config contract (issue 11), offline.
+add_test(NAME cli.gateway COMMAND ${CMAKE_CURRENT_LIST_DIR}/gateway_cli_test.sh $<TARGET_FILE:descope-mcp>)
+set_tests_properties(cli.gateway PROPERTIES TIMEOUT 120)

@@ -50,3 +50,22 @@ dmcp_interop_test(interop.bench.http.smoke
   ${PROJECT_SOURCE_DIR}/bench/http/run.sh --smoke --build ${CMAKE_BINARY_DIR})
 # It saturates the CPU for 2 s per server: never alongside the timing-sensitive tests.
 set_tests_properties(interop.bench.http.smoke PROPERTIES RUN_SERIAL TRUE)
+
+# descope-mcp gateway (issue 11): the TS client through the gateway to a recording TS SDK
+# upstream and a misbehaving one (auth, rules, progress, sampling, no token upstream, faults).
+dmcp_interop_test(interop.gateway.http
+  ${_interop_dir}/run-test.sh gateway/http.test.mjs)
+# Connection tokens from a fake Descope into the configured upstream header; not connected →
+# a tool error (tests/connections-cli/fake_descope).
+dmcp_interop_test(interop.gateway.connections
+  ${_interop_dir}/run-test.sh gateway/connections.test.mjs)
+# Conformance 0.1.16 through the gateway: suite -> auth-proxy (token) -> descope-mcp gateway ->
+# conformance-server over Streamable HTTP (tests/interop/gateway/conformance-via-gateway.sh).
+add_test(NAME interop.gateway.conformance COMMAND ${_interop_dir}/conformance/run.sh --auth)
+set_tests_properties(interop.gateway.conformance PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 200
+  LABELS interop ENVIRONMENT
+  "${_interop_env};CONFORMANCE_SERVER=${_interop_dir}/gateway/conformance-via-gateway.sh")
+# Two different upstreams behind one endpoint: prefixes for tools and prompts, merged lists,
+# resources/read routed to the upstream that has the resource.
+dmcp_interop_test(interop.gateway.multi
+  ${_interop_dir}/run-test.sh gateway/multi.test.mjs)

@@ -3,6 +3,8 @@
 #   src/auth, src/descope (auth core): OpenSSL, jansson, libcurl; no HTTP server, no MCP.
 #   src/mcp (MCP runtime): jansson, libmicrohttpd; no Descope, no JWT, no libcurl/OpenSSL.
 #   src/glue: the only place that includes both.
+#   src/gateway (issue 11): include/dmcp/ public headers, libcurl, jansson, POSIX; its own
+#     gateway/ headers; nothing of the other rooms' internals.
 #   tools/, examples/: public headers only (no src/ internals).
 set -u
 src=$1/src
@@ -16,9 +18,12 @@ $out"
 out=$(inc "$src/mcp/*.[ch]" 'curl|openssl|dmcp/auth\.h|dmcp/descope\.h|dmcp/protect\.h|auth/|descope/|glue/|jose\.h|http\.h|url\.h')
 [ -z "$out" ] || bad "the MCP runtime reaches into the auth core or its dependencies:
 $out"
+out=$(inc "$src/gateway/*.[ch]" 'microhttpd|openssl|mcp/|auth/|glue/|descope/|common/|internal\.h|mcp_internal|glue_internal|auth_internal|descope_internal|jose\.h|http\.h|url\.h|jsonlite')
+[ -z "$out" ] || bad "the gateway reaches past the library's public headers:
+$out"
 out=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"(internal|jose|http|url|jsonlite|auth_internal|mcp_internal|glue_internal)\.h"' \
       "$1/tools" "$1/examples" 2>/dev/null)
 [ -z "$out" ] || bad "tools/examples use internal headers:
 $out"
-[ $fail -eq 0 ] && echo "layout: rooms respected (auth core, MCP runtime, glue; tools and examples on public headers)"
+[ $fail -eq 0 ] && echo "layout: rooms respected (auth core, MCP runtime, glue, gateway; tools and examples on public headers)"
 exit $fail

@@ -18,5 +18,6 @@ enum {
 int cli_validate(int argc, char **argv);
 int cli_connection_token(int argc, char **argv);
 int cli_sandbox(int argc, char **argv);
+int cli_gateway(int argc, char **argv);
 
 #endif

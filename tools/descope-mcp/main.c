@@ -15,6 +15,8 @@ static const struct {
     {"connection-token", cli_connection_token,
      "fetch a user's or tenant's third-party token from Descope"},
     {"sandbox", cli_sandbox, "run a local Descope-shaped OpenID provider for development"},
+    {"gateway", cli_gateway,
+     "put Descope auth, per-tool scopes and connection tokens in front of any MCP server"},
 };
 
 static void usage(FILE *f)

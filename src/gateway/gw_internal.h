@@ -1,0 +1,168 @@
+/* Internals of the gateway (src/gateway): the parsed configuration, the session map. */
+#ifndef DMCP_GATEWAY_INTERNAL_H
+#define DMCP_GATEWAY_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <jansson.h>
+
+#include "dmcp/gateway.h"
+#include "dmcp/server.h"
+#include "dmcp/auth.h"
+#include "dmcp/descope.h"
+#include "gateway/upstream.h"
+
+#define GW_MAX_UPSTREAMS 32
+#define GW_MAX_RULES 256
+#define GW_MAX_CONNECTIONS 16
+#define GW_MAX_CONFIG_BYTES (1024 * 1024)
+
+typedef struct gw_rule {
+    char *glob;
+    char **scopes;
+    size_t n;
+} gw_rule;
+
+typedef struct gw_conn {
+    char *app;
+    char *header;
+    char *upstream; /* NULL: every upstream */
+    char **scopes;  /* NULL-terminated, or NULL */
+    size_t n;
+} gw_conn;
+
+typedef struct gw_upcfg {
+    char *name;
+    char *prefix; /* "" for none */
+    char *url;    /* or NULL */
+    char **command; /* NULL-terminated, or NULL */
+    dmcp_gw_header *headers;
+    size_t n_headers;
+} gw_upcfg;
+
+typedef struct gw_config {
+    char *listen;
+    char *endpoint;
+    char *well_known_url;
+    char *mcp_server_url;
+    char *descope_api_base;
+    char **required_scopes;
+    size_t n_required;
+    bool tool_error_mode; /* rules answered as tool errors instead of 403 */
+    gw_upcfg ups[GW_MAX_UPSTREAMS];
+    size_t n_ups;
+    gw_rule rules[GW_MAX_RULES];
+    size_t n_rules;
+    bool filter_list;
+    char *id_user, *id_client, *id_tenant, *id_scopes; /* header names; NULL = not sent */
+    gw_conn conns[GW_MAX_CONNECTIONS];
+    size_t n_conns;
+    unsigned connect_timeout_ms, request_timeout_ms;
+    bool stream;
+    bool upstream_log; /* one JSON line per upstream call on stderr */
+    json_t *server_options; /* [[name, value]...] for dmcp_server_set_option */
+} gw_config;
+
+/* Parses and checks a configuration (schema in docs/gateway.md). DMCP_E_CONFIG with err. */
+dmcp_status gw_config_parse(const json_t *doc, gw_config **out, dmcp_error *err);
+void gw_config_free(gw_config *c);
+/* Required scopes of a tool name: the first rule whose glob matches (0: none). */
+size_t gw_config_tool_scopes(const gw_config *c, const char *tool, const char *const **scopes);
+
+/* ---- session map (sessmap.c): client session id -> its upstream sessions ---- */
+
+typedef struct gw_csess {
+    char id[128];
+    atomic_int refs;
+    pthread_mutex_t mu;
+    dmcp_gw_usession *us[GW_MAX_UPSTREAMS]; /* opened lazily */
+    json_int_t next_id;
+    struct gw_msgctx *mctx[GW_MAX_UPSTREAMS]; /* on_message context of us[i] */
+    dmcp_gw_usession *retired[GW_MAX_UPSTREAMS]; /* replaced after a 404 (may still be in use) */
+    bool ended;
+    struct gw_csess *next;
+} gw_csess;
+
+/*
+ * Where the mapping lives. In-process now (one table per gateway process); a shared store
+ * (issue 10's session attrs) would implement the same calls, keeping the upstream session ids
+ * so any replica can continue: the seam for replicas without affinity.
+ */
+typedef struct gw_sessmap gw_sessmap;
+gw_sessmap *gw_sessmap_new(void);
+void gw_sessmap_free(gw_sessmap *m);
+/* The entry of a client session (created when absent); a new reference. NULL when out of
+ * memory. */
+gw_csess *gw_sessmap_get(gw_sessmap *m, const char *id);
+/* Unlinks the entry; returns it (the map's reference) or NULL. */
+gw_csess *gw_sessmap_take(gw_sessmap *m, const char *id);
+/* Unlinks every entry, one by one (shutdown). */
+gw_csess *gw_sessmap_take_any(gw_sessmap *m);
+/* A transient entry (session-less requests), not in the map. */
+gw_csess *gw_csess_new(const char *id);
+void gw_csess_ref(gw_csess *c);
+/* Drops a reference; at zero, the caller-provided closer ends its upstream sessions. */
+void gw_csess_unref(gw_csess *c, void (*closer)(void *, gw_csess *), void *ud);
+
+/* ---- the gateway object (gateway.c: set-up; route.c: forwarding) ---- */
+
+struct dmcp_gateway {
+    gw_config *cfg;
+    dmcp_validator_config *vcfg;
+    dmcp_validator *validator;
+    dmcp_descope_client *descope;
+    dmcp_server *srv;
+    dmcp_gw_upstream *ups[GW_MAX_UPSTREAMS];
+    size_t n_ups;
+    json_t *caps; /* merged upstream capabilities */
+    json_t *instructions; /* single upstream's instructions, or NULL */
+    gw_sessmap *map;
+    pthread_t closer;
+    bool closer_started;
+    pthread_mutex_t qmu;
+    pthread_cond_t qcv;
+    char **q;
+    size_t qn, qcap;
+    bool qstop;
+    /* Draining (SIGTERM / dmcp_gateway_stop): forwarded requests keep going, ignoring the
+     * runtime's stop-time cancellation, until this CLOCK_MONOTONIC ms deadline (0: not
+     * draining), set a second before the server's shutdown timeout. */
+    _Atomic long long drain_deadline_ms;
+    unsigned shutdown_s;
+};
+
+long long gw_now_ms(void);
+
+/* Unsolicited upstream messages for a client session. */
+typedef struct gw_msgctx {
+    struct dmcp_gateway *gw;
+    char sid[128];
+    size_t up;
+    _Atomic(dmcp_gw_usession *) us;
+} gw_msgctx;
+
+/* upstream_headers.c: identity and connection-token headers for an upstream request */
+typedef struct gw_hdrs {
+    dmcp_gw_header h[DMCP_GW_MAX_HEADERS];
+    char *owned[DMCP_GW_MAX_HEADERS]; /* values to wipe and free, or NULL */
+    size_t n;
+} gw_hdrs;
+void gw_identity_headers(const gw_config *cfg, const dmcp_principal *p, gw_hdrs *h);
+/* Connection tokens of the apps configured for upstream i; on failure *tool_error is the text
+ * for the user (as calendar-server words it). */
+dmcp_status gw_connection_headers(dmcp_gateway *gw, size_t i, const dmcp_principal *p,
+                                  gw_hdrs *h, char *tool_error, size_t te_len);
+void gw_hdrs_free(gw_hdrs *h);
+
+/* route.c */
+dmcp_status gw_forward(void *ud, dmcp_call *call, const char *method,
+                       const json_t *params, json_t **result, json_t **error);
+void gw_client_notification(void *ud, const char *session_id, const json_t *msg);
+size_t gw_tool_scopes(void *ud, const char *tool, const char *const **scopes);
+/* Closes a client session's upstream sessions (gw_csess_unref's closer). */
+void gw_close_csess(void *ud, gw_csess *c);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * What the gateway adds to an upstream request about the caller: identity headers (user id,
+ * client id, tenant, scopes; names configurable) and connection tokens fetched from Descope
+ * with the caller's token (which itself never goes upstream).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <dmcp/descope.h>
+#include <dmcp/server.h>
+
+#include "gateway/gw_internal.h"
+
+static void hdr_add(gw_hdrs *h, const char *name, const char *value, bool owned)
+{
+    if (name == NULL || value == NULL || h->n >= DMCP_GW_MAX_HEADERS) {
+        if (owned) {
+            free((char *)value);
+        }
+        return;
+    }
+    h->h[h->n].name = name;
+    h->h[h->n].value = value;
+    h->owned[h->n] = owned ? (char *)value : NULL;
+    h->n++;
+}
+
+void gw_hdrs_free(gw_hdrs *h)
+{
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->owned[i] != NULL) {
+            memset(h->owned[i], 0, strlen(h->owned[i]));
+            free(h->owned[i]);
+        }
+    }
+}
+
+static const char *tenant_of(const dmcp_principal *p)
+{
+    const json_t *claims = dmcp_principal_claims(p);
+    const char *t = json_string_value(json_object_get(claims, "dct"));
+    if (t == NULL) {
+        const json_t *tenants = json_object_get(claims, "tenants");
+        if (json_is_object(tenants) && json_object_size(tenants) == 1) {
+            void *it = json_object_iter((json_t *)tenants);
+            t = json_object_iter_key(it);
+        }
+    }
+    return t;
+}
+
+void gw_identity_headers(const gw_config *cfg, const dmcp_principal *p, gw_hdrs *h)
+{
+    if (p == NULL) {
+        return;
+    }
+    hdr_add(h, cfg->id_user, dmcp_principal_user_id(p), false);
+    hdr_add(h, cfg->id_client, dmcp_principal_client_id(p), false);
+    hdr_add(h, cfg->id_tenant, tenant_of(p), false);
+    if (cfg->id_scopes != NULL) {
+        size_t n = dmcp_principal_scope_count(p), len = 1;
+        for (size_t i = 0; i < n; i++) {
+            len += strlen(dmcp_principal_scope(p, i)) + 1;
+        }
+        char *s = calloc(1, len);
+        for (size_t i = 0; s != NULL && i < n; i++) {
+            if (i > 0) {
+                strcat(s, " ");
+            }
+            strcat(s, dmcp_principal_scope(p, i));
+        }
+        hdr_add(h, cfg->id_scopes, s, true);
+    }
+}
+
+/*
+ * Connection tokens of the apps configured for upstream i. On a failure, *tool_error is the
+ * text for the user (as calendar-server words it) and DMCP_E_* is returned.
+ */
+dmcp_status gw_connection_headers(dmcp_gateway *gw, size_t i, const dmcp_principal *p,
+                                  gw_hdrs *h, char *tool_error, size_t te_len)
+{
+    const gw_config *cfg = gw->cfg;
+    for (size_t k = 0; k < cfg->n_conns; k++) {
+        const gw_conn *cn = &cfg->conns[k];
+        if (cn->upstream != NULL && strcmp(cn->upstream, cfg->ups[i].name) != 0) {
+            continue;
+        }
+        const char *user = dmcp_principal_user_id(p);
+        const char *tok = dmcp_principal_access_token(p, NULL);
+        if (gw->descope == NULL || user == NULL || tok == NULL) {
+            snprintf(tool_error, te_len, "This tool needs a signed-in user to use the \"%s\" app.",
+                     cn->app);
+            return DMCP_E_NOT_CONNECTED;
+        }
+        dmcp_connection_options *o = NULL;
+        dmcp_connection_token *ct = NULL;
+        dmcp_error err = {0};
+        dmcp_status st = dmcp_connection_options_new(&o);
+        if (st == DMCP_OK) {
+            st = dmcp_connection_options_set_principal(o, dmcp_principal_binding_key(p));
+        }
+        if (st == DMCP_OK) {
+            st = dmcp_connection_options_set_fetch_connect_url(o, true, NULL);
+        }
+        if (st == DMCP_OK) {
+            st = dmcp_descope_user_token(gw->descope, tok, cn->app, user,
+                                         (const char *const *)cn->scopes, o, &ct, &err);
+        }
+        const char *url = dmcp_connection_token_connect_url(ct);
+        if (st == DMCP_E_NOT_CONNECTED) {
+            if (url != NULL) {
+                snprintf(tool_error, te_len,
+                         "Your \"%s\" account is not connected yet. Connect it here, then try "
+                         "again: %s",
+                         cn->app, url);
+            } else {
+                snprintf(tool_error, te_len,
+                         "Your \"%s\" account is not connected yet. Connect the app in your "
+                         "Descope account, then try again.",
+                         cn->app);
+            }
+        } else if (st == DMCP_E_POLICY_DENIED) {
+            snprintf(tool_error, te_len,
+                     "Descope refused to hand out your \"%s\" token (policy denied). The token "
+                     "needs the outbound.token.fetch scope.",
+                     cn->app);
+        } else if (st != DMCP_OK) {
+            snprintf(tool_error, te_len, "Could not get your \"%s\" token: %s", cn->app,
+                     err.message[0] != '\0' ? err.message : dmcp_strerror(st));
+        } else {
+            const char *at = dmcp_connection_token_access_token(ct);
+            hdr_add(h, cn->header, at != NULL ? strdup(at) : NULL, true);
+        }
+        dmcp_connection_token_free(ct);
+        dmcp_connection_options_free(o);
+        if (st != DMCP_OK) {
+            return st;
+        }
+    }
+    return DMCP_OK;
+}
+

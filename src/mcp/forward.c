@@ -1,0 +1,207 @@
+/*
+ * Forwarding: method families served by an application callback instead of the registries
+ * (a gateway in front of another MCP server). The runtime does not know what is behind the
+ * callback; it gives it a call context like a tool handler's and answers with what it returns.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "mcp/mcp_internal.h"
+#include "metrics.h"
+
+static const struct {
+    const char *method;
+    unsigned family;
+} families[] = {
+    {"tools/list", DMCP_FORWARD_TOOLS},
+    {"tools/call", DMCP_FORWARD_TOOLS},
+    {"prompts/list", DMCP_FORWARD_PROMPTS},
+    {"prompts/get", DMCP_FORWARD_PROMPTS},
+    {"resources/list", DMCP_FORWARD_RESOURCES},
+    {"resources/templates/list", DMCP_FORWARD_RESOURCES},
+    {"resources/read", DMCP_FORWARD_RESOURCES},
+    {"resources/subscribe", DMCP_FORWARD_RESOURCES},
+    {"resources/unsubscribe", DMCP_FORWARD_RESOURCES},
+    {"completion/complete", DMCP_FORWARD_COMPLETION},
+    {"logging/setLevel", DMCP_FORWARD_LOGGING},
+};
+
+dmcp_status dmcp_server_set_forwarder(dmcp_server *srv, const dmcp_forwarder *fwd)
+{
+    if (srv == NULL || fwd == NULL || fwd->request == NULL ||
+        (fwd->capabilities != NULL && !json_is_object(fwd->capabilities))) {
+        return DMCP_E_INVALID_ARG;
+    }
+    if (atomic_load(&srv->started)) {
+        return DMCP_E_STATE;
+    }
+    json_t *caps = fwd->capabilities != NULL ? json_deep_copy(fwd->capabilities) : NULL;
+    if (fwd->capabilities != NULL && caps == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    json_decref(srv->fwd_caps);
+    srv->fwd = *fwd;
+    srv->fwd_caps = caps;
+    srv->fwd.capabilities = caps;
+    return DMCP_OK;
+}
+
+void dmcp__forward_free(dmcp_server *srv)
+{
+    json_decref(srv->fwd_caps);
+    srv->fwd_caps = NULL;
+    memset(&srv->fwd, 0, sizeof(srv->fwd));
+}
+
+bool dmcp__forward_handles(const dmcp_server *srv, const char *method)
+{
+    if (srv->fwd.request == NULL || method == NULL) {
+        return false;
+    }
+    for (size_t i = 0; i < DMCP__ARRAY_LEN(families); i++) {
+        if (strcmp(families[i].method, method) == 0) {
+            return (srv->fwd.methods & families[i].family) != 0;
+        }
+    }
+    return false;
+}
+
+void dmcp__forward_capabilities(const dmcp_server *srv, json_t *caps)
+{
+    if (srv->fwd_caps != NULL) {
+        json_object_update(caps, srv->fwd_caps);
+    }
+}
+
+size_t dmcp__forward_tool_scopes(const dmcp_server *srv, const char *tool,
+                                 const char *const **scopes)
+{
+    *scopes = NULL;
+    if (tool == NULL || srv->fwd.tool_scopes == NULL ||
+        !dmcp__forward_handles(srv, "tools/call")) {
+        return 0;
+    }
+    size_t n = srv->fwd.tool_scopes(srv->fwd.userdata, tool, scopes);
+    return *scopes != NULL ? n : 0;
+}
+
+static const json_t *progress_token_of(const json_t *params)
+{
+    const json_t *tok = json_object_get(json_object_get(params, "_meta"), "progressToken");
+    return (json_is_string(tok) || json_is_integer(tok)) ? tok : NULL;
+}
+
+json_t *dmcp__forward_request(dmcp__rpc_ctx *ctx, const json_t *id, const char *method,
+                              const json_t *params, int *code, const char **message,
+                              json_t **data)
+{
+    dmcp_server *srv = ctx->srv;
+    if (strcmp(method, "logging/setLevel") == 0 && ctx->sess != NULL) {
+        /* Applied here too, so the runtime's own log filtering follows the client's wish. */
+        int level = dmcp__log_level_parse(json_string_value(json_object_get(params, "level")));
+        if (level >= 0) {
+            atomic_store(&ctx->sess->log_level, level);
+        }
+    }
+    dmcp_call call;
+    memset(&call, 0, sizeof(call));
+    call.srv = srv;
+    call.sess = ctx->sess;
+    call.principal = ctx->principal;
+    call.id = id;
+    call.version = ctx->version;
+    call.progress_token = (json_t *)progress_token_of(params);
+    call.sink = ctx->sink;
+    call.stateless = ctx->stateless;
+    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0) {
+        call.tool_name = json_string_value(json_object_get(params, "name"));
+    }
+    atomic_init(&call.cancelled, false);
+    bool tracked = ctx->sess != NULL && dmcp__session_track(ctx->sess, id, &call.cancelled) == DMCP_OK;
+    json_t *result = NULL, *error = NULL;
+    dmcp_status st = srv->fwd.request(srv->fwd.userdata, &call, method, params, &result, &error);
+    if (tracked) {
+        dmcp__session_untrack(ctx->sess, id, &call.cancelled);
+    }
+    if (st == DMCP_OK && json_is_object(result)) {
+        json_decref(error);
+        return result;
+    }
+    json_decref(result);
+    /* The error object's fields: code and message are copied to thread-local storage since
+     * the caller borrows *message after we drop error. */
+    static _Thread_local char msgbuf[256];
+    const json_t *c = json_object_get(error, "code");
+    const char *m = json_string_value(json_object_get(error, "message"));
+    *code = json_is_integer(c) ? (int)json_integer_value(c) : DMCP_JSONRPC_INTERNAL_ERROR;
+    size_t len = m != NULL ? strnlen(m, sizeof(msgbuf) - 1) : 0;
+    if (m != NULL) {
+        memcpy(msgbuf, m, len);
+    }
+    msgbuf[len] = '\0';
+    *message = m != NULL ? msgbuf : "Internal error";
+    json_t *d = json_object_get(error, "data");
+    if (d != NULL) {
+        *data = json_incref(d);
+    }
+    json_decref(error);
+    return NULL;
+}
+
+void dmcp__forward_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
+{
+    const dmcp_server *srv = ctx->srv;
+    if (srv->fwd.request == NULL || srv->fwd.notification == NULL) {
+        return;
+    }
+    const char *sid = ctx->sess != NULL && ctx->sess->id[0] != '\0' && !ctx->stateless
+                          ? ctx->sess->id
+                          : NULL;
+    srv->fwd.notification(srv->fwd.userdata, sid, msg);
+}
+
+dmcp_status dmcp_server_send_to_session(dmcp_server *srv, const char *session_id, json_t *msg)
+{
+    if (srv == NULL || session_id == NULL || !json_is_object(msg)) {
+        json_decref(msg);
+        return DMCP_E_INVALID_ARG;
+    }
+    if (srv->sessions == NULL) {
+        json_decref(msg);
+        return DMCP_E_STATE;
+    }
+    dmcp__session *s = dmcp__sessions_find(srv->sessions, session_id);
+    if (s == NULL) {
+        json_decref(msg);
+        return DMCP_E_NOT_FOUND;
+    }
+    dmcp_status st = dmcp__session_send_unsolicited(s, msg);
+    dmcp__session_unref(s);
+    return st;
+}
+
+dmcp_status dmcp_call_notify(dmcp_call *call, const json_t *msg)
+{
+    if (call == NULL || !json_is_object(msg) || !json_is_string(json_object_get(msg, "method")) ||
+        json_object_get(msg, "id") != NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    if (call->sink == NULL || call->sink->send == NULL) {
+        return DMCP_OK;
+    }
+    json_t *copy = json_deep_copy(msg);
+    if (copy == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    return call->sink->send(call->sink, copy);
+}
+
+const json_t *dmcp_call_client_capabilities(const dmcp_call *call)
+{
+    return call != NULL && call->sess != NULL ? call->sess->client_caps : NULL;
+}
+
+const json_t *dmcp_call_client_info(const dmcp_call *call)
+{
+    return call != NULL && call->sess != NULL ? call->sess->client_info : NULL;
+}
