@@ -215,7 +215,7 @@ int dmcp__era26_check(const json_t *msg, const dmcp__era26_headers *h, unsigned 
         return DMCP_JSONRPC_INVALID_PARAMS;
     }
     const char *requested = json_string_value(pv);
-    if (h->version == NULL || strcmp(h->version, requested) != 0) {
+    if (h != NULL && (h->version == NULL || strcmp(h->version, requested) != 0)) {
         *message = "Header mismatch: MCP-Protocol-Version must equal the _meta protocolVersion";
         return DMCP__JSONRPC_HEADER_MISMATCH;
     }
@@ -225,11 +225,11 @@ int dmcp__era26_check(const json_t *msg, const dmcp__era26_headers *h, unsigned 
             json_pack("{s:[s],s:s}", "supported", DMCP_PROTOCOL_2026_07_28, "requested", requested);
         return DMCP__JSONRPC_UNSUPPORTED_VERSION;
     }
-    if (h->method == NULL || !header_equals(h->method, method)) {
+    if (h != NULL && (h->method == NULL || !header_equals(h->method, method))) {
         *message = "Header mismatch: Mcp-Method must equal the request's method";
         return DMCP__JSONRPC_HEADER_MISMATCH;
     }
-    if (name_required(method)) {
+    if (h != NULL && name_required(method)) {
         const char *name = name_of(method, params);
         if (h->name == NULL || name == NULL || !header_equals(h->name, name)) {
             *message = "Header mismatch: Mcp-Name must equal the request's name or uri";

@@ -59,33 +59,22 @@ static enum MHD_Result listen26(dmcp__http *h, struct MHD_Connection *c, json_t 
                                 const dmcp_principal *p, const char *origin)
 {
     const json_t *id = json_object_get(body, "id");
-    dmcp__session *sess = dmcp__session_new_local();
-    if (sess == NULL) {
-        return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
-                                     "Out of memory", origin);
-    }
-    dmcp__era26_prepare_session(sess, body);
     int code = 0;
     const char *message = NULL;
-    json_t *filter =
-        dmcp__era26_listen_filter(h->srv, sess, json_object_get(body, "params"), &code, &message);
-    if (filter == NULL) {
-        dmcp__session_unref(sess);
-        return send_rpc_error(c, MHD_HTTP_BAD_REQUEST, id, code, message, NULL, origin);
+    json_t *ack = NULL;
+    dmcp__session *sess =
+        dmcp__era26_listen_session(h->srv, body, &listen_transport, &ack, &code, &message);
+    if (sess == NULL) {
+        return code == DMCP_JSONRPC_INTERNAL_ERROR
+                   ? dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, code, message,
+                                           origin)
+                   : send_rpc_error(c, MHD_HTTP_BAD_REQUEST, id, code, message, NULL, origin);
     }
-    sess->listen_id = json_incref((json_t *)id);
-    sess->transport = &listen_transport;
-    json_t *ack = dmcp__era26_listen_ack(sess, filter);
     dmcp__obs_kind(DMCP__M_METHOD_STREAM, true);
     dmcp__stream_ticket t;
-    if (ack == NULL || !dmcp__ticket_take(h, NULL, p, &t)) {
-        bool oom = ack == NULL;
+    if (!dmcp__ticket_take(h, NULL, p, &t)) {
         json_decref(ack);
         dmcp__session_unref(sess);
-        if (oom) {
-            return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR,
-                                         DMCP_JSONRPC_INTERNAL_ERROR, "Out of memory", origin);
-        }
         return dmcp__http_send_json(
             c, HTTP_TOO_MANY_REQUESTS,
             dmcp__jsonrpc_error(id, DMCP_JSONRPC_INTERNAL_ERROR, "Too many open streams", NULL),
@@ -208,22 +197,13 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
         json_decref(body);
         return ret;
     }
-    const json_t *params = json_object_get(body, "params");
-    const char *name = json_string_value(json_object_get(params, "name"));
-    if (strcmp(method, "resources/read") == 0) {
-        name = json_string_value(json_object_get(params, "uri"));
-    }
-    dmcp__session *sess = dmcp__session_new_local();
-    dmcp__mrtr *m = dmcp__mrtr_new(dmcp_principal_binding_key(p), method, name);
-    if (sess == NULL || m == NULL) {
-        dmcp__session_unref(sess);
-        dmcp__mrtr_free(m);
+    dmcp__session *sess = dmcp__era26_request_session(p, body);
+    if (sess == NULL) {
         json_decref(body);
         return dmcp__http_send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, DMCP_JSONRPC_INTERNAL_ERROR,
                                      "Out of memory", origin);
     }
-    sess->mrtr = m; /* the session owns it */
-    dmcp__era26_prepare_session(sess, body);
+    const char *name = sess->mrtr->name; /* the tool/prompt name or resource uri */
     atomic_fetch_add(&sess->requests, 1);
     json_t *notes = json_array();
     dmcp__sink sink = {dmcp__collect_sink_send, notes, false, NULL};

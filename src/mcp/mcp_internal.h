@@ -433,7 +433,8 @@ bool dmcp__era26_method_known(const char *method);
 /* A header value trimmed and, in the =?base64?...?= form, decoded. NULL with *invalid set
  * for bad base64; NULL for raw NULL. Caller frees. */
 char *dmcp__era26_header_value(const char *raw, bool *invalid);
-/* The checks before dispatch (§6): 0, or a JSON-RPC code with *http, *message, *data. */
+/* The checks before dispatch (§6): 0, or a JSON-RPC code with *http, *message, *data.
+ * h NULL: a transport without headers (stdio), where only the _meta rules apply. */
 int dmcp__era26_check(const json_t *msg, const dmcp__era26_headers *h, unsigned *http,
                       const char **message, json_t **data);
 /* Fills a transient session from the request's _meta (caps, info, log level). */
@@ -445,6 +446,18 @@ void dmcp__era26_prepare_session(dmcp__session *sess, const json_t *msg);
  */
 json_t *dmcp__era26_listen_filter(const dmcp_server *srv, dmcp__session *sess, const json_t *params,
                                   int *code, const char **message);
+/* ---- era26_session.c (transient 2026 sessions, shared by the transports) ---- */
+
+/* A transient session for one 2026 request: _meta applied, input-required state attached
+ * (bound to p's binding key, the method and its name/uri). NULL: out of memory. */
+dmcp__session *dmcp__era26_request_session(const dmcp_principal *p, const json_t *body);
+/* A transient session for a subscriptions/listen request: filter read, subscription id and
+ * transport (may be NULL) set, *ack the acknowledgement to send first (new reference). NULL
+ * with *code and *message when the params are invalid or memory ran out. The caller
+ * registers it with dmcp__listeners_add() once its stream or sink is in place. */
+dmcp__session *dmcp__era26_listen_session(const dmcp_server *srv, const json_t *body,
+                                          const dmcp__transport *transport, json_t **ack,
+                                          int *code, const char **message);
 /* The acknowledgement, first on a listen stream; listen_id is set on sess. Takes filter. */
 json_t *dmcp__era26_listen_ack(const dmcp__session *sess, json_t *filter);
 /* Whether a notification passes a listener's filter; tags it with the subscription id. */

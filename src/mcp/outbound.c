@@ -304,11 +304,12 @@ static void notify_one(dmcp__session *sess, void *ud)
     }
 }
 
-/* Whether a listener's stream has ended (sse.c clears get_stream when it is released). */
+/* Whether a listener has ended: over HTTP its stream (sse.c clears get_stream when it is
+ * released), over stdio its sink (stdio.c clears out when the listen is cancelled). */
 static bool listener_gone(dmcp__session *s)
 {
     pthread_mutex_lock(&s->mu);
-    bool gone = s->get_stream == NULL;
+    bool gone = s->get_stream == NULL && s->out == NULL;
     pthread_mutex_unlock(&s->mu);
     return gone;
 }
