@@ -3,10 +3,19 @@
  * one per line on output, nothing else ever written to the output. tools/call runs on worker
  * threads so notifications/cancelled can reach a running handler; everything else is
  * answered inline. Ends at end of input (after running calls finish) or on SIGINT/SIGTERM.
+ *
+ * Both eras on one pipe: a message whose params._meta carries the 2026-07-28 protocol
+ * version is served statelessly under that revision's rules (mcp-transport.md §6) on a
+ * transient session built by era26_session.c, exactly as over HTTP but without headers;
+ * anything else belongs to the implicit 2025 session (initialize, ...). Under 2026,
+ * notifications/cancelled (stdio-only there) cancels a running request or ends a
+ * subscriptions/listen, whose acknowledgement and notifications go out as lines tagged with
+ * its subscription id.
  */
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -14,6 +23,16 @@
 #include "mcp/mcp_internal.h"
 
 #define MAX_WORKERS 32
+#define MAX_OPEN26 64 /* 2026 requests (cancellable) and listens tracked at once */
+
+struct stdio_io;
+
+/* A 2026 subscriptions/listen over stdio: its session's out sink while it is open. */
+typedef struct stdio_listen {
+    dmcp__sink sink; /* tags with the subscription id, then writes a line */
+    struct stdio_io *io;
+    dmcp__session *sess; /* a reference */
+} stdio_listen;
 
 typedef struct stdio_io {
     dmcp_server *srv;
@@ -25,6 +44,10 @@ typedef struct stdio_io {
     int workers;
     bool broken;         /* output closed */
     dmcp__sink out_sink; /* unsolicited messages (list_changed, resources/updated) */
+    /* Under mu: 2026 requests running (references, for notifications/cancelled) and open
+     * 2026 listens. */
+    dmcp__session *running26[MAX_OPEN26];
+    stdio_listen *listens[MAX_OPEN26];
 } stdio_io;
 
 static void write_msg(stdio_io *io, json_t *msg)
@@ -66,6 +89,7 @@ typedef struct stdio_job {
     stdio_io *io;
     json_t *msg;
     char version[16];
+    bool era26;
 } stdio_job;
 
 static void run_request(stdio_io *io, const json_t *msg, const char *version)
@@ -75,11 +99,143 @@ static void run_request(stdio_io *io, const json_t *msg, const char *version)
     write_msg(io, dmcp__process(&ctx, msg));
 }
 
+/* Adds or removes a pointer in one of io's fixed tables (io->mu held); false when full. */
+static bool slot_put(void **table, void *item)
+{
+    for (size_t i = 0; i < MAX_OPEN26; i++) {
+        if (table[i] == NULL) {
+            table[i] = item;
+            return true;
+        }
+    }
+    return false;
+}
+
+static void slot_drop(void **table, const void *item)
+{
+    for (size_t i = 0; i < MAX_OPEN26; i++) {
+        if (table[i] == item) {
+            table[i] = NULL;
+        }
+    }
+}
+
+/* One 2026 request (checked) on its own transient session; no principal over stdio. */
+static void run_request26(stdio_io *io, const json_t *msg)
+{
+    dmcp__session *sess = dmcp__era26_request_session(NULL, msg);
+    if (sess == NULL) {
+        write_msg(io, dmcp__jsonrpc_error(json_object_get(msg, "id"), DMCP_JSONRPC_INTERNAL_ERROR,
+                                          "Out of memory", NULL));
+        return;
+    }
+    pthread_mutex_lock(&io->mu);
+    bool tracked = slot_put((void **)io->running26, sess); /* else: runs, not cancellable */
+    pthread_mutex_unlock(&io->mu);
+    dmcp__sink sink = {sink_send, io, true, NULL};
+    dmcp__rpc_ctx ctx = {io->srv, sess, NULL, DMCP_PROTOCOL_2026_07_28, true, false, &sink};
+    write_msg(io, dmcp__dispatch_request(&ctx, msg));
+    if (tracked) {
+        pthread_mutex_lock(&io->mu);
+        slot_drop((void **)io->running26, sess);
+        pthread_mutex_unlock(&io->mu);
+    }
+    dmcp__session_unref(sess);
+}
+
+static dmcp_status listen_sink_send(dmcp__sink *sink, json_t *msg)
+{
+    stdio_listen *l = sink->ud;
+    if (!dmcp__era26_listen_tag(l->sess, msg)) {
+        json_decref(msg); /* a type the client did not opt in to: never sent */
+        return DMCP_OK;
+    }
+    write_msg(l->io, msg);
+    return DMCP_OK;
+}
+
+/* Ends a listen: nothing more reaches it (the registry drops it on its next pass). */
+static void listen_end(stdio_listen *l)
+{
+    pthread_mutex_lock(&l->sess->mu);
+    l->sess->out = NULL; /* a notifier sending right now holds mu: it finishes first */
+    pthread_mutex_unlock(&l->sess->mu);
+    dmcp__session_unref(l->sess);
+    free(l);
+}
+
+/* subscriptions/listen: the acknowledgement, then notifications until cancelled or EOF. */
+static void listen26(stdio_io *io, const json_t *msg)
+{
+    const json_t *id = json_object_get(msg, "id");
+    int code = 0;
+    const char *message = NULL;
+    json_t *ack = NULL;
+    dmcp__session *sess = dmcp__era26_listen_session(io->srv, msg, NULL, &ack, &code, &message);
+    if (sess == NULL) {
+        write_msg(io, dmcp__jsonrpc_error(id, code, message, NULL));
+        return;
+    }
+    stdio_listen *l = calloc(1, sizeof(*l));
+    pthread_mutex_lock(&io->mu);
+    bool room = l != NULL && slot_put((void **)io->listens, l);
+    pthread_mutex_unlock(&io->mu);
+    if (!room) {
+        free(l);
+        json_decref(ack);
+        dmcp__session_unref(sess);
+        write_msg(io, dmcp__jsonrpc_error(id, DMCP_JSONRPC_INTERNAL_ERROR,
+                                          "Too many open subscriptions", NULL));
+        return;
+    }
+    *l = (stdio_listen){{listen_sink_send, l, true, NULL}, io, sess};
+    write_msg(io, ack); /* first, before any notification can reach the sink */
+    pthread_mutex_lock(&sess->mu);
+    sess->out = &l->sink;
+    pthread_mutex_unlock(&sess->mu);
+    if (dmcp__listeners_add(io->srv, sess) != DMCP_OK) {
+        pthread_mutex_lock(&io->mu);
+        slot_drop((void **)io->listens, l);
+        pthread_mutex_unlock(&io->mu);
+        listen_end(l);
+    }
+}
+
+/* notifications/cancelled under 2026: a running request of that id is flagged, a listen of
+ * that id ends. (The implicit 2025 session handles its own requests in dispatch.c.) */
+static void cancel26(stdio_io *io, const json_t *rid)
+{
+    if (!json_is_string(rid) && !json_is_integer(rid)) {
+        return;
+    }
+    stdio_listen *ended[MAX_OPEN26];
+    size_t n = 0;
+    pthread_mutex_lock(&io->mu);
+    for (size_t i = 0; i < MAX_OPEN26; i++) {
+        if (io->running26[i] != NULL) {
+            dmcp__session_cancel(io->running26[i], rid);
+        }
+        stdio_listen *l = io->listens[i];
+        if (l != NULL && json_equal(l->sess->listen_id, rid)) {
+            io->listens[i] = NULL;
+            ended[n++] = l;
+        }
+    }
+    pthread_mutex_unlock(&io->mu);
+    for (size_t i = 0; i < n; i++) {
+        listen_end(ended[i]);
+    }
+}
+
 static void *worker(void *arg)
 {
     stdio_job *j = arg;
     stdio_io *io = j->io;
-    run_request(io, j->msg, j->version);
+    if (j->era26) {
+        run_request26(io, j->msg);
+    } else {
+        run_request(io, j->msg, j->version);
+    }
     json_decref(j->msg);
     free(j);
     pthread_mutex_lock(&io->mu);
@@ -87,6 +243,76 @@ static void *worker(void *arg)
     pthread_cond_broadcast(&io->cv);
     pthread_mutex_unlock(&io->mu);
     return NULL;
+}
+
+/* Runs a tools/call on a worker thread (so notifications/cancelled can reach it); takes
+ * body when it returns true. False: no room or no thread (the caller runs it inline). */
+static bool spawn_job(stdio_io *io, json_t *body, const char *version, bool era26)
+{
+    pthread_mutex_lock(&io->mu);
+    bool room = io->workers < MAX_WORKERS;
+    if (room) {
+        io->workers++;
+    }
+    pthread_mutex_unlock(&io->mu);
+    stdio_job *j = room ? calloc(1, sizeof(*j)) : NULL;
+    if (j != NULL) {
+        j->io = io;
+        j->msg = body;
+        j->era26 = era26;
+        snprintf(j->version, sizeof(j->version), "%s", version);
+        pthread_attr_t attr;
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_t t;
+        int rc = pthread_create(&t, &attr, worker, j);
+        pthread_attr_destroy(&attr);
+        if (rc == 0) {
+            return true;
+        }
+        free(j);
+    }
+    if (room) {
+        pthread_mutex_lock(&io->mu);
+        io->workers--;
+        pthread_mutex_unlock(&io->mu);
+    }
+    return false;
+}
+
+static bool is_call(const json_t *body, const char *method)
+{
+    return json_object_get(body, "id") != NULL && method != NULL &&
+           strcmp(method, "tools/call") == 0;
+}
+
+/* A message carrying the 2026 _meta: checked (no headers on stdio), then served. Takes body. */
+static void handle26(stdio_io *io, json_t *body)
+{
+    const json_t *id = NULL;
+    dmcp__msg_kind kind = dmcp__jsonrpc_classify(body, &id);
+    if (kind == DMCP__MSG_INVALID) {
+        write_msg(io, dmcp__jsonrpc_error(id, DMCP_JSONRPC_INVALID_REQUEST, "Invalid Request",
+                                          NULL));
+    } else if (kind == DMCP__MSG_REQUEST) {
+        unsigned http = 0;
+        const char *message = NULL;
+        json_t *data = NULL;
+        int code = dmcp__era26_check(body, NULL, &http, &message, &data);
+        const char *method = json_string_value(json_object_get(body, "method"));
+        if (code != 0) {
+            write_msg(io, dmcp__jsonrpc_error(id, code, message, data));
+        } else if (strcmp(method, "subscriptions/listen") == 0) {
+            listen26(io, body);
+        } else if (is_call(body, method) && spawn_job(io, body, DMCP_PROTOCOL_2026_07_28, true)) {
+            return; /* the worker owns body */
+        } else {
+            run_request26(io, body);
+        }
+    }
+    /* Notifications (cancellation handled by the caller) and responses: nothing to answer;
+     * 2026 has no server->client requests. */
+    json_decref(body);
 }
 
 static void handle_line(stdio_io *io, const char *line, size_t len)
@@ -100,6 +326,14 @@ static void handle_line(stdio_io *io, const char *line, size_t len)
                                           NULL));
         return;
     }
+    const char *method = json_string_value(json_object_get(body, "method"));
+    if (method != NULL && strcmp(method, "notifications/cancelled") == 0) {
+        cancel26(io, json_object_get(json_object_get(body, "params"), "requestId"));
+    }
+    if (json_is_object(body) && dmcp__era26_applies(NULL, body)) {
+        handle26(io, body);
+        return;
+    }
     char version[16];
     pthread_mutex_lock(&io->sess->mu);
     memcpy(version, io->sess->version, sizeof(version));
@@ -110,37 +344,8 @@ static void handle_line(stdio_io *io, const char *line, size_t len)
         json_decref(body);
         return;
     }
-    const char *method = json_string_value(json_object_get(body, "method"));
-    bool async = json_is_object(body) && json_object_get(body, "id") != NULL && method != NULL &&
-                 strcmp(method, "tools/call") == 0;
-    if (async) {
-        pthread_mutex_lock(&io->mu);
-        bool room = io->workers < MAX_WORKERS;
-        if (room) {
-            io->workers++;
-        }
-        pthread_mutex_unlock(&io->mu);
-        stdio_job *j = room ? calloc(1, sizeof(*j)) : NULL;
-        if (j != NULL) {
-            j->io = io;
-            j->msg = body;
-            memcpy(j->version, version, sizeof(version));
-            pthread_attr_t attr;
-            pthread_attr_init(&attr);
-            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            pthread_t t;
-            int rc = pthread_create(&t, &attr, worker, j);
-            pthread_attr_destroy(&attr);
-            if (rc == 0) {
-                return;
-            }
-            free(j);
-        }
-        if (room) {
-            pthread_mutex_lock(&io->mu);
-            io->workers--;
-            pthread_mutex_unlock(&io->mu);
-        }
+    if (json_is_object(body) && is_call(body, method) && spawn_job(io, body, version, false)) {
+        return; /* the worker owns body */
     }
     run_request(io, body, version);
     json_decref(body);
@@ -263,6 +468,17 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     }
     if (signalled) {
         atomic_store(&srv->stopping, true); /* running handlers see themselves cancelled */
+    }
+    /* No more input: the 2026 listens end (nobody can cancel them any more). */
+    pthread_mutex_lock(&io->mu);
+    stdio_listen *open[MAX_OPEN26];
+    memcpy(open, io->listens, sizeof(open));
+    memset(io->listens, 0, sizeof(io->listens));
+    pthread_mutex_unlock(&io->mu);
+    for (size_t i = 0; i < MAX_OPEN26; i++) {
+        if (open[i] != NULL) {
+            listen_end(open[i]);
+        }
     }
     if (io->sess != NULL) {
         /* No more input: nothing can answer a server->client request now. */
