@@ -32,6 +32,7 @@ typedef struct stdio_listen {
     dmcp__sink sink; /* tags with the subscription id, then writes a line */
     struct stdio_io *io;
     dmcp__session *sess; /* a reference */
+    bool acked;          /* under sess->mu: the acknowledgement is out; events may follow */
 } stdio_listen;
 
 typedef struct stdio_io {
@@ -145,8 +146,8 @@ static void run_request26(stdio_io *io, const json_t *msg)
 
 static dmcp_status listen_sink_send(dmcp__sink *sink, json_t *msg)
 {
-    stdio_listen *l = sink->ud;
-    if (!dmcp__era26_listen_tag(l->sess, msg)) {
+    stdio_listen *l = sink->ud; /* called with l->sess->mu held */
+    if (!l->acked || !dmcp__era26_listen_tag(l->sess, msg)) {
         json_decref(msg); /* a type the client did not opt in to: never sent */
         return DMCP_OK;
     }
@@ -188,17 +189,25 @@ static void listen26(stdio_io *io, const json_t *msg)
                                           "Too many open subscriptions", NULL));
         return;
     }
-    *l = (stdio_listen){{listen_sink_send, l, true, NULL}, io, sess};
-    write_msg(io, ack); /* first, before any notification can reach the sink */
+    *l = (stdio_listen){{listen_sink_send, l, true, NULL}, io, sess, false};
     pthread_mutex_lock(&sess->mu);
     sess->out = &l->sink;
     pthread_mutex_unlock(&sess->mu);
     if (dmcp__listeners_add(io->srv, sess) != DMCP_OK) {
+        json_decref(ack);
         pthread_mutex_lock(&io->mu);
         slot_drop((void **)io->listens, l);
         pthread_mutex_unlock(&io->mu);
         listen_end(l);
+        write_msg(io, dmcp__jsonrpc_error(id, DMCP_JSONRPC_INTERNAL_ERROR, "Out of memory", NULL));
+        return;
     }
+    /* Registered first, so a client that has read the acknowledgement misses nothing after
+     * it; acknowledged under the session lock notifiers send under, so nothing precedes it. */
+    pthread_mutex_lock(&sess->mu);
+    write_msg(io, ack);
+    l->acked = true;
+    pthread_mutex_unlock(&sess->mu);
 }
 
 /* notifications/cancelled under 2026: a running request of that id is flagged, a listen of

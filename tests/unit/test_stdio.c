@@ -1,5 +1,8 @@
 /* stdio transport, driven through pipes: framing, lifecycle, notifications, cancellation,
- * bad input, EOF and SIGTERM; and the example server's --stdio mode as a process. */
+ * bad input, EOF and SIGTERM; and the example server's --stdio mode as a process. And
+ * 2026-07-28 on the same pipe: stateless requests by their _meta (discover, resultType, the
+ * _meta errors), input-required results with a sealed requestState, subscriptions/listen
+ * (acknowledged, filtered, tagged, ended by notifications/cancelled), cancellation. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -47,6 +50,24 @@ static dmcp_status t_wait(dmcp_call *call, const json_t *args, dmcp_result *res,
     return dmcp_result_add_text(res, "timeout");
 }
 
+/* Asks for a name (elicitation): 2025 a request on the pipe, 2026 an input-required result. */
+static dmcp_status t_ask(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)args;
+    (void)ud;
+    json_t *schema = json_pack("{s:s,s:{s:{s:s}}}", "type", "object", "properties", "name",
+                               "type", "string");
+    json_t *answer = NULL;
+    dmcp_status st = dmcp_call_elicit(call, "name?", schema, 5000, &answer);
+    json_decref(schema);
+    if (st == DMCP_OK) {
+        st = dmcp_result_add_text(
+            res, json_string_value(json_object_get(json_object_get(answer, "content"), "name")));
+    }
+    json_decref(answer);
+    return st;
+}
+
 typedef struct harness {
     dmcp_server *srv;
     int to_srv[2], from_srv[2];
@@ -78,6 +99,13 @@ static void start(harness *h)
     assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
     assert_int_equal(dmcp_tool_new("wait", t_wait, NULL, &t), DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
+    assert_int_equal(dmcp_tool_new("ask", t_ask, NULL, &t), DMCP_OK);
+    assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
+    dmcp_resource *r;
+    assert_int_equal(dmcp_resource_new("test://r", "r", &r), DMCP_OK);
+    assert_int_equal(dmcp_resource_set_text(r, "x"), DMCP_OK);
+    assert_int_equal(dmcp_server_add_resource(h->srv, r), DMCP_OK);
+    assert_int_equal(dmcp_server_set_list_changed(h->srv, DMCP_LIST_TOOLS), DMCP_OK);
     assert_int_equal(pipe(h->to_srv), 0);
     assert_int_equal(pipe(h->from_srv), 0);
     assert_int_equal(pthread_create(&h->th, NULL, run, h), 0);
@@ -312,11 +340,204 @@ static void test_echo_server_stdio(void **state)
     assert_int_equal(lines, 3);
 }
 
+
+/* ---- 2026-07-28 on the same pipe ---- */
+
+#define META26                                                                                    \
+    "\"_meta\":{\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","                    \
+    "\"io.modelcontextprotocol/clientCapabilities\":{\"elicitation\":{\"form\":{}}}}"
+
+static const char *result_type(const json_t *m)
+{
+    return json_string_value(json_object_get(mt_result(m), "resultType"));
+}
+
+static void test_era26_requests(void **state)
+{
+    (void)state;
+    harness h;
+    start(&h);
+    /* No initialize: a 2026 request stands alone. */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"server/discover\",\"params\":{" META26
+                  "}}");
+    json_t *m = read_msg(&h);
+    assert_string_equal(result_type(m), "complete");
+    assert_string_equal(
+        json_string_value(json_array_get(json_object_get(mt_result(m), "supportedVersions"), 0)),
+        "2026-07-28");
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/call\",\"params\":{\"name\":"
+                  "\"echo\",\"arguments\":{\"text\":\"hi\"}," META26 "}}");
+    m = read_msg(&h);
+    assert_string_equal(mt_text(m), "hi");
+    assert_string_equal(result_type(m), "complete");
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/list\",\"params\":{" META26 "}}");
+    m = read_msg(&h);
+    assert_true(json_is_integer(json_object_get(mt_result(m), "ttlMs")));
+    assert_non_null(json_object_get(mt_result(m), "cacheScope"));
+    json_decref(m);
+    /* The _meta rules, without headers: unknown method, unsupported version, missing keys. */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"ping\",\"params\":{" META26 "}}");
+    m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), DMCP_JSONRPC_METHOD_NOT_FOUND);
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"tools/list\",\"params\":{\"_meta\":{"
+                  "\"io.modelcontextprotocol/protocolVersion\":\"2030-01-01\","
+                  "\"io.modelcontextprotocol/clientCapabilities\":{}}}}");
+    m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), -32022);
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":6,\"method\":\"tools/list\",\"params\":{\"_meta\":{"
+                  "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\"}}}");
+    m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), DMCP_JSONRPC_INVALID_PARAMS);
+    json_decref(m);
+    /* The 2025 session on the same pipe is untouched: still needs initialize, then no
+     * resultType on its results. */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"tools/list\"}");
+    m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), DMCP_JSONRPC_INVALID_REQUEST);
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":8,\"method\":\"initialize\",\"params\":"
+                  "{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{}}}");
+    json_decref(read_msg(&h));
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":9,\"method\":\"tools/call\",\"params\":"
+                  "{\"name\":\"echo\",\"arguments\":{\"text\":\"old\"}}}");
+    m = read_msg(&h);
+    assert_string_equal(mt_text(m), "old");
+    assert_null(json_object_get(mt_result(m), "resultType"));
+    json_decref(m);
+    /* A running 2026 call is cancelled by notifications/cancelled (stdio-only in 2026). */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"w\",\"method\":\"tools/call\",\"params\":{\"name\":"
+                  "\"wait\"," META26 "}}");
+    sleep_ms(50);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{"
+                  "\"requestId\":\"w\"," META26 "}}");
+    m = read_msg(&h);
+    assert_string_equal(mt_text(m), "cancelled");
+    json_decref(m);
+    finish(&h);
+}
+
+static void test_era26_input_required(void **state)
+{
+    (void)state;
+    harness h;
+    start(&h);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":"
+                  "\"ask\",\"arguments\":{}," META26 "}}");
+    json_t *m = read_msg(&h);
+    assert_string_equal(result_type(m), "input_required");
+    const json_t *reqs = json_object_get(mt_result(m), "inputRequests");
+    assert_int_equal(json_object_size(reqs), 1);
+    const char *key = json_object_iter_key(json_object_iter((json_t *)reqs));
+    assert_string_equal(
+        json_string_value(json_object_get(json_object_iter_value(json_object_iter((json_t *)reqs)),
+                                          "method")),
+        "elicitation/create");
+    const char *rs = json_string_value(json_object_get(mt_result(m), "requestState"));
+    assert_non_null(rs);
+    /* The retry with the answer completes; the same with a tampered state is refused. */
+    json_t *retry = json_pack("{s:s,s:i,s:s,s:{s:s,s:{},s:{s:{s:s,s:{s:s}}},s:s,s:{s:s,s:{s:{}}}}}",
+                              "jsonrpc", "2.0", "id", 2, "method", "tools/call", "params", "name",
+                              "ask", "arguments", "inputResponses", key, "action", "accept",
+                              "content", "name", "Ada", "requestState", rs, "_meta",
+                              "io.modelcontextprotocol/protocolVersion", "2026-07-28",
+                              "io.modelcontextprotocol/clientCapabilities", "elicitation", "form");
+    assert_non_null(retry);
+    char *line = json_dumps(retry, JSON_COMPACT);
+    send_line(&h, line);
+    free(line);
+    json_t *r = read_msg(&h);
+    assert_string_equal(result_type(r), "complete");
+    assert_string_equal(mt_text(r), "Ada");
+    json_decref(r);
+    char *bad = strdup(rs);
+    bad[strlen(bad) - 2] = bad[strlen(bad) - 2] == 'A' ? 'B' : 'A'; /* the MAC no longer fits */
+    json_object_set_new(json_object_get(retry, "params"), "requestState", json_string(bad));
+    free(bad);
+    line = json_dumps(retry, JSON_COMPACT);
+    send_line(&h, line);
+    free(line);
+    r = read_msg(&h);
+    assert_int_equal(mt_error_code(r), DMCP_JSONRPC_INVALID_PARAMS);
+    json_decref(r);
+    json_decref(retry);
+    json_decref(m);
+    finish(&h);
+}
+
+static void test_era26_listen(void **state)
+{
+    (void)state;
+    harness h;
+    start(&h);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"L\",\"method\":\"subscriptions/listen\",\"params\":{"
+                  "\"notifications\":{\"resourceSubscriptions\":[\"test://r\"],"
+                  "\"promptsListChanged\":true}," META26 "}}");
+    json_t *m = read_msg(&h);
+    assert_string_equal(json_string_value(json_object_get(m, "method")),
+                        "notifications/subscriptions/acknowledged");
+    const json_t *p = json_object_get(m, "params");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(p, "_meta"), "io.modelcontextprotocol/subscriptionId")),
+                        "L");
+    /* Honoured: the resource; not the prompts list (the server never said it changes). */
+    assert_non_null(json_object_get(json_object_get(p, "notifications"), "resourceSubscriptions"));
+    assert_null(json_object_get(json_object_get(p, "notifications"), "promptsListChanged"));
+    json_decref(m);
+    /* Not opted in (tools list), another uri: not sent; the subscribed uri: sent, tagged. */
+    assert_int_equal(dmcp_server_notify_list_changed(h.srv, DMCP_LIST_TOOLS), DMCP_OK);
+    assert_int_equal(dmcp_server_notify_resource_updated(h.srv, "test://other"), DMCP_OK);
+    assert_int_equal(dmcp_server_notify_resource_updated(h.srv, "test://r"), DMCP_OK);
+    m = read_msg(&h);
+    assert_string_equal(json_string_value(json_object_get(m, "method")),
+                        "notifications/resources/updated");
+    p = json_object_get(m, "params");
+    assert_string_equal(json_string_value(json_object_get(p, "uri")), "test://r");
+    assert_string_equal(json_string_value(json_object_get(
+                            json_object_get(p, "_meta"), "io.modelcontextprotocol/subscriptionId")),
+                        "L");
+    json_decref(m);
+    /* Cancelled: nothing more. The next line out is the answer to the next request. */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":{"
+                  "\"requestId\":\"L\"," META26 "}}");
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/list\",\"params\":{" META26 "}}");
+    json_decref(read_msg(&h)); /* answered after the cancellation was handled (one reader) */
+    assert_int_equal(dmcp_server_notify_resource_updated(h.srv, "test://r"), DMCP_OK);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"tools/list\",\"params\":{" META26 "}}");
+    m = read_msg(&h);
+    assert_int_equal(json_integer_value(json_object_get(m, "id")), 2);
+    json_decref(m);
+    /* A listen still open at end of input ends with it (finish checks nothing more came). */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"M\",\"method\":\"subscriptions/listen\",\"params\":{"
+                  "\"notifications\":{\"toolsListChanged\":true}," META26 "}}");
+    json_decref(read_msg(&h));
+    assert_int_equal(dmcp_server_notify_list_changed(h.srv, DMCP_LIST_TOOLS), DMCP_OK);
+    m = read_msg(&h);
+    assert_string_equal(json_string_value(json_object_get(m, "method")),
+                        "notifications/tools/list_changed");
+    json_decref(m);
+    /* Bad params: an error, no stream. */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"N\",\"method\":\"subscriptions/listen\",\"params\":{"
+                  META26 "}}");
+    m = read_msg(&h);
+    assert_int_equal(mt_error_code(m), DMCP_JSONRPC_INVALID_PARAMS);
+    json_decref(m);
+    finish(&h);
+    /* After the run: notifying reaches no freed listener (ASan would say). */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_session_flow),
+        cmocka_unit_test(test_era26_requests),
+        cmocka_unit_test(test_era26_input_required),
+        cmocka_unit_test(test_era26_listen),
         cmocka_unit_test(test_overlong_line),
         cmocka_unit_test(test_sigterm),
         cmocka_unit_test(test_echo_server_stdio),
