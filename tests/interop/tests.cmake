@@ -23,6 +23,10 @@ dmcp_interop_test(interop.mcp.http
   ${_interop_dir}/run-test.sh mcp/http.test.mjs)
 dmcp_interop_test(interop.mcp.stdio
   ${_interop_dir}/run-test.sh mcp/stdio.test.mjs)
+# 2026-07-28 over stdio: the v2 client (StdioClientTransport) with elicitation and
+# subscriptions/listen; the v1 client doing the same over 2025 beside it.
+dmcp_interop_test(interop.mcp.stdio_eras
+  ${_interop_dir}/run-test.sh mcp/stdio_eras.test.mjs)
 dmcp_interop_test(interop.mcp.notifications
   ${_interop_dir}/run-test.sh mcp/notifications.test.mjs)
 dmcp_interop_test(interop.mcp.eras
