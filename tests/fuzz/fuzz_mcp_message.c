@@ -4,7 +4,9 @@
  * subscriptions), prompts (argument checks), completion, and client responses to
  * server->client requests. The first byte selects the protocol version of the session,
  * whether it starts initialized, stateless mode, and whether the sink is live (a tool then
- * sends sampling/createMessage and waits 1 ms), so every path is reached.
+ * sends sampling/createMessage and waits 1 ms), so every path is reached. Bit 32 takes the
+ * 2026-07-28 path a header-less transport (stdio) takes: the _meta checks, then a transient
+ * request or listen session from era26_session.c and dispatch.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -124,6 +126,40 @@ static dmcp_server *server(void)
     return srv;
 }
 
+/* The 2026-07-28 path without headers, as stdio.c serves it. */
+static void era26(dmcp__sink *sink, const json_t *body)
+{
+    const json_t *id = NULL;
+    if (dmcp__jsonrpc_classify(body, &id) != DMCP__MSG_REQUEST) {
+        return;
+    }
+    unsigned http = 0;
+    const char *message = NULL;
+    json_t *data = NULL;
+    if (dmcp__era26_check(body, NULL, &http, &message, &data) != 0) {
+        json_decref(data);
+        return;
+    }
+    const char *method = json_string_value(json_object_get(body, "method"));
+    int code = 0;
+    if (strcmp(method, "subscriptions/listen") == 0) {
+        json_t *ack = NULL;
+        dmcp__session *l = dmcp__era26_listen_session(server(), body, NULL, &ack, &code, &message);
+        json_decref(ack);
+        dmcp__session_unref(l);
+        return;
+    }
+    dmcp__session *s = dmcp__era26_request_session(NULL, body);
+    if (s != NULL) {
+        dmcp__rpc_ctx ctx = {server(), s, NULL, DMCP_PROTOCOL_2026_07_28, true, false, sink};
+        json_t *ans = dmcp__dispatch_request(&ctx, body);
+        char *out = ans != NULL ? dmcp__json_dump(ans, NULL) : NULL;
+        free(out);
+        json_decref(ans);
+        dmcp__session_unref(s);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -149,15 +185,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     dmcp__rpc_ctx ctx = {server(), sess, NULL, version, (mode & 8) != 0, false, &sink};
     int code = 0;
     json_t *body = dmcp__jsonrpc_parse((const char *)data, size, DMCP_MAX_BODY_BYTES, &code);
-    if (body != NULL) {
+    if (body != NULL && (mode & 32) && json_is_object(body) && dmcp__era26_applies(NULL, body)) {
+        era26(&sink, body);
+    } else if (body != NULL) {
         if (!json_is_array(body) || dmcp__version_allows_batch(version)) {
             json_t *ans = dmcp__process(&ctx, body);
             char *s = ans != NULL ? dmcp__json_dump(ans, NULL) : NULL;
             free(s);
             json_decref(ans);
         }
-        json_decref(body);
     }
+    json_decref(body);
     dmcp__session_unref(sess);
     return 0;
 }
