@@ -81,10 +81,19 @@ async function runAll(label, extra = [], fixedPort = null) {
   let approved = null;
   let approveError = null;
   const rl = readline.createInterface({ input: child.stdout });
+  // The suite prints the authorize URL before its callback server listens ("Callback server
+  // started"): the browser step waits for both, or its redirect can reach a closed port (seen
+  // under ASan, where the sandbox answers the consent steps faster than the suite starts).
+  let authorizeUrl = null;
+  let callbackUp = false;
   rl.on('line', (line) => {
     text += `${line}\n`;
-    if (approved === null && line.startsWith(`${ready.api_base}/`) && line.includes('/authorize?')) {
-      approved = approve(line).catch((e) => { approveError = e; });
+    if (authorizeUrl === null && line.startsWith(`${ready.api_base}/`) && line.includes('/authorize?')) {
+      authorizeUrl = line;
+    }
+    if (line.startsWith('Callback server started')) callbackUp = true;
+    if (approved === null && authorizeUrl !== null && callbackUp) {
+      approved = approve(authorizeUrl).catch((e) => { approveError = e; });
     }
   });
   child.stderr.on('data', (d) => { text += d; });
