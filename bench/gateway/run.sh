@@ -39,20 +39,8 @@ if command -v taskset >/dev/null && [ "$ncpu" -ge 2 ]; then
   pin_gw=(taskset -c 0); pin_up=(taskset -c 1); pin_wrk=(taskset -c 1)
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dmcp-bench-gw.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-free_port() { "$node22" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'; }
-wait_port() { for _ in $(seq 1 400); do kill -0 "$2" 2>/dev/null || return 1; (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.05; done; return 1; }
-json_get() { "$node22" -e 'const d=JSON.parse(process.argv[1]);console.log(eval("d"+process.argv[2]))' "$1" "$2"; }
+. "$root/bench/lib.sh"
+bench_init gw
 token_for() { # resource
   "$node22" "$interop/oidc/get-token.mjs" --token-endpoint "$(json_get "$oidc" .token_endpoint)" \
     --client-id "$(json_get "$oidc" .clients.RS256.client_id)" --client-secret "$(json_get "$oidc" .clients.RS256.client_secret)" \

@@ -54,31 +54,8 @@ if [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null; then
   upstream=("$(command -v taskset)" -c 1 "$echo_bin" --stdio)
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dmcp-bench-gw.XXXXXX")
-pids=()
-cleanup() {
-  # Each bridge runs in its own process group (setsid): its stdio children go with it.
-  for p in "${pids[@]}"; do kill -TERM -- "-$p" 2>/dev/null; kill -TERM "$p" 2>/dev/null; done
-  sleep 0.3
-  for p in "${pids[@]}"; do kill -KILL -- "-$p" 2>/dev/null; kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-free_port() {
-  "$node22" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-wait_port() { # port pid
-  for _ in $(seq 1 400); do
-    kill -0 "$2" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
-json_get() { "$node22" -e 'const d=JSON.parse(process.argv[1]);console.log(eval("d"+process.argv[2]))' "$1" "$2"; }
+. "$root/bench/lib.sh"
+bench_init gw
 
 proto=2025-06-18
 accept='application/json, text/event-stream'

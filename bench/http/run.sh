@@ -51,30 +51,8 @@ command -v wrk >/dev/null || { echo "bench: wrk is not installed (apt-get instal
 [ -x "$node22" ] || { echo "bench: $interop/node_modules is absent; run scripts/deps.sh --npm"; exit 77; }
 c_bin="$build/bin/mcp-echo-server"
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/dmcp-bench-http.XXXXXX")
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -TERM "$p" 2>/dev/null; done
-  sleep 0.2
-  for p in "${pids[@]}"; do kill -KILL "$p" 2>/dev/null; done
-  wait 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
-
-free_port() {
-  "$node22" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
-}
-wait_port() { # port pid
-  for _ in $(seq 1 200); do
-    kill -0 "$2" 2>/dev/null || return 1
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return 0; fi
-    sleep 0.05
-  done
-  return 1
-}
-json_get() { "$node22" -e 'const d=JSON.parse(process.argv[1]);console.log(eval("d"+process.argv[2]))' "$1" "$2"; }
+. "$root/bench/lib.sh"
+bench_init http
 
 "$node22" "$interop/oidc/provider.mjs" --max-seconds 300 >"$work/oidc.out" 2>"$work/oidc.err" &
 pids+=($!)
