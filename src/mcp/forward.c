@@ -66,13 +66,6 @@ bool dmcp__forward_handles(const dmcp_server *srv, const char *method)
     return false;
 }
 
-void dmcp__forward_capabilities(const dmcp_server *srv, json_t *caps)
-{
-    if (srv->fwd_caps != NULL) {
-        json_object_update(caps, srv->fwd_caps);
-    }
-}
-
 size_t dmcp__forward_tool_scopes(const dmcp_server *srv, const char *tool,
                                  const char *const **scopes)
 {

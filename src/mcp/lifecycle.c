@@ -67,7 +67,10 @@ json_t *dmcp__server_capabilities(const dmcp_server *srv)
         json_object_set_new(caps, "completions", json_object());
     }
     json_object_set_new(caps, "logging", json_object());
-    dmcp__forward_capabilities(srv, caps);
+    if (srv->fwd_caps !=
+        NULL) { /* a forwarder's upstream capabilities (dmcp_server_set_forwarder) */
+        json_object_update(caps, srv->fwd_caps);
+    }
     return caps;
 }
 

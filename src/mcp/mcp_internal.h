@@ -525,8 +525,7 @@ size_t dmcp__forward_tool_scopes(const dmcp_server *srv, const char *tool,
                                  const char *const **scopes);
 /* A client notification for the forwarder. */
 void dmcp__forward_notification(dmcp__rpc_ctx *ctx, const json_t *msg);
-/* Merges the forwarder's capabilities into caps (in place). */
-void dmcp__forward_capabilities(const dmcp_server *srv, json_t *caps);
+/* Releases the forwarder's state (server free). */
 void dmcp__forward_free(dmcp_server *srv);
 
 /* ---- http.c / stdio.c ---- */
