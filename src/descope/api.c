@@ -9,6 +9,23 @@
 
 /* ---- argument checks ------------------------------------------------------------------- */
 
+/* A credential goes into an HTTP header: visible ASCII only (RFC 6750 §2.1 b64token is a
+ * subset), so CR/LF can never inject a header. */
+bool dmcp__dc_credential_ok(const char *s)
+{
+    size_t n = s != NULL ? strlen(s) : 0;
+    if (n == 0 || n > DMCP_MAX_TOKEN_BYTES_LIMIT) {
+        return false;
+    }
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x21 || ch > 0x7e) {
+            return false;
+        }
+    }
+    return true;
+}
+
 /* Ids travel in JSON and in a query string: bounded, valid UTF-8 (jansson checks), no
  * control characters. */
 dmcp_status dmcp__dc_check_id(const char *what, const char *v, dmcp_error *err)

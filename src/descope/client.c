@@ -160,23 +160,6 @@ dmcp_status dmcp_descope_client_set_api_base(dmcp_descope_client *c, const char 
     return DMCP_OK;
 }
 
-/* A credential goes into an HTTP header: visible ASCII only (RFC 6750 §2.1 b64token is a
- * subset), so CR/LF can never inject a header. */
-bool dmcp__dc_credential_ok(const char *s)
-{
-    size_t n = s != NULL ? strlen(s) : 0;
-    if (n == 0 || n > DMCP_MAX_TOKEN_BYTES_LIMIT) {
-        return false;
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch < 0x21 || ch > 0x7e) {
-            return false;
-        }
-    }
-    return true;
-}
-
 dmcp_status dmcp_descope_client_set_management_key(dmcp_descope_client *c, const char *key)
 {
     if (c == NULL) {
