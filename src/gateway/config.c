@@ -146,7 +146,9 @@ static bool name_ok(const char *s)
 
 static dmcp_status parse_upstream(gw_config *c, const json_t *u, size_t idx, dmcp_error *err)
 {
-    static const char *const keys[] = {"name", "prefix", "url", "command", "headers", NULL};
+    static const char *const keys[] = {"name",    "prefix",       "url",
+                                       "command", "headers",      "max_children",
+                                       "idle_seconds", NULL};
     const char *unk = NULL;
     if (!json_is_object(u)) {
         return bad(err, "upstreams[%zu] must be an object", idx);
@@ -179,6 +181,24 @@ static dmcp_status parse_upstream(gw_config *c, const json_t *u, size_t idx, dmc
     }
     if ((up->url != NULL) == (up->command != NULL)) {
         return bad(err, "upstreams[%zu] needs exactly one of url and command", idx);
+    }
+    static const char *const nkeys[] = {"max_children", "idle_seconds"};
+    unsigned *nslots[] = {&up->max_children, &up->idle_seconds};
+    static const json_int_t nmax[] = {100000, 86400};
+    for (size_t i = 0; i < 2; i++) {
+        const json_t *v = json_object_get(u, nkeys[i]);
+        if (v == NULL) {
+            continue;
+        }
+        if (up->command == NULL) {
+            return bad(err, "upstreams[%zu].%s applies to stdio (command) upstreams only", idx,
+                       nkeys[i]);
+        }
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > nmax[i]) {
+            return bad(err, "upstreams[%zu].%s must be an integer 1..%d", idx, nkeys[i],
+                       (int)nmax[i]);
+        }
+        *nslots[i] = (unsigned)json_integer_value(v);
     }
     if (up->url != NULL && strncmp(up->url, "http://", 7) != 0 &&
         strncmp(up->url, "https://", 8) != 0) {

@@ -98,7 +98,7 @@ static dmcp_status make_upstreams(dmcp_gateway *gw, dmcp_error *err)
     for (size_t i = 0; i < c->n_ups; i++) {
         const gw_upcfg *u = &c->ups[i];
         dmcp_gw_upstream_options o = {c->connect_timeout_ms, c->request_timeout_ms, 0, u->headers,
-                                      u->n_headers, 0, 0};
+                                      u->n_headers, u->max_children, u->idle_seconds};
         dmcp_status st;
         if (u->url != NULL) {
             st = dmcp__gw_http_upstream_new(u->url, &o, &gw->ups[i], err);

@@ -41,6 +41,8 @@ typedef struct gw_upcfg {
     char **command; /* NULL-terminated, or NULL */
     dmcp_gw_header *headers;
     size_t n_headers;
+    unsigned max_children; /* stdio: 0 = upstream default (256) */
+    unsigned idle_seconds; /* stdio: 0 = upstream default (600) */
 } gw_upcfg;
 
 typedef struct gw_config {

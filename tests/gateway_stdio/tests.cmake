@@ -24,3 +24,8 @@ add_test(NAME interop.bench.gateway.stdio.smoke
   COMMAND ${PROJECT_SOURCE_DIR}/bench/gateway/stdio.sh --smoke --build ${CMAKE_BINARY_DIR})
 set_tests_properties(interop.bench.gateway.stdio.smoke PROPERTIES
   SKIP_RETURN_CODE 77 TIMEOUT 150 LABELS interop RUN_SERIAL TRUE ENVIRONMENT "${_gws_env}")
+
+# upstreams[].max_children / idle_seconds: accepted for stdio, clear errors otherwise (--check).
+add_test(NAME gateway.stdio.config_children
+  COMMAND ${_gws_dir}/gateway/config-children.sh)
+set_tests_properties(gateway.stdio.config_children PROPERTIES ENVIRONMENT "${_gws_env}")
