@@ -17,10 +17,16 @@
  *
  * Tools: echo {text} -> text; whoami {} -> {user_id, scopes, client_id} of the caller;
  * admin_echo {text} -> text, requires the scope admin.write.
+ * count {n, interval_ms, close_every} -> "counted N": a streamed tool that sends N numbered
+ * progress and log notifications ("event K/N from pid P"), one every interval_ms, and, when
+ * close_every > 0, ends its SSE response every close_every events (SSE polling, 2025-11-25)
+ * so the client resumes with GET + Last-Event-ID: the scale-out tests use it to move a live
+ * stream between instances (docs/scaling.md).
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dmcp/dmcp.h>
@@ -47,6 +53,45 @@ static dmcp_status whoami(dmcp_call *call, const json_t *args, dmcp_result *res,
                                                      "client_id", dmcp_principal_client_id(p)));
 }
 
+static dmcp_status count(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)ud;
+    json_int_t n = json_integer_value(json_object_get(args, "n"));
+    json_int_t interval = json_integer_value(json_object_get(args, "interval_ms"));
+    json_int_t close_every = json_integer_value(json_object_get(args, "close_every"));
+    char msg[96];
+    for (json_int_t k = 1; k <= n; k++) {
+        if (dmcp_call_is_cancelled(call)) {
+            return DMCP_E_CANCELLED;
+        }
+        snprintf(msg, sizeof(msg), "event %lld/%lld from pid %ld", (long long)k, (long long)n,
+                 (long)getpid());
+        dmcp_status st = dmcp_call_progress(call, (double)k, (double)n, msg);
+        if (st == DMCP_OK) {
+            st = dmcp_call_log(call, DMCP_LOG_INFO, "count", msg);
+        }
+        if (st != DMCP_OK) {
+            return st;
+        }
+        if (interval > 0) {
+            struct timespec ts = {(time_t)(interval / 1000), (long)(interval % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (close_every > 0 && k % close_every == 0 && k < n) {
+            (void)dmcp_call_close_stream(call, 50); /* the client comes back with GET */
+        }
+    }
+    snprintf(msg, sizeof(msg), "counted %lld", (long long)n);
+    return dmcp_result_add_text(res, msg);
+}
+
+static const char *const COUNT_SCHEMA =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"n\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000},"
+    "\"interval_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":5000},"
+    "\"close_every\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000}},"
+    "\"required\":[\"n\"],\"additionalProperties\":false}";
+
 static const char *const TEXT_SCHEMA =
     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},"
     "\"required\":[\"text\"],\"additionalProperties\":false}";
@@ -69,6 +114,25 @@ static dmcp_status add(dmcp_server *srv, const char *name, const char *desc, dmc
         dmcp_tool_free(t);
         return st;
     }
+    return dmcp_server_add_tool(srv, t); /* the server takes t */
+}
+
+/* count is always streamed: its notifications reach the client while it runs. */
+static dmcp_status add_count(dmcp_server *srv)
+{
+    dmcp_tool *t = NULL;
+    dmcp_status st = dmcp_tool_new("count", count, NULL, &t);
+    if (st == DMCP_OK) {
+        st = dmcp_tool_set_description(t, "Sends N numbered progress and log events, slowly");
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_tool_set_input_schema_json(t, COUNT_SCHEMA);
+    }
+    if (st != DMCP_OK) {
+        dmcp_tool_free(t);
+        return st;
+    }
+    dmcp_tool_set_streaming(t, true);
     return dmcp_server_add_tool(srv, t); /* the server takes t */
 }
 
@@ -250,6 +314,9 @@ int main(int argc, char **argv)
     if (st == DMCP_OK) {
         st = add(srv, "admin_echo", "Echoes the text back (needs admin.write)", echo, TEXT_SCHEMA,
                  "admin.write");
+    }
+    if (st == DMCP_OK) {
+        st = add_count(srv);
     }
     if (st == DMCP_OK && use_stdio) {
         st = dmcp_server_run_stdio(srv, STDIN_FILENO, STDOUT_FILENO, &err); /* no auth */
