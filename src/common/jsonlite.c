@@ -1,47 +1,11 @@
 /* Strict JSON object parser for JWS headers and JWT claims (see jsonlite.h for why). */
-#include "jsonlite.h"
+#include "jsonlite_lex.h"
 
 #include <errno.h>
 #include <stddef.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Objects up to this many keys are checked for duplicates on insert (linear); larger ones
- * are sorted once when they close, so a hostile header cannot make the check quadratic. */
-#define JL_LINEAR_KEYS 16
-#define JL_INLINE_KEYS 64
-
-typedef struct jl {
-    const unsigned char *p;
-    const unsigned char *end;
-    char *arena;
-    size_t arena_used;
-    dmcp__jl_doc *doc;
-    size_t cap_members;
-    size_t cap_strs;
-    dmcp__jl_str *keys; /* stack of the keys of the objects being parsed */
-    size_t n_keys;
-    size_t cap_keys;
-    dmcp__jl_str keys_inline[JL_INLINE_KEYS]; /* no allocation for ordinary documents */
-    dmcp__jl_error err;
-} jl;
-
-static bool fail(jl *j, dmcp__jl_error e)
-{
-    if (j->err == DMCP__JL_OK) {
-        j->err = e;
-    }
-    return false;
-}
-
-static void skip_ws(jl *j)
-{
-    /* RFC 8259 §2: the four whitespace characters only. */
-    while (j->p < j->end && (*j->p == ' ' || *j->p == '\t' || *j->p == '\n' || *j->p == '\r')) {
-        j->p++;
-    }
-}
 
 static bool grow(void **arr, size_t *cap, size_t need, size_t elem)
 {
@@ -178,7 +142,7 @@ static size_t put_utf8(char *o, unsigned cp)
 
 /* j->p is at the opening quote. The decoded text goes to the arena: decoded bytes plus the NUL
  * never exceed the raw bytes including both quotes, so an arena of len + 1 cannot overflow. */
-static bool parse_string(jl *j, dmcp__jl_str *out)
+bool dmcp__jl_lex_string(jl *j, dmcp__jl_str *out)
 {
     j->p++;
     char *o = j->arena + j->arena_used;
@@ -282,7 +246,7 @@ static bool is_digit(const jl *j)
     return j->p < j->end && *j->p >= '0' && *j->p <= '9';
 }
 
-static bool parse_number(jl *j, dmcp__jl_type *type, int64_t *iv, double *dv)
+bool dmcp__jl_lex_number(jl *j, dmcp__jl_type *type, int64_t *iv, double *dv)
 {
     const unsigned char *s = j->p;
     bool neg = false, real = false;
@@ -379,15 +343,6 @@ static bool parse_number(jl *j, dmcp__jl_type *type, int64_t *iv, double *dv)
 
 static bool parse_value(jl *j, unsigned depth, dmcp__jl_member *top);
 
-static bool lit(jl *j, const char *word, size_t n)
-{
-    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0) {
-        return fail(j, DMCP__JL_ESYNTAX);
-    }
-    j->p += n;
-    return true;
-}
-
 static int key_cmp(const void *a, const void *b)
 {
     const dmcp__jl_str *x = a, *y = b;
@@ -419,7 +374,7 @@ static bool parse_object(jl *j, unsigned depth, size_t *count, bool top)
             return fail(j, DMCP__JL_ESYNTAX);
         }
         dmcp__jl_str key;
-        if (!parse_string(j, &key)) {
+        if (!dmcp__jl_lex_string(j, &key)) {
             return false;
         }
         if (n < JL_LINEAR_KEYS) {
@@ -506,7 +461,7 @@ static bool parse_array(jl *j, unsigned depth, dmcp__jl_member *top)
         }
         if (top != NULL && *j->p == '"') {
             dmcp__jl_str s;
-            if (!parse_string(j, &s)) {
+            if (!dmcp__jl_lex_string(j, &s)) {
                 return false;
             }
             if (all_strings) {
@@ -572,7 +527,7 @@ static bool parse_value(jl *j, unsigned depth, dmcp__jl_member *top)
         return parse_array(j, depth + 1, top);
     case '"':
         m->type = DMCP__JL_STRING;
-        return parse_string(j, &m->str);
+        return dmcp__jl_lex_string(j, &m->str);
     case 't':
         m->type = DMCP__JL_TRUE;
         return lit(j, "true", 4);
@@ -584,7 +539,7 @@ static bool parse_value(jl *j, unsigned depth, dmcp__jl_member *top)
         return lit(j, "null", 4);
     default:
         if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
-            return parse_number(j, &m->type, &m->i, &m->d);
+            return dmcp__jl_lex_number(j, &m->type, &m->i, &m->d);
         }
         return fail(j, DMCP__JL_ESYNTAX);
     }
@@ -658,205 +613,4 @@ const dmcp__jl_member *dmcp__jl_get(const dmcp__jl_doc *doc, const char *key)
         }
     }
     return NULL;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* jansson trees (dmcp__jl_load)                                                             */
-/* ---------------------------------------------------------------------------------------- */
-
-static json_t *build_value(jl *j, unsigned depth);
-
-static json_t *nomem_null(jl *j)
-{
-    fail(j, DMCP__JL_ENOMEM);
-    return NULL;
-}
-
-static json_t *build_string(jl *j)
-{
-    dmcp__jl_str s;
-    if (!parse_string(j, &s)) {
-        return NULL;
-    }
-    json_t *v = json_stringn(s.s, s.len);
-    return v != NULL ? v : nomem_null(j);
-}
-
-static json_t *build_number(jl *j)
-{
-    const unsigned char *start = j->p;
-    dmcp__jl_type type;
-    int64_t iv;
-    double dv;
-    if (!parse_number(j, &type, &iv, &dv)) {
-        return NULL;
-    }
-    if (type == DMCP__JL_INT) {
-        json_t *v = json_integer((json_int_t)iv);
-        return v != NULL ? v : nomem_null(j);
-    }
-    /* Reals (rare in MCP messages) go through jansson itself: its conversion, locale
-     * handling included, exactly; the grammar and the overflow check were applied above. */
-    json_error_t e;
-    json_t *v = json_loadb((const char *)start, (size_t)(j->p - start), JSON_DECODE_ANY, &e);
-    if (!json_is_real(v)) {
-        json_decref(v);
-        fail(j, DMCP__JL_ESYNTAX);
-        return NULL;
-    }
-    return v;
-}
-
-static json_t *build_object(jl *j, unsigned depth)
-{
-    j->p++; /* '{' */
-    json_t *o = json_object();
-    if (o == NULL) {
-        return nomem_null(j);
-    }
-    skip_ws(j);
-    if (j->p < j->end && *j->p == '}') {
-        j->p++;
-        return o;
-    }
-    for (;;) {
-        skip_ws(j);
-        dmcp__jl_str k;
-        if (j->p >= j->end || *j->p != '"' || !parse_string(j, &k)) {
-            fail(j, DMCP__JL_ESYNTAX);
-            break;
-        }
-        /* JSON_REJECT_DUPLICATES: the same key twice is an error, at every depth. */
-        if (json_object_getn(o, k.s, k.len) != NULL) {
-            fail(j, DMCP__JL_EDUP);
-            break;
-        }
-        skip_ws(j);
-        if (j->p >= j->end || *j->p != ':') {
-            fail(j, DMCP__JL_ESYNTAX);
-            break;
-        }
-        j->p++;
-        skip_ws(j);
-        json_t *v = build_value(j, depth);
-        if (v == NULL) {
-            break;
-        }
-        if (json_object_setn_new(o, k.s, k.len, v) != 0) {
-            fail(j, DMCP__JL_ENOMEM);
-            break;
-        }
-        skip_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == '}') {
-            j->p++;
-            return o;
-        }
-        fail(j, DMCP__JL_ESYNTAX);
-        break;
-    }
-    json_decref(o);
-    return NULL;
-}
-
-static json_t *build_array(jl *j, unsigned depth)
-{
-    j->p++; /* '[' */
-    json_t *a = json_array();
-    if (a == NULL) {
-        return nomem_null(j);
-    }
-    skip_ws(j);
-    if (j->p < j->end && *j->p == ']') {
-        j->p++;
-        return a;
-    }
-    for (;;) {
-        skip_ws(j);
-        json_t *v = build_value(j, depth);
-        if (v == NULL) {
-            break;
-        }
-        if (json_array_append_new(a, v) != 0) {
-            fail(j, DMCP__JL_ENOMEM);
-            break;
-        }
-        skip_ws(j);
-        if (j->p < j->end && *j->p == ',') {
-            j->p++;
-            continue;
-        }
-        if (j->p < j->end && *j->p == ']') {
-            j->p++;
-            return a;
-        }
-        fail(j, DMCP__JL_ESYNTAX);
-        break;
-    }
-    json_decref(a);
-    return NULL;
-}
-
-/* depth: containers enclosing this value. */
-static json_t *build_value(jl *j, unsigned depth)
-{
-    if (j->p >= j->end) {
-        fail(j, DMCP__JL_ESYNTAX);
-        return NULL;
-    }
-    switch (*j->p) {
-    case '{':
-    case '[':
-        if (depth + 1 > DMCP__JL_MAX_DEPTH) {
-            fail(j, DMCP__JL_EDEPTH);
-            return NULL;
-        }
-        return *j->p == '{' ? build_object(j, depth + 1) : build_array(j, depth + 1);
-    case '"':
-        return build_string(j);
-    case 't':
-        return lit(j, "true", 4) ? json_true() : NULL;
-    case 'f':
-        return lit(j, "false", 5) ? json_false() : NULL;
-    case 'n':
-        return lit(j, "null", 4) ? json_null() : NULL;
-    default:
-        if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
-            return build_number(j);
-        }
-        fail(j, DMCP__JL_ESYNTAX);
-        return NULL;
-    }
-}
-
-dmcp__jl_error dmcp__jl_load(const unsigned char *in, size_t len, json_t **out)
-{
-    *out = NULL;
-    jl j; /* only p, end, arena and err are used by the builders */
-    memset(&j, 0, offsetof(jl, keys_inline));
-    j.p = in;
-    j.end = in + len;
-    j.err = DMCP__JL_OK;
-    j.arena = malloc(len + 1);
-    if (j.arena == NULL) {
-        return DMCP__JL_ENOMEM;
-    }
-    skip_ws(&j);
-    json_t *v = build_value(&j, 0);
-    if (v != NULL) {
-        skip_ws(&j);
-        if (j.p != j.end) {
-            fail(&j, DMCP__JL_ESYNTAX); /* trailing bytes */
-        }
-    }
-    free(j.arena);
-    if (j.err != DMCP__JL_OK || v == NULL) {
-        json_decref(v);
-        return j.err != DMCP__JL_OK ? j.err : DMCP__JL_ESYNTAX;
-    }
-    *out = v;
-    return DMCP__JL_OK;
 }

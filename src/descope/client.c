@@ -1,64 +1,15 @@
-/* The Descope Connections client: requests, retries, credentials, cache (wire protocol §5). */
-#include <errno.h>
-#include <pthread.h>
+/* The Descope Connections client: setup, options, cache and the token fetches (wire
+ * protocol §5). The API call itself is in api.c, connect URL and connected apps in apps.c. */
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include "descope_internal.h"
+#include "client_int.h"
 #include "metrics.h"
-#include "http.h"
 #include "url.h"
-
-#define MAX_RETRIES 8
-#define MAX_RETRY_DELAY_MS 60000u
-#define MAX_ID_BYTES 512 /* app, user and tenant ids: far above Descope's, far below any cap */
-#define MAX_CACHE_ENTRIES 1000000u
-
-typedef struct cache_entry {
-    unsigned char key[32]; /* SHA-256 of the request identity (see cache_key) */
-    dmcp_connection_token *tok;
-    int64_t expiry;
-    uint64_t last_used;
-} cache_entry;
-
-struct dmcp_descope_client {
-    char *project_id;
-    char *origin;
-    char *env_base;      /* DESCOPE_BASE_URL at creation, or NULL */
-    char *override_base; /* dmcp_descope_client_set_api_base(), or NULL */
-    const char *api_base; /* one of the three above */
-    char *mgmt_key;       /* secret: wiped on replace and free */
-    char *ca_file;
-    long connect_ms;
-    long total_ms;
-    unsigned delays[MAX_RETRIES];
-    size_t n_delays;
-    dmcp_descope_clock_fn clock;
-    void *clock_ud;
-
-    pthread_mutex_t mu; /* guards everything below */
-    cache_entry *cache;
-    size_t cache_len;
-    size_t cache_max;
-    unsigned margin_s;
-    uint64_t tick;
-    uint64_t hits;
-    uint64_t misses;
-};
-
-struct dmcp_connection_options {
-    char *tenant_id;
-    char *principal;
-    char *redirect_url;
-    bool with_refresh_token;
-    bool force_refresh;
-    bool fetch_connect_url;
-};
 
 /* ---- client setup ---------------------------------------------------------------------- */
 
@@ -211,7 +162,7 @@ dmcp_status dmcp_descope_client_set_api_base(dmcp_descope_client *c, const char 
 
 /* A credential goes into an HTTP header: visible ASCII only (RFC 6750 §2.1 b64token is a
  * subset), so CR/LF can never inject a header. */
-static bool credential_ok(const char *s)
+bool dmcp__dc_credential_ok(const char *s)
 {
     size_t n = s != NULL ? strlen(s) : 0;
     if (n == 0 || n > DMCP_MAX_TOKEN_BYTES_LIMIT) {
@@ -233,7 +184,7 @@ dmcp_status dmcp_descope_client_set_management_key(dmcp_descope_client *c, const
     }
     char *k = NULL;
     if (key != NULL) {
-        if (!credential_ok(key)) {
+        if (!dmcp__dc_credential_ok(key)) {
             return DMCP_E_INVALID_ARG;
         }
         k = dmcp__strdup(key);
@@ -249,11 +200,9 @@ dmcp_status dmcp_descope_client_set_management_key(dmcp_descope_client *c, const
     return DMCP_OK;
 }
 
-dmcp_status dmcp_descope_client_set_timeouts(dmcp_descope_client *c, long connect_ms,
-                                             long total_ms)
+dmcp_status dmcp_descope_client_set_timeouts(dmcp_descope_client *c, long connect_ms, long total_ms)
 {
-    if (c == NULL || connect_ms <= 0 || total_ms <= 0 || connect_ms > 600000 ||
-        total_ms > 600000) {
+    if (c == NULL || connect_ms <= 0 || total_ms <= 0 || connect_ms > 600000 || total_ms > 600000) {
         return DMCP_E_INVALID_ARG;
     }
     c->connect_ms = connect_ms;
@@ -278,8 +227,8 @@ dmcp_status dmcp_descope_client_set_ca_file(dmcp_descope_client *c, const char *
     return DMCP_OK;
 }
 
-dmcp_status dmcp_descope_client_set_retry_policy(dmcp_descope_client *c,
-                                                 const unsigned *delays_ms, size_t n_delays)
+dmcp_status dmcp_descope_client_set_retry_policy(dmcp_descope_client *c, const unsigned *delays_ms,
+                                                 size_t n_delays)
 {
     if (c == NULL || n_delays > MAX_RETRIES || (n_delays > 0 && delays_ms == NULL)) {
         return DMCP_E_INVALID_ARG;
@@ -323,8 +272,7 @@ dmcp_status dmcp_descope_client_set_clock(dmcp_descope_client *c, dmcp_descope_c
     return DMCP_OK;
 }
 
-void dmcp_descope_client_cache_stats(const dmcp_descope_client *c, uint64_t *hits,
-                                     uint64_t *misses)
+void dmcp_descope_client_cache_stats(const dmcp_descope_client *c, uint64_t *hits, uint64_t *misses)
 {
     uint64_t h = 0, m = 0;
     if (c != NULL) {
@@ -383,8 +331,7 @@ static dmcp_status replace_str(char **slot, const char *v)
     return DMCP_OK;
 }
 
-dmcp_status dmcp_connection_options_set_tenant_id(dmcp_connection_options *o,
-                                                  const char *tenant_id)
+dmcp_status dmcp_connection_options_set_tenant_id(dmcp_connection_options *o, const char *tenant_id)
 {
     return o != NULL ? replace_str(&o->tenant_id, tenant_id) : DMCP_E_INVALID_ARG;
 }
@@ -407,8 +354,7 @@ dmcp_status dmcp_connection_options_set_force_refresh(dmcp_connection_options *o
     return DMCP_OK;
 }
 
-dmcp_status dmcp_connection_options_set_principal(dmcp_connection_options *o,
-                                                  const char *principal)
+dmcp_status dmcp_connection_options_set_principal(dmcp_connection_options *o, const char *principal)
 {
     return o != NULL ? replace_str(&o->principal, principal) : DMCP_E_INVALID_ARG;
 }
@@ -426,157 +372,6 @@ dmcp_status dmcp_connection_options_set_fetch_connect_url(dmcp_connection_option
     return st;
 }
 
-/* ---- argument checks ------------------------------------------------------------------- */
-
-/* Ids travel in JSON and in a query string: bounded, valid UTF-8 (jansson checks), no
- * control characters. */
-static dmcp_status check_id(const char *what, const char *v, dmcp_error *err)
-{
-    size_t n = v != NULL ? strlen(v) : 0;
-    if (n == 0 || n > MAX_ID_BYTES) {
-        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
-                          "%s is missing or longer than %d bytes", what, MAX_ID_BYTES);
-    }
-    for (size_t i = 0; i < n; i++) {
-        unsigned char ch = (unsigned char)v[i];
-        if (ch < 0x20 || ch == 0x7f) {
-            return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
-                              "%s has a control character", what);
-        }
-    }
-    return DMCP_OK;
-}
-
-static dmcp_status check_scopes(const char *const *scopes, size_t *n_out, dmcp_error *err)
-{
-    size_t n = 0;
-    while (scopes != NULL && scopes[n] != NULL) {
-        size_t l = strlen(scopes[n]);
-        if (l == 0 || l > DMCP_MAX_SCOPE_LEN) {
-            return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
-                              "scope %zu is empty or longer than %d bytes", n,
-                              DMCP_MAX_SCOPE_LEN);
-        }
-        if (++n > DMCP_MAX_SCOPES) {
-            return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
-                              "more than %d scopes", DMCP_MAX_SCOPES);
-        }
-    }
-    *n_out = n;
-    return DMCP_OK;
-}
-
-/* The credential of this call: the access token (default mode) or the management key. */
-static dmcp_status pick_credential(const dmcp_descope_client *c, const char *access_token,
-                                   const char **cred, dmcp_error *err)
-{
-    if (c->mgmt_key != NULL) {
-        if (access_token != NULL) {
-            return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
-                              "the client uses a management key: pass NULL as access token");
-        }
-        *cred = c->mgmt_key;
-        return DMCP_OK;
-    }
-    if (!credential_ok(access_token)) {
-        /* never echo the value: say only what is wrong with it */
-        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
-                          "access token missing, too long, or not printable ASCII");
-    }
-    *cred = access_token;
-    return DMCP_OK;
-}
-
-/* ---- HTTP ------------------------------------------------------------------------------ */
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-/*
- * One API call with the retry policy (wire protocol §5.4). DMCP_OK means a reply arrived and
- * is in *resp (any status); transient statuses are retried, after the last retry the reply is
- * handed back as is.
- */
-static dmcp_status api_call(const dmcp_descope_client *c, const char *cred, const char *method,
-                            const char *path_and_query, const char *body,
-                            dmcp__http_response *resp, dmcp_error *err)
-{
-    dmcp__buf url;
-    dmcp__buf_init(&url, DMCP_MAX_URL_BYTES + 1024);
-    dmcp_status st = dmcp__buf_printf(&url, "%s%s", c->api_base, path_and_query);
-    if (st != DMCP_OK) {
-        dmcp__buf_free(&url);
-        return dmcp__fail(err, st, DMCP_REASON_NONE, "request URL too long");
-    }
-    /* §5.1: "Bearer <projectId>:<credential>"; the pid cannot hold ':' (§1.2 step 6). Built
-     * by hand into one exact-size buffer, wiped after use: a printf-style builder would leave
-     * copies of the credential in scratch buffers. */
-    static const char prefix[] = "Authorization: Bearer ";
-    size_t lp = sizeof(prefix) - 1, li = strlen(c->project_id), lc = strlen(cred);
-    size_t alen = lp + li + 1 + lc;
-    char *auth = malloc(alen + 1);
-    if (auth == NULL) {
-        dmcp__buf_free(&url);
-        return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, NULL);
-    }
-    memcpy(auth, prefix, lp);
-    memcpy(auth + lp, c->project_id, li);
-    auth[lp + li] = ':';
-    memcpy(auth + lp + li + 1, cred, lc);
-    auth[alen] = '\0';
-    const char *headers[] = {auth, "Accept: application/json",
-                             body != NULL ? "Content-Type: application/json" : NULL, NULL};
-    dmcp__http_opts o = {.connect_timeout_ms = c->connect_ms,
-                         .total_timeout_ms = c->total_ms,
-                         .ca_file = c->ca_file,
-                         .max_bytes = DMCP_MAX_METADATA_BYTES};
-    for (size_t attempt = 0;; attempt++) {
-        st = dmcp__http_request(&o, method, url.data, headers, body, body ? strlen(body) : 0,
-                                resp, err);
-        if (st != DMCP_OK || !dmcp__descope_status_is_transient(resp->status) ||
-            attempt >= c->n_delays) {
-            break;
-        }
-        dmcp__http_response_free(resp);
-        sleep_ms(c->delays[attempt]);
-    }
-    dmcp__buf_free(&url);
-    dmcp__free_secret(auth, alen);
-    return st;
-}
-
-/* Maps a reply that is not 2xx; the secrets list keeps credentials out of error text. */
-static dmcp_status reply_error(const dmcp__http_response *resp, const char *cred,
-                               dmcp_error *err)
-{
-    const char *secrets[] = {cred, NULL};
-    return dmcp__descope_map_error(resp->status, resp->body.data, resp->body.len,
-                                   resp->retry_after, secrets, err);
-}
-
-static char *dump_body(json_t *body)
-{
-    char *s = json_dumps(body, JSON_COMPACT);
-    json_decref(body);
-    return s;
-}
-
-static json_t *scopes_json(const char *const *scopes, size_t n)
-{
-    json_t *a = json_array();
-    for (size_t i = 0; a != NULL && i < n; i++) {
-        if (json_array_append_new(a, json_string(scopes[i])) != 0) {
-            json_decref(a);
-            return NULL;
-        }
-    }
-    return a;
-}
-
 /* ---- cache ----------------------------------------------------------------------------- */
 
 static void hash_field(EVP_MD_CTX *h, const char *s)
@@ -592,7 +387,7 @@ static void hash_field(EVP_MD_CTX *h, const char *s)
 }
 
 typedef struct fetch_req {
-    bool tenant;        /* tenant token (else user token) */
+    bool tenant; /* tenant token (else user token) */
     const char *app_id;
     const char *user_id;   /* user tokens */
     const char *tenant_id; /* tenant tokens, or the user token's tenant */
@@ -660,8 +455,7 @@ static dmcp_connection_token *cache_get(dmcp_descope_client *c, const unsigned c
     return t;
 }
 
-static void cache_put(dmcp_descope_client *c, const unsigned char key[32],
-                      dmcp_connection_token *t)
+static void cache_put(dmcp_descope_client *c, const unsigned char key[32], dmcp_connection_token *t)
 {
     int64_t exp = dmcp_connection_token_expiry(t);
     int64_t now = now_s(c);
@@ -716,7 +510,7 @@ static dmcp_status fetch(dmcp_descope_client *c, const char *access_token, const
                          dmcp_error *err)
 {
     const char *cred = NULL;
-    dmcp_status st = pick_credential(c, access_token, &cred, err);
+    dmcp_status st = dmcp__dc_pick_credential(c, access_token, &cred, err);
     if (st != DMCP_OK) {
         return st;
     }
@@ -751,12 +545,12 @@ static dmcp_status fetch(dmcp_descope_client *c, const char *access_token, const
         jr |= json_object_set_new(b, "tenantId", json_string(r->tenant_id));
     }
     if (r->n_scopes > 0) {
-        jr |= json_object_set_new(b, "scopes", scopes_json(r->scopes, r->n_scopes));
+        jr |= json_object_set_new(b, "scopes", dmcp__dc_scopes_json(r->scopes, r->n_scopes));
     }
     jr |= json_object_set_new(o, "withRefreshToken", json_boolean(r->with_refresh_token));
     jr |= json_object_set_new(o, "forceRefresh", json_boolean(r->force_refresh));
     jr |= json_object_set_new(b, "options", o);
-    char *body = jr == 0 ? dump_body(b) : NULL;
+    char *body = jr == 0 ? dmcp__dc_dump_body(b) : NULL;
     if (jr != 0) {
         json_decref(b);
         /* json_string() refuses invalid UTF-8 */
@@ -771,7 +565,7 @@ static dmcp_status fetch(dmcp_descope_client *c, const char *access_token, const
                                  : (r->n_scopes > 0 ? "/v1/mgmt/outbound/app/user/token"
                                                     : "/v1/mgmt/outbound/app/user/token/latest");
     dmcp__http_response resp;
-    st = api_call(c, cred, "POST", path, body, &resp, err);
+    st = dmcp__dc_api_call(c, cred, "POST", path, body, &resp, err);
     free(body);
     if (st != DMCP_OK) {
         return st;
@@ -782,7 +576,7 @@ static dmcp_status fetch(dmcp_descope_client *c, const char *access_token, const
             err->http_status = (int)resp.status;
         }
     } else {
-        st = reply_error(&resp, cred, err);
+        st = dmcp__dc_reply_error(&resp, cred, err);
     }
     dmcp__http_response_free(&resp);
     if (st == DMCP_OK && use_cache) {
@@ -791,9 +585,8 @@ static dmcp_status fetch(dmcp_descope_client *c, const char *access_token, const
     if (st == DMCP_E_NOT_CONNECTED && opts != NULL && opts->fetch_connect_url) {
         char *url = NULL;
         dmcp_error cerr;
-        if (dmcp_descope_connect_url(c, access_token, r->app_id, r->tenant_id,
-                                     opts->redirect_url, r->n_scopes > 0 ? r->scopes : NULL, &url,
-                                     &cerr) == DMCP_OK) {
+        if (dmcp_descope_connect_url(c, access_token, r->app_id, r->tenant_id, opts->redirect_url,
+                                     r->n_scopes > 0 ? r->scopes : NULL, &url, &cerr) == DMCP_OK) {
             (void)dmcp__connection_token_connect_only(url, out);
             free(url);
         }
@@ -802,9 +595,9 @@ static dmcp_status fetch(dmcp_descope_client *c, const char *access_token, const
 }
 
 static dmcp_status fetch_common(dmcp_descope_client *c, const char *access_token, bool tenant,
-                                const char *app_id, const char *who,
-                                const char *const *scopes, const dmcp_connection_options *opts,
-                                dmcp_connection_token **out, dmcp_error *err)
+                                const char *app_id, const char *who, const char *const *scopes,
+                                const dmcp_connection_options *opts, dmcp_connection_token **out,
+                                dmcp_error *err)
 {
     if (out == NULL) {
         return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE, "out is NULL");
@@ -822,15 +615,15 @@ static dmcp_status fetch_common(dmcp_descope_client *c, const char *access_token
     }
     r.with_refresh_token = opts != NULL && opts->with_refresh_token;
     r.force_refresh = opts != NULL && opts->force_refresh;
-    dmcp_status st = check_id("app id", app_id, err);
+    dmcp_status st = dmcp__dc_check_id("app id", app_id, err);
     if (st == DMCP_OK) {
-        st = check_id(tenant ? "tenant id" : "user id", who, err);
+        st = dmcp__dc_check_id(tenant ? "tenant id" : "user id", who, err);
     }
     if (st == DMCP_OK && r.tenant_id != NULL) {
-        st = check_id("tenant id", r.tenant_id, err);
+        st = dmcp__dc_check_id("tenant id", r.tenant_id, err);
     }
     if (st == DMCP_OK) {
-        st = check_scopes(scopes, &r.n_scopes, err);
+        st = dmcp__dc_check_scopes(scopes, &r.n_scopes, err);
     }
     if (st != DMCP_OK) {
         return st;
@@ -845,8 +638,7 @@ static dmcp_status fetch_common(dmcp_descope_client *c, const char *access_token
 
 dmcp_status dmcp_descope_user_token(dmcp_descope_client *c, const char *access_token,
                                     const char *app_id, const char *user_id,
-                                    const char *const *scopes,
-                                    const dmcp_connection_options *opts,
+                                    const char *const *scopes, const dmcp_connection_options *opts,
                                     dmcp_connection_token **out, dmcp_error *err)
 {
     return fetch_common(c, access_token, false, app_id, user_id, scopes, opts, out, err);
@@ -863,16 +655,15 @@ dmcp_status dmcp_descope_tenant_token(dmcp_descope_client *c, const char *access
 
 dmcp_status dmcp_descope_user_access_token(dmcp_descope_client *c, const char *access_token,
                                            const char *app_id, const char *user_id,
-                                           const char *const *scopes, char **out,
-                                           dmcp_error *err)
+                                           const char *const *scopes, char **out, dmcp_error *err)
 {
     if (out == NULL) {
         return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE, "out is NULL");
     }
     *out = NULL;
     dmcp_connection_token *t = NULL;
-    dmcp_status st = dmcp_descope_user_token(c, access_token, app_id, user_id, scopes, NULL, &t,
-                                             err);
+    dmcp_status st =
+        dmcp_descope_user_token(c, access_token, app_id, user_id, scopes, NULL, &t, err);
     if (st == DMCP_OK) {
         *out = dmcp__strdup(dmcp_connection_token_access_token(t));
         if (*out == NULL) {
@@ -881,205 +672,4 @@ dmcp_status dmcp_descope_user_access_token(dmcp_descope_client *c, const char *a
     }
     dmcp_connection_token_free(t);
     return st;
-}
-
-/* ---- connect URL and connected apps ---------------------------------------------------- */
-
-dmcp_status dmcp_descope_connect_url(dmcp_descope_client *c, const char *access_token,
-                                     const char *app_id, const char *tenant_id,
-                                     const char *redirect_url, const char *const *scopes,
-                                     char **url_out, dmcp_error *err)
-{
-    if (url_out == NULL || c == NULL) {
-        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE, "NULL argument");
-    }
-    *url_out = NULL;
-    size_t n_scopes = 0;
-    const char *cred = NULL;
-    dmcp_status st = check_id("app id", app_id, err);
-    if (st == DMCP_OK && tenant_id != NULL) {
-        st = check_id("tenant id", tenant_id, err);
-    }
-    if (st == DMCP_OK && redirect_url != NULL) {
-        st = check_id("redirect URL", redirect_url, err);
-    }
-    if (st == DMCP_OK) {
-        st = check_scopes(scopes, &n_scopes, err);
-    }
-    if (st == DMCP_OK) {
-        st = pick_credential(c, access_token, &cred, err);
-    }
-    if (st != DMCP_OK) {
-        return st;
-    }
-    if (err != NULL) {
-        dmcp_error_clear(err);
-    }
-    /* Wire protocol §5.2: {appId[,tenantId],options:{redirectUrl,scopes}}, no userId. */
-    json_t *b = json_object();
-    json_t *o = json_object();
-    if (b == NULL || o == NULL) {
-        json_decref(b);
-        json_decref(o);
-        return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, NULL);
-    }
-    int jr = json_object_set_new(b, "appId", json_string(app_id));
-    if (tenant_id != NULL) {
-        jr |= json_object_set_new(b, "tenantId", json_string(tenant_id));
-    }
-    if (redirect_url != NULL) {
-        jr |= json_object_set_new(o, "redirectUrl", json_string(redirect_url));
-    }
-    if (n_scopes > 0) {
-        jr |= json_object_set_new(o, "scopes", scopes_json(scopes, n_scopes));
-    }
-    jr |= json_object_set_new(b, "options", o);
-    if (jr != 0) {
-        json_decref(b);
-        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
-                          "an id or scope is not valid UTF-8");
-    }
-    char *body = dump_body(b);
-    if (body == NULL) {
-        return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, NULL);
-    }
-    dmcp__http_response resp;
-    st = api_call(c, cred, "POST", "/v1/mgmt/outbound/app/connect", body, &resp, err);
-    free(body);
-    if (st != DMCP_OK) {
-        return st;
-    }
-    if (resp.status >= 200 && resp.status < 300) {
-        json_error_t jerr;
-        json_t *root = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len,
-                                  JSON_REJECT_DUPLICATES, &jerr);
-        const json_t *u = json_object_get(root, "url");
-        if (json_is_string(u) && json_string_length(u) > 0 &&
-            json_string_length(u) <= DMCP_MAX_URL_BYTES) {
-            *url_out = dmcp__strdup(json_string_value(u));
-            st = *url_out != NULL ? DMCP_OK
-                                  : dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, NULL);
-        } else {
-            st = dmcp__fail(err, DMCP_E_UPSTREAM, DMCP_REASON_NONE,
-                            "Descope connect reply has no url");
-            if (err != NULL) {
-                err->http_status = (int)resp.status;
-            }
-        }
-        json_decref(root);
-    } else {
-        st = reply_error(&resp, cred, err);
-    }
-    dmcp__http_response_free(&resp);
-    return st;
-}
-
-void dmcp_descope_strv_free(char **v)
-{
-    if (v == NULL) {
-        return;
-    }
-    for (size_t i = 0; v[i] != NULL; i++) {
-        free(v[i]);
-    }
-    free(v);
-}
-
-static dmcp_status append_query(dmcp__buf *q, bool first, const char *name, const char *value)
-{
-    /* RFC 3986 §3.4: every value percent-encoded (curl_easy_escape keeps only unreserved) */
-    char *e = curl_easy_escape(NULL, value, 0);
-    if (e == NULL) {
-        return DMCP_E_NOMEM;
-    }
-    dmcp_status st = dmcp__buf_printf(q, "%s%s=%s", first ? "?" : "&", name, e);
-    curl_free(e);
-    return st;
-}
-
-dmcp_status dmcp_descope_connected_apps(dmcp_descope_client *c, const char *access_token,
-                                        const char *user_id, const char *tenant_id,
-                                        char ***app_ids, size_t *count, dmcp_error *err)
-{
-    if (app_ids == NULL || c == NULL) {
-        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE, "NULL argument");
-    }
-    *app_ids = NULL;
-    if (count != NULL) {
-        *count = 0;
-    }
-    const char *cred = NULL;
-    dmcp_status st = check_id("user id", user_id, err);
-    if (st == DMCP_OK && tenant_id != NULL) {
-        st = check_id("tenant id", tenant_id, err);
-    }
-    if (st == DMCP_OK) {
-        st = pick_credential(c, access_token, &cred, err);
-    }
-    if (st != DMCP_OK) {
-        return st;
-    }
-    if (err != NULL) {
-        dmcp_error_clear(err);
-    }
-    dmcp__buf q;
-    dmcp__buf_init(&q, 4096);
-    st = dmcp__buf_appends(&q, "/v1/mgmt/outbound/apps-with-user-token");
-    if (st == DMCP_OK) {
-        st = append_query(&q, true, "userId", user_id);
-    }
-    if (st == DMCP_OK && tenant_id != NULL) {
-        st = append_query(&q, false, "tenantId", tenant_id);
-    }
-    if (st != DMCP_OK) {
-        dmcp__buf_free(&q);
-        return dmcp__fail(err, st, DMCP_REASON_NONE, "request too large");
-    }
-    dmcp__http_response resp;
-    st = api_call(c, cred, "GET", q.data, NULL, &resp, err);
-    dmcp__buf_free(&q);
-    if (st != DMCP_OK) {
-        return st;
-    }
-    if (resp.status < 200 || resp.status >= 300) {
-        st = reply_error(&resp, cred, err);
-        dmcp__http_response_free(&resp);
-        return st;
-    }
-    json_error_t jerr;
-    json_t *root = json_loadb(resp.body.data ? resp.body.data : "", resp.body.len,
-                              JSON_REJECT_DUPLICATES, &jerr);
-    dmcp__http_response_free(&resp);
-    const json_t *a = json_object_get(root, "appIds");
-    /* An object without appIds is an empty list (the Go SDK omits empty fields). */
-    if (!json_is_object(root) || (a != NULL && !json_is_array(a))) {
-        json_decref(root);
-        return dmcp__fail(err, DMCP_E_UPSTREAM, DMCP_REASON_NONE,
-                          "Descope reply has no appIds list");
-    }
-    size_t n = a != NULL ? json_array_size(a) : 0;
-    char **v = calloc(n + 1, sizeof(*v));
-    size_t k = 0;
-    for (size_t i = 0; v != NULL && i < n; i++) {
-        const json_t *s = json_array_get(a, i);
-        if (!json_is_string(s)) {
-            continue;
-        }
-        v[k] = dmcp__strdup(json_string_value(s));
-        if (v[k] == NULL) {
-            dmcp_descope_strv_free(v);
-            v = NULL;
-            break;
-        }
-        k++;
-    }
-    json_decref(root);
-    if (v == NULL) {
-        return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, NULL);
-    }
-    *app_ids = v;
-    if (count != NULL) {
-        *count = k;
-    }
-    return DMCP_OK;
 }
