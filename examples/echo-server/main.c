@@ -212,6 +212,36 @@ static void print_ops_help(FILE *out)
     dmcp_free(help);
 }
 
+
+/* --store URL (or DMCP_STORE_URL) and --store-prefix P (issue 10, docs/scaling.md): the state
+ * store shared by every instance behind a balancer. A bad URL or prefix: usage error (2). */
+static int open_store(const char *prog, const char *url, const char *prefix, dmcp_store **out)
+{
+    *out = NULL;
+    if (url == NULL || *url == '\0') {
+        url = getenv("DMCP_STORE_URL");
+    }
+    if (url == NULL || *url == '\0') {
+        if (prefix != NULL) {
+            fprintf(stderr, "%s: --store-prefix needs --store\n", prog);
+            return 2;
+        }
+        return 0;
+    }
+    dmcp_error e = {0};
+    if (dmcp_store_open(url, out, &e) != DMCP_OK) {
+        fprintf(stderr, "%s: --store: %s\n", prog, e.message);
+        return 2;
+    }
+    if (prefix != NULL && dmcp_store_set_prefix(*out, prefix) != DMCP_OK) {
+        fprintf(stderr, "%s: --store-prefix: 1-64 characters of [A-Za-z0-9:_.-]\n", prog);
+        dmcp_store_free(*out);
+        *out = NULL;
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
@@ -225,6 +255,8 @@ int main(int argc, char **argv)
                                          {"metrics-listen", required_argument, NULL, 'M'},
                                          {"access-log", required_argument, NULL, 'A'},
                                          {"log-level", required_argument, NULL, 'V'},
+                                         {"store", required_argument, NULL, 'S'},
+                                         {"store-prefix", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     ops_flags lf = {.n = 0};
@@ -232,6 +264,7 @@ int main(int argc, char **argv)
     const char *server_url = getenv("MCP_SERVER_URL");
     char *scopes[64];
     const char *origins[64];
+    const char *store_url = NULL, *store_prefix = NULL;
     int stateless = 0, use_stdio = 0, nscopes = 0, norigins = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -240,6 +273,12 @@ int main(int argc, char **argv)
             break;
         case 's':
             stateless = 1;
+            break;
+        case 'S':
+            store_url = optarg;
+            break;
+        case 'P':
+            store_prefix = optarg;
             break;
         case 'i':
             use_stdio = 1;
@@ -283,6 +322,8 @@ int main(int argc, char **argv)
                     "[--mcp-server-url URL] [--require-scope SCOPE]... "
                     "[--allow-origin ORIGIN]... [--limit NAME=VALUE]... [--metrics-listen "
                     "HOST:PORT] [--access-log PATH|-] [--log-level LEVEL] [--stateless]\n"
+                    "       [--store memory:|redis://[:PASSWORD@]HOST:PORT[/DB]] "
+                    "[--store-prefix PREFIX]   (env DMCP_STORE_URL)\n"
                     "       %s --stdio\n",
                     argv[0], argv[0]);
             if (c == 'h') {
@@ -295,6 +336,10 @@ int main(int argc, char **argv)
     if (!use_stdio && (well_known == NULL || *well_known == '\0')) {
         fprintf(stderr, "mcp-echo-server: auth is always on over HTTP: give --well-known-url "
                         "(or DESCOPE_MCP_WELL_KNOWN_URL), or serve --stdio\n");
+        return 2;
+    }
+    dmcp_store *store = NULL;
+    if (open_store("mcp-echo-server", store_url, store_prefix, &store) != 0) {
         return 2;
     }
     char default_url[300];
@@ -331,6 +376,9 @@ int main(int argc, char **argv)
         if (st == DMCP_OK) {
             st = dmcp_server_set_stateless(srv, stateless);
         }
+        if (st == DMCP_OK) {
+            st = dmcp_server_set_store(srv, store);
+        }
         for (int i = 0; st == DMCP_OK && i < norigins; i++) {
             st = dmcp_server_add_allowed_origin(srv, origins[i]);
             if (st != DMCP_OK) {
@@ -353,5 +401,6 @@ int main(int argc, char **argv)
     }
     dmcp_server_free(srv); /* before the validator, which the authorizer borrows */
     dmcp_validator_free(v);
+    dmcp_store_free(store); /* after the server that borrowed it */
     return st == DMCP_OK ? 0 : (usage_error ? 2 : 1);
 }

@@ -124,6 +124,13 @@ struct dmcp__session {
      * tagged on every notification, and the DMCP_LIST_* it opted in to. NULL: not a listener. */
     json_t *listen_id;
     unsigned listen_lists;
+    /* Shared store (session_store.c): the record was read at store_epoch; stale when another
+     * instance changed or ended it; dirty when this instance changed it (to be written). */
+    json_t *attrs; /* capped JSON object kept with the record (gateway use), or NULL */
+    atomic_uint store_epoch;
+    atomic_bool store_stale;
+    atomic_bool store_dirty;
+    atomic_llong store_touched; /* when the record's idle TTL was last refreshed (unix s) */
     struct dmcp__session *next; /* hash chain */
 };
 
@@ -143,6 +150,10 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
  * The id is compared in constant time with respect to its contents.
  */
 dmcp__session *dmcp__sessions_find(dmcp__session_table *t, const char *id);
+/* Registers a session under a known id (one read from the shared store), or returns the live
+ * one already registered under it. Ownership: one reference. Limits as dmcp__sessions_create. */
+dmcp_status dmcp__sessions_adopt(dmcp__session_table *t, const char *id, const char *binding,
+                                 dmcp__session **out);
 /* Ends and unregisters a session (later lookups fail). */
 void dmcp__sessions_end(dmcp__session_table *t, dmcp__session *s);
 /* Ends sessions idle for longer than idle seconds. */
@@ -250,7 +261,37 @@ struct dmcp_server {
     atomic_uint bound_metrics_port;
     struct dmcp__http *http;
     dmcp__session_table *sessions;
+    /* shared state (issue 10): borrowed; NULL = in-process (session_store.c) */
+    struct dmcp_store *store;
+    bool state_key_set;      /* dmcp_server_set_state_key called: never replaced by the store's */
+    atomic_uint store_epoch; /* bumped when the store's subscription was (re)made */
+    bool store_listening;
 };
+
+/* ---- session_store.c: 2025-era sessions in a shared store ---- */
+
+/* Starts/stops the invalidation listener and shares the state key (no-ops without a shared
+ * store). */
+dmcp_status dmcp__sstore_start(dmcp_server *srv);
+void dmcp__sstore_stop(dmcp_server *srv);
+/* True when srv has a shared store. */
+bool dmcp__sstore_on(const dmcp_server *srv);
+/*
+ * Finds a session: the local table, validated against the store when shared (a miss, a stale
+ * or an old-epoch entry reads the record; the idle TTL is refreshed at most every few
+ * seconds). NULL with *st = DMCP_E_NOT_FOUND (unknown/ended) or DMCP_E_UNREACHABLE (store
+ * down). Ownership: new reference.
+ */
+dmcp__session *dmcp__sstore_find(dmcp_server *srv, const char *id, dmcp_status *st);
+/* Writes the session's record (after initialize, or when dirty) and tells the other instances
+ * to re-read it. */
+dmcp_status dmcp__sstore_save(dmcp_server *srv, dmcp__session *sess, bool announce);
+/* Writes the record when the session is dirty (no-op without a shared store). */
+dmcp_status dmcp__sstore_flush(dmcp_server *srv, dmcp__session *sess);
+/* DELETE: removes the record and tells every instance to drop its copy. */
+dmcp_status dmcp__sstore_end(dmcp_server *srv, dmcp__session *sess);
+/* The store can be used (for /readyz); true without a shared store. */
+bool dmcp__sstore_ready(dmcp_server *srv);
 
 /* ---- context.c ---- */
 

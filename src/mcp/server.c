@@ -6,6 +6,7 @@
 
 #include "accesslog.h"
 #include "mcp/mcp_internal.h"
+#include "dmcp/store.h"
 
 dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server **out)
 {
@@ -98,6 +99,7 @@ void dmcp_server_free(dmcp_server *srv)
     free(srv->tls_key);
     free_list(srv->allowed_hosts, srv->n_allowed_hosts);
     free_list(srv->allowed_origins, srv->n_allowed_origins);
+    dmcp__sstore_stop(srv); /* the listener calls into the session table */
     dmcp__sessions_free(srv->sessions);
     dmcp__listeners_clear(srv);
     free(srv->listeners);
@@ -186,6 +188,7 @@ dmcp_status dmcp_server_set_state_key(dmcp_server *srv, const void *key, size_t 
     }
     memcpy(srv->state_key, key, len);
     srv->state_key_len = len;
+    srv->state_key_set = true;
     return DMCP_OK;
 }
 
@@ -675,9 +678,18 @@ dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err)
                                 &srv->sessions);
     }
     if (st == DMCP_OK) {
-        st = dmcp__http_start(srv, err);
+        st = dmcp__sstore_start(srv);
+        if (st != DMCP_OK) {
+            dmcp__fail(err, st, DMCP_REASON_NONE, "cannot start the store listener");
+        }
     } else {
         dmcp__fail(err, st, DMCP_REASON_NONE, "cannot allocate session table");
+    }
+    if (st == DMCP_OK) {
+        st = dmcp__http_start(srv, err);
+        if (st != DMCP_OK) {
+            dmcp__sstore_stop(srv);
+        }
     }
     if (st != DMCP_OK) {
         atomic_store(&srv->started, false);
@@ -700,7 +712,20 @@ void dmcp_server_stop(dmcp_server *srv)
     atomic_store(&srv->stopping, true);
     atomic_store(&srv->bound_port, 0);
     dmcp__http_stop(srv);
+    dmcp__sstore_stop(srv);
     atomic_store(&srv->started, false);
+}
+
+dmcp_status dmcp_server_set_store(dmcp_server *srv, dmcp_store *store)
+{
+    if (srv == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    if (atomic_load(&srv->started)) {
+        return DMCP_E_STATE;
+    }
+    srv->store = store;
+    return DMCP_OK;
 }
 
 dmcp_status dmcp_server_run(dmcp_server *srv, dmcp_error *err)
