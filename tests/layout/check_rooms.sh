@@ -2,6 +2,8 @@
 # The three rooms and their one-way doors (DEVELOPERS.md "The shape of the house"):
 #   src/auth, src/descope (auth core): OpenSSL, jansson, libcurl; no HTTP server, no MCP.
 #   src/mcp (MCP runtime): jansson, libmicrohttpd; no Descope, no JWT, no libcurl/OpenSSL.
+#   src/store (state store, issue 10): jansson, hiredis; no HTTP server, no MCP, no auth.
+#     The runtime sees only store/store.h; hiredis appears nowhere else.
 #   src/glue: the only place that includes both.
 #   tools/, examples/: public headers only (no src/ internals).
 set -u
@@ -16,9 +18,18 @@ $out"
 out=$(inc "$src/mcp/*.[ch]" 'curl|openssl|dmcp/auth\.h|dmcp/descope\.h|dmcp/protect\.h|auth/|descope/|glue/|jose\.h|http\.h|url\.h')
 [ -z "$out" ] || bad "the MCP runtime reaches into the auth core or its dependencies:
 $out"
+out=$(inc "$src/mcp/*.[ch]" 'hiredis|store/store_impl\.h')
+[ -z "$out" ] || bad "the MCP runtime reaches past the store interface (store/store.h) into an implementation:
+$out"
+out=$(inc "$src/store/*.[ch]" 'microhttpd|curl|openssl|dmcp/auth\.h|dmcp/descope\.h|dmcp/protect\.h|auth/|descope/|glue/|mcp/|jose\.h')
+[ -z "$out" ] || bad "the store reaches into the HTTP server, the MCP runtime or the auth core:
+$out"
+out=$(grep -lE '^[[:space:]]*#[[:space:]]*include[[:space:]]*[<"]hiredis' -r "$src" 2>/dev/null | grep -v "^$src/store/" || true)
+[ -z "$out" ] || bad "hiredis outside src/store:
+$out"
 out=$(grep -rnE '^[[:space:]]*#[[:space:]]*include[[:space:]]*"(internal|jose|http|url|jsonlite|auth_internal|mcp_internal|glue_internal)\.h"' \
       "$1/tools" "$1/examples" 2>/dev/null)
 [ -z "$out" ] || bad "tools/examples use internal headers:
 $out"
-[ $fail -eq 0 ] && echo "layout: rooms respected (auth core, MCP runtime, glue; tools and examples on public headers)"
+[ $fail -eq 0 ] && echo "layout: rooms respected (auth core, MCP runtime, store, glue; tools and examples on public headers)"
 exit $fail
