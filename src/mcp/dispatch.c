@@ -366,7 +366,9 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
     const char *method = json_string_value(json_object_get(msg, "method"));
     if (method == NULL) {
         /* A response to a server->client request (sampling, elicitation, ...). */
-        dmcp__session_deliver_response(ctx->sess, msg);
+        if (!dmcp__session_deliver_response(ctx->sess, msg)) {
+            dmcp__sstore_forward_response(ctx->srv, ctx->sess, msg);
+        }
         return;
     }
     const json_t *params = json_object_get(msg, "params");

@@ -265,6 +265,7 @@ struct dmcp_server {
     struct dmcp_store *store;
     bool state_key_set;      /* dmcp_server_set_state_key called: never replaced by the store's */
     atomic_uint store_epoch; /* bumped when the store's subscription was (re)made */
+    json_int_t store_tag;    /* this instance's random tag in server->client request ids */
     bool store_listening;
 };
 
@@ -290,6 +291,11 @@ dmcp_status dmcp__sstore_save(dmcp_server *srv, dmcp__session *sess, bool announ
 dmcp_status dmcp__sstore_flush(dmcp_server *srv, dmcp__session *sess);
 /* DELETE: removes the record and tells every instance to drop its copy. */
 dmcp_status dmcp__sstore_end(dmcp_server *srv, dmcp__session *sess);
+/* A client's answer to a server->client request that no handler of this instance waits for:
+ * published for the instance whose handler does (no-op without a shared store). */
+void dmcp__sstore_forward_response(dmcp_server *srv, dmcp__session *sess, const json_t *msg);
+/* The id of a new server->client request: unique across instances with a shared store. */
+json_int_t dmcp__sstore_out_id(dmcp_server *srv, dmcp__session *sess);
 /* The store can be used (for /readyz); true without a shared store. */
 bool dmcp__sstore_ready(dmcp_server *srv);
 
@@ -397,7 +403,8 @@ json_t *dmcp__uri_template_match(const char *tmpl, const char *uri);
 /* ---- outbound.c: server->client messages ---- */
 
 /* A client's JSON-RPC response to a server->client request (ignored when nothing awaits it). */
-void dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg);
+/* Hands a client's answer to the waiting server->client request; false when none waits here. */
+bool dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg);
 /* No answer can arrive any more (stdio EOF, session ended): wakes and fails every waiting
  * server->client request. */
 void dmcp__session_wake_pending(dmcp__session *sess);

@@ -114,7 +114,7 @@ dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t 
     bool capable = cap == NULL || json_is_object(json_object_get(sess->client_caps, cap));
     bool room = sess->n_pending < MAX_PENDING;
     if (capable && room) {
-        p->id = ++sess->next_out_id;
+        p->id = dmcp__sstore_out_id(call->srv, sess);
         p->next = sess->pending;
         sess->pending = p;
         sess->n_pending++;
@@ -226,22 +226,25 @@ dmcp_status dmcp_call_elicit(dmcp_call *call, const char *message, const json_t 
     return st;
 }
 
-void dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg)
+bool dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg)
 {
     const json_t *id = json_object_get(msg, "id");
     if (sess == NULL || !json_is_integer(id)) {
-        return; /* we only ever send integer ids */
+        return true; /* we only ever send integer ids: nobody waits for it anywhere */
     }
+    bool found = false;
     pthread_mutex_lock(&sess->mu);
     for (dmcp__pending *p = sess->pending; p != NULL; p = p->next) {
         if (p->id == json_integer_value(id) && !p->done) {
             p->response = json_deep_copy(msg);
             p->done = p->response != NULL;
             pthread_cond_signal(&p->cv);
+            found = true;
             break;
         }
     }
     pthread_mutex_unlock(&sess->mu);
+    return found;
 }
 
 void dmcp__session_wake_pending(dmcp__session *sess)

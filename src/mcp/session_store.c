@@ -272,11 +272,69 @@ dmcp__session *dmcp__sstore_find(dmcp_server *srv, const char *id, dmcp_status *
     return s;
 }
 
+/* ---- server->client requests across instances ---- */
+
+#define ANSWER_MAX 1048576 /* bytes of one forwarded answer */
+
+json_int_t dmcp__sstore_out_id(dmcp_server *srv, dmcp__session *sess)
+{
+    /* Holds sess->mu. Shared: tag << 24 | counter, under 2^53 (JSON numbers stay exact). */
+    json_int_t n = ++sess->next_out_id;
+    return dmcp__sstore_on(srv) ? (srv->store_tag << 24) | (n & 0xffffff) : n;
+}
+
+void dmcp__sstore_forward_response(dmcp_server *srv, dmcp__session *sess, const json_t *msg)
+{
+    if (!dmcp__sstore_on(srv) || sess == NULL || sess->id[0] == '\0') {
+        return;
+    }
+    size_t len = 0;
+    char *body = dmcp__json_dump(msg, &len);
+    if (body == NULL || len > ANSWER_MAX) {
+        free(body);
+        return;
+    }
+    char *m = malloc(len + DMCP__SESSION_ID_LEN + 4);
+    if (m != NULL) {
+        int n = snprintf(m, DMCP__SESSION_ID_LEN + 4, "r %s ", sess->id);
+        memcpy(m + n, body, len);
+        (void)dmcp__store_publish(srv->store, CHANNEL, m, (size_t)n + len);
+    }
+    free(m);
+    free(body);
+}
+
+static void on_answer(dmcp_server *srv, const char *id, const char *body, size_t len)
+{
+    if (len > ANSWER_MAX) {
+        return;
+    }
+    dmcp__session *s = dmcp__sessions_find(srv->sessions, id);
+    if (s == NULL) {
+        return;
+    }
+    json_error_t e;
+    json_t *msg = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
+    if (json_is_object(msg)) {
+        (void)dmcp__session_deliver_response(s, msg);
+    }
+    json_decref(msg);
+    dmcp__session_unref(s);
+}
+
 /* ---- invalidation ---- */
 
 static void on_message(void *ud, const char *msg, size_t len)
 {
     dmcp_server *srv = ud;
+    if (len > DMCP__SESSION_ID_LEN + 3 && msg[0] == 'r' && msg[1] == ' ' &&
+        msg[DMCP__SESSION_ID_LEN + 2] == ' ') {
+        char rid[DMCP__SESSION_ID_LEN + 1];
+        memcpy(rid, msg + 2, DMCP__SESSION_ID_LEN);
+        rid[DMCP__SESSION_ID_LEN] = '\0';
+        on_answer(srv, rid, msg + DMCP__SESSION_ID_LEN + 3, len - DMCP__SESSION_ID_LEN - 3);
+        return;
+    }
     if (len != DMCP__SESSION_ID_LEN + 2 || (msg[0] != 'u' && msg[0] != 'd') || msg[1] != ' ') {
         return;
     }
@@ -332,6 +390,13 @@ dmcp_status dmcp__sstore_start(dmcp_server *srv)
     if (!srv->state_key_set) {
         share_state_key(srv);
     }
+    unsigned char t[4];
+    if (dmcp__random_bytes(t, sizeof(t)) != DMCP_OK) {
+        return DMCP_E_INTERNAL;
+    }
+    /* 1..2^28-1: with the 24-bit counter the ids stay below 2^53 */
+    srv->store_tag = (json_int_t)(((uint32_t)t[0] << 20 | (uint32_t)t[1] << 12 |
+                                   (uint32_t)t[2] << 4 | (t[3] & 15)) | 1);
     static const dmcp__store_listener proto = {on_message, on_reset, NULL};
     dmcp__store_listener l = proto;
     l.ud = srv;
