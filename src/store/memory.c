@@ -130,6 +130,77 @@ static dmcp_status m_publish(dmcp_store *st, const char *channel, const char *ms
     return DMCP_OK;
 }
 
+static dmcp_status m_log_append(dmcp_store *st, const char *key, const char *entry, size_t len,
+                                unsigned cap, unsigned ttl_s, const char *channel,
+                                const char *msg, size_t msg_len)
+{
+    mem *m = st->impl;
+    char k[512];
+    if (!dmcp__store_key(st, key, k, sizeof(k))) {
+        return DMCP_E_TOO_LARGE;
+    }
+    json_t *item = json_stringn(entry, len);
+    if (item == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    pthread_mutex_lock(&m->mu);
+    json_t *e = live_locked(m, k);
+    if (e == NULL || !json_is_array(json_array_get(e, 0))) {
+        e = json_pack("[[]I]", (json_int_t)0);
+        json_object_set_new(m->map, k, e);
+    }
+    json_t *list = json_array_get(e, 0);
+    json_array_append_new(list, item);
+    while (cap > 0 && json_array_size(list) > cap) {
+        json_array_remove(list, 0);
+    }
+    json_array_set_new(e, 1, json_integer(ttl_s ? (json_int_t)time(NULL) + ttl_s : 0));
+    pthread_mutex_unlock(&m->mu);
+    return channel != NULL ? m_publish(st, channel, msg, msg_len) : DMCP_OK;
+}
+
+static dmcp_status m_range(dmcp_store *st, const char *key, size_t max, char ***items,
+                           size_t **lens, size_t *n)
+{
+    mem *m = st->impl;
+    char k[512];
+    if (!dmcp__store_key(st, key, k, sizeof(k))) {
+        return DMCP_E_TOO_LARGE;
+    }
+    pthread_mutex_lock(&m->mu);
+    json_t *e = live_locked(m, k);
+    json_t *list = e != NULL ? json_array_get(e, 0) : NULL;
+    size_t c = json_is_array(list) ? json_array_size(list) : 0;
+    if (c > max) {
+        c = max;
+    }
+    dmcp_status s = c == 0 ? DMCP_E_NOT_FOUND : DMCP_OK;
+    if (c > 0) {
+        *items = calloc(c, sizeof(char *));
+        *lens = calloc(c, sizeof(size_t));
+        s = *items != NULL && *lens != NULL ? DMCP_OK : DMCP_E_NOMEM;
+        for (size_t i = 0; s == DMCP_OK && i < c; i++) {
+            const json_t *v = json_array_get(list, i);
+            (*lens)[i] = json_string_length(v);
+            (*items)[i] = malloc((*lens)[i] + 1);
+            if ((*items)[i] == NULL) {
+                s = DMCP_E_NOMEM;
+                break;
+            }
+            memcpy((*items)[i], json_string_value(v), (*lens)[i] + 1);
+            *n = i + 1;
+        }
+    }
+    pthread_mutex_unlock(&m->mu);
+    if (s != DMCP_OK) {
+        dmcp__store_items_free(*items, *lens, *n);
+        *items = NULL;
+        *lens = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
 static dmcp_status m_listen(dmcp_store *st, const char *channel, const dmcp__store_listener *l)
 {
     mem *m = st->impl;
@@ -169,7 +240,8 @@ static void m_free(dmcp_store *st)
 }
 
 static const dmcp__store_ops memory_ops = {m_up,      m_get,    m_set,      m_expire, m_del,
-                                           m_publish, m_listen, m_unlisten, m_free};
+                                           m_publish, m_log_append, m_range,
+                                           m_listen,  m_unlisten, m_free};
 
 dmcp_status dmcp__store_memory_init(dmcp_store *st)
 {

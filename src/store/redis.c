@@ -253,6 +253,119 @@ static dmcp_status r_publish(dmcp_store *st, const char *channel, const char *ms
     return s;
 }
 
+static dmcp_status r_log_append(dmcp_store *st, const char *key, const char *entry, size_t len,
+                                unsigned cap, unsigned ttl_s, const char *channel,
+                                const char *msg, size_t msg_len)
+{
+    rstore *r = st->impl;
+    KEY(st, key, k);
+    char ch[512];
+    if (channel != NULL && !dmcp__store_key(st, channel, ch, sizeof(ch))) {
+        return DMCP_E_TOO_LARGE;
+    }
+    char start[24], ttl[16];
+    snprintf(start, sizeof(start), "-%u", cap);
+    snprintf(ttl, sizeof(ttl), "%u", ttl_s);
+    pthread_mutex_lock(&r->mu);
+    /* Make sure there is a connection (run() reconnects, paced by the backoff). */
+    if (r->cmd.c == NULL) {
+        pthread_mutex_unlock(&r->mu);
+        const char *ping[] = {"PING"};
+        redisReply *p = run(r, 1, ping, NULL);
+        if (p == NULL) {
+            return DMCP_E_UNREACHABLE;
+        }
+        freeReplyObject(p);
+        pthread_mutex_lock(&r->mu);
+        if (r->cmd.c == NULL) {
+            pthread_mutex_unlock(&r->mu);
+            return DMCP_E_UNREACHABLE;
+        }
+    }
+    redisContext *c = r->cmd.c;
+    const char *a1[] = {"RPUSH", k, entry};
+    size_t l1[] = {5, strlen(k), len};
+    const char *a2[] = {"LTRIM", k, start, "-1"};
+    const char *a3[] = {"EXPIRE", k, ttl};
+    const char *a4[] = {"PUBLISH", ch, msg};
+    size_t l4[] = {7, strlen(ch), msg_len};
+    int want = channel != NULL ? 4 : 3;
+    redisAppendCommandArgv(c, 3, a1, l1);
+    redisAppendCommandArgv(c, 4, a2, NULL);
+    redisAppendCommandArgv(c, 3, a3, NULL);
+    if (channel != NULL) {
+        redisAppendCommandArgv(c, 3, a4, l4);
+    }
+    dmcp_status s = DMCP_OK;
+    char why[128] = "";
+    for (int i = 0; i < want; i++) {
+        void *rep = NULL;
+        if (redisGetReply(c, &rep) != REDIS_OK || rep == NULL) {
+            snprintf(why, sizeof(why), "%s", c->errstr);
+            s = DMCP_E_UNREACHABLE;
+            break;
+        }
+        if (((redisReply *)rep)->type == REDIS_REPLY_ERROR) {
+            s = DMCP_E_UPSTREAM;
+        }
+        freeReplyObject(rep);
+    }
+    if (s == DMCP_E_UNREACHABLE) {
+        redisFree(r->cmd.c);
+        r->cmd.c = NULL;
+        r->cmd.retry_at = now_ms();
+    }
+    pthread_mutex_unlock(&r->mu);
+    set_up(r, s != DMCP_E_UNREACHABLE, s == DMCP_E_UNREACHABLE ? why : NULL);
+    return s;
+}
+
+static dmcp_status r_range(dmcp_store *st, const char *key, size_t max, char ***items,
+                           size_t **lens, size_t *n)
+{
+    KEY(st, key, k);
+    char stop[24];
+    snprintf(stop, sizeof(stop), "%zu", max > 0 ? max - 1 : 0);
+    const char *argv[] = {"LRANGE", k, "0", stop};
+    redisReply *rep = run(st->impl, 4, argv, NULL);
+    if (rep == NULL) {
+        return DMCP_E_UNREACHABLE;
+    }
+    dmcp_status s = DMCP_E_NOT_FOUND;
+    if (rep->type == REDIS_REPLY_ARRAY && rep->elements > 0) {
+        size_t c = rep->elements;
+        *items = calloc(c, sizeof(char *));
+        *lens = calloc(c, sizeof(size_t));
+        s = *items != NULL && *lens != NULL ? DMCP_OK : DMCP_E_NOMEM;
+        for (size_t i = 0; s == DMCP_OK && i < c; i++) {
+            const redisReply *e = rep->element[i];
+            if (e->type != REDIS_REPLY_STRING) {
+                s = DMCP_E_UPSTREAM;
+                break;
+            }
+            (*items)[i] = malloc(e->len + 1);
+            if ((*items)[i] == NULL) {
+                s = DMCP_E_NOMEM;
+                break;
+            }
+            memcpy((*items)[i], e->str, e->len);
+            (*items)[i][e->len] = '\0';
+            (*lens)[i] = e->len;
+            *n = i + 1;
+        }
+    } else if (rep->type == REDIS_REPLY_ERROR) {
+        s = DMCP_E_UPSTREAM;
+    }
+    freeReplyObject(rep);
+    if (s != DMCP_OK && s != DMCP_E_NOT_FOUND) {
+        dmcp__store_items_free(*items, *lens, *n);
+        *items = NULL;
+        *lens = NULL;
+        *n = 0;
+    }
+    return s;
+}
+
 /* ---- the subscriber thread ---- */
 
 static void nap(rstore *r, unsigned ms)
@@ -391,7 +504,8 @@ static void r_free(dmcp_store *st)
 }
 
 static const dmcp__store_ops redis_ops = {r_up,      r_get,    r_set,      r_expire, r_del,
-                                          r_publish, r_listen, r_unlisten, r_free};
+                                          r_publish, r_log_append, r_range,
+                                          r_listen,  r_unlisten, r_free};
 
 dmcp_status dmcp__store_redis_init(dmcp_store *st, const dmcp__store_url *u)
 {

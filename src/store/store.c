@@ -113,6 +113,31 @@ dmcp_status dmcp__store_publish(dmcp_store *st, const char *channel, const char 
     return st->ops->publish(st, channel, msg, len);
 }
 
+dmcp_status dmcp__store_log_append(dmcp_store *st, const char *key, const char *entry,
+                                   size_t len, unsigned cap, unsigned ttl_s, const char *channel,
+                                   const char *msg, size_t msg_len)
+{
+    return st->ops->log_append(st, key, entry, len, cap, ttl_s, channel, msg, msg_len);
+}
+
+dmcp_status dmcp__store_range(dmcp_store *st, const char *key, size_t max, char ***items,
+                              size_t **lens, size_t *n)
+{
+    *items = NULL;
+    *lens = NULL;
+    *n = 0;
+    return st->ops->range(st, key, max, items, lens, n);
+}
+
+void dmcp__store_items_free(char **items, size_t *lens, size_t n)
+{
+    for (size_t i = 0; items != NULL && i < n; i++) {
+        free(items[i]);
+    }
+    free(items);
+    free(lens);
+}
+
 dmcp_status dmcp__store_listen(dmcp_store *st, const char *channel, const dmcp__store_listener *l)
 {
     return st->ops->listen(st, channel, l);

@@ -47,6 +47,19 @@ dmcp_status dmcp__store_del(dmcp_store *st, const char *key);
 dmcp_status dmcp__store_publish(dmcp_store *st, const char *channel, const char *msg, size_t len);
 
 /*
+ * Appends an entry to a list capped at its last cap entries with an idle TTL, then publishes
+ * msg on channel; one round trip (Redis: RPUSH, LTRIM, EXPIRE, PUBLISH pipelined).
+ */
+dmcp_status dmcp__store_log_append(dmcp_store *st, const char *key, const char *entry,
+                                   size_t len, unsigned cap, unsigned ttl_s, const char *channel,
+                                   const char *msg, size_t msg_len);
+/* The entries of a list, oldest first (at most max). *items: new array of new strings, each
+ * NUL-terminated; free with dmcp__store_items_free. DMCP_E_NOT_FOUND when empty/absent. */
+dmcp_status dmcp__store_range(dmcp_store *st, const char *key, size_t max, char ***items,
+                              size_t **lens, size_t *n);
+void dmcp__store_items_free(char **items, size_t *lens, size_t n);
+
+/*
  * A listener of one channel, run on the store's reader thread (one per store). on_message:
  * one published message (borrowed). on_reset: the subscription was (re)established, messages
  * may have been missed meanwhile (caches must be revalidated). Either may be NULL.

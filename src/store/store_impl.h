@@ -13,6 +13,11 @@ typedef struct dmcp__store_ops {
     dmcp_status (*expire)(dmcp_store *st, const char *key, unsigned ttl_s);
     dmcp_status (*del)(dmcp_store *st, const char *key);
     dmcp_status (*publish)(dmcp_store *st, const char *channel, const char *msg, size_t len);
+    dmcp_status (*log_append)(dmcp_store *st, const char *key, const char *entry, size_t len,
+                              unsigned cap, unsigned ttl_s, const char *channel, const char *msg,
+                              size_t msg_len);
+    dmcp_status (*range)(dmcp_store *st, const char *key, size_t max, char ***items,
+                         size_t **lens, size_t *n);
     dmcp_status (*listen)(dmcp_store *st, const char *channel, const dmcp__store_listener *l);
     void (*unlisten)(dmcp_store *st);
     void (*free)(dmcp_store *st);
