@@ -266,6 +266,8 @@ struct dmcp_server {
     bool state_key_set;      /* dmcp_server_set_state_key called: never replaced by the store's */
     atomic_uint store_epoch; /* bumped when the store's subscription was (re)made */
     json_int_t store_tag;    /* this instance's random tag in server->client request ids */
+    /* The HTTP transport's handler of stream events other instances publish (sse_shared.c). */
+    void (*store_event)(dmcp_server *srv, const char *msg, size_t len);
     bool store_listening;
 };
 
@@ -296,6 +298,12 @@ dmcp_status dmcp__sstore_end(dmcp_server *srv, dmcp__session *sess);
 void dmcp__sstore_forward_response(dmcp_server *srv, dmcp__session *sess, const json_t *msg);
 /* The id of a new server->client request: unique across instances with a shared store. */
 json_int_t dmcp__sstore_out_id(dmcp_server *srv, dmcp__session *sess);
+/* Publishes an event of a resumable stream and logs it under ev:<session>:<stream>. */
+dmcp_status dmcp__sstore_stream_event(dmcp_server *srv, const char *sid, unsigned long stream_no,
+                                      unsigned long seq, bool final, const char *text, size_t len);
+/* The logged events of a stream ("<seq> <final> <event>" each), oldest first. */
+dmcp_status dmcp__sstore_stream_log(dmcp_server *srv, const char *sid, unsigned long stream_no,
+                                    char ***items, size_t **lens, size_t *n);
 /* The store can be used (for /readyz); true without a shared store. */
 bool dmcp__sstore_ready(dmcp_server *srv);
 

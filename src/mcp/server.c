@@ -711,8 +711,8 @@ void dmcp_server_stop(dmcp_server *srv)
     }
     atomic_store(&srv->stopping, true);
     atomic_store(&srv->bound_port, 0);
+    dmcp__sstore_stop(srv); /* first: its thread feeds the HTTP transport's streams */
     dmcp__http_stop(srv);
-    dmcp__sstore_stop(srv);
     atomic_store(&srv->started, false);
 }
 

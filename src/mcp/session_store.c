@@ -322,11 +322,54 @@ static void on_answer(dmcp_server *srv, const char *id, const char *body, size_t
     dmcp__session_unref(s);
 }
 
+/* ---- resumable streams: event logs and live events ---- */
+
+#define STREAM_LOG_EVENTS 256 /* events kept per stream */
+#define STREAM_LOG_TTL 300    /* seconds a stream's log outlives its last event */
+
+dmcp_status dmcp__sstore_stream_event(dmcp_server *srv, const char *sid, unsigned long stream_no,
+                                      unsigned long seq, bool final, const char *text, size_t len)
+{
+    if (!dmcp__sstore_on(srv)) {
+        return DMCP_OK;
+    }
+    char key[128], head[160];
+    snprintf(key, sizeof(key), "ev:%s:%lu", sid, stream_no);
+    int hn = snprintf(head, sizeof(head), "e %s %lu ", sid, stream_no);
+    char *buf = malloc((size_t)hn + 48 + len);
+    if (buf == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    memcpy(buf, head, (size_t)hn);
+    int en = snprintf(buf + hn, 48, "%lu %d ", seq, final ? 1 : 0);
+    memcpy(buf + hn + en, text, len);
+    /* the list entry is the message without its "e <sid> <stream> " head */
+    dmcp_status st = dmcp__store_log_append(srv->store, key, buf + hn, (size_t)en + len,
+                                            STREAM_LOG_EVENTS, STREAM_LOG_TTL, CHANNEL, buf,
+                                            (size_t)(hn + en) + len);
+    free(buf);
+    return st;
+}
+
+dmcp_status dmcp__sstore_stream_log(dmcp_server *srv, const char *sid, unsigned long stream_no,
+                                    char ***items, size_t **lens, size_t *n)
+{
+    char key[128];
+    snprintf(key, sizeof(key), "ev:%s:%lu", sid, stream_no);
+    return dmcp__store_range(srv->store, key, STREAM_LOG_EVENTS, items, lens, n);
+}
+
 /* ---- invalidation ---- */
 
 static void on_message(void *ud, const char *msg, size_t len)
 {
     dmcp_server *srv = ud;
+    if (len > 2 && msg[0] == 'e' && msg[1] == ' ') {
+        if (srv->store_event != NULL) {
+            srv->store_event(srv, msg, len);
+        }
+        return;
+    }
     if (len > DMCP__SESSION_ID_LEN + 3 && msg[0] == 'r' && msg[1] == ' ' &&
         msg[DMCP__SESSION_ID_LEN + 2] == ' ') {
         char rid[DMCP__SESSION_ID_LEN + 1];
