@@ -6,7 +6,6 @@
 
 #include "accesslog.h"
 #include "mcp/mcp_internal.h"
-#include "dmcp/store.h"
 
 dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server **out)
 {
@@ -716,17 +715,6 @@ void dmcp_server_stop(dmcp_server *srv)
     atomic_store(&srv->started, false);
 }
 
-dmcp_status dmcp_server_set_store(dmcp_server *srv, dmcp_store *store)
-{
-    if (srv == NULL) {
-        return DMCP_E_INVALID_ARG;
-    }
-    if (atomic_load(&srv->started)) {
-        return DMCP_E_STATE;
-    }
-    srv->store = store;
-    return DMCP_OK;
-}
 
 dmcp_status dmcp_server_run(dmcp_server *srv, dmcp_error *err)
 {

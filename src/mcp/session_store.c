@@ -26,6 +26,18 @@
 #define CHANNEL "inv"
 #define STATE_KEY_NAME "statekey"
 
+dmcp_status dmcp_server_set_store(dmcp_server *srv, dmcp_store *store)
+{
+    if (srv == NULL) {
+        return DMCP_E_INVALID_ARG;
+    }
+    if (atomic_load(&srv->started)) {
+        return DMCP_E_STATE;
+    }
+    srv->store = store;
+    return DMCP_OK;
+}
+
 bool dmcp__sstore_on(const dmcp_server *srv)
 {
     return dmcp__store_shared(srv->store);
