@@ -268,6 +268,8 @@ struct dmcp_server {
     json_int_t store_tag;    /* this instance's random tag in server->client request ids */
     /* The HTTP transport's handler of stream events other instances publish (sse_shared.c). */
     void (*store_event)(dmcp_server *srv, const char *msg, size_t len);
+    /* Server-wide notifications published by another instance, delivered here (outbound.c). */
+    void (*store_notify)(dmcp_server *srv, const char *method, const char *uri);
     bool store_listening;
 };
 
@@ -304,6 +306,11 @@ dmcp_status dmcp__sstore_stream_event(dmcp_server *srv, const char *sid, unsigne
 /* The logged events of a stream ("<seq> <final> <event>" each), oldest first. */
 dmcp_status dmcp__sstore_stream_log(dmcp_server *srv, const char *sid, unsigned long stream_no,
                                     char ***items, size_t **lens, size_t *n);
+/* Publishes a server-wide notification (list_changed, resources/updated) for the other
+ * instances, which deliver it to the streams they hold (no-op without a shared store). */
+void dmcp__sstore_broadcast_notify(dmcp_server *srv, const char *method, const char *uri);
+/* outbound.c: delivers a server-wide notification to this instance's streams only. */
+void dmcp__notify_local(dmcp_server *srv, const char *method, const char *uri);
 /* The store can be used (for /readyz); true without a shared store. */
 bool dmcp__sstore_ready(dmcp_server *srv);
 

@@ -424,6 +424,7 @@ dmcp_status dmcp_server_notify_list_changed(dmcp_server *srv, unsigned list)
     }
     notify_ctx n = {method, NULL};
     notify_all(srv, &n);
+    dmcp__sstore_broadcast_notify(srv, method, NULL); /* the streams other instances hold */
     return DMCP_OK;
 }
 
@@ -439,5 +440,12 @@ dmcp_status dmcp_server_notify_resource_updated(dmcp_server *srv, const char *ur
     json_decref(probe);
     notify_ctx n = {"notifications/resources/updated", uri};
     notify_all(srv, &n);
+    dmcp__sstore_broadcast_notify(srv, n.method, uri);
     return DMCP_OK;
+}
+
+void dmcp__notify_local(dmcp_server *srv, const char *method, const char *uri)
+{
+    notify_ctx n = {method, uri};
+    notify_all(srv, &n);
 }

@@ -31,6 +31,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->listen_port = 8080;
     s->page_size = 100;
     s->cache_public = -1;
+    s->store_notify = dmcp__notify_local;
     s->state_key_len = 32;
     if (dmcp__random_bytes(s->state_key, s->state_key_len) != DMCP_OK) {
         free(s);

@@ -371,11 +371,59 @@ dmcp_status dmcp__sstore_stream_log(dmcp_server *srv, const char *sid, unsigned 
     return dmcp__store_range(srv->store, key, STREAM_LOG_EVENTS, items, lens, n);
 }
 
+/* ---- server-wide notifications ---- */
+
+#define NOTIFY_MAX 4096 /* bytes of method + uri */
+
+void dmcp__sstore_broadcast_notify(dmcp_server *srv, const char *method, const char *uri)
+{
+    if (!dmcp__sstore_on(srv) || !srv->store_listening) {
+        return;
+    }
+    /* "n <tag> <method> <uri>": the tag lets the publisher skip its own message. */
+    char msg[NOTIFY_MAX + 64];
+    int n = snprintf(msg, sizeof(msg), "n %lld %s %s", (long long)srv->store_tag, method,
+                     uri != NULL ? uri : "");
+    if (n > 0 && (size_t)n < sizeof(msg)) {
+        (void)dmcp__store_publish(srv->store, CHANNEL, msg, (size_t)n);
+    }
+}
+
+static void on_notify(dmcp_server *srv, const char *msg, size_t len)
+{
+    if (len > NOTIFY_MAX + 64 || srv->store_notify == NULL) {
+        return;
+    }
+    char buf[NOTIFY_MAX + 65];
+    memcpy(buf, msg, len);
+    buf[len] = '\0';
+    char *end = NULL;
+    long long tag = strtoll(buf + 2, &end, 10);
+    if (end == NULL || *end != ' ' || tag == (long long)srv->store_tag) {
+        return; /* malformed, or our own (delivered already) */
+    }
+    char *method = end + 1, *sp = strchr(method, ' ');
+    if (sp == NULL || strncmp(method, "notifications/", 14) != 0) {
+        return;
+    }
+    *sp = '\0';
+    const char *uri = sp + 1;
+    bool with_uri = strcmp(method, "notifications/resources/updated") == 0;
+    if (with_uri && *uri == '\0') {
+        return;
+    }
+    srv->store_notify(srv, method, with_uri ? uri : NULL);
+}
+
 /* ---- invalidation ---- */
 
 static void on_message(void *ud, const char *msg, size_t len)
 {
     dmcp_server *srv = ud;
+    if (len > 2 && msg[0] == 'n' && msg[1] == ' ') {
+        on_notify(srv, msg, len);
+        return;
+    }
     if (len > 2 && msg[0] == 'e' && msg[1] == ' ') {
         if (srv->store_event != NULL) {
             srv->store_event(srv, msg, len);
