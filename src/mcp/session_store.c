@@ -132,8 +132,9 @@ static void apply(dmcp__session *s, json_t *rec)
 
 static void announce_change(dmcp_server *srv, char kind, const char *id)
 {
-    char msg[DMCP__SESSION_ID_LEN + 3];
-    int n = snprintf(msg, sizeof(msg), "%c %s", kind, id);
+    /* "<kind> <id> <tag>": the publisher skips its own (its copy is the newest already). */
+    char msg[DMCP__SESSION_ID_LEN + 32];
+    int n = snprintf(msg, sizeof(msg), "%c %s %lld", kind, id, (long long)srv->store_tag);
     (void)dmcp__store_publish(srv->store, CHANNEL, msg, (size_t)n);
 }
 
@@ -171,6 +172,7 @@ dmcp_status dmcp__sstore_save(dmcp_server *srv, dmcp__session *sess, bool announ
     free(val);
     if (st == DMCP_OK) {
         atomic_store(&sess->store_touched, (long long)time(NULL));
+        atomic_store(&sess->store_epoch, atomic_load(&srv->store_epoch));
         if (announce) {
             announce_change(srv, 'u', sess->id);
         }
@@ -438,12 +440,19 @@ static void on_message(void *ud, const char *msg, size_t len)
         on_answer(srv, rid, msg + DMCP__SESSION_ID_LEN + 3, len - DMCP__SESSION_ID_LEN - 3);
         return;
     }
-    if (len != DMCP__SESSION_ID_LEN + 2 || (msg[0] != 'u' && msg[0] != 'd') || msg[1] != ' ') {
+    if (len < DMCP__SESSION_ID_LEN + 4 || len > DMCP__SESSION_ID_LEN + 30 ||
+        (msg[0] != 'u' && msg[0] != 'd') || msg[1] != ' ' || msg[DMCP__SESSION_ID_LEN + 2] != ' ') {
         return;
     }
-    char id[DMCP__SESSION_ID_LEN + 1];
+    char id[DMCP__SESSION_ID_LEN + 1], tag[32];
     memcpy(id, msg + 2, DMCP__SESSION_ID_LEN);
     id[DMCP__SESSION_ID_LEN] = '\0';
+    size_t tl = len - DMCP__SESSION_ID_LEN - 3;
+    memcpy(tag, msg + DMCP__SESSION_ID_LEN + 3, tl);
+    tag[tl] = '\0';
+    if (strtoll(tag, NULL, 10) == (long long)srv->store_tag) {
+        return; /* our own change (or our own DELETE, already ended here) */
+    }
     dmcp__session *s = dmcp__sessions_find(srv->sessions, id);
     if (s != NULL) {
         atomic_store(&s->store_stale, true); /* the next request re-reads (or drops) it */
