@@ -11,6 +11,8 @@ interop=$here/tests/interop
 pkgs=(build-essential cmake pkg-config libssl-dev libcurl4-openssl-dev libjansson-dev
       libmicrohttpd-dev uthash-dev libcmocka-dev clang libclang-rt-14-dev llvm wrk curl
       python3-jwt prometheus)
+# Scale-out tests and benchmark (issue 10, docs/scaling.md): the shared store and the balancers.
+pkgs+=(libhiredis-dev redis-server nginx-light haproxy)
 
 # The oldest version the tests assume, for the packages whose own behaviour a test judges:
 #  - python3-jwt: interop.harness expects PyJWT's verdict on every minted token; on an unknown

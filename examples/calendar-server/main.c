@@ -32,6 +32,7 @@
 #include <dmcp/descope.h>
 #include <dmcp/protect.h>
 #include <dmcp/server.h>
+#include <dmcp/store.h>
 
 #define APP_ID "google-calendar"
 #define GOOGLE_SCOPE "https://www.googleapis.com/auth/calendar.readonly"
@@ -425,13 +426,44 @@ static void print_ops_help(FILE *out)
     dmcp_free(help);
 }
 
+
+/* --store URL (or DMCP_STORE_URL) and --store-prefix P (issue 10, docs/scaling.md): the state
+ * store shared by every instance behind a balancer. A bad URL or prefix: usage error (2). */
+static int open_store(const char *prog, const char *url, const char *prefix, dmcp_store **out)
+{
+    *out = NULL;
+    if (url == NULL || *url == '\0') {
+        url = getenv("DMCP_STORE_URL");
+    }
+    if (url == NULL || *url == '\0') {
+        if (prefix != NULL) {
+            fprintf(stderr, "%s: --store-prefix needs --store\n", prog);
+            return 2;
+        }
+        return 0;
+    }
+    dmcp_error e = {0};
+    if (dmcp_store_open(url, out, &e) != DMCP_OK) {
+        fprintf(stderr, "%s: --store: %s\n", prog, e.message);
+        return 2;
+    }
+    if (prefix != NULL && dmcp_store_set_prefix(*out, prefix) != DMCP_OK) {
+        fprintf(stderr, "%s: --store-prefix: 1-64 characters of [A-Za-z0-9:_.-]\n", prog);
+        dmcp_store_free(*out);
+        *out = NULL;
+        return 2;
+    }
+    return 0;
+}
+
 static void usage(FILE *out, const char *argv0)
 {
     fprintf(out,
             "usage: %s [--listen HOST:PORT] --well-known-url URL --mcp-server-url URL\n"
             "          [--descope-api-base URL] [--calendar-api-base URL] [--limit NAME=VALUE]... "
             "[--metrics-listen HOST:PORT] [--access-log PATH|-] [--log-level LEVEL]\n"
-            "environment: DESCOPE_MCP_WELL_KNOWN_URL, MCP_SERVER_URL, DESCOPE_BASE_URL\n",
+            "          [--store memory:|redis://[:PASSWORD@]HOST:PORT[/DB]] [--store-prefix PREFIX]\n"
+            "environment: DESCOPE_MCP_WELL_KNOWN_URL, MCP_SERVER_URL, DESCOPE_BASE_URL, DMCP_STORE_URL\n",
             argv0);
 }
 
@@ -447,6 +479,8 @@ int main(int argc, char **argv)
                                              {"metrics-listen", required_argument, NULL, 'M'},
                                              {"access-log", required_argument, NULL, 'A'},
                                              {"log-level", required_argument, NULL, 'V'},
+                                             {"store", required_argument, NULL, 'S'},
+                                             {"store-prefix", required_argument, NULL, 'P'},
                                              {NULL, 0, NULL, 0}};
     ops_flags lf = {.n = 0};
     const char *listen = "127.0.0.1:8787";
@@ -454,6 +488,7 @@ int main(int argc, char **argv)
     const char *server_url = getenv("MCP_SERVER_URL");
     const char *api_base = NULL; /* dmcp_descope_client_new() reads DESCOPE_BASE_URL itself */
     const char *calendar_base = "https://www.googleapis.com";
+    const char *store_url = NULL, *store_prefix = NULL;
     int c;
     while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (c) {
@@ -471,6 +506,12 @@ int main(int argc, char **argv)
             break;
         case 'c':
             calendar_base = optarg;
+            break;
+        case 'S':
+            store_url = optarg;
+            break;
+        case 'P':
+            store_prefix = optarg;
             break;
         case 'L':
         case 'M':
@@ -511,6 +552,10 @@ int main(int argc, char **argv)
     }
     memcpy(base, calendar_base, blen);
     base[blen] = '\0';
+    dmcp_store *store = NULL;
+    if (open_store("calendar-server", store_url, store_prefix, &store) != 0) {
+        return 2;
+    }
 
     curl_global_init(CURL_GLOBAL_DEFAULT);
     int rc = 1;
@@ -569,6 +614,9 @@ int main(int argc, char **argv)
         st = add_tool(srv, &a);
     }
     if (st == DMCP_OK) {
+        st = dmcp_server_set_store(srv, store);
+    }
+    if (st == DMCP_OK) {
         st = dmcp_server_set_listen_string(srv, listen);
     }
     if (st == DMCP_OK) {
@@ -596,6 +644,7 @@ out:
     dmcp_validator_free(validator);
     dmcp_validator_config_free(cfg);
     dmcp_descope_client_free(a.descope);
+    dmcp_store_free(store); /* after the server that borrowed it */
     curl_global_cleanup();
     return rc;
 }

@@ -22,6 +22,7 @@
 #include <dmcp/common.h>
 #include <dmcp/protect.h>
 #include <dmcp/server.h>
+#include <dmcp/store.h>
 
 #include "tools2026.h"
 
@@ -589,11 +590,43 @@ static void print_ops_help(FILE *out)
     dmcp_free(help);
 }
 
+
+/* --store URL (or DMCP_STORE_URL) and --store-prefix P (issue 10, docs/scaling.md): the state
+ * store shared by every instance behind a balancer. A bad URL or prefix: usage error (2). */
+static int open_store(const char *prog, const char *url, const char *prefix, dmcp_store **out)
+{
+    *out = NULL;
+    if (url == NULL || *url == '\0') {
+        url = getenv("DMCP_STORE_URL");
+    }
+    if (url == NULL || *url == '\0') {
+        if (prefix != NULL) {
+            fprintf(stderr, "%s: --store-prefix needs --store\n", prog);
+            return 2;
+        }
+        return 0;
+    }
+    dmcp_error e = {0};
+    if (dmcp_store_open(url, out, &e) != DMCP_OK) {
+        fprintf(stderr, "%s: --store: %s\n", prog, e.message);
+        return 2;
+    }
+    if (prefix != NULL && dmcp_store_set_prefix(*out, prefix) != DMCP_OK) {
+        fprintf(stderr, "%s: --store-prefix: 1-64 characters of [A-Za-z0-9:_.-]\n", prog);
+        dmcp_store_free(*out);
+        *out = NULL;
+        return 2;
+    }
+    return 0;
+}
+
 static void usage(FILE *out)
 {
     fprintf(out, "usage: conformance-server [--listen HOST:PORT] "
                  "[--well-known-url URL [--mcp-server-url URL]] [--limit NAME=VALUE]... "
                  "[--metrics-listen HOST:PORT] [--access-log PATH|-] [--log-level LEVEL]\n"
+                 "       [--store memory:|redis://[:PASSWORD@]HOST:PORT[/DB]] "
+                 "[--store-prefix PREFIX]   (env DMCP_STORE_URL)\n"
                  "       conformance-server --stdio   (stdin/stdout, no auth; e.g. behind "
                  "descope-mcp gateway --upstream-stdio)\n");
 }
@@ -611,8 +644,11 @@ int main(int argc, char **argv)
                                          {"access-log", required_argument, NULL, 'A'},
                                          {"log-level", required_argument, NULL, 'V'},
                                          {"stdio", no_argument, NULL, 's'},
+                                         {"store", required_argument, NULL, 'S'},
+                                         {"store-prefix", required_argument, NULL, 'P'},
                                          {NULL, 0, NULL, 0}};
     ops_flags lf = {.n = 0};
+    const char *store_url = NULL, *store_prefix = NULL;
     int c, use_stdio = 0;
     while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
         switch (c) {
@@ -624,6 +660,12 @@ int main(int argc, char **argv)
             break;
         case 'u':
             server_url = optarg;
+            break;
+        case 'S':
+            store_url = optarg;
+            break;
+        case 'P':
+            store_prefix = optarg;
             break;
         case 'L':
         case 'M':
@@ -662,8 +704,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "conformance-server: --mcp-server-url needs --well-known-url\n");
         return 2;
     }
+    dmcp_store *store = NULL;
+    if (open_store("conformance-server", store_url, store_prefix, &store) != 0) {
+        return 2;
+    }
     dmcp_server *srv;
     if (dmcp_server_new("dmcp-conformance-server", "1.0.0", &srv) != DMCP_OK) {
+        dmcp_store_free(store);
         return 1;
     }
     dmcp_validator *v = NULL;
@@ -672,6 +719,9 @@ int main(int argc, char **argv)
     if (dmcp_server_set_listen_string(srv, listen) != DMCP_OK) {
         fprintf(stderr, "conformance-server: bad --listen %s\n", listen);
         rc = 2;
+        goto out;
+    }
+    if (dmcp_server_set_store(srv, store) != DMCP_OK) {
         goto out;
     }
     if (apply_ops(srv, &lf, &err) != DMCP_OK) {
@@ -707,5 +757,6 @@ int main(int argc, char **argv)
 out:
     dmcp_server_free(srv); /* before the validator, which the authorizer borrows */
     dmcp_validator_free(v);
+    dmcp_store_free(store); /* after the server that borrowed it */
     return rc;
 }

@@ -20,13 +20,19 @@
  * for a name (elicitation: a server->client request under 2025, an input-required result
  * under 2026-07-28; the handler is written once) and greets it; bump {} -> increments the
  * counter behind the resource echo://counter and notifies its subscribers
- * (resources/subscribe under 2025, subscriptions/listen under 2026-07-28).
+ * (resources/subscribe under 2025, subscriptions/listen under 2026-07-28);
+ * count {n, interval_ms, close_every} -> "counted N": a streamed tool that sends N numbered
+ * progress and log notifications ("event K/N from pid P"), one every interval_ms, and, when
+ * close_every > 0, ends its SSE response every close_every events (SSE polling, 2025-11-25)
+ * so the client resumes with GET + Last-Event-ID: the scale-out tests use it to move a live
+ * stream between instances (docs/scaling.md).
  */
 #include <getopt.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <dmcp/dmcp.h>
@@ -123,6 +129,44 @@ static dmcp_status add_counter(dmcp_server *srv)
     }
     return dmcp_server_add_resource(srv, r); /* the server takes r */
 }
+static dmcp_status count(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)ud;
+    json_int_t n = json_integer_value(json_object_get(args, "n"));
+    json_int_t interval = json_integer_value(json_object_get(args, "interval_ms"));
+    json_int_t close_every = json_integer_value(json_object_get(args, "close_every"));
+    char msg[96];
+    for (json_int_t k = 1; k <= n; k++) {
+        if (dmcp_call_is_cancelled(call)) {
+            return DMCP_E_CANCELLED;
+        }
+        snprintf(msg, sizeof(msg), "event %lld/%lld from pid %ld", (long long)k, (long long)n,
+                 (long)getpid());
+        dmcp_status st = dmcp_call_progress(call, (double)k, (double)n, msg);
+        if (st == DMCP_OK) {
+            st = dmcp_call_log(call, DMCP_LOG_INFO, "count", msg);
+        }
+        if (st != DMCP_OK) {
+            return st;
+        }
+        if (interval > 0) {
+            struct timespec ts = {(time_t)(interval / 1000), (long)(interval % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (close_every > 0 && k % close_every == 0 && k < n) {
+            (void)dmcp_call_close_stream(call, 50); /* the client comes back with GET */
+        }
+    }
+    snprintf(msg, sizeof(msg), "counted %lld", (long long)n);
+    return dmcp_result_add_text(res, msg);
+}
+
+static const char *const COUNT_SCHEMA =
+    "{\"type\":\"object\",\"properties\":{"
+    "\"n\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":1000},"
+    "\"interval_ms\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":5000},"
+    "\"close_every\":{\"type\":\"integer\",\"minimum\":0,\"maximum\":1000}},"
+    "\"required\":[\"n\"],\"additionalProperties\":false}";
 
 static const char *const TEXT_SCHEMA =
     "{\"type\":\"object\",\"properties\":{\"text\":{\"type\":\"string\"}},"
@@ -149,6 +193,25 @@ static dmcp_status add(dmcp_server *srv, const char *name, const char *desc, dmc
         dmcp_tool_free(t);
         return st;
     }
+    return dmcp_server_add_tool(srv, t); /* the server takes t */
+}
+
+/* count is always streamed: its notifications reach the client while it runs. */
+static dmcp_status add_count(dmcp_server *srv)
+{
+    dmcp_tool *t = NULL;
+    dmcp_status st = dmcp_tool_new("count", count, NULL, &t);
+    if (st == DMCP_OK) {
+        st = dmcp_tool_set_description(t, "Sends N numbered progress and log events, slowly");
+    }
+    if (st == DMCP_OK) {
+        st = dmcp_tool_set_input_schema_json(t, COUNT_SCHEMA);
+    }
+    if (st != DMCP_OK) {
+        dmcp_tool_free(t);
+        return st;
+    }
+    dmcp_tool_set_streaming(t, true);
     return dmcp_server_add_tool(srv, t); /* the server takes t */
 }
 
@@ -228,6 +291,36 @@ static void print_ops_help(FILE *out)
     dmcp_free(help);
 }
 
+
+/* --store URL (or DMCP_STORE_URL) and --store-prefix P (issue 10, docs/scaling.md): the state
+ * store shared by every instance behind a balancer. A bad URL or prefix: usage error (2). */
+static int open_store(const char *prog, const char *url, const char *prefix, dmcp_store **out)
+{
+    *out = NULL;
+    if (url == NULL || *url == '\0') {
+        url = getenv("DMCP_STORE_URL");
+    }
+    if (url == NULL || *url == '\0') {
+        if (prefix != NULL) {
+            fprintf(stderr, "%s: --store-prefix needs --store\n", prog);
+            return 2;
+        }
+        return 0;
+    }
+    dmcp_error e = {0};
+    if (dmcp_store_open(url, out, &e) != DMCP_OK) {
+        fprintf(stderr, "%s: --store: %s\n", prog, e.message);
+        return 2;
+    }
+    if (prefix != NULL && dmcp_store_set_prefix(*out, prefix) != DMCP_OK) {
+        fprintf(stderr, "%s: --store-prefix: 1-64 characters of [A-Za-z0-9:_.-]\n", prog);
+        dmcp_store_free(*out);
+        *out = NULL;
+        return 2;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     static const struct option opts[] = {{"listen", required_argument, NULL, 'l'},
@@ -241,6 +334,8 @@ int main(int argc, char **argv)
                                          {"metrics-listen", required_argument, NULL, 'M'},
                                          {"access-log", required_argument, NULL, 'A'},
                                          {"log-level", required_argument, NULL, 'V'},
+                                         {"store", required_argument, NULL, 'S'},
+                                         {"store-prefix", required_argument, NULL, 'P'},
                                          {"help", no_argument, NULL, 'h'},
                                          {NULL, 0, NULL, 0}};
     ops_flags lf = {.n = 0};
@@ -248,6 +343,7 @@ int main(int argc, char **argv)
     const char *server_url = getenv("MCP_SERVER_URL");
     char *scopes[64];
     const char *origins[64];
+    const char *store_url = NULL, *store_prefix = NULL;
     int stateless = 0, use_stdio = 0, nscopes = 0, norigins = 0, c;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
@@ -256,6 +352,12 @@ int main(int argc, char **argv)
             break;
         case 's':
             stateless = 1;
+            break;
+        case 'S':
+            store_url = optarg;
+            break;
+        case 'P':
+            store_prefix = optarg;
             break;
         case 'i':
             use_stdio = 1;
@@ -299,6 +401,8 @@ int main(int argc, char **argv)
                     "[--mcp-server-url URL] [--require-scope SCOPE]... "
                     "[--allow-origin ORIGIN]... [--limit NAME=VALUE]... [--metrics-listen "
                     "HOST:PORT] [--access-log PATH|-] [--log-level LEVEL] [--stateless]\n"
+                    "       [--store memory:|redis://[:PASSWORD@]HOST:PORT[/DB]] "
+                    "[--store-prefix PREFIX]   (env DMCP_STORE_URL)\n"
                     "       %s --stdio\n",
                     argv[0], argv[0]);
             if (c == 'h') {
@@ -311,6 +415,10 @@ int main(int argc, char **argv)
     if (!use_stdio && (well_known == NULL || *well_known == '\0')) {
         fprintf(stderr, "mcp-echo-server: auth is always on over HTTP: give --well-known-url "
                         "(or DESCOPE_MCP_WELL_KNOWN_URL), or serve --stdio\n");
+        return 2;
+    }
+    dmcp_store *store = NULL;
+    if (open_store("mcp-echo-server", store_url, store_prefix, &store) != 0) {
         return 2;
     }
     char default_url[300];
@@ -342,6 +450,9 @@ int main(int argc, char **argv)
     if (st == DMCP_OK) {
         st = add_counter(srv);
     }
+    if (st == DMCP_OK) {
+        st = add_count(srv);
+    }
     if (st == DMCP_OK && use_stdio) {
         st = dmcp_server_run_stdio(srv, STDIN_FILENO, STDOUT_FILENO, &err); /* no auth */
     } else {
@@ -354,6 +465,9 @@ int main(int argc, char **argv)
         }
         if (st == DMCP_OK) {
             st = dmcp_server_set_stateless(srv, stateless);
+        }
+        if (st == DMCP_OK) {
+            st = dmcp_server_set_store(srv, store);
         }
         for (int i = 0; st == DMCP_OK && i < norigins; i++) {
             st = dmcp_server_add_allowed_origin(srv, origins[i]);
@@ -377,5 +491,6 @@ int main(int argc, char **argv)
     }
     dmcp_server_free(srv); /* before the validator, which the authorizer borrows */
     dmcp_validator_free(v);
+    dmcp_store_free(store); /* after the server that borrowed it */
     return st == DMCP_OK ? 0 : (usage_error ? 2 : 1);
 }

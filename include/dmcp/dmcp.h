@@ -17,5 +17,6 @@
 #include "dmcp/descope.h"
 #include "dmcp/server.h"
 #include "dmcp/protect.h"
+#include "dmcp/store.h"
 
 #endif /* DMCP_DMCP_H */

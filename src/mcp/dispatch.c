@@ -62,6 +62,7 @@ static json_t *m_set_level(dmcp__rpc_ctx *ctx, const json_t *id, const json_t *p
         return NULL;
     }
     atomic_store(&ctx->sess->log_level, level);
+    atomic_store(&ctx->sess->store_dirty, true);
     return json_object();
 }
 
@@ -376,7 +377,9 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
     const char *method = json_string_value(json_object_get(msg, "method"));
     if (method == NULL) {
         /* A response to a server->client request (sampling, elicitation, ...). */
-        dmcp__session_deliver_response(ctx->sess, msg);
+        if (!dmcp__session_deliver_response(ctx->sess, msg)) {
+            dmcp__sstore_forward_response(ctx->srv, ctx->sess, msg);
+        }
         return;
     }
     const json_t *params = json_object_get(msg, "params");
@@ -384,6 +387,7 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
         pthread_mutex_lock(&ctx->sess->mu);
         ctx->sess->client_ready = true;
         pthread_mutex_unlock(&ctx->sess->mu);
+        atomic_store(&ctx->sess->store_dirty, true);
     } else if (strcmp(method, "notifications/cancelled") == 0) {
         /* Basic › Utilities › Cancellation: flag the running request; unknown ids and
          * late arrivals are ignored. */

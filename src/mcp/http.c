@@ -676,6 +676,7 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
         h->hk_started = true;
     }
     srv->http = h;
+    srv->store_event = dmcp__sse_on_store_event;
     return DMCP_OK;
 }
 
@@ -744,6 +745,7 @@ void dmcp__http_stop(dmcp_server *srv)
         pthread_join(h->housekeeper, NULL);
     }
     dmcp__streams_expire_parked(h, 0, true);
+    dmcp__sse_followers_clear(h);
     wait_until(h, no_streams_pred, 2);
     /* Anything still parked (a client that stopped reading) must be resumed before stop. */
     pthread_mutex_lock(&h->mu);
@@ -762,6 +764,7 @@ void dmcp__http_stop(dmcp_server *srv)
     srv->access_log = NULL;
     /* Streams whose responses MHD never released (should not happen) are leaked, not freed
      * under a live connection. */
+    srv->store_event = NULL;
     srv->http = NULL;
     if (h->streams == NULL && atomic_load(&h->active) == 0) {
         http_free(h);

@@ -25,6 +25,16 @@ static bool binding_matches(const dmcp__session *s, const dmcp_principal *p)
     return key != NULL && s->binding != NULL && strcmp(s->binding, key) == 0;
 }
 
+/* The shared store is down: 503, try again shortly (the store logged the outage). */
+static enum MHD_Result store_unavailable(struct MHD_Connection *c, const char *origin)
+{
+    return dmcp__http_send_json(
+        c, MHD_HTTP_SERVICE_UNAVAILABLE,
+        dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_INTERNAL_ERROR,
+                            "Service Unavailable: the session store is unreachable", NULL),
+        origin, "Retry-After", "1");
+}
+
 /*
  * Finds the request's session: 400 when the header is missing, 404 when unknown, ended or
  * bound to another principal (SBP §2.4.4: 404 does not reveal that the session exists).
@@ -40,7 +50,12 @@ static dmcp__session *lookup_session(dmcp__http *h, struct MHD_Connection *c,
                                      "Bad Request: Mcp-Session-Id header is required", origin);
         return NULL;
     }
-    dmcp__session *s = dmcp__sessions_find(h->srv->sessions, sid);
+    dmcp_status st = DMCP_OK;
+    dmcp__session *s = dmcp__sstore_find(h->srv, sid, &st);
+    if (s == NULL && st == DMCP_E_UNREACHABLE) {
+        *ret = store_unavailable(c, origin);
+        return NULL;
+    }
     if (s != NULL && !binding_matches(s, p)) {
         dmcp__session_unref(s);
         s = NULL;
@@ -235,7 +250,15 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, json_t 
         if (answer == NULL || json_object_get(answer, "result") == NULL) {
             dmcp__sessions_end(srv->sessions, sess);
             new_sid = NULL;
+        } else if (dmcp__sstore_save(srv, sess, false) != DMCP_OK) {
+            /* Not shared, it would break on the next instance: no session at all. */
+            dmcp__sessions_end(srv->sessions, sess);
+            json_decref(answer);
+            ret = store_unavailable(c, origin);
+            goto out;
         }
+    } else if (!srv->stateless && dmcp__sstore_on(srv)) {
+        (void)dmcp__sstore_flush(srv, sess); /* setLevel, subscribe, initialized */
     }
     ret = dmcp__http_send_answer(c, answer, notes, version, origin, new_sid);
     notes = NULL;
@@ -375,7 +398,11 @@ enum MHD_Result dmcp__http_delete(dmcp__http *h, struct MHD_Connection *c, const
     if (sess == NULL) {
         return ret;
     }
-    /* Transports §2.5: after DELETE the session id answers 404. */
+    /* Transports §2.5: after DELETE the session id answers 404 (on every instance). */
+    if (dmcp__sstore_end(h->srv, sess) != DMCP_OK) {
+        dmcp__session_unref(sess);
+        return store_unavailable(c, origin);
+    }
     end_session(h, sess);
     dmcp__session_unref(sess);
     return dmcp__http_send_empty(c, MHD_HTTP_OK, origin, NULL);

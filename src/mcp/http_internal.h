@@ -67,6 +67,12 @@ struct dmcp__stream {
     bool detached;               /* no connection: events only go to the log */
     time_t detached_at;
     sse_event log[LOG_EVENTS]; /* ring of the last events */
+    /* A stream of another instance followed here (sse_shared.c): its events arrive through
+     * the shared store. */
+    bool follower;
+    char fsid[DMCP__SESSION_ID_LEN + 1];
+    unsigned long fseq;              /* last event sequence delivered */
+    struct dmcp__stream *fnext;      /* h->followers */
     size_t log_start, log_count, log_bytes;
 };
 
@@ -84,6 +90,7 @@ typedef struct dmcp__http {
     int workers;            /* live-stream worker threads */
     dmcp__stream *streams;  /* open streams (each holds a reference for the list) */
     dmcp__stream *parked;   /* detached resumable streams (a reference each) */
+    dmcp__stream *followers; /* streams of other instances followed here (a reference each) */
     size_t n_parked;
     unsigned long stream_counter;
     pthread_t housekeeper;
@@ -206,6 +213,27 @@ enum MHD_Result dmcp__stream_start_call(dmcp__http *h, struct MHD_Connection *c,
                                         const json_t *msg, const char *origin,
                                         dmcp__stream_ticket *ticket);
 /* GET with Last-Event-ID: replays and re-attaches a detached stream of sess. */
+/* sse.c internals shared with sse_shared.c */
+ssize_t dmcp__stream_reader(void *cls, uint64_t pos, char *buf, size_t max);
+void dmcp__stream_released(void *cls);
+
+/* ---- sse_shared.c: resumable streams across instances (shared store) ---- */
+
+/* Logs one event of a resumable stream in the store and publishes it (shared store only). */
+void dmcp__sse_share_event(dmcp__stream *st, unsigned long seq, bool final, const char *text,
+                           size_t len);
+/* GET + Last-Event-ID for a stream of another instance: replays its log from the store, then
+ * follows it live. Takes the ticket. */
+enum MHD_Result dmcp__stream_resume_shared(dmcp__http *h, struct MHD_Connection *c,
+                                           dmcp__session *sess, unsigned long stream_no,
+                                           unsigned long seq, const char *origin,
+                                           dmcp__stream_ticket *t);
+/* An event published by another instance ("e ..." on the store channel). */
+void dmcp__sse_on_store_event(dmcp_server *srv, const char *msg, size_t len);
+/* A follower's response was released / the server stops. */
+void dmcp__sse_follower_released(dmcp__http *h, dmcp__stream *st);
+void dmcp__sse_followers_clear(dmcp__http *h);
+
 enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmcp__session *sess,
                                     const char *lei, const char *origin, dmcp__stream_ticket *t);
 

@@ -116,6 +116,9 @@ enum MHD_Result dmcp__http_send_health(dmcp__http *h, struct MHD_Connection *c, 
     bool ok = !readiness || !atomic_load(&h->draining); /* alive while it still answers */
     if (!ok) {
         snprintf(reason, sizeof(reason), "stopping");
+    } else if (readiness && !dmcp__sstore_ready(h->srv)) {
+        ok = false; /* the shared store is down: session requests would get 503 */
+        snprintf(reason, sizeof(reason), "session store unreachable");
     } else if (readiness && az != NULL && az->ready != NULL) {
         ok = az->ready(az->userdata, reason, sizeof(reason));
     }

@@ -127,6 +127,13 @@ struct dmcp__session {
     /* Told the id when the session is freed (forwarder's session_end), or NULL. */
     void (*on_end)(void *ud, const char *id);
     void *on_end_ud;
+    /* Shared store (session_store.c): the record was read at store_epoch; stale when another
+     * instance changed or ended it; dirty when this instance changed it (to be written). */
+    json_t *attrs; /* capped JSON object kept with the record (gateway use), or NULL */
+    atomic_uint store_epoch;
+    atomic_bool store_stale;
+    atomic_bool store_dirty;
+    atomic_llong store_touched; /* when the record's idle TTL was last refreshed (unix s) */
     struct dmcp__session *next; /* hash chain */
 };
 
@@ -148,6 +155,10 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
 dmcp__session *dmcp__sessions_find(dmcp__session_table *t, const char *id);
 /* Every session created from now on reports its end (its last reference) to fn. */
 void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const char *), void *ud);
+/* Registers a session under a known id (one read from the shared store), or returns the live
+ * one already registered under it. Ownership: one reference. Limits as dmcp__sessions_create. */
+dmcp_status dmcp__sessions_adopt(dmcp__session_table *t, const char *id, const char *binding,
+                                 dmcp__session **out);
 /* Ends and unregisters a session (later lookups fail). */
 void dmcp__sessions_end(dmcp__session_table *t, dmcp__session *s);
 /* Ends sessions idle for longer than idle seconds. */
@@ -258,7 +269,58 @@ struct dmcp_server {
     /* forwarding (forward.c) */
     dmcp_forwarder fwd; /* fwd.request NULL: none; fwd.capabilities is fwd_caps */
     json_t *fwd_caps;
+    /* shared state (issue 10): borrowed; NULL = in-process (session_store.c) */
+    struct dmcp_store *store;
+    bool state_key_set;      /* dmcp_server_set_state_key called: never replaced by the store's */
+    atomic_uint store_epoch; /* bumped when the store's subscription was (re)made */
+    json_int_t store_tag;    /* this instance's random tag in server->client request ids */
+    /* The HTTP transport's handler of stream events other instances publish (sse_shared.c). */
+    void (*store_event)(dmcp_server *srv, const char *msg, size_t len);
+    /* Server-wide notifications published by another instance, delivered here (outbound.c). */
+    void (*store_notify)(dmcp_server *srv, const char *method, const char *uri);
+    bool store_listening;
 };
+
+/* ---- session_store.c: 2025-era sessions in a shared store ---- */
+
+/* Starts/stops the invalidation listener and shares the state key (no-ops without a shared
+ * store). */
+dmcp_status dmcp__sstore_start(dmcp_server *srv);
+void dmcp__sstore_stop(dmcp_server *srv);
+/* True when srv has a shared store. */
+bool dmcp__sstore_on(const dmcp_server *srv);
+/*
+ * Finds a session: the local table, validated against the store when shared (a miss, a stale
+ * or an old-epoch entry reads the record; the idle TTL is refreshed at most every few
+ * seconds). NULL with *st = DMCP_E_NOT_FOUND (unknown/ended) or DMCP_E_UNREACHABLE (store
+ * down). Ownership: new reference.
+ */
+dmcp__session *dmcp__sstore_find(dmcp_server *srv, const char *id, dmcp_status *st);
+/* Writes the session's record (after initialize, or when dirty) and tells the other instances
+ * to re-read it. */
+dmcp_status dmcp__sstore_save(dmcp_server *srv, dmcp__session *sess, bool announce);
+/* Writes the record when the session is dirty (no-op without a shared store). */
+dmcp_status dmcp__sstore_flush(dmcp_server *srv, dmcp__session *sess);
+/* DELETE: removes the record and tells every instance to drop its copy. */
+dmcp_status dmcp__sstore_end(dmcp_server *srv, dmcp__session *sess);
+/* A client's answer to a server->client request that no handler of this instance waits for:
+ * published for the instance whose handler does (no-op without a shared store). */
+void dmcp__sstore_forward_response(dmcp_server *srv, dmcp__session *sess, const json_t *msg);
+/* The id of a new server->client request: unique across instances with a shared store. */
+json_int_t dmcp__sstore_out_id(dmcp_server *srv, dmcp__session *sess);
+/* Publishes an event of a resumable stream and logs it under ev:<session>:<stream>. */
+dmcp_status dmcp__sstore_stream_event(dmcp_server *srv, const char *sid, unsigned long stream_no,
+                                      unsigned long seq, bool final, const char *text, size_t len);
+/* The logged events of a stream ("<seq> <final> <event>" each), oldest first. */
+dmcp_status dmcp__sstore_stream_log(dmcp_server *srv, const char *sid, unsigned long stream_no,
+                                    char ***items, size_t **lens, size_t *n);
+/* Publishes a server-wide notification (list_changed, resources/updated) for the other
+ * instances, which deliver it to the streams they hold (no-op without a shared store). */
+void dmcp__sstore_broadcast_notify(dmcp_server *srv, const char *method, const char *uri);
+/* outbound.c: delivers a server-wide notification to this instance's streams only. */
+void dmcp__notify_local(dmcp_server *srv, const char *method, const char *uri);
+/* The store can be used (for /readyz); true without a shared store. */
+bool dmcp__sstore_ready(dmcp_server *srv);
 
 /* ---- context.c ---- */
 
@@ -364,7 +426,8 @@ json_t *dmcp__uri_template_match(const char *tmpl, const char *uri);
 /* ---- outbound.c: server->client messages ---- */
 
 /* A client's JSON-RPC response to a server->client request (ignored when nothing awaits it). */
-void dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg);
+/* Hands a client's answer to the waiting server->client request; false when none waits here. */
+bool dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg);
 /* No answer can arrive any more (stdio EOF, session ended): wakes and fails every waiting
  * server->client request. */
 void dmcp__session_wake_pending(dmcp__session *sess);

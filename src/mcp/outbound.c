@@ -114,7 +114,7 @@ dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t 
     bool capable = cap == NULL || json_is_object(json_object_get(sess->client_caps, cap));
     bool room = sess->n_pending < MAX_PENDING;
     if (capable && room) {
-        p->id = ++sess->next_out_id;
+        p->id = dmcp__sstore_out_id(call->srv, sess);
         p->next = sess->pending;
         sess->pending = p;
         sess->n_pending++;
@@ -226,22 +226,25 @@ dmcp_status dmcp_call_elicit(dmcp_call *call, const char *message, const json_t 
     return st;
 }
 
-void dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg)
+bool dmcp__session_deliver_response(dmcp__session *sess, const json_t *msg)
 {
     const json_t *id = json_object_get(msg, "id");
     if (sess == NULL || !json_is_integer(id)) {
-        return; /* we only ever send integer ids */
+        return true; /* we only ever send integer ids: nobody waits for it anywhere */
     }
+    bool found = false;
     pthread_mutex_lock(&sess->mu);
     for (dmcp__pending *p = sess->pending; p != NULL; p = p->next) {
         if (p->id == json_integer_value(id) && !p->done) {
             p->response = json_deep_copy(msg);
             p->done = p->response != NULL;
             pthread_cond_signal(&p->cv);
+            found = true;
             break;
         }
     }
     pthread_mutex_unlock(&sess->mu);
+    return found;
 }
 
 void dmcp__session_wake_pending(dmcp__session *sess)
@@ -422,6 +425,7 @@ dmcp_status dmcp_server_notify_list_changed(dmcp_server *srv, unsigned list)
     }
     notify_ctx n = {method, NULL};
     notify_all(srv, &n);
+    dmcp__sstore_broadcast_notify(srv, method, NULL); /* the streams other instances hold */
     return DMCP_OK;
 }
 
@@ -437,5 +441,12 @@ dmcp_status dmcp_server_notify_resource_updated(dmcp_server *srv, const char *ur
     json_decref(probe);
     notify_ctx n = {"notifications/resources/updated", uri};
     notify_all(srv, &n);
+    dmcp__sstore_broadcast_notify(srv, n.method, uri);
     return DMCP_OK;
+}
+
+void dmcp__notify_local(dmcp_server *srv, const char *method, const char *uri)
+{
+    notify_ctx n = {method, uri};
+    notify_all(srv, &n);
 }

@@ -890,6 +890,7 @@ json_t *dmcp__resources_subscribe(const dmcp_server *srv, dmcp__session *sess, c
         json_object_del(sess->subs, uri); /* unknown: nothing to undo, still {} */
     }
     pthread_mutex_unlock(&sess->mu);
+    atomic_store(&sess->store_dirty, true);
     if (!ok) {
         *code = DMCP_JSONRPC_INVALID_PARAMS;
         *message = "Too many subscriptions";

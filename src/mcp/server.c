@@ -31,6 +31,7 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->listen_port = 8080;
     s->page_size = 100;
     s->cache_public = -1;
+    s->store_notify = dmcp__notify_local;
     s->state_key_len = 32;
     if (dmcp__random_bytes(s->state_key, s->state_key_len) != DMCP_OK) {
         free(s);
@@ -99,6 +100,7 @@ void dmcp_server_free(dmcp_server *srv)
     free(srv->tls_key);
     free_list(srv->allowed_hosts, srv->n_allowed_hosts);
     free_list(srv->allowed_origins, srv->n_allowed_origins);
+    dmcp__sstore_stop(srv); /* the listener calls into the session table */
     dmcp__sessions_free(srv->sessions);
     dmcp__listeners_clear(srv);
     free(srv->listeners);
@@ -187,6 +189,7 @@ dmcp_status dmcp_server_set_state_key(dmcp_server *srv, const void *key, size_t 
     }
     memcpy(srv->state_key, key, len);
     srv->state_key_len = len;
+    srv->state_key_set = true;
     return DMCP_OK;
 }
 
@@ -679,9 +682,18 @@ dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err)
         dmcp__sessions_set_on_end(srv->sessions, srv->fwd.session_end, srv->fwd.userdata);
     }
     if (st == DMCP_OK) {
-        st = dmcp__http_start(srv, err);
+        st = dmcp__sstore_start(srv);
+        if (st != DMCP_OK) {
+            dmcp__fail(err, st, DMCP_REASON_NONE, "cannot start the store listener");
+        }
     } else {
         dmcp__fail(err, st, DMCP_REASON_NONE, "cannot allocate session table");
+    }
+    if (st == DMCP_OK) {
+        st = dmcp__http_start(srv, err);
+        if (st != DMCP_OK) {
+            dmcp__sstore_stop(srv);
+        }
     }
     if (st != DMCP_OK) {
         atomic_store(&srv->started, false);
@@ -703,9 +715,11 @@ void dmcp_server_stop(dmcp_server *srv)
     }
     atomic_store(&srv->stopping, true);
     atomic_store(&srv->bound_port, 0);
+    dmcp__sstore_stop(srv); /* first: its thread feeds the HTTP transport's streams */
     dmcp__http_stop(srv);
     atomic_store(&srv->started, false);
 }
+
 
 dmcp_status dmcp_server_run(dmcp_server *srv, dmcp_error *err)
 {

@@ -180,6 +180,7 @@ void dmcp__session_unref(dmcp__session *s)
     json_decref(s->client_info);
     json_decref(s->subs);
     json_decref(s->listen_id);
+    json_decref(s->attrs);
     dmcp__mrtr_free(s->mrtr);
     free(s->binding);
     pthread_mutex_destroy(&s->mu);
@@ -188,7 +189,12 @@ void dmcp__session_unref(dmcp__session *s)
 
 static bool evict_idle_of_locked(dmcp__session_table *t, const char *binding);
 
-dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, dmcp__session **out)
+static dmcp__session *find_locked(dmcp__session_table *t, const char *id);
+
+/* Creates and registers a session under id (NULL: a fresh CSPRNG id); with adopt, a live
+ * session already registered under id is returned instead. */
+static dmcp_status register_session(dmcp__session_table *t, const char *id, const char *binding,
+                                    bool adopt, dmcp__session **out)
 {
     *out = NULL;
     dmcp__session *s = dmcp__session_new_local();
@@ -202,12 +208,28 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
             return DMCP_E_NOMEM;
         }
     }
-    dmcp_status st = dmcp__random_hex(s->id, DMCP__SESSION_ID_BYTES);
-    if (st != DMCP_OK) {
-        dmcp__session_unref(s);
-        return st;
+    if (id != NULL) {
+        snprintf(s->id, sizeof(s->id), "%s", id);
+    } else {
+        dmcp_status st = dmcp__random_hex(s->id, DMCP__SESSION_ID_BYTES);
+        if (st != DMCP_OK) {
+            dmcp__session_unref(s);
+            return st;
+        }
     }
     pthread_mutex_lock(&t->mu);
+    if (adopt) {
+        dmcp__session *old = find_locked(t, s->id);
+        if (old != NULL) {
+            dmcp__session_ref(old);
+            old->last_used = time(NULL);
+            pthread_mutex_unlock(&t->mu);
+            dmcp__session_unref(s);
+            *out = old;
+            return DMCP_OK;
+        }
+    }
+    /* Set only now: a duplicate dropped above must not report the live id's end. */
     s->on_end = t->on_end;
     s->on_end_ud = t->on_end_ud;
     bool capped = binding != NULL && t->max_per_binding > 0;
@@ -245,6 +267,21 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
     return DMCP_OK;
 }
 
+dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, dmcp__session **out)
+{
+    return register_session(t, NULL, binding, false, out);
+}
+
+dmcp_status dmcp__sessions_adopt(dmcp__session_table *t, const char *id, const char *binding,
+                                 dmcp__session **out)
+{
+    if (id == NULL || strlen(id) != DMCP__SESSION_ID_LEN) {
+        *out = NULL;
+        return DMCP_E_INVALID_ARG;
+    }
+    return register_session(t, id, binding, true, out);
+}
+
 static bool id_equal(const char *a, const char *b)
 {
     /* Fixed-length comparison that does not stop at the first difference. */
@@ -259,21 +296,26 @@ static bool id_equal(const char *a, const char *b)
     return d == 0;
 }
 
+/* The live (not ended) session registered under id, or NULL. Holds t->mu. */
+static dmcp__session *find_locked(dmcp__session_table *t, const char *id)
+{
+    dmcp__session *s = t->buckets[bucket_of(id)];
+    while (s != NULL && !id_equal(s->id, id)) {
+        s = s->next;
+    }
+    return s != NULL && !s->ended ? s : NULL;
+}
+
 dmcp__session *dmcp__sessions_find(dmcp__session_table *t, const char *id)
 {
     if (id == NULL || strlen(id) != DMCP__SESSION_ID_LEN) {
         return NULL;
     }
     pthread_mutex_lock(&t->mu);
-    dmcp__session *s = t->buckets[bucket_of(id)];
-    while (s != NULL && !id_equal(s->id, id)) {
-        s = s->next;
-    }
-    if (s != NULL && !s->ended) {
+    dmcp__session *s = find_locked(t, id);
+    if (s != NULL) {
         dmcp__session_ref(s);
         s->last_used = time(NULL);
-    } else {
-        s = NULL;
     }
     pthread_mutex_unlock(&t->mu);
     return s;

@@ -91,6 +91,8 @@ dmcp_status dmcp__stream_event(dmcp__stream *st, json_t *msg)
 {
     size_t len = 0;
     char *s = msg != NULL ? dmcp__json_dump(msg, &len) : NULL;
+    /* The response ends the stream (a request or notification has a method). */
+    bool final = json_object_get(msg, "method") == NULL && json_object_get(msg, "id") != NULL;
     json_decref(msg);
     if (s == NULL) {
         return DMCP_E_NOMEM;
@@ -113,7 +115,13 @@ dmcp_status dmcp__stream_event(dmcp__stream *st, json_t *msg)
         st->primed = true;
         stream_log_locked(st, ev.data, ev.len);
     }
+    unsigned long seq = st->seq;
+    bool share = rc == DMCP_OK && st->owner != NULL && dmcp__sstore_on(st->http->srv);
     pthread_mutex_unlock(&st->mu);
+    if (share) {
+        /* After the local push, in the producer's order (one handler thread per stream). */
+        dmcp__sse_share_event(st, seq, final, ev.data, ev.len);
+    }
     dmcp__buf_free(&ev);
     free(s);
     return rc;
@@ -130,7 +138,7 @@ void dmcp__stream_finish(dmcp__stream *st)
     pthread_mutex_unlock(&st->mu);
 }
 
-static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+ssize_t dmcp__stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     dmcp__stream *st = cls;
@@ -252,10 +260,13 @@ bool dmcp__stream_peer_gone(dmcp__stream *st)
     return gone;
 }
 
-static void stream_released(void *cls)
+void dmcp__stream_released(void *cls)
 {
     dmcp__stream *st = cls;
     dmcp__http *h = st->http;
+    if (st->follower) {
+        dmcp__sse_follower_released(h, st);
+    }
     dmcp__metrics_gauge_add(DMCP__M_SSE_STREAMS_OPEN, -1); /* +1 where its response was made */
     stream_uncount(st);
     pthread_mutex_lock(&st->mu);
@@ -371,6 +382,10 @@ struct MHD_Response *dmcp__stream_open(dmcp__http *h, struct MHD_Connection *c, 
     atomic_init(&st->refs, 3);
     pthread_mutex_lock(&h->mu);
     st->stream_no = ++h->stream_counter;
+    if (dmcp__sstore_on(h->srv)) {
+        /* unique across instances: this instance's tag above a 24-bit counter */
+        st->stream_no = (unsigned long)h->srv->store_tag << 24 | (st->stream_no & 0xffffff);
+    }
     pthread_mutex_unlock(&h->mu);
     /* 11-25 Transports §2.1 (SEP-1699): a priming event with an id and empty data first. */
     if (version != NULL && strcmp(version, DMCP_PROTOCOL_2025_11_25) >= 0) {
@@ -380,7 +395,7 @@ struct MHD_Response *dmcp__stream_open(dmcp__http *h, struct MHD_Connection *c, 
         st->primed = true;
     }
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
-                                                               stream_reader, st, stream_released);
+                                                               dmcp__stream_reader, st, dmcp__stream_released);
     if (r != NULL) {
         dmcp__metrics_gauge_add(DMCP__M_SSE_STREAMS_OPEN, 1);
     }
@@ -546,6 +561,10 @@ enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmc
                                      "Bad Request: malformed Last-Event-ID", origin);
     }
     dmcp__stream *st = unpark(h, sess, stream_no);
+    if (st == NULL && dmcp__sstore_on(h->srv) &&
+        (json_int_t)(stream_no >> 24) != h->srv->store_tag) {
+        return dmcp__stream_resume_shared(h, c, sess, stream_no, seq, origin, t);
+    }
     if (st == NULL) {
         dmcp__ticket_return(h, t);
         return dmcp__http_send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST,
@@ -568,7 +587,7 @@ enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmc
                                      "Last-Event-ID is outside the replay window", origin);
     }
     struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024,
-                                                               stream_reader, st, stream_released);
+                                                               dmcp__stream_reader, st, dmcp__stream_released);
     bool ok = r != NULL;
     if (ok) {
         dmcp__metrics_gauge_add(DMCP__M_SSE_STREAMS_OPEN, 1);

@@ -185,7 +185,7 @@ try:
     st, _, body = request(port, "POST", "/mcp", {"jsonrpc": "2.0", "id": 2,
                                                  "method": "tools/list"}, alice, sid)
     names = sorted(t["name"] for t in body["result"]["tools"])
-    check(names == ["admin_echo", "ask_name", "bump", "echo", "whoami"], f"tools {names}")
+    check(names == ["admin_echo", "ask_name", "bump", "count", "echo", "whoami"], f"tools {names}")
     st, _, body = request(port, "POST", "/mcp", call("echo", {"text": "hello"}, 3), alice, sid)
     check(body["result"]["content"][0]["text"] == "hello", "echo")
     st, _, body = request(port, "POST", "/mcp", call("whoami", {}, 4), alice2, sid)

@@ -73,3 +73,23 @@ set_tests_properties(interop.gateway.conformance PROPERTIES SKIP_RETURN_CODE 77 
 # resources/read routed to the upstream that has the resource.
 dmcp_interop_test(interop.gateway.multi
   ${_interop_dir}/run-test.sh gateway/multi.test.mjs)
+# Scale-out (issue 10, docs/scaling.md): N instances sharing one loopback redis-server
+# (--store), behind nginx or HAProxy round robin without stickiness; every process started by
+# tests/interop/lib/cluster.mjs and killed by PID. Exit 77 when redis-server, nginx or haproxy
+# is not installed (scripts/deps.sh installs them).
+dmcp_interop_test(interop.scale.conformance
+  ${_interop_dir}/run-test.sh scale/conformance.test.mjs)
+dmcp_interop_test(interop.scale.sessions
+  ${_interop_dir}/run-test.sh scale/sessions.test.mjs)
+dmcp_interop_test(interop.scale.kill_stream
+  ${_interop_dir}/run-test.sh scale/kill_stream.test.mjs)
+dmcp_interop_test(interop.scale.redis_restart
+  ${_interop_dir}/run-test.sh scale/redis_restart.test.mjs)
+dmcp_interop_test(interop.scale.haproxy
+  ${_interop_dir}/run-test.sh scale/haproxy.test.mjs)
+dmcp_interop_test(interop.scale.notify
+  ${_interop_dir}/run-test.sh scale/notify.test.mjs)
+set_tests_properties(interop.scale.conformance interop.scale.sessions interop.scale.kill_stream
+  interop.scale.redis_restart interop.scale.haproxy interop.scale.notify PROPERTIES LABELS "interop;scale")
+# Load through nginx for ~8 s while Redis goes away and comes back: not beside timing-sensitive tests.
+set_tests_properties(interop.scale.redis_restart PROPERTIES RUN_SERIAL TRUE)
