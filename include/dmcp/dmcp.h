@@ -16,6 +16,7 @@
 #include "dmcp/auth.h"
 #include "dmcp/descope.h"
 #include "dmcp/server.h"
+#include "dmcp/forward.h"
 #include "dmcp/protect.h"
 #include "dmcp/store.h"
 

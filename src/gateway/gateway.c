@@ -12,7 +12,7 @@
 #include <dmcp/auth.h>
 #include <dmcp/descope.h>
 #include <dmcp/protect.h>
-#include <dmcp/server.h>
+#include <dmcp/forward.h>
 
 #include "gateway/gw_internal.h"
 

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include <dmcp/server.h>
+#include <dmcp/forward.h>
 
 #include "gateway/gw_internal.h"
 

@@ -24,7 +24,7 @@
 
 #include <jansson.h>
 
-#include "dmcp/server.h"
+#include "dmcp/forward.h"
 #include "internal.h"
 
 #define DMCP__TOOL_NAME_MAX 64

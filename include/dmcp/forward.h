@@ -1,0 +1,89 @@
+/*
+ * dmcp/forward.h: forwarding requests of an MCP server to code of your own (gateways and
+ * proxies). The runtime keeps authentication, sessions, eras, limits, metrics and the access
+ * log; a forwarder answers the method families it takes over.
+ */
+#ifndef DMCP_FORWARD_H
+#define DMCP_FORWARD_H
+
+#include "dmcp/server.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ------------------------------------------------------------------------------------------ */
+/* Forwarding (gateways and proxies)                                                          */
+/* ------------------------------------------------------------------------------------------ */
+
+/* Method families a forwarder serves instead of the server's own registries. */
+#define DMCP_FORWARD_TOOLS 1u       /* tools/list, tools/call */
+#define DMCP_FORWARD_PROMPTS 2u     /* prompts/list, prompts/get */
+#define DMCP_FORWARD_RESOURCES 4u   /* resources/list, resources/templates/list, resources/read,
+                                       resources/subscribe, resources/unsubscribe */
+#define DMCP_FORWARD_COMPLETION 8u  /* completion/complete */
+#define DMCP_FORWARD_LOGGING 16u    /* logging/setLevel (also applied to the session here) */
+
+/*
+ * Serves one forwarded request. Runs on the thread that serves the request (an HTTP worker,
+ * or a stream worker when the answer is an SSE stream), after authentication, the lifecycle
+ * gate and per-tool scopes. call is a full call context: principal, session id, protocol
+ * version, cancellation, dmcp_call_progress/log/notify, and dmcp_call_request for server->
+ * client requests (live only when the answer streams: see dmcp_forwarder.stream).
+ * Answer with DMCP_OK and *result (an object, taken), or any other status and *error (a
+ * JSON-RPC error object {code, message, data?}, taken); neither set gives -32603.
+ */
+typedef dmcp_status (*dmcp_forward_fn)(void *userdata, dmcp_call *call, const char *method,
+                                       const json_t *params, json_t **result, json_t **error);
+/* A notification from the client (other than initialized and cancelled, which the runtime
+ * handles; a cancelled request shows as dmcp_call_is_cancelled on its call). session_id is
+ * NULL outside a session. msg borrowed. */
+typedef void (*dmcp_forward_notify_fn)(void *userdata, const char *session_id, const json_t *msg);
+/* A session ended (DELETE, idle expiry, eviction, server stop). May run while the runtime
+ * holds internal locks: it must not block nor call into the server; hand the work to a thread
+ * of your own. */
+typedef void (*dmcp_session_end_fn)(void *userdata, const char *session_id);
+/* The scopes a forwarded tool requires (checked like dmcp_tool_add_scope's, through the
+ * authorizer's authorize_tool, before the forwarder runs). Return the count and point *scopes
+ * at an array that stays valid while the server runs; 0 for none. */
+typedef size_t (*dmcp_forward_scopes_fn)(void *userdata, const char *tool_name,
+                                         const char *const **scopes);
+
+typedef struct dmcp_forwarder {
+    unsigned methods;            /* DMCP_FORWARD_* families served by request() */
+    bool stream;                 /* answer forwarded requests as a live SSE stream (so
+                                    notifications and server->client requests pass as they come)
+                                    when the client declared sampling, elicitation or roots, or
+                                    gave a progress token; false: only with a progress token.
+                                    Otherwise the answer is JSON (notifications collected) */
+    const json_t *capabilities;  /* merged over the server's own capabilities (copied); may be
+                                    NULL */
+    dmcp_forward_fn request;     /* required */
+    dmcp_forward_notify_fn notification; /* may be NULL */
+    dmcp_session_end_fn session_end;     /* may be NULL */
+    dmcp_forward_scopes_fn tool_scopes;  /* may be NULL */
+    void *userdata;
+} dmcp_forwarder;
+
+/*
+ * Installs a forwarder: requests of the given families go to fwd->request instead of the
+ * server's registries (registered tools etc. of those families are then not served). The
+ * runtime stays what it is for everything else: authentication, sessions, eras, limits,
+ * metrics, access log. Ownership: fwd is copied (capabilities too). DMCP_E_STATE once started.
+ * Thread-safety: configure from one thread.
+ */
+DMCP_API dmcp_status dmcp_server_set_forwarder(dmcp_server *srv, const dmcp_forwarder *fwd);
+/*
+ * Sends a message (a notification or a server->client request of the forwarder's own making)
+ * on a session's standalone stream (HTTP GET stream; stdio output). DMCP_E_NOT_FOUND for an
+ * unknown or ended session, DMCP_E_STATE when it has no stream open. Ownership: takes msg.
+ * Thread-safety: any thread while the server runs.
+ */
+DMCP_API dmcp_status dmcp_server_send_to_session(dmcp_server *srv, const char *session_id,
+                                                 json_t *msg);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* DMCP_FORWARD_H */
