@@ -394,6 +394,9 @@ json_t *dmcp__tool_run(const dmcp_tool *tool, const json_t *arguments, dmcp_call
 
 /* ---- resources.c, prompts.c, completion.c ---- */
 
+/* uri_template.c: the longest URI or URI template accepted, in bytes. */
+#define DMCP__MAX_URI 2048
+
 void dmcp__resources_free(dmcp_server *srv);
 void dmcp__prompts_free(dmcp_server *srv);
 /* Method handlers; NULL result with code and message set (and data, which the caller takes). */

@@ -1,7 +1,7 @@
 /*
  * Resources (MCP 2025-11-25 Server › Resources): static resources, RFC 6570 level-1 resource
- * templates, resources/list, resources/templates/list, resources/read, subscriptions; and the
- * generic registry and pagination helpers shared with prompts.
+ * templates (uri_template.c), resources/list, resources/templates/list, resources/read,
+ * subscriptions. The registry and pagination shared with prompts are in registry.c.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,8 +9,6 @@
 
 #include "mcp/mcp_internal.h"
 
-#define MAX_URI 2048
-#define MAX_TEMPLATE_VARS 16
 #define MAX_SUBSCRIPTIONS 1000 /* per session */
 
 struct dmcp_resource {
@@ -41,87 +39,6 @@ struct dmcp_contents {
     long ttl_ms; /* -1: the server's default */
     bool public_scope;
 };
-
-/* ---------------------------------------------------------------------------------------- */
-/* Registry and pagination                                                                  */
-/* ---------------------------------------------------------------------------------------- */
-
-dmcp_status dmcp__reg_add(dmcp__reg *reg, const char *key, void *item)
-{
-    if (reg->index == NULL) {
-        reg->index = json_object();
-        if (reg->index == NULL) {
-            return DMCP_E_NOMEM;
-        }
-    }
-    if (json_object_get(reg->index, key) != NULL) {
-        return DMCP_E_INVALID_ARG;
-    }
-    if (reg->count == reg->cap) {
-        size_t cap = reg->cap ? reg->cap * 2 : 8;
-        void **ni = realloc(reg->items, cap * sizeof(*ni));
-        if (ni == NULL) {
-            return DMCP_E_NOMEM;
-        }
-        reg->items = ni;
-        reg->cap = cap;
-    }
-    if (json_object_set_new(reg->index, key, json_integer((json_int_t)reg->count)) != 0) {
-        return DMCP_E_NOMEM;
-    }
-    reg->items[reg->count++] = item;
-    return DMCP_OK;
-}
-
-void *dmcp__reg_find(const dmcp__reg *reg, const char *key)
-{
-    if (key == NULL || reg->index == NULL) {
-        return NULL;
-    }
-    const json_t *i = json_object_get(reg->index, key);
-    return json_is_integer(i) ? reg->items[json_integer_value(i)] : NULL;
-}
-
-void dmcp__reg_free(dmcp__reg *reg)
-{
-    free(reg->items);
-    json_decref(reg->index);
-    memset(reg, 0, sizeof(*reg));
-}
-
-bool dmcp__page(const json_t *params, char prefix, size_t count, size_t page_size, size_t *off,
-                size_t *end, int *code, const char **message)
-{
-    *off = 0;
-    const json_t *cursor = params != NULL ? json_object_get(params, "cursor") : NULL;
-    if (cursor != NULL && !json_is_null(cursor)) {
-        const char *c = json_string_value(cursor);
-        size_t v = 0;
-        bool ok = c != NULL && c[0] == prefix && c[1] != '\0' && strlen(c) <= 12;
-        for (const char *p = ok ? c + 1 : ""; ok && *p != '\0'; p++) {
-            ok = *p >= '0' && *p <= '9';
-            v = v * 10 + (size_t)(*p - '0');
-        }
-        /* A cursor we did not hand out (or past the end) is -32602 (Pagination §"Errors"). */
-        if (!ok || v == 0 || v >= count) {
-            *code = DMCP_JSONRPC_INVALID_PARAMS;
-            *message = "Invalid cursor";
-            return false;
-        }
-        *off = v;
-    }
-    *end = *off + page_size < count ? *off + page_size : count;
-    return true;
-}
-
-void dmcp__set_next_cursor(json_t *res, char prefix, size_t end, size_t count)
-{
-    if (end < count) {
-        char c[32];
-        snprintf(c, sizeof(c), "%c%zu", prefix, end);
-        json_object_set_new(res, "nextCursor", json_string(c));
-    }
-}
 
 /* ---------------------------------------------------------------------------------------- */
 /* Small helpers                                                                            */
@@ -156,7 +73,7 @@ static dmcp_status set_text(char **dst, const char *v, bool required)
 static bool uri_ok(const char *u)
 {
     size_t n = u != NULL ? strlen(u) : 0;
-    if (n == 0 || n > MAX_URI) {
+    if (n == 0 || n > DMCP__MAX_URI) {
         return false;
     }
     const char *colon = strchr(u, ':');
@@ -197,164 +114,6 @@ static bool base64_ok(const char *s)
         }
     }
     return true;
-}
-
-/* ---------------------------------------------------------------------------------------- */
-/* RFC 6570 level-1 templates                                                               */
-/* ---------------------------------------------------------------------------------------- */
-
-json_t *dmcp__uri_template_vars(const char *tmpl)
-{
-    if (tmpl == NULL || strlen(tmpl) > MAX_URI) {
-        return NULL;
-    }
-    json_t *vars = json_array();
-    if (vars == NULL) {
-        return NULL;
-    }
-    const char *p = tmpl;
-    bool prev_var = false;
-    while (*p != '\0') {
-        if (*p == '}') {
-            goto bad;
-        }
-        if (*p != '{') {
-            p++;
-            prev_var = false;
-            continue;
-        }
-        /* Adjacent expressions ("{a}{b}") cannot be split unambiguously: refused. */
-        if (prev_var) {
-            goto bad;
-        }
-        const char *start = ++p;
-        while ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
-               *p == '_') {
-            p++;
-        }
-        /* Level 1 only: no operators (+#./;?&), modifiers (:n, *) or lists. */
-        if (*p != '}' || p == start || p - start > 64) {
-            goto bad;
-        }
-        char name[65];
-        memcpy(name, start, (size_t)(p - start));
-        name[p - start] = '\0';
-        size_t i;
-        json_t *v;
-        json_array_foreach(vars, i, v)
-        {
-            if (strcmp(json_string_value(v), name) == 0) {
-                goto bad; /* a variable used twice would need both matches to agree */
-            }
-        }
-        if (json_array_size(vars) >= MAX_TEMPLATE_VARS) {
-            goto bad;
-        }
-        json_array_append_new(vars, json_string(name));
-        p++;
-        prev_var = true;
-    }
-    return vars;
-bad:
-    json_decref(vars);
-    return NULL;
-}
-
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9') {
-        return c - '0';
-    }
-    if (c >= 'a' && c <= 'f') {
-        return c - 'a' + 10;
-    }
-    if (c >= 'A' && c <= 'F') {
-        return c - 'A' + 10;
-    }
-    return -1;
-}
-
-/* Percent-decodes [s, s+n) into a JSON string; NULL on a bad escape, NUL or bad UTF-8. */
-static json_t *decode_value(const char *s, size_t n)
-{
-    char *out = malloc(n + 1);
-    if (out == NULL) {
-        return NULL;
-    }
-    size_t k = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] != '%') {
-            out[k++] = s[i];
-            continue;
-        }
-        if (n - i < 3) {
-            free(out);
-            return NULL;
-        }
-        int a = hexval(s[i + 1]), b = hexval(s[i + 2]);
-        if (a < 0 || b < 0 || (a == 0 && b == 0)) {
-            free(out);
-            return NULL;
-        }
-        out[k++] = (char)(a * 16 + b);
-        i += 2;
-    }
-    json_t *v = json_stringn(out, k); /* NULL for invalid UTF-8 */
-    free(out);
-    return v;
-}
-
-json_t *dmcp__uri_template_match(const char *tmpl, const char *uri)
-{
-    json_t *vars = json_object();
-    if (vars == NULL) {
-        return NULL;
-    }
-    const char *t = tmpl, *u = uri;
-    while (*t != '\0') {
-        if (*t != '{') {
-            if (*u != *t) {
-                goto nomatch;
-            }
-            t++;
-            u++;
-            continue;
-        }
-        const char *close = strchr(t, '}');
-        if (close == NULL) {
-            goto nomatch;
-        }
-        char name[65];
-        size_t nl = (size_t)(close - t - 1);
-        if (nl == 0 || nl >= sizeof(name)) {
-            goto nomatch;
-        }
-        memcpy(name, t + 1, nl);
-        name[nl] = '\0';
-        t = close + 1;
-        /* The value runs to the next literal character of the template (or the end) and never
-         * spans '/', '?' or '#' (simple expansion percent-encodes them). */
-        char stop = *t;
-        const char *start = u;
-        while (*u != '\0' && *u != '/' && *u != '?' && *u != '#' && (stop == '\0' || *u != stop)) {
-            u++;
-        }
-        if (u == start) {
-            goto nomatch;
-        }
-        json_t *v = decode_value(start, (size_t)(u - start));
-        if (v == NULL) {
-            goto nomatch;
-        }
-        json_object_set_new(vars, name, v);
-    }
-    if (*u != '\0') {
-        goto nomatch;
-    }
-    return vars;
-nomatch:
-    json_decref(vars);
-    return NULL;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -770,7 +529,7 @@ json_t *dmcp__templates_list(const dmcp_server *srv, const json_t *params, int *
 static const char *uri_param(const json_t *params, int *code, const char **message)
 {
     const json_t *u = json_object_get(params, "uri");
-    if (!json_is_string(u) || json_string_length(u) == 0 || json_string_length(u) > MAX_URI) {
+    if (!json_is_string(u) || json_string_length(u) == 0 || json_string_length(u) > DMCP__MAX_URI) {
         *code = DMCP_JSONRPC_INVALID_PARAMS;
         *message = "Invalid params: uri must be a string";
         return NULL;
