@@ -592,6 +592,15 @@ enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmc
     if (ok) {
         dmcp__metrics_gauge_add(DMCP__M_SSE_STREAMS_OPEN, 1);
     }
+    /* A priming event restating the position first: a client whose resumed stream drops
+     * before the next event then still holds an id to resume from (the TS SDK 1.x resumes
+     * with the last id seen on that very stream, and without one it would open a plain GET
+     * that never replays the call's events). */
+    char prime[80];
+    int pn = snprintf(prime, sizeof(prime), "id: %lu-%lu\ndata: \n\n", stream_no, seq);
+    if (ok && dmcp__buf_append(&st->out, prime, (size_t)pn) != DMCP_OK) {
+        ok = false;
+    }
     for (size_t i = 0; ok && i < st->log_count; i++) {
         const sse_event *e = &st->log[(st->log_start + i) % LOG_EVENTS];
         if (e->seq > seq && dmcp__buf_append(&st->out, e->text, e->len) != DMCP_OK) {

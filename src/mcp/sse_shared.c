@@ -213,6 +213,11 @@ enum MHD_Result dmcp__stream_resume_shared(dmcp__http *h, struct MHD_Connection 
         status = MHD_HTTP_CONFLICT;
         why = "Last-Event-ID is outside the replay window";
     }
+    if (status == 0) { /* the position restated first, as dmcp__stream_resume does (sse.c) */
+        char prime[80];
+        int pn = snprintf(prime, sizeof(prime), "id: %lu-%lu\ndata: \n\n", stream_no, seq);
+        (void)dmcp__stream_push_locked(st, prime, (size_t)pn);
+    }
     for (size_t i = 0; status == 0 && i < n; i++) {
         unsigned long s;
         if (parse_entry(items[i], lens[i], &s, &f, &text, &tlen)) {
