@@ -15,9 +15,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <hiredis.h>
-
 #include "internal.h"
+#include "store/hiredis_dl.h" /* hiredis, loaded on first use */
 #include "store/store_impl.h"
 
 #define BACKOFF_MIN_MS 200
@@ -507,8 +506,12 @@ static const dmcp__store_ops redis_ops = {r_up,      r_get,    r_set,      r_exp
                                           r_publish, r_log_append, r_range,
                                           r_listen,  r_unlisten, r_free};
 
-dmcp_status dmcp__store_redis_init(dmcp_store *st, const dmcp__store_url *u)
+dmcp_status dmcp__store_redis_init(dmcp_store *st, const dmcp__store_url *u, const char **why)
 {
+    dmcp_status loaded = dmcp__hiredis_load(why);
+    if (loaded != DMCP_OK) {
+        return loaded;
+    }
     rstore *r = calloc(1, sizeof(*r));
     if (r == NULL) {
         return DMCP_E_NOMEM;

@@ -29,11 +29,13 @@ dmcp_status dmcp_store_open(const char *url, dmcp_store **out, dmcp_error *err)
         return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, "out of memory");
     }
     snprintf(st->prefix, sizeof(st->prefix), "dmcp:");
-    dmcp_status s = u.memory ? dmcp__store_memory_init(st) : dmcp__store_redis_init(st, &u);
+    const char *why_not = NULL;
+    dmcp_status s = u.memory ? dmcp__store_memory_init(st) : dmcp__store_redis_init(st, &u, &why_not);
     memset(u.password, 0, sizeof(u.password));
     if (s != DMCP_OK) {
         free(st);
-        return dmcp__fail(err, s, DMCP_REASON_NONE, "cannot set up the store");
+        return dmcp__fail(err, s, DMCP_REASON_NONE, "%s",
+                          why_not != NULL ? why_not : "cannot set up the store");
     }
     *out = st;
     return DMCP_OK;

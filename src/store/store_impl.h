@@ -34,6 +34,7 @@ struct dmcp_store {
 bool dmcp__store_key(const dmcp_store *st, const char *name, char *buf, size_t cap);
 
 dmcp_status dmcp__store_memory_init(dmcp_store *st);
-dmcp_status dmcp__store_redis_init(dmcp_store *st, const dmcp__store_url *u);
+/* why: set to a message when hiredis cannot be loaded (DMCP_E_CONFIG; hiredis_dl.h). */
+dmcp_status dmcp__store_redis_init(dmcp_store *st, const dmcp__store_url *u, const char **why);
 
 #endif
