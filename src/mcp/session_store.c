@@ -1,7 +1,7 @@
 /*
  * 2025-era sessions kept in a shared store (issue 10, docs/scaling.md), so that every instance
  * behind a balancer serves every session:
- *   key  <prefix>s:<session id>  the record (JSON, below), SET with the idle TTL at
+ *   key  <prefix>s:{<session id>}  the record (JSON, below), SET with the idle TTL at
  *                                initialize, re-written when this instance changes it, its TTL
  *                                refreshed with EXPIRE at most every TOUCH_EVERY seconds
  *   chan <prefix>inv             "u <id>": re-read the record; "d <id>": it was deleted
@@ -61,9 +61,12 @@ static bool valid_id(const char *id)
     return true;
 }
 
-static void key_of(const char *id, char buf[DMCP__SESSION_ID_LEN + 3])
+/* "s:{<id>}": the braces are a Redis Cluster hash tag, so a session's record and its stream
+ * logs ("ev:{<id>}:<n>") hash to one slot (one shard); plain Redis ignores them. */
+#define SESSION_KEY_LEN (DMCP__SESSION_ID_LEN + 5)
+static void key_of(const char *id, char buf[SESSION_KEY_LEN])
 {
-    snprintf(buf, DMCP__SESSION_ID_LEN + 3, "s:%s", id);
+    snprintf(buf, SESSION_KEY_LEN, "s:{%s}", id);
 }
 
 /* ---- the record ---- */
@@ -166,7 +169,7 @@ dmcp_status dmcp__sstore_save(dmcp_server *srv, dmcp__session *sess, bool announ
         free(val);
         return DMCP_E_TOO_LARGE;
     }
-    char key[DMCP__SESSION_ID_LEN + 3];
+    char key[SESSION_KEY_LEN];
     key_of(sess->id, key);
     dmcp_status st = dmcp__store_set(srv->store, key, val, len, idle_ttl(srv), false);
     free(val);
@@ -195,7 +198,7 @@ dmcp_status dmcp__sstore_end(dmcp_server *srv, dmcp__session *sess)
     if (!dmcp__sstore_on(srv)) {
         return DMCP_OK;
     }
-    char key[DMCP__SESSION_ID_LEN + 3];
+    char key[SESSION_KEY_LEN];
     key_of(sess->id, key);
     dmcp_status st = dmcp__store_del(srv->store, key);
     if (st == DMCP_OK) {
@@ -227,7 +230,7 @@ dmcp__session *dmcp__sstore_find(dmcp_server *srv, const char *id, dmcp_status *
     }
     dmcp__session *s = dmcp__sessions_find(srv->sessions, id);
     unsigned epoch = atomic_load(&srv->store_epoch);
-    char key[DMCP__SESSION_ID_LEN + 3];
+    char key[SESSION_KEY_LEN];
     key_of(id, key);
     if (s != NULL && !atomic_load(&s->store_stale) && atomic_load(&s->store_epoch) == epoch) {
         /* The hot path: the cached copy, with its TTL refreshed now and then. */
@@ -348,7 +351,7 @@ dmcp_status dmcp__sstore_stream_event(dmcp_server *srv, const char *sid, unsigne
         return DMCP_OK;
     }
     char key[128], head[160];
-    snprintf(key, sizeof(key), "ev:%s:%lu", sid, stream_no);
+    snprintf(key, sizeof(key), "ev:{%s}:%lu", sid, stream_no);
     int hn = snprintf(head, sizeof(head), "e %s %lu ", sid, stream_no);
     char *buf = malloc((size_t)hn + 48 + len);
     if (buf == NULL) {
@@ -369,7 +372,7 @@ dmcp_status dmcp__sstore_stream_log(dmcp_server *srv, const char *sid, unsigned 
                                     char ***items, size_t **lens, size_t *n)
 {
     char key[128];
-    snprintf(key, sizeof(key), "ev:%s:%lu", sid, stream_no);
+    snprintf(key, sizeof(key), "ev:{%s}:%lu", sid, stream_no);
     return dmcp__store_range(srv->store, key, STREAM_LOG_EVENTS, items, lens, n);
 }
 

@@ -14,7 +14,7 @@ import {
   check, deadline, finish, freePort, log, requireBinary,
 } from '../lib/harness.mjs';
 import {
-  metricSum, metrics, rawPost, requireTools, startInstances, startNginx, startRedis,
+  metricSum, metrics, rawPost, redisCommand, requireTools, startInstances, startNginx, startRedis,
 } from '../lib/cluster.mjs';
 import { getToken, startProvider } from '../oidc/provider-lib.mjs';
 
@@ -66,6 +66,13 @@ try {
   });
   check(r.content?.[0]?.text === 'counted 8', 'count (streamed) returns its result through nginx', r);
   check(JSON.stringify(progress) === JSON.stringify([1, 2, 3, 4, 5, 6, 7, 8]), 'progress over SSE: 1..8, in order, each once', progress);
+
+  // Redis Cluster readiness: the record and the stream logs of one session carry the session id
+  // as a hash tag ({...}), so they hash to one slot.
+  const keys = (await redisCommand(redis.port, ['KEYS', '*'])).map(String);
+  const mine = keys.filter((k) => k.includes(sid));
+  check(mine.includes(`dmcp:s:{${sid}}`) && mine.some((k) => new RegExp(`^dmcp:ev:\\{${sid}\\}:\\d+$`).test(k)) &&
+    mine.every((k) => k.includes(`{${sid}}`)), "the session's keys are s:{id} and ev:{id}:N (one hash slot)", mine);
 } catch (e) {
   check(false, 'the TS client session through nginx', String(e?.stack ?? e));
 }
