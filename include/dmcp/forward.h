@@ -76,7 +76,11 @@ DMCP_API dmcp_status dmcp_server_set_forwarder(dmcp_server *srv, const dmcp_forw
 /*
  * Sends a message (a notification or a server->client request of the forwarder's own making)
  * on a session's standalone stream (HTTP GET stream; stdio output). DMCP_E_NOT_FOUND for an
- * unknown or ended session, DMCP_E_STATE when it has no stream open. Ownership: takes msg.
+ * unknown or ended session, DMCP_E_STATE when it has no stream open. With a shared store
+ * (dmcp_server_set_store) a session whose stream is not held by this instance gets the message
+ * through the store, from the instance that holds it: DMCP_OK then means published (delivery
+ * is best effort; no instance may hold a stream), DMCP_E_UNREACHABLE that the store is down.
+ * Ownership: takes msg.
  * Thread-safety: any thread while the server runs.
  */
 DMCP_API dmcp_status dmcp_server_send_to_session(dmcp_server *srv, const char *session_id,

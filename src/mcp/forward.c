@@ -163,12 +163,20 @@ dmcp_status dmcp_server_send_to_session(dmcp_server *srv, const char *session_id
         json_decref(msg);
         return DMCP_E_STATE;
     }
-    dmcp__session *s = dmcp__sessions_find(srv->sessions, session_id);
+    dmcp_status st = DMCP_OK;
+    dmcp__session *s = dmcp__sstore_find(srv, session_id, &st); /* any instance's, when shared */
     if (s == NULL) {
         json_decref(msg);
-        return DMCP_E_NOT_FOUND;
+        return st;
     }
-    dmcp_status st = dmcp__session_send_unsolicited(s, msg);
+    json_incref(msg);
+    st = dmcp__session_send_unsolicited(s, msg);
+    if (st == DMCP_E_STATE && dmcp__sstore_on(srv)) {
+        /* No stream here: the instance holding the client's GET stream delivers it. */
+        st = dmcp__sstore_send_unsolicited(srv, s->id, msg);
+    } else {
+        json_decref(msg);
+    }
     dmcp__session_unref(s);
     return st;
 }

@@ -677,6 +677,7 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
     }
     srv->http = h;
     srv->store_event = dmcp__sse_on_store_event;
+    dmcp__sessions_set_transport(srv->sessions, &dmcp__http_session_transport);
     return DMCP_OK;
 }
 
@@ -765,6 +766,7 @@ void dmcp__http_stop(dmcp_server *srv)
     /* Streams whose responses MHD never released (should not happen) are leaked, not freed
      * under a live connection. */
     srv->store_event = NULL;
+    dmcp__sessions_set_transport(srv->sessions, NULL);
     srv->http = NULL;
     if (h->streams == NULL && atomic_load(&h->active) == 0) {
         http_free(h);

@@ -12,7 +12,8 @@
 #include "mcp/http_internal.h"
 
 static dmcp_status send_on_get_stream(dmcp__session *sess, json_t *msg);
-static const dmcp__transport http_session_transport = {send_on_get_stream};
+static void close_get_stream(dmcp__session *sess);
+const dmcp__transport dmcp__http_session_transport = {send_on_get_stream, close_get_stream};
 
 static bool binding_matches(const dmcp__session *s, const dmcp_principal *p)
 {
@@ -138,8 +139,7 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, json_t 
                     mine ? "Too many sessions for this principal" : "Too many sessions", NULL),
                 origin, "Retry-After", mine ? "1" : "30");
         }
-        if (sess != NULL) {
-            sess->transport = &http_session_transport;
+        if (sess != NULL) { /* its transport is ours (dmcp__sessions_set_transport, http.c) */
             new_sid = sess->id;
         }
     } else {
@@ -371,16 +371,25 @@ static dmcp_status send_on_get_stream(dmcp__session *sess, json_t *msg)
     return dmcp__stream_send_session(sess, msg);
 }
 
+static void close_get_stream(dmcp__session *sess)
+{
+    pthread_mutex_lock(&sess->mu);
+    dmcp__stream *gs = sess->get_stream;
+    if (gs != NULL) {
+        atomic_fetch_add(&gs->refs, 1);
+    }
+    pthread_mutex_unlock(&sess->mu);
+    if (gs != NULL) {
+        dmcp__stream_finish(gs);
+        dmcp__stream_unref(gs);
+    }
+}
+
 static void end_session(dmcp__http *h, dmcp__session *sess)
 {
     dmcp__sessions_end(h->srv->sessions, sess);
     dmcp__session_wake_pending(sess);
-    pthread_mutex_lock(&sess->mu);
-    dmcp__stream *gs = sess->get_stream;
-    pthread_mutex_unlock(&sess->mu);
-    if (gs != NULL) {
-        dmcp__stream_finish(gs);
-    }
+    close_get_stream(sess);
 }
 
 enum MHD_Result dmcp__http_delete(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,

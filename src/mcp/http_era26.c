@@ -47,7 +47,7 @@ static dmcp_status send_on_listen_stream(dmcp__session *sess, json_t *msg)
     return dmcp__stream_send_session(sess, msg);
 }
 
-static const dmcp__transport listen_transport = {send_on_listen_stream};
+static const dmcp__transport listen_transport = {send_on_listen_stream, NULL};
 
 /*
  * subscriptions/listen: a long-lived SSE response on this POST. The acknowledgement is its

@@ -199,6 +199,9 @@ dmcp_status dmcp__stream_event(dmcp__stream *st, json_t *msg);
 dmcp_status dmcp__stream_send_session(dmcp__session *sess, json_t *msg);
 /* The producer is done: the response ends after draining. */
 void dmcp__stream_finish(dmcp__stream *st);
+/* http_era25.c: the transport of HTTP sessions (their GET stream); given to the session
+ * table by dmcp__http_start so sessions adopted from a shared store have it too. */
+extern const dmcp__transport dmcp__http_session_transport;
 bool dmcp__ticket_take(dmcp__http *h, dmcp__session *sess, const dmcp_principal *p,
                        dmcp__stream_ticket *t);
 void dmcp__ticket_return(dmcp__http *h, dmcp__stream_ticket *t);

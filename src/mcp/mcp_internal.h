@@ -82,6 +82,9 @@ typedef struct dmcp__transport {
     /* An unsolicited message on the session's standalone stream (takes msg); DMCP_E_STATE
      * when the client has no such stream open. */
     dmcp_status (*send_unsolicited)(dmcp__session *sess, json_t *msg);
+    /* The session was ended elsewhere (another instance's DELETE): close what the transport
+     * holds open for it (the GET stream). May be NULL. */
+    void (*end)(dmcp__session *sess);
 } dmcp__transport;
 
 typedef struct dmcp__inflight {
@@ -155,6 +158,8 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
 dmcp__session *dmcp__sessions_find(dmcp__session_table *t, const char *id);
 /* Every session created from now on reports its end (its last reference) to fn. */
 void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const char *), void *ud);
+/* Every session created or adopted from now on belongs to this transport (NULL: none). */
+void dmcp__sessions_set_transport(dmcp__session_table *t, const dmcp__transport *tr);
 /* Registers a session under a known id (one read from the shared store), or returns the live
  * one already registered under it. Ownership: one reference. Limits as dmcp__sessions_create. */
 dmcp_status dmcp__sessions_adopt(dmcp__session_table *t, const char *id, const char *binding,
@@ -276,8 +281,18 @@ struct dmcp_server {
     json_int_t store_tag;    /* this instance's random tag in server->client request ids */
     /* The HTTP transport's handler of stream events other instances publish (sse_shared.c). */
     void (*store_event)(dmcp_server *srv, const char *msg, size_t len);
-    /* Server-wide notifications published by another instance, delivered here (outbound.c). */
-    void (*store_notify)(dmcp_server *srv, const char *method, const char *uri);
+    /* What other instances' messages deliver here (set by server.c, so session_store.c names
+     * no function of the layers above it): */
+    struct {
+        /* a server-wide notification, to this instance's streams (dmcp__notify_local) */
+        void (*notify)(dmcp_server *srv, const char *method, const char *uri);
+        /* a client's answer to a server->client request (dmcp__session_deliver_response) */
+        bool (*answer)(dmcp__session *sess, const json_t *msg);
+        /* the session ended: no more answers (dmcp__session_wake_pending) */
+        void (*wake)(dmcp__session *sess);
+        /* a message for the session's standalone stream (dmcp__session_send_unsolicited) */
+        dmcp_status (*unsolicited)(dmcp__session *sess, json_t *msg);
+    } store_up;
     bool store_listening;
 };
 
@@ -314,6 +329,10 @@ dmcp_status dmcp__sstore_stream_event(dmcp_server *srv, const char *sid, unsigne
 /* The logged events of a stream ("<seq> <final> <event>" each), oldest first. */
 dmcp_status dmcp__sstore_stream_log(dmcp_server *srv, const char *sid, unsigned long stream_no,
                                     char ***items, size_t **lens, size_t *n);
+/* A message for a session's standalone stream that this instance cannot deliver (no stream
+ * here): published for the instance holding the stream (takes msg). DMCP_OK when published;
+ * delivery is best effort (no instance may hold one). DMCP_E_STATE without a shared store. */
+dmcp_status dmcp__sstore_send_unsolicited(dmcp_server *srv, const char *sid, json_t *msg);
 /* Publishes a server-wide notification (list_changed, resources/updated) for the other
  * instances, which deliver it to the streams they hold (no-op without a shared store). */
 void dmcp__sstore_broadcast_notify(dmcp_server *srv, const char *method, const char *uri);

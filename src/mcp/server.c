@@ -31,7 +31,10 @@ dmcp_status dmcp_server_new(const char *name, const char *version, dmcp_server *
     s->listen_port = 8080;
     s->page_size = 100;
     s->cache_public = -1;
-    s->store_notify = dmcp__notify_local;
+    s->store_up.notify = dmcp__notify_local;
+    s->store_up.answer = dmcp__session_deliver_response;
+    s->store_up.wake = dmcp__session_wake_pending;
+    s->store_up.unsolicited = dmcp__session_send_unsolicited;
     s->state_key_len = 32;
     if (dmcp__random_bytes(s->state_key, s->state_key_len) != DMCP_OK) {
         free(s);

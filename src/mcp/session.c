@@ -29,6 +29,7 @@ struct dmcp__session_table {
     binding_count *bindings[BUCKETS];
     void (*on_end)(void *, const char *);
     void *on_end_ud;
+    const dmcp__transport *transport; /* given to every session created or adopted */
 };
 
 dmcp_status dmcp__random_hex(char *buf, size_t nbytes)
@@ -232,6 +233,7 @@ static dmcp_status register_session(dmcp__session_table *t, const char *id, cons
     /* Set only now: a duplicate dropped above must not report the live id's end. */
     s->on_end = t->on_end;
     s->on_end_ud = t->on_end_ud;
+    s->transport = t->transport;
     bool capped = binding != NULL && t->max_per_binding > 0;
     if (capped) {
         binding_count *bc = binding_slot(t, binding, false);
@@ -374,6 +376,13 @@ void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const 
     pthread_mutex_lock(&t->mu);
     t->on_end = fn;
     t->on_end_ud = ud;
+    pthread_mutex_unlock(&t->mu);
+}
+
+void dmcp__sessions_set_transport(dmcp__session_table *t, const dmcp__transport *tr)
+{
+    pthread_mutex_lock(&t->mu);
+    t->transport = tr;
     pthread_mutex_unlock(&t->mu);
 }
 

@@ -5,6 +5,8 @@
  *                                initialize, re-written when this instance changes it, its TTL
  *                                refreshed with EXPIRE at most every TOUCH_EVERY seconds
  *   chan <prefix>inv             "u <id>": re-read the record; "d <id>": it was deleted
+ *                                (copies end, GET streams close); "g <id> <msg>": a message
+ *                                for the session's standalone stream, wherever it is held
  *   key  <prefix>statekey        the shared 2026 requestState HMAC key (SET NX at first start)
  * An instance caches the record in its local session table; a cached copy is re-read when a
  * message says it changed, or after the subscription was re-made (messages may have been
@@ -211,7 +213,7 @@ dmcp_status dmcp__sstore_end(dmcp_server *srv, dmcp__session *sess)
 static void drop_local(dmcp_server *srv, dmcp__session *s)
 {
     dmcp__sessions_end(srv->sessions, s);
-    dmcp__session_wake_pending(s);
+    srv->store_up.wake(s);
     dmcp__session_unref(s);
 }
 
@@ -321,6 +323,57 @@ void dmcp__sstore_forward_response(dmcp_server *srv, dmcp__session *sess, const 
     free(body);
 }
 
+dmcp_status dmcp__sstore_send_unsolicited(dmcp_server *srv, const char *sid, json_t *msg)
+{
+    if (!dmcp__sstore_on(srv)) {
+        json_decref(msg);
+        return DMCP_E_STATE;
+    }
+    size_t len = 0;
+    char *body = dmcp__json_dump(msg, &len);
+    json_decref(msg);
+    if (body == NULL) {
+        return DMCP_E_NOMEM;
+    }
+    if (len > ANSWER_MAX) {
+        free(body);
+        return DMCP_E_TOO_LARGE;
+    }
+    char *m = malloc(len + DMCP__SESSION_ID_LEN + 4);
+    dmcp_status st = DMCP_E_NOMEM;
+    if (m != NULL) {
+        int n = snprintf(m, DMCP__SESSION_ID_LEN + 4, "g %s ", sid);
+        memcpy(m + n, body, len);
+        st = dmcp__store_publish(srv->store, CHANNEL, m, (size_t)n + len);
+    }
+    free(m);
+    free(body);
+    return st;
+}
+
+/* "g <sid> <message>": delivered when this instance holds the session's standalone stream. */
+static void on_unsolicited(dmcp_server *srv, const char *id, const char *body, size_t len)
+{
+    if (len > ANSWER_MAX) {
+        return;
+    }
+    dmcp__session *s = dmcp__sessions_find(srv->sessions, id);
+    if (s == NULL) {
+        return;
+    }
+    pthread_mutex_lock(&s->mu);
+    bool here = s->get_stream != NULL;
+    pthread_mutex_unlock(&s->mu);
+    json_error_t e;
+    json_t *msg = here ? json_loadb(body, len, JSON_REJECT_DUPLICATES, &e) : NULL;
+    if (json_is_object(msg)) {
+        (void)srv->store_up.unsolicited(s, msg); /* takes msg */
+    } else {
+        json_decref(msg);
+    }
+    dmcp__session_unref(s);
+}
+
 static void on_answer(dmcp_server *srv, const char *id, const char *body, size_t len)
 {
     if (len > ANSWER_MAX) {
@@ -333,7 +386,7 @@ static void on_answer(dmcp_server *srv, const char *id, const char *body, size_t
     json_error_t e;
     json_t *msg = json_loadb(body, len, JSON_REJECT_DUPLICATES, &e);
     if (json_is_object(msg)) {
-        (void)dmcp__session_deliver_response(s, msg);
+        (void)srv->store_up.answer(s, msg);
     }
     json_decref(msg);
     dmcp__session_unref(s);
@@ -396,7 +449,7 @@ void dmcp__sstore_broadcast_notify(dmcp_server *srv, const char *method, const c
 
 static void on_notify(dmcp_server *srv, const char *msg, size_t len)
 {
-    if (len > NOTIFY_MAX + 64 || srv->store_notify == NULL) {
+    if (len > NOTIFY_MAX + 64) {
         return;
     }
     char buf[NOTIFY_MAX + 65];
@@ -417,7 +470,7 @@ static void on_notify(dmcp_server *srv, const char *msg, size_t len)
     if (with_uri && *uri == '\0') {
         return;
     }
-    srv->store_notify(srv, method, with_uri ? uri : NULL);
+    srv->store_up.notify(srv, method, with_uri ? uri : NULL);
 }
 
 /* ---- invalidation ---- */
@@ -435,12 +488,13 @@ static void on_message(void *ud, const char *msg, size_t len)
         }
         return;
     }
-    if (len > DMCP__SESSION_ID_LEN + 3 && msg[0] == 'r' && msg[1] == ' ' &&
+    if (len > DMCP__SESSION_ID_LEN + 3 && (msg[0] == 'r' || msg[0] == 'g') && msg[1] == ' ' &&
         msg[DMCP__SESSION_ID_LEN + 2] == ' ') {
         char rid[DMCP__SESSION_ID_LEN + 1];
         memcpy(rid, msg + 2, DMCP__SESSION_ID_LEN);
         rid[DMCP__SESSION_ID_LEN] = '\0';
-        on_answer(srv, rid, msg + DMCP__SESSION_ID_LEN + 3, len - DMCP__SESSION_ID_LEN - 3);
+        (msg[0] == 'r' ? on_answer : on_unsolicited)(srv, rid, msg + DMCP__SESSION_ID_LEN + 3,
+                                                    len - DMCP__SESSION_ID_LEN - 3);
         return;
     }
     if (len < DMCP__SESSION_ID_LEN + 4 || len > DMCP__SESSION_ID_LEN + 30 ||
@@ -457,7 +511,17 @@ static void on_message(void *ud, const char *msg, size_t len)
         return; /* our own change (or our own DELETE, already ended here) */
     }
     dmcp__session *s = dmcp__sessions_find(srv->sessions, id);
-    if (s != NULL) {
+    if (s != NULL && msg[0] == 'd') {
+        /* Ended on another instance: end the copy here now, and close its GET stream, so the
+         * client sees DELETE take effect everywhere at once (Transports §2.5). */
+        const dmcp__transport *tr = s->transport;
+        dmcp__session_ref(s);
+        drop_local(srv, s); /* takes one reference */
+        if (tr != NULL && tr->end != NULL) {
+            tr->end(s);
+        }
+        dmcp__session_unref(s);
+    } else if (s != NULL) {
         atomic_store(&s->store_stale, true); /* the next request re-reads (or drops) it */
         dmcp__session_unref(s);
     }

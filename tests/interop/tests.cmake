@@ -89,7 +89,10 @@ dmcp_interop_test(interop.scale.haproxy
   ${_interop_dir}/run-test.sh scale/haproxy.test.mjs)
 dmcp_interop_test(interop.scale.notify
   ${_interop_dir}/run-test.sh scale/notify.test.mjs)
+dmcp_interop_test(interop.scale.delete_stream
+  ${_interop_dir}/run-test.sh scale/delete_stream.test.mjs)
 set_tests_properties(interop.scale.conformance interop.scale.sessions interop.scale.kill_stream
-  interop.scale.redis_restart interop.scale.haproxy interop.scale.notify PROPERTIES LABELS "interop;scale")
+  interop.scale.redis_restart interop.scale.haproxy interop.scale.notify
+  interop.scale.delete_stream PROPERTIES LABELS "interop;scale")
 # Load through nginx for ~8 s while Redis goes away and comes back: not beside timing-sensitive tests.
 set_tests_properties(interop.scale.redis_restart PROPERTIES RUN_SERIAL TRUE)
