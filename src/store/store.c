@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "store/store.h"
 #include "store/store_impl.h"
 
 dmcp_status dmcp_store_open(const char *url, dmcp_store **out, dmcp_error *err)
@@ -71,12 +72,6 @@ void dmcp_store_free(dmcp_store *st)
     free(st);
 }
 
-bool dmcp__store_key(const dmcp_store *st, const char *name, char *buf, size_t cap)
-{
-    int n = snprintf(buf, cap, "%s%s", st->prefix, name);
-    return n > 0 && (size_t)n < cap;
-}
-
 bool dmcp__store_shared(const dmcp_store *st)
 {
     return st != NULL && st->shared;
@@ -129,15 +124,6 @@ dmcp_status dmcp__store_range(dmcp_store *st, const char *key, size_t max, char 
     *lens = NULL;
     *n = 0;
     return st->ops->range(st, key, max, items, lens, n);
-}
-
-void dmcp__store_items_free(char **items, size_t *lens, size_t n)
-{
-    for (size_t i = 0; items != NULL && i < n; i++) {
-        free(items[i]);
-    }
-    free(items);
-    free(lens);
 }
 
 dmcp_status dmcp__store_listen(dmcp_store *st, const char *channel, const dmcp__store_listener *l)

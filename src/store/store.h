@@ -14,20 +14,8 @@
 #include <stdint.h>
 
 #include "dmcp/store.h"
+#include "store/store_types.h"
 
-/* ---- url.c ---- */
-
-typedef struct dmcp__store_url {
-    bool memory;       /* "memory:" / NULL */
-    char host[256];    /* without brackets */
-    unsigned port;     /* 1..65535 */
-    unsigned db;       /* 0..15 */
-    char password[257]; /* "" = none */
-} dmcp__store_url;
-
-/* Parses a store URL (dmcp_store_open's grammar). false with why set (a static text) when
- * malformed. Never copies the password into why. */
-bool dmcp__store_url_parse(const char *url, size_t len, dmcp__store_url *out, const char **why);
 
 /* ---- store.c: the interface ---- */
 
@@ -57,18 +45,7 @@ dmcp_status dmcp__store_log_append(dmcp_store *st, const char *key, const char *
  * NUL-terminated; free with dmcp__store_items_free. DMCP_E_NOT_FOUND when empty/absent. */
 dmcp_status dmcp__store_range(dmcp_store *st, const char *key, size_t max, char ***items,
                               size_t **lens, size_t *n);
-void dmcp__store_items_free(char **items, size_t *lens, size_t n);
 
-/*
- * A listener of one channel, run on the store's reader thread (one per store). on_message:
- * one published message (borrowed). on_reset: the subscription was (re)established, messages
- * may have been missed meanwhile (caches must be revalidated). Either may be NULL.
- */
-typedef struct dmcp__store_listener {
-    void (*on_message)(void *ud, const char *msg, size_t len);
-    void (*on_reset)(void *ud);
-    void *ud;
-} dmcp__store_listener;
 
 /* Starts listening on channel (one listener per store). The listener is borrowed until
  * dmcp__store_unlisten() returns. */

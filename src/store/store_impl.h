@@ -1,9 +1,11 @@
-/* The store object and the operations each implementation provides (store.c, memory.c,
- * redis.c). Private to src/store. */
+/* The store object and the operations each implementation provides (memory.c, redis.c),
+ * with the helpers they share (store_impl.c). Private to src/store; the dispatcher (store.c)
+ * is the only caller of the implementations. */
 #ifndef DMCP_STORE_IMPL_H
 #define DMCP_STORE_IMPL_H
 
-#include "store/store.h"
+#include "dmcp/store.h"
+#include "store/store_types.h"
 
 typedef struct dmcp__store_ops {
     bool (*up)(dmcp_store *st);

@@ -4,7 +4,8 @@
  */
 #include <string.h>
 
-#include "store/store.h"
+#include "dmcp/store.h"
+#include "store/store_types.h"
 
 static bool digits(const char *p, size_t n, unsigned max, unsigned *out)
 {
