@@ -270,6 +270,26 @@ out:
     return ret;
 }
 
+/* GET with Last-Event-ID "<stream>-<seq>" (Transports §2.4): a stream this instance made is
+ * resumed here (sse.c); with a shared store, one another instance made is replayed from the
+ * store's log and followed live (sse_shared.c). Takes the ticket. */
+static enum MHD_Result resume(dmcp__http *h, struct MHD_Connection *c, dmcp__session *sess,
+                              const char *lei, const char *origin, dmcp__stream_ticket *t)
+{
+    unsigned long stream_no = 0, seq = 0;
+    char tail = '\0';
+    if (strlen(lei) > 48 || sscanf(lei, "%lu-%lu%c", &stream_no, &seq, &tail) != 2) {
+        dmcp__ticket_return(h, t);
+        return dmcp__http_send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
+                                     "Bad Request: malformed Last-Event-ID", origin);
+    }
+    /* With a shared store a stream number carries its instance's tag in its high bits (sse.c). */
+    if (dmcp__sstore_on(h->srv) && (json_int_t)(stream_no >> 24) != h->srv->store_tag) {
+        return dmcp__stream_resume_shared(h, c, sess, stream_no, seq, origin, t);
+    }
+    return dmcp__stream_resume(h, c, sess, stream_no, seq, origin, t);
+}
+
 enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
                                const char *origin)
 {
@@ -300,7 +320,7 @@ enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dm
             origin, "Retry-After", "1");
     }
     if (lei != NULL) {
-        ret = dmcp__stream_resume(h, c, sess, lei, origin, &t);
+        ret = resume(h, c, sess, lei, origin, &t);
         dmcp__session_unref(sess);
         return ret;
     }

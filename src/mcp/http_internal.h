@@ -222,9 +222,6 @@ void dmcp__stream_released(void *cls);
 
 /* ---- sse_shared.c: resumable streams across instances (shared store) ---- */
 
-/* Logs one event of a resumable stream in the store and publishes it (shared store only). */
-void dmcp__sse_share_event(dmcp__stream *st, unsigned long seq, bool final, const char *text,
-                           size_t len);
 /* GET + Last-Event-ID for a stream of another instance: replays its log from the store, then
  * follows it live. Takes the ticket. */
 enum MHD_Result dmcp__stream_resume_shared(dmcp__http *h, struct MHD_Connection *c,
@@ -233,12 +230,16 @@ enum MHD_Result dmcp__stream_resume_shared(dmcp__http *h, struct MHD_Connection 
                                            dmcp__stream_ticket *t);
 /* An event published by another instance ("e ..." on the store channel). */
 void dmcp__sse_on_store_event(dmcp_server *srv, const char *msg, size_t len);
-/* A follower's response was released / the server stops. */
-void dmcp__sse_follower_released(dmcp__http *h, dmcp__stream *st);
+/* The server stops: every follower ends. */
 void dmcp__sse_followers_clear(dmcp__http *h);
+/* sse.c: a follower leaves the server's list (its response was released). */
+void dmcp__stream_unlist_follower(dmcp__http *h, dmcp__stream *st);
 
+/* GET + Last-Event-ID "<stream>-<seq>" for a stream of this instance (sse.c). Takes the
+ * ticket. */
 enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmcp__session *sess,
-                                    const char *lei, const char *origin, dmcp__stream_ticket *t);
+                                    unsigned long stream_no, unsigned long seq, const char *origin,
+                                    dmcp__stream_ticket *t);
 
 /* ---- http_era25.c ---- */
 

@@ -86,6 +86,24 @@ dmcp_status dmcp__stream_push_locked(dmcp__stream *st, const char *data, size_t 
     return DMCP_OK;
 }
 
+/* Logs one event of a resumable stream in the shared store and publishes it, so a GET +
+ * Last-Event-ID on another instance can replay and follow it (sse_shared.c). */
+static void share_event(dmcp__stream *st, unsigned long seq, bool final, const char *text,
+                        size_t len)
+{
+    dmcp__session *owner = st->owner; /* set before the first event; held until unref */
+    if (owner == NULL) {
+        return;
+    }
+    dmcp_status rc = dmcp__sstore_stream_event(st->http->srv, owner->id, st->stream_no, seq, final,
+                                               text, len);
+    if (rc != DMCP_OK) {
+        fprintf(stderr, "dmcp store: an event of stream %lu was not logged (%s); it cannot be "
+                        "resumed on another instance\n",
+                st->stream_no, dmcp_strerror(rc));
+    }
+}
+
 /* Writes one event: "id: <stream>-<seq>\ndata: <json>\n\n" (WHATWG SSE). Takes msg. */
 dmcp_status dmcp__stream_event(dmcp__stream *st, json_t *msg)
 {
@@ -120,7 +138,7 @@ dmcp_status dmcp__stream_event(dmcp__stream *st, json_t *msg)
     pthread_mutex_unlock(&st->mu);
     if (share) {
         /* After the local push, in the producer's order (one handler thread per stream). */
-        dmcp__sse_share_event(st, seq, final, ev.data, ev.len);
+        share_event(st, seq, final, ev.data, ev.len);
     }
     dmcp__buf_free(&ev);
     free(s);
@@ -260,12 +278,31 @@ bool dmcp__stream_peer_gone(dmcp__stream *st)
     return gone;
 }
 
+/* Takes a follower (sse_shared.c) off the server's list, dropping the list's reference. */
+void dmcp__stream_unlist_follower(dmcp__http *h, dmcp__stream *st)
+{
+    pthread_mutex_lock(&h->mu);
+    dmcp__stream **pp = &h->followers;
+    while (*pp != NULL && *pp != st) {
+        pp = &(*pp)->fnext;
+    }
+    bool listed = *pp != NULL;
+    if (listed) {
+        *pp = st->fnext;
+        st->fnext = NULL;
+    }
+    pthread_mutex_unlock(&h->mu);
+    if (listed) {
+        dmcp__stream_unref(st); /* the followers list's reference */
+    }
+}
+
 void dmcp__stream_released(void *cls)
 {
     dmcp__stream *st = cls;
     dmcp__http *h = st->http;
     if (st->follower) {
-        dmcp__sse_follower_released(h, st);
+        dmcp__stream_unlist_follower(h, st);
     }
     dmcp__metrics_gauge_add(DMCP__M_SSE_STREAMS_OPEN, -1); /* +1 where its response was made */
     stream_uncount(st);
@@ -551,20 +588,10 @@ enum MHD_Result dmcp__stream_start_call(dmcp__http *h, struct MHD_Connection *c,
  * still holds is 409: messages would be lost silently).
  */
 enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmcp__session *sess,
-                                    const char *lei, const char *origin, dmcp__stream_ticket *t)
+                                    unsigned long stream_no, unsigned long seq, const char *origin,
+                                    dmcp__stream_ticket *t)
 {
-    unsigned long stream_no = 0, seq = 0;
-    char tail = '\0';
-    if (strlen(lei) > 48 || sscanf(lei, "%lu-%lu%c", &stream_no, &seq, &tail) != 2) {
-        dmcp__ticket_return(h, t);
-        return dmcp__http_send_error(c, MHD_HTTP_BAD_REQUEST, DMCP_JSONRPC_INVALID_REQUEST,
-                                     "Bad Request: malformed Last-Event-ID", origin);
-    }
     dmcp__stream *st = unpark(h, sess, stream_no);
-    if (st == NULL && dmcp__sstore_on(h->srv) &&
-        (json_int_t)(stream_no >> 24) != h->srv->store_tag) {
-        return dmcp__stream_resume_shared(h, c, sess, stream_no, seq, origin, t);
-    }
     if (st == NULL) {
         dmcp__ticket_return(h, t);
         return dmcp__http_send_error(c, MHD_HTTP_NOT_FOUND, DMCP_JSONRPC_INVALID_REQUEST,

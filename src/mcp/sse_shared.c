@@ -16,22 +16,6 @@
 #include "mcp/http_internal.h"
 #include "store/store.h"
 
-void dmcp__sse_share_event(dmcp__stream *st, unsigned long seq, bool final, const char *text,
-                           size_t len)
-{
-    dmcp__session *owner = st->owner; /* set before the first event; held until unref */
-    if (owner == NULL) {
-        return;
-    }
-    dmcp_status rc = dmcp__sstore_stream_event(st->http->srv, owner->id, st->stream_no, seq, final,
-                                               text, len);
-    if (rc != DMCP_OK) {
-        fprintf(stderr, "dmcp store: an event of stream %lu was not logged (%s); it cannot be "
-                        "resumed on another instance\n",
-                st->stream_no, dmcp_strerror(rc));
-    }
-}
-
 /* Parses "<seq> <final> <event>"; false when malformed. */
 static bool parse_entry(const char *e, size_t len, unsigned long *seq, bool *final,
                         const char **text, size_t *tlen)
@@ -67,29 +51,6 @@ static void follow_locked(dmcp__stream *st, unsigned long seq, bool final, const
             MHD_resume_connection(st->conn);
         }
     }
-}
-
-static void unlist(dmcp__http *h, dmcp__stream *st)
-{
-    pthread_mutex_lock(&h->mu);
-    dmcp__stream **pp = &h->followers;
-    while (*pp != NULL && *pp != st) {
-        pp = &(*pp)->fnext;
-    }
-    bool listed = *pp != NULL;
-    if (listed) {
-        *pp = st->fnext;
-        st->fnext = NULL;
-    }
-    pthread_mutex_unlock(&h->mu);
-    if (listed) {
-        dmcp__stream_unref(st); /* the followers list's reference */
-    }
-}
-
-void dmcp__sse_follower_released(dmcp__http *h, dmcp__stream *st)
-{
-    unlist(h, st);
 }
 
 void dmcp__sse_followers_clear(dmcp__http *h)
@@ -155,7 +116,7 @@ static enum MHD_Result refuse(dmcp__http *h, struct MHD_Connection *c, dmcp__str
                               struct MHD_Response *r, unsigned status, const char *message,
                               const char *origin, dmcp__stream_ticket *t)
 {
-    unlist(h, st);
+    dmcp__stream_unlist_follower(h, st);
     dmcp__stream_finish(st);
     dmcp__stream_unref(st);  /* the caller's reference */
     MHD_destroy_response(r); /* runs dmcp__stream_released: the list's and its own */
