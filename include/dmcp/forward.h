@@ -41,7 +41,10 @@ typedef dmcp_status (*dmcp_forward_fn)(void *userdata, dmcp_call *call, const ch
 typedef void (*dmcp_forward_notify_fn)(void *userdata, const char *session_id, const json_t *msg);
 /* A session ended (DELETE, idle expiry, eviction, server stop). May run while the runtime
  * holds internal locks: it must not block nor call into the server; hand the work to a thread
- * of your own. */
+ * of your own. With a shared store (dmcp_server_set_store) a session outlives any one
+ * instance: session_end then means a DELETE served here, and every other way this instance's
+ * copy goes away (evicted, idle here, deleted on another instance, server stop) is reported to
+ * session_release instead, with the same rules. */
 typedef void (*dmcp_session_end_fn)(void *userdata, const char *session_id);
 /* The scopes a forwarded tool requires (checked like dmcp_tool_add_scope's, through the
  * authorizer's authorize_tool, before the forwarder runs). Return the count and point *scopes
@@ -63,6 +66,7 @@ typedef struct dmcp_forwarder {
     dmcp_session_end_fn session_end;     /* may be NULL */
     dmcp_forward_scopes_fn tool_scopes;  /* may be NULL */
     void *userdata;
+    dmcp_session_end_fn session_release; /* may be NULL; see dmcp_session_end_fn */
 } dmcp_forwarder;
 
 /*
@@ -73,6 +77,26 @@ typedef struct dmcp_forwarder {
  * Thread-safety: configure from one thread.
  */
 DMCP_API dmcp_status dmcp_server_set_forwarder(dmcp_server *srv, const dmcp_forwarder *fwd);
+/* Largest key and largest attrs object (compact JSON) of a session, in bytes. */
+#define DMCP_SESSION_ATTR_KEY_MAX 64
+#define DMCP_SESSION_ATTRS_MAX 8192
+
+/*
+ * Session attributes: a small JSON object kept with the call's 2025-era session, for state a
+ * forwarder must find again on any instance (a gateway's upstream session ids). With a shared
+ * store they are part of the session's record (written through and announced to the other
+ * instances when set); without one they live in the process.
+ * dmcp_call_session_attr: a new reference to the value under key, or NULL (absent, no session).
+ * dmcp_call_set_session_attr: sets key to value (taken; NULL removes the key).
+ * DMCP_E_STATE outside a session (stateless or 2026-07-28 requests), DMCP_E_INVALID_ARG for an
+ * empty key or one longer than DMCP_SESSION_ATTR_KEY_MAX, DMCP_E_TOO_LARGE when the object
+ * would exceed DMCP_SESSION_ATTRS_MAX (nothing changed), DMCP_E_UNREACHABLE when the store
+ * cannot be written (the value is kept here and written with the next change).
+ * Thread-safety: any thread, while the call runs.
+ */
+DMCP_API json_t *dmcp_call_session_attr(const dmcp_call *call, const char *key);
+DMCP_API dmcp_status dmcp_call_set_session_attr(dmcp_call *call, const char *key, json_t *value);
+
 /*
  * Sends a message (a notification or a server->client request of the forwarder's own making)
  * on a session's standalone stream (HTTP GET stream; stdio output). DMCP_E_NOT_FOUND for an

@@ -425,7 +425,8 @@ dmcp_status gw_config_parse(const json_t *doc, gw_config **out, dmcp_error *err)
     static const char *const keys[] = {
         "listen",   "endpoint",       "auth",  "upstreams", "tools",      "filter_list",
         "identity_headers", "assertion", "connections", "timeouts", "limits", "stream",
-        "access_log", "log_level", "metrics_listen", "upstream_log", NULL};
+        "access_log", "log_level", "metrics_listen", "upstream_log", "store", "store_prefix",
+        NULL};
     *out = NULL;
     const char *unk = NULL;
     if (!json_is_object(doc)) {
@@ -448,6 +449,10 @@ dmcp_status gw_config_parse(const json_t *doc, gw_config **out, dmcp_error *err)
     bool p;
     if (!str_of(doc, "listen", &c->listen, &p) || !str_of(doc, "endpoint", &c->endpoint, &p)) {
         st = bad(err, "listen and endpoint must be strings");
+    }
+    if (st == DMCP_OK && (!str_of(doc, "store", &c->store_url, &p) ||
+                          !str_of(doc, "store_prefix", &c->store_prefix, &p))) {
+        st = bad(err, "store and store_prefix must be strings");
     }
     if (st == DMCP_OK && json_object_get(doc, "assertion") != NULL) {
         st = bad(err, "assertion is not supported by this build: the gateway sends identity "
@@ -547,6 +552,8 @@ void gw_config_free(gw_config *c)
     free(c->well_known_url);
     free(c->mcp_server_url);
     free(c->descope_api_base);
+    free(c->store_url);
+    free(c->store_prefix);
     free_strs(c->required_scopes, c->n_required);
     for (size_t i = 0; i < c->n_ups; i++) {
         gw_upcfg *u = &c->ups[i];

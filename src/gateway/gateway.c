@@ -13,6 +13,7 @@
 #include <dmcp/descope.h>
 #include <dmcp/protect.h>
 #include <dmcp/forward.h>
+#include <dmcp/store.h>
 
 #include "gateway/gw_internal.h"
 
@@ -44,13 +45,16 @@ dmcp_status dmcp_gateway_config_check(const json_t *config, dmcp_error *err)
 
 /* ---- session end -> the closer thread (the runtime's callback must not block) ---- */
 
-static void on_session_end(void *ud, const char *sid)
+/* Queued as "e<id>" (ended: upstream sessions end too) or "r<id>" (released here only). */
+static void queue_close(dmcp_gateway *gw, char kind, const char *sid)
 {
-    dmcp_gateway *gw = ud;
-    char *id = strdup(sid);
+    size_t n = strlen(sid);
+    char *id = malloc(n + 2);
     if (id == NULL) {
         return;
     }
+    id[0] = kind;
+    memcpy(id + 1, sid, n + 1);
     pthread_mutex_lock(&gw->qmu);
     if (gw->qn == gw->qcap) {
         size_t cap = gw->qcap ? gw->qcap * 2 : 64;
@@ -68,6 +72,16 @@ static void on_session_end(void *ud, const char *sid)
     pthread_mutex_unlock(&gw->qmu);
 }
 
+static void on_session_end(void *ud, const char *sid)
+{
+    queue_close(ud, 'e', sid);
+}
+
+static void on_session_release(void *ud, const char *sid)
+{
+    queue_close(ud, 'r', sid);
+}
+
 static void *closer_loop(void *arg)
 {
     dmcp_gateway *gw = arg;
@@ -81,7 +95,10 @@ static void *closer_loop(void *arg)
         }
         char *id = gw->q[--gw->qn];
         pthread_mutex_unlock(&gw->qmu);
-        gw_csess *c = gw_sessmap_take(gw->map, id);
+        gw_csess *c = gw_sessmap_take(gw->map, id + 1);
+        if (c != NULL) {
+            c->release_only = id[0] == 'r';
+        }
         gw_csess_unref(c, gw_close_csess, gw); /* closes unless a request still holds it */
         free(id);
         pthread_mutex_lock(&gw->qmu);
@@ -126,7 +143,7 @@ static void probe(dmcp_gateway *gw)
         dmcp_gw_open_params p = {NULL, NULL, NULL, 0, gw->cfg->connect_timeout_ms > 0
                                                             ? gw->cfg->connect_timeout_ms * 2
                                                             : 10000,
-                                 NULL, NULL};
+                                 NULL, NULL, NULL};
         dmcp_gw_usession *us = NULL;
         json_t *init = NULL;
         dmcp_error err = {0};
@@ -226,6 +243,20 @@ static dmcp_status make_server(dmcp_gateway *gw, dmcp_error *err)
         return err != NULL && err->message[0] != '\0' ? st : cfg_fail(err, st, "set-up", NULL);
     }
     st = dmcp_server_set_authorizer(gw->srv, az);
+    if (st == DMCP_OK && c->store_url != NULL) {
+        /* Replicas without affinity: client sessions and their upstream session ids (session
+         * attrs) live in the store, so any replica behind a balancer serves any session. */
+        st = dmcp_store_open(c->store_url, &gw->store, err);
+        if (st == DMCP_OK && c->store_prefix != NULL) {
+            st = dmcp_store_set_prefix(gw->store, c->store_prefix);
+        }
+        if (st == DMCP_OK) {
+            st = dmcp_server_set_store(gw->srv, gw->store);
+        }
+        if (st != DMCP_OK) {
+            return err != NULL && err->message[0] != '\0' ? st : cfg_fail(err, st, "store", NULL);
+        }
+    }
     unsigned methods = DMCP_FORWARD_TOOLS | DMCP_FORWARD_LOGGING;
     if (json_object_get(gw->caps, "prompts") != NULL) {
         methods |= DMCP_FORWARD_PROMPTS;
@@ -237,7 +268,8 @@ static dmcp_status make_server(dmcp_gateway *gw, dmcp_error *err)
         methods |= DMCP_FORWARD_COMPLETION;
     }
     dmcp_forwarder f = {methods,         c->stream,       gw->caps,       gw_forward,
-                        gw_client_notification, on_session_end, gw_tool_scopes, gw};
+                        gw_client_notification, on_session_end, gw_tool_scopes, gw,
+                        on_session_release};
     if (st == DMCP_OK) {
         st = dmcp_server_set_forwarder(gw->srv, &f);
     }
@@ -378,6 +410,7 @@ void dmcp_gateway_free(dmcp_gateway *gw)
     free(gw->q);
     gw_csess *c;
     while (gw->map != NULL && (c = gw_sessmap_take_any(gw->map)) != NULL) {
+        c->release_only = gw->store != NULL; /* shared: the other replicas carry on with it */
         gw_csess_unref(c, gw_close_csess, gw);
     }
     gw_sessmap_free(gw->map);
@@ -389,6 +422,7 @@ void dmcp_gateway_free(dmcp_gateway *gw)
     dmcp_descope_client_free(gw->descope);
     dmcp_validator_free(gw->validator);
     dmcp_validator_config_free(gw->vcfg);
+    dmcp_store_free(gw->store); /* after the server, which borrowed it */
     gw_config_free(gw->cfg);
     pthread_mutex_destroy(&gw->qmu);
     pthread_cond_destroy(&gw->qcv);

@@ -13,6 +13,7 @@
 #include "dmcp/server.h"
 #include "dmcp/auth.h"
 #include "dmcp/descope.h"
+#include "dmcp/store.h"
 #include "gateway/upstream.h"
 
 #define GW_MAX_UPSTREAMS 32
@@ -51,6 +52,7 @@ typedef struct gw_config {
     char *well_known_url;
     char *mcp_server_url;
     char *descope_api_base;
+    char *store_url, *store_prefix; /* sessions shared by replicas (dmcp/store.h), or NULL */
     char **required_scopes;
     size_t n_required;
     bool tool_error_mode; /* rules answered as tool errors instead of 403 */
@@ -85,6 +87,7 @@ typedef struct gw_csess {
     struct gw_msgctx *mctx[GW_MAX_UPSTREAMS]; /* on_message context of us[i] */
     dmcp_gw_usession *retired[GW_MAX_UPSTREAMS]; /* replaced after a 404 (may still be in use) */
     bool ended;
+    bool release_only; /* closing lets go of the upstream sessions without ending them */
     struct gw_csess *next;
 } gw_csess;
 
@@ -122,6 +125,7 @@ struct dmcp_gateway {
     json_t *caps; /* merged upstream capabilities */
     json_t *instructions; /* single upstream's instructions, or NULL */
     gw_sessmap *map;
+    dmcp_store *store; /* owned; NULL: sessions in this process only */
     pthread_t closer;
     bool closer_started;
     pthread_mutex_t qmu;

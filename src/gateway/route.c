@@ -202,15 +202,33 @@ static dmcp_status usess_get(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call 
         snprintf(c->mctx[i]->sid, sizeof(c->mctx[i]->sid), "%s", c->id);
     }
     json_t *ip = init_params(call);
+    /* Sessions shared through a store: the upstream session another replica opened for this
+     * client session (never after a 404: that one is gone). */
+    char key[DMCP_SESSION_ATTR_KEY_MAX + 1];
+    snprintf(key, sizeof(key), "gw.%.60s", up->name != NULL ? up->name : "");
+    json_t *resume = reopen ? NULL : dmcp_call_session_attr(call, key);
     dmcp_gw_open_params p = {ip, c->id[0] != '\0' ? c->id : NULL, NULL, 0,
                              gw->cfg->request_timeout_ms,
-                             c->id[0] != '\0' ? on_unsolicited : NULL, c->mctx[i]};
+                             c->id[0] != '\0' ? on_unsolicited : NULL, c->mctx[i], resume};
     dmcp_status st = up->ops->open(up, &p, &c->us[i], NULL, err);
     json_decref(ip);
     if (st == DMCP_OK) {
         atomic_store(&c->mctx[i]->us, c->us[i]);
         *us = c->us[i];
+        json_t *state = up->ops->session_state != NULL ? up->ops->session_state(c->us[i]) : NULL;
+        if (state != NULL && !json_equal(state, resume)) {
+            /* Kept with the client session (shared: in its store record) for the others. */
+            dmcp_status a = dmcp_call_set_session_attr(call, key, state);
+            if (a != DMCP_OK && a != DMCP_E_STATE) {
+                fprintf(stderr, "descope-mcp gateway: the upstream session of %s could not be "
+                                "shared (%s); another replica would open a new one\n",
+                        up->name != NULL ? up->name : "?", dmcp_strerror(a));
+            }
+        } else {
+            json_decref(state);
+        }
     }
+    json_decref(resume);
     pthread_mutex_unlock(&c->mu);
     return st;
 }
@@ -220,7 +238,9 @@ void gw_close_csess(void *ud, gw_csess *c)
     dmcp_gateway *gw = ud;
     for (size_t i = 0; i < gw->n_ups; i++) {
         if (c->us[i] != NULL) {
-            gw->ups[i]->ops->close(c->us[i]);
+            const dmcp_gw_upstream_ops *ops = gw->ups[i]->ops;
+            /* Released here only (another replica serves the session on): no upstream end. */
+            (c->release_only && ops->detach != NULL ? ops->detach : ops->close)(c->us[i]);
             c->us[i] = NULL;
         }
         if (c->retired[i] != NULL) {

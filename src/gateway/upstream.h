@@ -91,6 +91,11 @@ typedef struct dmcp_gw_open_params {
     unsigned timeout_ms;           /* for the initialize exchange; 0 = the upstream's default */
     dmcp_gw_message_fn on_message; /* may be NULL: such messages are dropped */
     void *on_message_ud;
+    /* What .session_state returned for this client session on some replica (a gateway
+     * sharing sessions through a store): continue that upstream session instead of opening a
+     * new one, without initialize. NULL: open a new one. An implementation that cannot resume
+     * opens a new one. */
+    const json_t *resume;
 } dmcp_gw_open_params;
 
 /* Parameters of one .request. Borrowed for the duration of the call. */
@@ -139,6 +144,12 @@ typedef struct dmcp_gw_upstream_ops {
     /* Ends the session (HTTP: DELETE; stdio: stop/reap the child). Waits for requests still
      * running on it to return (they fail with DMCP_E_CANCELLED). s is invalid afterwards. */
     void (*close)(dmcp_gw_usession *s);
+    /* Optional: what another replica needs to continue this session (.open's resume), as a
+     * small JSON object (new ref), or NULL when it cannot be continued elsewhere. */
+    json_t *(*session_state)(dmcp_gw_usession *s);
+    /* Optional: lets go of the session here without ending it upstream (another replica may
+     * continue it); NULL means .close. s is invalid afterwards. */
+    void (*detach)(dmcp_gw_usession *s);
     /* Frees the upstream after all its sessions were closed. */
     void (*free)(dmcp_gw_upstream *up);
 } dmcp_gw_upstream_ops;

@@ -473,6 +473,19 @@ static void usess_free(usess *s)
     free(s);
 }
 
+/* The relay of the upstream's GET stream (server-initiated messages), when wanted. */
+static void start_get(usess *s)
+{
+    if (s->on_message != NULL && s->sid[0] != '\0') {
+        if (atomic_fetch_add(&s->up->get_streams, 1) < GET_STREAMS_MAX &&
+            pthread_create(&s->get_thread, NULL, get_loop, s) == 0) {
+            s->get_started = true;
+        } else {
+            atomic_fetch_sub(&s->up->get_streams, 1);
+        }
+    }
+}
+
 static dmcp_status h_open(dmcp_gw_upstream *gup, const dmcp_gw_open_params *p,
                           dmcp_gw_usession **out, json_t **init_result, dmcp_error *err)
 {
@@ -503,6 +516,18 @@ static dmcp_status h_open(dmcp_gw_upstream *gup, const dmcp_gw_open_params *p,
         usess_free(s);
         gw_http_fail(err, DMCP_E_INVALID_ARG, 0, "an upstream header is not acceptable");
         return DMCP_E_INVALID_ARG;
+    }
+    const char *rsid = json_string_value(json_object_get(p->resume, "sid"));
+    const char *rver = json_string_value(json_object_get(p->resume, "version"));
+    if (rsid != NULL && rver != NULL && strlen(rsid) < sizeof(s->sid) &&
+        strlen(rver) < sizeof(s->version) && gw_http_header_ok(rsid) && gw_http_header_ok(rver)) {
+        /* Another replica opened it (sessions shared through a store): continue it. If the
+         * upstream has forgotten it, the first request gets 404 and the caller reopens. */
+        snprintf(s->sid, sizeof(s->sid), "%s", rsid);
+        snprintf(s->version, sizeof(s->version), "%s", rver);
+        start_get(s);
+        *out = (dmcp_gw_usession *)s;
+        return DMCP_OK;
     }
     json_t *params = p->initialize_params != NULL ? json_deep_copy(p->initialize_params)
                                                   : json_pack("{s:s,s:{},s:{s:s,s:s}}",
@@ -551,21 +576,35 @@ static dmcp_status h_open(dmcp_gw_upstream *gup, const dmcp_gw_open_params *p,
         *init_result = json_incref((json_t *)result);
     }
     json_decref(resp);
-    if (s->on_message != NULL && s->sid[0] != '\0') {
-        if (atomic_fetch_add(&up->get_streams, 1) < GET_STREAMS_MAX &&
-            pthread_create(&s->get_thread, NULL, get_loop, s) == 0) {
-            s->get_started = true;
-        } else {
-            atomic_fetch_sub(&up->get_streams, 1);
-        }
-    }
+    start_get(s);
     *out = (dmcp_gw_usession *)s;
     return DMCP_OK;
 }
 
-static void h_close(dmcp_gw_usession *gs)
+/* {"sid": upstream session id, "version": negotiated version}: enough to continue. */
+static json_t *h_state(dmcp_gw_usession *gs)
 {
     usess *s = (usess *)gs;
+    if (s == NULL || s->sid[0] == '\0') {
+        return NULL;
+    }
+    return json_pack("{s:s,s:s}", "sid", s->sid, "version", s->version);
+}
+
+static void h_end(usess *s, bool delete_upstream);
+
+static void h_close(dmcp_gw_usession *gs)
+{
+    h_end((usess *)gs, true);
+}
+
+static void h_detach(dmcp_gw_usession *gs)
+{
+    h_end((usess *)gs, false);
+}
+
+static void h_end(usess *s, bool delete_upstream)
+{
     if (s == NULL) {
         return;
     }
@@ -574,7 +613,7 @@ static void h_close(dmcp_gw_usession *gs)
         pthread_join(s->get_thread, NULL);
         atomic_fetch_sub(&s->up->get_streams, 1);
     }
-    if (s->sid[0] != '\0') {
+    if (s->sid[0] != '\0' && delete_upstream) {
         /* Transports §2.5: a client that no longer needs the session SHOULD DELETE it. */
         atomic_store(&s->closing, false);
         xfer x;
@@ -605,7 +644,15 @@ static void h_free(dmcp_gw_upstream *gup)
 }
 
 static const dmcp_gw_upstream_ops http_ops = {
-    "http", h_open, h_request, h_notify, h_respond, h_close, h_free,
+    .kind = "http",
+    .open = h_open,
+    .request = h_request,
+    .notify = h_notify,
+    .respond = h_respond,
+    .close = h_close,
+    .session_state = h_state,
+    .detach = h_detach,
+    .free = h_free,
 };
 
 dmcp_status dmcp__gw_http_upstream_new(const char *url, const dmcp_gw_upstream_options *o,

@@ -206,3 +206,63 @@ const json_t *dmcp_call_client_info(const dmcp_call *call)
 {
     return call != NULL && call->sess != NULL ? call->sess->client_info : NULL;
 }
+
+/* ---- session attributes (a forwarder's state, shared through the store's record) ---- */
+
+static bool attr_session(const dmcp_call *call)
+{
+    return call != NULL && call->sess != NULL && call->sess->id[0] != '\0' &&
+           call->sess->mrtr == NULL && call->sess->listen_id == NULL;
+}
+
+json_t *dmcp_call_session_attr(const dmcp_call *call, const char *key)
+{
+    if (!attr_session(call) || key == NULL) {
+        return NULL;
+    }
+    pthread_mutex_lock(&call->sess->mu);
+    json_t *v = json_object_get(call->sess->attrs, key);
+    json_t *copy = v != NULL ? json_deep_copy(v) : NULL;
+    pthread_mutex_unlock(&call->sess->mu);
+    return copy;
+}
+
+dmcp_status dmcp_call_set_session_attr(dmcp_call *call, const char *key, json_t *value)
+{
+    if (key == NULL || key[0] == '\0' || strlen(key) > DMCP_SESSION_ATTR_KEY_MAX) {
+        json_decref(value);
+        return DMCP_E_INVALID_ARG;
+    }
+    if (!attr_session(call)) {
+        json_decref(value);
+        return DMCP_E_STATE;
+    }
+    dmcp__session *sess = call->sess;
+    pthread_mutex_lock(&sess->mu);
+    json_t *next = sess->attrs != NULL ? json_deep_copy(sess->attrs) : json_object();
+    if (next == NULL || (value != NULL ? json_object_set(next, key, value)
+                                       : (json_object_del(next, key), 0)) != 0) {
+        pthread_mutex_unlock(&sess->mu);
+        json_decref(next);
+        json_decref(value);
+        return DMCP_E_NOMEM;
+    }
+    json_decref(value);
+    size_t len = 0;
+    char *dump = dmcp__json_dump(next, &len);
+    if (dump == NULL || len > DMCP_SESSION_ATTRS_MAX) {
+        pthread_mutex_unlock(&sess->mu);
+        free(dump);
+        json_decref(next);
+        return dump == NULL ? DMCP_E_NOMEM : DMCP_E_TOO_LARGE;
+    }
+    free(dump);
+    json_decref(sess->attrs);
+    sess->attrs = next;
+    pthread_mutex_unlock(&sess->mu);
+    if (!dmcp__sstore_on(call->srv)) {
+        return DMCP_OK;
+    }
+    atomic_store(&sess->store_dirty, true);
+    return dmcp__sstore_flush(call->srv, sess);
+}

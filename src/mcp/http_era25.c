@@ -432,6 +432,7 @@ enum MHD_Result dmcp__http_delete(dmcp__http *h, struct MHD_Connection *c, const
         dmcp__session_unref(sess);
         return store_unavailable(c, origin);
     }
+    dmcp__session_mark_deleted(sess);
     end_session(h, sess);
     dmcp__session_unref(sess);
     return dmcp__http_send_empty(c, MHD_HTTP_OK, origin, NULL);

@@ -127,9 +127,15 @@ struct dmcp__session {
      * tagged on every notification, and the DMCP_LIST_* it opted in to. NULL: not a listener. */
     json_t *listen_id;
     unsigned listen_lists;
-    /* Told the id when the session is freed (forwarder's session_end), or NULL. */
+    /* Told the id when the session is freed (forwarder's session_end), or NULL. With a shared
+     * store (end_if_deleted) only a session DELETEd here has ended for good; any other local
+     * copy that goes away (evicted, idle here, server stop) is only released (on_release): the
+     * session lives on in the store for the other instances. */
     void (*on_end)(void *ud, const char *id);
+    void (*on_release)(void *ud, const char *id);
     void *on_end_ud;
+    bool end_if_deleted;
+    atomic_bool deleted_here;
     /* Shared store (session_store.c): the record was read at store_epoch; stale when another
      * instance changed or ended it; dirty when this instance changed it (to be written). */
     json_t *attrs; /* capped JSON object kept with the record (gateway use), or NULL */
@@ -156,8 +162,14 @@ dmcp_status dmcp__sessions_create(dmcp__session_table *t, const char *binding, d
  * The id is compared in constant time with respect to its contents.
  */
 dmcp__session *dmcp__sessions_find(dmcp__session_table *t, const char *id);
-/* Every session created from now on reports its end (its last reference) to fn. */
-void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const char *), void *ud);
+/* Every session created from now on reports its end (its last reference) to fn; with
+ * end_if_deleted (a shared store), only when dmcp__session_mark_deleted was called, and to
+ * release (may be NULL) otherwise. */
+void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const char *),
+                               void (*release)(void *, const char *), void *ud,
+                               bool end_if_deleted);
+/* The session was DELETEd on this instance: its end is for good (see on_end). */
+void dmcp__session_mark_deleted(dmcp__session *s);
 /* Every session created or adopted from now on belongs to this transport (NULL: none). */
 void dmcp__sessions_set_transport(dmcp__session_table *t, const dmcp__transport *tr);
 /* Registers a session under a known id (one read from the shared store), or returns the live

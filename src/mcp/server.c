@@ -681,8 +681,10 @@ dmcp_status dmcp_server_start(dmcp_server *srv, dmcp_error *err)
                                 (size_t)srv->lim[DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL],
                                 &srv->sessions);
     }
-    if (st == DMCP_OK && srv->fwd.request != NULL && srv->fwd.session_end != NULL) {
-        dmcp__sessions_set_on_end(srv->sessions, srv->fwd.session_end, srv->fwd.userdata);
+    if (st == DMCP_OK && srv->fwd.request != NULL &&
+        (srv->fwd.session_end != NULL || srv->fwd.session_release != NULL)) {
+        dmcp__sessions_set_on_end(srv->sessions, srv->fwd.session_end, srv->fwd.session_release,
+                                  srv->fwd.userdata, dmcp__sstore_on(srv));
     }
     if (st == DMCP_OK) {
         st = dmcp__sstore_start(srv);

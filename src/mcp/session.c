@@ -28,7 +28,9 @@ struct dmcp__session_table {
     size_t max_per_binding; /* 0: no per-principal cap */
     binding_count *bindings[BUCKETS];
     void (*on_end)(void *, const char *);
+    void (*on_release)(void *, const char *);
     void *on_end_ud;
+    bool end_if_deleted;
     const dmcp__transport *transport; /* given to every session created or adopted */
 };
 
@@ -171,8 +173,12 @@ void dmcp__session_unref(dmcp__session *s)
     if (s == NULL || atomic_fetch_sub(&s->refs, 1) != 1) {
         return;
     }
-    if (s->on_end != NULL) {
-        s->on_end(s->on_end_ud, s->id);
+    if (!s->end_if_deleted || atomic_load(&s->deleted_here)) {
+        if (s->on_end != NULL) {
+            s->on_end(s->on_end_ud, s->id);
+        }
+    } else if (s->on_release != NULL) {
+        s->on_release(s->on_end_ud, s->id);
     }
     for (size_t i = 0; i < DMCP__MAX_INFLIGHT; i++) {
         json_decref(s->inflight[i].id);
@@ -232,7 +238,9 @@ static dmcp_status register_session(dmcp__session_table *t, const char *id, cons
     }
     /* Set only now: a duplicate dropped above must not report the live id's end. */
     s->on_end = t->on_end;
+    s->on_release = t->on_release;
     s->on_end_ud = t->on_end_ud;
+    s->end_if_deleted = t->end_if_deleted;
     s->transport = t->transport;
     bool capped = binding != NULL && t->max_per_binding > 0;
     if (capped) {
@@ -371,10 +379,19 @@ static bool evict_idle_of_locked(dmcp__session_table *t, const char *binding)
     return true;
 }
 
-void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const char *), void *ud)
+void dmcp__session_mark_deleted(dmcp__session *s)
+{
+    atomic_store(&s->deleted_here, true);
+}
+
+void dmcp__sessions_set_on_end(dmcp__session_table *t, void (*fn)(void *, const char *),
+                               void (*release)(void *, const char *), void *ud,
+                               bool end_if_deleted)
 {
     pthread_mutex_lock(&t->mu);
     t->on_end = fn;
+    t->on_release = release;
+    t->end_if_deleted = end_if_deleted;
     t->on_end_ud = ud;
     pthread_mutex_unlock(&t->mu);
 }

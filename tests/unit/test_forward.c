@@ -125,7 +125,8 @@ static dmcp_server *make(bool stream)
                         fw_notify,
                         fw_end,
                         fw_scopes,
-                        &fs};
+                        &fs,
+                        NULL};
     assert_int_equal(dmcp_server_set_forwarder(srv, &f), DMCP_OK);
     json_decref(caps); /* copied */
     memset(&fs, 0, sizeof(fs));
@@ -287,13 +288,90 @@ static void test_stream_choice_and_config(void **state)
     dmcp_server_free(srv);
 }
 
+static int released;
+static void fw_release(void *ud, const char *id)
+{
+    (void)ud;
+    (void)id;
+    released++;
+}
+
+/* With a shared store a local copy going away is a release, not an end: only a DELETE served
+ * on this instance (marked) ends the session for good (a gateway then ends its upstream
+ * session; on a release it only lets go of it, since another replica may carry on). */
+static void test_session_end_when_shared(void **state)
+{
+    (void)state;
+    memset(&fs, 0, sizeof(fs));
+    released = 0;
+    dmcp__session_table *t;
+    assert_int_equal(dmcp__sessions_new(10, 0, &t), DMCP_OK);
+    dmcp__sessions_set_on_end(t, fw_end, fw_release, &fs, true);
+    dmcp__session *s;
+    assert_int_equal(dmcp__sessions_create(t, "k", &s), DMCP_OK);
+    dmcp__sessions_end(t, s); /* evicted / dropped here */
+    dmcp__session_unref(s);
+    assert_int_equal(fs.ended, 0);
+    assert_int_equal(released, 1);
+    assert_int_equal(dmcp__sessions_create(t, "k", &s), DMCP_OK);
+    dmcp__session_mark_deleted(s); /* DELETE served here */
+    dmcp__sessions_end(t, s);
+    dmcp__session_unref(s);
+    assert_int_equal(fs.ended, 1);
+    assert_int_equal(released, 1);
+    dmcp__sessions_free(t);
+}
+
+/* Session attributes: capped key and object, kept with the session, absent outside one. */
+static void test_session_attrs(void **state)
+{
+    (void)state;
+    dmcp_server *srv = make(false);
+    dmcp__session_table *t;
+    assert_int_equal(dmcp__sessions_new(10, 0, &t), DMCP_OK);
+    dmcp__session *s;
+    assert_int_equal(dmcp__sessions_create(t, "k", &s), DMCP_OK);
+    dmcp_call call;
+    memset(&call, 0, sizeof(call));
+    call.srv = srv;
+    call.sess = s;
+    assert_null(dmcp_call_session_attr(&call, "gw.a"));
+    assert_int_equal(dmcp_call_set_session_attr(&call, "gw.a", json_string("u1")), DMCP_OK);
+    json_t *v = dmcp_call_session_attr(&call, "gw.a");
+    assert_string_equal(json_string_value(v), "u1");
+    json_decref(v);
+    char longkey[DMCP_SESSION_ATTR_KEY_MAX + 2];
+    memset(longkey, 'k', sizeof(longkey) - 1);
+    longkey[sizeof(longkey) - 1] = '\0';
+    assert_int_equal(dmcp_call_set_session_attr(&call, longkey, json_true()), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_call_set_session_attr(&call, "", json_true()), DMCP_E_INVALID_ARG);
+    char *big = malloc(DMCP_SESSION_ATTRS_MAX);
+    memset(big, 'x', DMCP_SESSION_ATTRS_MAX - 1);
+    big[DMCP_SESSION_ATTRS_MAX - 1] = '\0';
+    assert_int_equal(dmcp_call_set_session_attr(&call, "gw.b", json_string(big)), DMCP_E_TOO_LARGE);
+    free(big);
+    assert_null(dmcp_call_session_attr(&call, "gw.b")); /* nothing changed */
+    v = dmcp_call_session_attr(&call, "gw.a");
+    assert_string_equal(json_string_value(v), "u1");
+    json_decref(v);
+    assert_int_equal(dmcp_call_set_session_attr(&call, "gw.a", NULL), DMCP_OK); /* removed */
+    assert_null(dmcp_call_session_attr(&call, "gw.a"));
+    call.sess = NULL; /* outside a session */
+    assert_int_equal(dmcp_call_set_session_attr(&call, "gw.a", json_true()), DMCP_E_STATE);
+    assert_null(dmcp_call_session_attr(&call, "gw.a"));
+    dmcp__sessions_end(t, s);
+    dmcp__session_unref(s);
+    dmcp__sessions_free(t);
+    dmcp_server_free(srv);
+}
+
 static void test_session_end(void **state)
 {
     (void)state;
     memset(&fs, 0, sizeof(fs));
     dmcp__session_table *t;
     assert_int_equal(dmcp__sessions_new(10, 0, &t), DMCP_OK);
-    dmcp__sessions_set_on_end(t, fw_end, &fs);
+    dmcp__sessions_set_on_end(t, fw_end, NULL, &fs, false);
     dmcp__session *s;
     assert_int_equal(dmcp__sessions_create(t, "k", &s), DMCP_OK);
     char id[DMCP__SESSION_ID_LEN + 1];
@@ -317,6 +395,8 @@ int main(void)
         cmocka_unit_test(test_forwarded_scopes),
         cmocka_unit_test(test_stream_choice_and_config),
         cmocka_unit_test(test_session_end),
+        cmocka_unit_test(test_session_end_when_shared),
+        cmocka_unit_test(test_session_attrs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

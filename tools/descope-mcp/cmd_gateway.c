@@ -25,7 +25,8 @@ static void usage(FILE *f)
             "         [--tool-scope-mode http-403|tool-error] [--require-scope SCOPE]...\n"
             "         [--connection APP=HEADER]... [--descope-api-base URL]\n"
             "         [--request-timeout MS] [--connect-timeout MS] [--endpoint PATH]\n"
-            "         [--no-stream] [--upstream-log] [--check] [operational options]\n\n"
+            "         [--no-stream] [--upstream-log] [--store URL [--store-prefix P]]\n"
+            "         [--check] [operational options]\n\n"
             "Puts Descope (OAuth) auth, per-tool scopes, identity headers and connection tokens\n"
             "in front of an MCP server reached over Streamable HTTP or stdio. The caller's token\n"
             "is never sent upstream.\n\n"
@@ -51,6 +52,10 @@ static void usage(FILE *f)
             "                         progress token (server requests then need one)\n"
             "  --upstream-log         one JSON line per upstream call on stderr (user, upstream,\n"
             "                         method, tool, upstream status, ms; never a token)\n"
+            "  --store URL            share sessions with other replicas: memory: or\n"
+            "                         redis://[:PASSWORD@]HOST:PORT[/DB] (env DMCP_STORE_URL);\n"
+            "                         any replica behind a balancer then serves any session\n"
+            "  --store-prefix P       key prefix in the store (default dmcp:)\n"
             "  --check                check the configuration and exit\n\n"
             "Exit codes: 0 stopped cleanly, 1 failed while serving, 2 usage or configuration,\n"
             "4 the issuer could not be reached at start.\n\n");
@@ -131,7 +136,7 @@ int cli_gateway(int argc, char **argv)
     enum {
         O_CONFIG = 1000, O_LISTEN, O_WK, O_URL, O_UP, O_STDIO, O_RULE, O_FILTER, O_MODE, O_REQ,
         O_CONN, O_API, O_RT, O_CT, O_EP, O_NOSTREAM, O_CHECK, O_LIMIT, O_METRICS, O_ALOG, O_LLEVEL,
-        O_UPLOG, O_HELP
+        O_UPLOG, O_STORE, O_STORE_PREFIX, O_HELP
     };
     static const struct option longopts[] = {
         {"config", required_argument, NULL, O_CONFIG},
@@ -153,6 +158,8 @@ int cli_gateway(int argc, char **argv)
         {"check", no_argument, NULL, O_CHECK},
         {"limit", required_argument, NULL, O_LIMIT},
         {"metrics-listen", required_argument, NULL, O_METRICS},
+        {"store", required_argument, NULL, O_STORE},
+        {"store-prefix", required_argument, NULL, O_STORE_PREFIX},
         {"access-log", required_argument, NULL, O_ALOG},
         {"log-level", required_argument, NULL, O_LLEVEL},
         {"upstream-log", no_argument, NULL, O_UPLOG},
@@ -259,6 +266,12 @@ int cli_gateway(int argc, char **argv)
         case O_METRICS:
             json_object_set_new(flags, "metrics_listen", json_string(optarg));
             break;
+        case O_STORE:
+            json_object_set_new(flags, "store", json_string(optarg));
+            break;
+        case O_STORE_PREFIX:
+            json_object_set_new(flags, "store_prefix", json_string(optarg));
+            break;
         case O_ALOG:
             json_object_set_new(flags, "access_log", json_string(optarg));
             break;
@@ -311,6 +324,10 @@ int cli_gateway(int argc, char **argv)
     }
     if (json_array_size(ups) > 0) {
         json_object_set(doc, "upstreams", ups);
+    }
+    const char *env_store = getenv("DMCP_STORE_URL");
+    if (json_object_get(doc, "store") == NULL && env_store != NULL && env_store[0] != '\0') {
+        json_object_set_new(doc, "store", json_string(env_store));
     }
     if (json_object_size(limits) > 0) {
         json_object_update(obj(doc, "limits"), limits);
