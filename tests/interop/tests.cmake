@@ -73,6 +73,9 @@ set_tests_properties(interop.gateway.conformance PROPERTIES SKIP_RETURN_CODE 77 
 # resources/read routed to the upstream that has the resource.
 dmcp_interop_test(interop.gateway.multi
   ${_interop_dir}/run-test.sh gateway/multi.test.mjs)
+# Replicas without affinity: three gateways sharing sessions in one redis-server behind nginx.
+dmcp_interop_test(interop.gateway.replicas
+  ${_interop_dir}/run-test.sh gateway/replicas.test.mjs)
 # Scale-out (issue 10, docs/scaling.md): N instances sharing one loopback redis-server
 # (--store), behind nginx or HAProxy round robin without stickiness; every process started by
 # tests/interop/lib/cluster.mjs and killed by PID. Exit 77 when redis-server, nginx or haproxy

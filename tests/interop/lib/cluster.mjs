@@ -154,22 +154,24 @@ export async function startRedis({ password } = {}) {
 // Does this build's binary take --store? (Before issue 10's store lands it does not: the tests
 // then run the instances without a shared store and fail where sessions must be shared.)
 const storeSupport = new Map();
-export async function supportsStore(bin) {
-  if (!storeSupport.has(bin)) {
-    const r = await run(bin, ['--help'], { timeoutMs: 10000 });
-    storeSupport.set(bin, /--store\b/.test(r.stdout + r.stderr));
+export async function supportsStore(bin, pre = []) {
+  const k = [bin, ...pre].join(' ');
+  if (!storeSupport.has(k)) {
+    const r = await run(bin, [...pre, '--help'], { timeoutMs: 10000 });
+    storeSupport.set(k, /--store\b/.test(r.stdout + r.stderr));
   }
-  return storeSupport.get(bin);
+  return storeSupport.get(k);
 }
 
 // Starts n instances of `bin` on free loopback ports. args(i, port) gives each instance's own
 // arguments; every instance also gets --metrics-listen (own port) and --access-log (own file),
 // and --store <redis.url> when redis is given. Resolves [{i, port, metricsPort, accessLog,
 // child, url}].
-export async function startInstances(bin, n, { args = () => [], redis, storePrefix, env } = {}) {
+// pre: arguments before all others (a subcommand: ['gateway']).
+export async function startInstances(bin, n, { args = () => [], redis, storePrefix, env, pre = [] } = {}) {
   const dir = tempDir('instances');
   let store = !!redis;
-  if (store && !(await supportsStore(bin))) {
+  if (store && !(await supportsStore(bin, pre))) {
     log(`# ${path.basename(bin)} has no --store option in this build: instances run WITHOUT a shared store`);
     store = false;
   }
@@ -178,7 +180,7 @@ export async function startInstances(bin, n, { args = () => [], redis, storePref
     const port = await freePort();
     const metricsPort = await freePort();
     const accessLog = path.join(dir, `access-${i}.log`);
-    const a = ['--listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${metricsPort}`,
+    const a = [...pre, '--listen', `127.0.0.1:${port}`, '--metrics-listen', `127.0.0.1:${metricsPort}`,
       '--access-log', accessLog, ...args(i, port)];
     if (store) a.push('--store', redis.url);
     if (store && storePrefix) a.push('--store-prefix', storePrefix);
