@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -437,25 +438,49 @@ nomem:
     return DMCP_E_NOMEM;
 }
 
-/* Writes all of buf to the non-blocking stdin within the deadline. SIGPIPE is blocked on this
- * thread for the write and a pending one consumed, so a dead child never kills the gateway. */
-static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long long deadline)
+/* SIGPIPE is blocked on a thread that writes to a child the first time it does, and stays
+ * blocked: the threads that forward are the runtime's own, and a block and an unblock around
+ * every write were two system calls per message. A SIGPIPE a failed write leaves pending is
+ * consumed right after it, so a dead child never kills the gateway. */
+static _Thread_local bool pipe_blocked;
+
+static void block_sigpipe(void)
 {
-    sigset_t pipe_set, old;
+    if (pipe_blocked)
+        return;
+    sigset_t pipe_set;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    pipe_blocked = pthread_sigmask(SIG_BLOCK, &pipe_set, NULL) == 0;
+}
+
+/* Writes the message and its newline to the non-blocking stdin within the deadline, in one
+ * system call when the pipe has room (one wake-up of the child per message). */
+static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long long deadline)
+{
+    block_sigpipe();
+    struct iovec iov[2] = {{(void *)buf, n}, {(void *)"\n", 1}};
+    struct iovec *v = iov;
+    int nv = 2;
     dmcp_status st = DMCP_OK;
-    while (n > 0) {
-        ssize_t k = write(c->in_fd, buf, n);
-        if (k > 0) {
-            buf += k;
-            n -= (size_t)k;
+    while (nv > 0) {
+        ssize_t k = writev(c->in_fd, v, nv);
+        if (k >= 0) {
+            size_t done = (size_t)k;
+            while (nv > 0 && done >= v->iov_len) {
+                done -= v->iov_len;
+                v++;
+                nv--;
+            }
+            if (nv > 0) {
+                v->iov_base = (char *)v->iov_base + done;
+                v->iov_len -= done;
+            }
             continue;
         }
-        if (k < 0 && errno == EINTR)
+        if (errno == EINTR)
             continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
             long long left = deadline - now_ms();
             if (left <= 0) {
                 st = DMCP_E_TIMEOUT;
@@ -468,15 +493,16 @@ static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long lon
         st = DMCP_E_IO;
         break;
     }
-    if (st == DMCP_E_IO && !sigismember(&old, SIGPIPE)) {
-        sigset_t pend;
+    if (st == DMCP_E_IO && pipe_blocked) {
+        sigset_t pipe_set, pend;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
         sigpending(&pend);
         if (sigismember(&pend, SIGPIPE)) {
             struct timespec zero = {0, 0};
             sigtimedwait(&pipe_set, NULL, &zero);
         }
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return st;
 }
 
@@ -500,8 +526,6 @@ dmcp_status dmcp__child_send(dmcp__child *c, const char *msg, size_t len)
     }
     long long deadline = now_ms() + c->o.write_timeout_ms;
     dmcp_status st = write_all(c, msg, len, deadline);
-    if (st == DMCP_OK)
-        st = write_all(c, "\n", 1, deadline);
     pthread_mutex_unlock(&c->wmu);
     if (st != DMCP_OK)
         dmcp__child_stop(c, DMCP_CHILD_WRITE_FAIL);
