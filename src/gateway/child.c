@@ -9,6 +9,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,8 +35,8 @@ struct dmcp__child {
     bool stopping, reaped, closing;
     dmcp__child_end why;
     int status;
-    int busy;
-    struct timespec last; /* last traffic (CLOCK_MONOTONIC) */
+    atomic_int busy;         /* requests in flight (no lock: on every request) */
+    atomic_llong last_ms;    /* last traffic, CLOCK_MONOTONIC ms (likewise) */
     dmcp__childpool *pool;
     dmcp__child *next; /* pool list */
 };
@@ -49,7 +50,7 @@ static long long now_ms(void)
 
 static void touch(dmcp__child *c)
 {
-    clock_gettime(CLOCK_MONOTONIC, &c->last);
+    atomic_store_explicit(&c->last_ms, now_ms(), memory_order_relaxed);
 }
 
 /* ---- stderr sanitiser ---- */
@@ -209,9 +210,7 @@ static void emit_stderr(dmcp__child *c, const char *line, size_t len)
 static void out_line(void *ud, const char *line, size_t len)
 {
     dmcp__child *c = ud;
-    pthread_mutex_lock(&c->mu);
     touch(c);
-    pthread_mutex_unlock(&c->mu);
     c->o.on_line(c->o.ud, line, len);
 }
 
@@ -351,6 +350,8 @@ dmcp_status dmcp__child_spawn(const dmcp__child_opts *o, dmcp__child **out)
     dmcp__child *c = calloc(1, sizeof *c);
     if (!c)
         return DMCP_E_NOMEM;
+    atomic_init(&c->busy, 0);
+    atomic_init(&c->last_ms, 0);
     c->o = *o;
     if (c->o.max_line == 0)
         c->o.max_line = DMCP_CHILD_DEFAULT_MAX_LINE;
@@ -552,12 +553,8 @@ void dmcp__child_busy(dmcp__child *c, int delta)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->mu);
-    c->busy += delta;
-    if (c->busy < 0)
-        c->busy = 0;
+    atomic_fetch_add(&c->busy, delta);
     touch(c);
-    pthread_mutex_unlock(&c->mu);
 }
 
 void dmcp__child_close(dmcp__child *c)
@@ -624,13 +621,10 @@ static void *reaper_main(void *arg)
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
         if (p->quit)
             break;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
         for (dmcp__child *c = p->list; c; c = c->next) {
             pthread_mutex_lock(&c->mu);
-            long long idle = (long long)(now.tv_sec - c->last.tv_sec) * 1000 +
-                             (now.tv_nsec - c->last.tv_nsec) / 1000000;
-            bool reap = !c->stopping && c->busy == 0 && idle >= (long long)p->idle_ms;
+            long long idle = now_ms() - atomic_load(&c->last_ms);
+            bool reap = !c->stopping && atomic_load(&c->busy) <= 0 && idle >= (long long)p->idle_ms;
             pthread_mutex_unlock(&c->mu);
             if (reap)
                 dmcp__child_stop(c, DMCP_CHILD_IDLE);

@@ -383,6 +383,7 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
 
     json_t *wire = json_copy((json_t *)msg); /* shallow: params shared, id replaced */
     dmcp_status st = wire ? DMCP_OK : DMCP_E_NOMEM;
+    bool busy = wire != NULL; /* counted busy while it is out (no idle reaping) */
     if (wire) {
         json_object_set_new(wire, "id", json_integer(wire_id));
         dmcp__child_busy(s->child, +1);
@@ -482,6 +483,7 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
     active_end(s);
     if (st == DMCP_E_TIMEOUT || st == DMCP_E_CANCELLED)
         send_cancel(s, wire_id, st == DMCP_E_TIMEOUT ? "timed out" : "cancelled");
-    dmcp__child_busy(s->child, -1);
+    if (busy)
+        dmcp__child_busy(s->child, -1);
     return st;
 }
