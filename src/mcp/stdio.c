@@ -1,8 +1,15 @@
 /*
  * stdio transport (MCP 2025-11-25 Transports §1): one JSON-RPC message per line on input,
- * one per line on output, nothing else ever written to the output. tools/call runs on worker
- * threads so notifications/cancelled can reach a running handler; everything else is
- * answered inline. Ends at end of input (after running calls finish) or on SIGINT/SIGTERM.
+ * one per line on output, nothing else ever written to the output. tools/call runs on a
+ * bounded pool of worker threads so notifications/cancelled can reach a running handler;
+ * everything else is answered inline. Ends at end of input (after running and queued calls
+ * finish) or on SIGINT/SIGTERM.
+ *
+ * The pool: up to MAX_WORKERS threads, started on demand and kept while calls keep coming
+ * (an idle one ends after IDLE_SECONDS), fed first-in first-out from a queue of at most
+ * MAX_QUEUED calls; when that is full the call runs inline (the reader stops reading until
+ * it ends: backpressure, not another thread). A call cancelled while still queued is
+ * dropped unanswered (Cancellation: no response for a cancelled request).
  *
  * Both eras on one pipe: a message whose params._meta carries the 2026-07-28 protocol
  * version is served statelessly under that revision's rules (mcp-transport.md §6) on a
@@ -23,6 +30,8 @@
 #include "mcp/mcp_internal.h"
 
 #define MAX_WORKERS 32
+#define MAX_QUEUED 256 /* tools/call waiting for a worker */
+#define IDLE_SECONDS 10
 #define MAX_OPEN26 64 /* 2026 requests (cancellable) and listens tracked at once */
 
 struct stdio_io;
@@ -41,8 +50,13 @@ typedef struct stdio_io {
     int out_fd;
     pthread_mutex_t out_mu;
     pthread_mutex_t mu;
-    pthread_cond_t cv;
-    int workers;
+    pthread_cond_t cv;   /* a worker ended (under mu) */
+    pthread_cond_t work; /* a call was queued, or input ended (under mu) */
+    int workers;         /* live pool threads */
+    int idle;            /* of those, waiting for work */
+    bool closing;        /* input ended: workers drain the queue, then end */
+    struct stdio_job *head, *tail; /* queued calls, oldest first */
+    int queued;
     bool broken;         /* output closed */
     dmcp__sink out_sink; /* unsolicited messages (list_changed, resources/updated) */
     /* Under mu: 2026 requests running (references, for notifications/cancelled) and open
@@ -87,7 +101,7 @@ static dmcp_status sink_send(dmcp__sink *sink, json_t *msg)
 }
 
 typedef struct stdio_job {
-    stdio_io *io;
+    struct stdio_job *next;
     json_t *msg;
     char version[16];
     bool era26;
@@ -236,10 +250,8 @@ static void cancel26(stdio_io *io, const json_t *rid)
     }
 }
 
-static void *worker(void *arg)
+static void run_job(stdio_io *io, stdio_job *j)
 {
-    stdio_job *j = arg;
-    stdio_io *io = j->io;
     if (j->era26) {
         run_request26(io, j->msg);
     } else {
@@ -247,46 +259,147 @@ static void *worker(void *arg)
     }
     json_decref(j->msg);
     free(j);
+}
+
+/* A pool thread: runs queued calls in order until idle for IDLE_SECONDS, or until input has
+ * ended and the queue is empty. */
+static void *worker(void *arg)
+{
+    stdio_io *io = arg;
     pthread_mutex_lock(&io->mu);
+    for (;;) {
+        if (io->head != NULL) {
+            stdio_job *j = io->head;
+            io->head = j->next;
+            if (io->head == NULL) {
+                io->tail = NULL;
+            }
+            io->queued--;
+            pthread_mutex_unlock(&io->mu);
+            run_job(io, j);
+            pthread_mutex_lock(&io->mu);
+            continue;
+        }
+        if (io->closing) {
+            break;
+        }
+        struct timespec deadline;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += IDLE_SECONDS;
+        io->idle++;
+        int rc = pthread_cond_timedwait(&io->work, &io->mu, &deadline);
+        io->idle--;
+        if (rc == ETIMEDOUT && io->head == NULL) {
+            break;
+        }
+    }
     io->workers--;
     pthread_cond_broadcast(&io->cv);
     pthread_mutex_unlock(&io->mu);
     return NULL;
 }
 
-/* Runs a tools/call on a worker thread (so notifications/cancelled can reach it); takes
- * body when it returns true. False: no room or no thread (the caller runs it inline). */
-static bool spawn_job(stdio_io *io, json_t *body, const char *version, bool era26)
+/* Unlinks j from the queue (io->mu held); false when it is not there (a worker took it). */
+static bool unqueue(stdio_io *io, stdio_job *j)
 {
-    pthread_mutex_lock(&io->mu);
-    bool room = io->workers < MAX_WORKERS;
-    if (room) {
-        io->workers++;
-    }
-    pthread_mutex_unlock(&io->mu);
-    stdio_job *j = room ? calloc(1, sizeof(*j)) : NULL;
-    if (j != NULL) {
-        j->io = io;
-        j->msg = body;
-        j->era26 = era26;
-        snprintf(j->version, sizeof(j->version), "%s", version);
-        pthread_attr_t attr;
-        pthread_attr_init(&attr);
-        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_t t;
-        int rc = pthread_create(&t, &attr, worker, j);
-        pthread_attr_destroy(&attr);
-        if (rc == 0) {
+    stdio_job *prev = NULL;
+    for (stdio_job *q = io->head; q != NULL; prev = q, q = q->next) {
+        if (q == j) {
+            if (prev != NULL) {
+                prev->next = j->next;
+            } else {
+                io->head = j->next;
+            }
+            if (io->tail == j) {
+                io->tail = prev;
+            }
+            io->queued--;
             return true;
         }
-        free(j);
-    }
-    if (room) {
-        pthread_mutex_lock(&io->mu);
-        io->workers--;
-        pthread_mutex_unlock(&io->mu);
     }
     return false;
+}
+
+/* Queues a tools/call for the pool (so notifications/cancelled can reach it), starting a
+ * thread when none is idle and the cap allows; takes body when it returns true. False: the
+ * queue is full or no thread can run it (the caller runs it inline). */
+static bool spawn_job(stdio_io *io, json_t *body, const char *version, bool era26)
+{
+    stdio_job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return false;
+    }
+    j->msg = body;
+    j->era26 = era26;
+    snprintf(j->version, sizeof(j->version), "%s", version);
+    pthread_mutex_lock(&io->mu);
+    if (io->queued >= MAX_QUEUED) {
+        pthread_mutex_unlock(&io->mu);
+        free(j);
+        return false;
+    }
+    if (io->tail != NULL) {
+        io->tail->next = j;
+    } else {
+        io->head = j;
+    }
+    io->tail = j;
+    io->queued++;
+    /* One waiting thread per queued call, else a new thread (a woken thread that has not yet
+     * taken its call still counts as idle: that errs towards one thread more, under the cap). */
+    bool start = io->idle < io->queued && io->workers < MAX_WORKERS;
+    if (start) {
+        io->workers++;
+    } else {
+        pthread_cond_signal(&io->work);
+    }
+    pthread_mutex_unlock(&io->mu);
+    if (!start) {
+        return true;
+    }
+    pthread_attr_t attr;
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_t t;
+    int rc = pthread_create(&t, &attr, worker, io);
+    pthread_attr_destroy(&attr);
+    if (rc == 0) {
+        return true;
+    }
+    pthread_mutex_lock(&io->mu);
+    io->workers--;
+    /* No new thread: with none at all, nothing would ever take the call; take it back. */
+    bool took_back = io->workers == 0 && unqueue(io, j);
+    pthread_mutex_unlock(&io->mu);
+    if (took_back) {
+        free(j);
+        return false; /* body is the caller's again */
+    }
+    return true;
+}
+
+/* notifications/cancelled for a call still queued: it is dropped, never answered. */
+static void drop_queued(stdio_io *io, const json_t *rid)
+{
+    if (!json_is_string(rid) && !json_is_integer(rid)) {
+        return;
+    }
+    stdio_job *dropped = NULL;
+    pthread_mutex_lock(&io->mu);
+    for (stdio_job *q = io->head, *next; q != NULL; q = next) {
+        next = q->next;
+        if (json_equal(json_object_get(q->msg, "id"), rid) && unqueue(io, q)) {
+            q->next = dropped;
+            dropped = q;
+        }
+    }
+    pthread_mutex_unlock(&io->mu);
+    while (dropped != NULL) {
+        stdio_job *next = dropped->next;
+        json_decref(dropped->msg);
+        free(dropped);
+        dropped = next;
+    }
 }
 
 static bool is_call(const json_t *body, const char *method)
@@ -337,7 +450,9 @@ static void handle_line(stdio_io *io, const char *line, size_t len)
     }
     const char *method = json_string_value(json_object_get(body, "method"));
     if (method != NULL && strcmp(method, "notifications/cancelled") == 0) {
-        cancel26(io, json_object_get(json_object_get(body, "params"), "requestId"));
+        const json_t *rid = json_object_get(json_object_get(body, "params"), "requestId");
+        drop_queued(io, rid);
+        cancel26(io, rid);
     }
     if (json_is_object(body) && dmcp__era26_applies(NULL, body)) {
         handle26(io, body);
@@ -366,6 +481,8 @@ static void wait_workers(stdio_io *io, unsigned seconds)
     clock_gettime(CLOCK_REALTIME, &deadline);
     deadline.tv_sec += seconds;
     pthread_mutex_lock(&io->mu);
+    io->closing = true; /* idle workers end now, busy ones once the queue is empty */
+    pthread_cond_broadcast(&io->work);
     while (io->workers > 0) {
         if (pthread_cond_timedwait(&io->cv, &io->mu, &deadline) != 0) {
             break;
@@ -404,6 +521,7 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     pthread_mutex_init(&io->out_mu, NULL);
     pthread_mutex_init(&io->mu, NULL);
     pthread_cond_init(&io->cv, NULL);
+    pthread_cond_init(&io->work, NULL);
     io->out_sink = (dmcp__sink){sink_send, io, true, NULL};
     if (io->sess != NULL) {
         io->sess->out = &io->out_sink;
@@ -511,6 +629,7 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
         pthread_mutex_destroy(&io->out_mu);
         pthread_mutex_destroy(&io->mu);
         pthread_cond_destroy(&io->cv);
+        pthread_cond_destroy(&io->work);
         free(io);
     } else {
         st = dmcp__fail(err, DMCP_E_TIMEOUT, DMCP_REASON_NONE,

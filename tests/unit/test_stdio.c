@@ -3,6 +3,7 @@
  * 2026-07-28 on the same pipe: stateless requests by their _meta (discover, resultType, the
  * _meta errors), input-required results with a sealed requestState, subscriptions/listen
  * (acknowledged, filtered, tagged, ended by notifications/cancelled), cancellation. */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -48,6 +49,17 @@ static dmcp_status t_wait(dmcp_call *call, const json_t *args, dmcp_result *res,
         sleep_ms(10);
     }
     return dmcp_result_add_text(res, "timeout");
+}
+
+/* Holds until cancelled (at most 60 s): keeps a pool thread busy. */
+static dmcp_status t_hold(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)args;
+    (void)ud;
+    for (int i = 0; i < 6000 && !dmcp_call_is_cancelled(call); i++) {
+        sleep_ms(10);
+    }
+    return dmcp_result_add_text(res, dmcp_call_is_cancelled(call) ? "cancelled" : "timeout");
 }
 
 /* Asks for a name (elicitation): 2025 a request on the pipe, 2026 an input-required result. */
@@ -100,6 +112,8 @@ static void start(harness *h)
     assert_int_equal(dmcp_tool_new("wait", t_wait, NULL, &t), DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
     assert_int_equal(dmcp_tool_new("ask", t_ask, NULL, &t), DMCP_OK);
+    assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
+    assert_int_equal(dmcp_tool_new("hold", t_hold, NULL, &t), DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
     dmcp_resource *r;
     assert_int_equal(dmcp_resource_new("test://r", "r", &r), DMCP_OK);
@@ -530,10 +544,86 @@ static void test_era26_listen(void **state)
     /* After the run: notifying reaches no freed listener (ASan would say). */
 }
 
+/* Threads of this process (/proc/self/task). */
+static int thread_count(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    assert_non_null(d);
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        n += e->d_name[0] != '.';
+    }
+    closedir(d);
+    return n;
+}
+
+/* A flood of calls: at most 32 pool threads run them, the rest wait in the queue, first in
+ * first out; a queued call that is cancelled is dropped unanswered, running ones see their
+ * cancellation. (First in the group: no threads of an earlier test linger in the count.) */
+static void test_pool_bounded(void **state)
+{
+    (void)state;
+    harness h;
+    int base = thread_count();
+    start(&h); /* + the thread running dmcp_server_run_stdio */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
+                  "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}");
+    json_decref(read_msg(&h));
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    char line[160];
+    for (int id = 1; id <= 40; id++) {
+        snprintf(line, sizeof(line),
+                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
+                 "{\"name\":\"hold\"}}", id);
+        send_line(&h, line);
+    }
+    /* The pool fills up (readiness poll, 20 s at most), and never grows past its cap. */
+    for (int i = 0; i < 2000 && thread_count() - base < 1 + 32; i++) {
+        sleep_ms(10);
+    }
+    assert_int_equal(thread_count() - base, 1 + 32);
+    /* ping is answered inline while every worker is busy: the reader is not blocked. */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"ping\",\"method\":\"ping\"}");
+    json_t *m = read_msg(&h);
+    assert_string_equal(json_string_value(json_object_get(m, "id")), "ping");
+    json_decref(m);
+    assert_int_equal(thread_count() - base, 1 + 32);
+    /* Calls 1..32 run (taken in order), 33..40 wait: cancelled there, they are dropped. */
+    for (int id = 33; id <= 40; id++) {
+        snprintf(line, sizeof(line),
+                 "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+                 "{\"requestId\":%d}}", id);
+        send_line(&h, line);
+    }
+    /* A ping after them: the cancellations were handled (one reader, in order). */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"ping2\",\"method\":\"ping\"}");
+    m = read_msg(&h);
+    assert_string_equal(json_string_value(json_object_get(m, "id")), "ping2");
+    json_decref(m);
+    for (int id = 1; id <= 32; id++) {
+        snprintf(line, sizeof(line),
+                 "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+                 "{\"requestId\":%d}}", id);
+        send_line(&h, line);
+    }
+    bool seen[33] = {false};
+    for (int i = 0; i < 32; i++) {
+        m = read_msg(&h);
+        json_int_t id = json_integer_value(json_object_get(m, "id"));
+        assert_true(id >= 1 && id <= 32);
+        assert_false(seen[id]);
+        seen[id] = true;
+        assert_string_equal(mt_text(m), "cancelled");
+        json_decref(m);
+    }
+    finish(&h); /* nothing else was written: 33..40 were never answered */
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pool_bounded),
         cmocka_unit_test(test_session_flow),
         cmocka_unit_test(test_era26_requests),
         cmocka_unit_test(test_era26_input_required),
