@@ -132,10 +132,11 @@ static void send_line(harness *h, const char *s)
     assert_int_equal(write(h->to_srv[1], "\n", 1), 1);
 }
 
-/* Reads one output line (bounded wait); returns a parsed message. */
+/* Reads one output line (bounded wait: 30 s, for a loaded CI machine); returns a parsed
+ * message. */
 static json_t *read_msg(harness *h)
 {
-    for (int spins = 0; spins < 500; spins++) {
+    for (int spins = 0; spins < 3000; spins++) {
         char *nl = memchr(h->buf, '\n', h->len);
         if (nl != NULL) {
             size_t l = (size_t)(nl - h->buf);

@@ -52,7 +52,20 @@ const recordingFetch = async (input, init) => {
     upstream: res.headers.get('x-upstream'), at: Date.now(),
   };
   responses.push(entry);
-  if (entry.method === 'GET' && entry.lastEventId && res.status === 200) onResumed(entry);
+  if (entry.method === 'GET' && entry.lastEventId && res.status === 200 && res.body) {
+    // Kill only once the resumed stream has delivered its first bytes (the server's priming
+    // event restating the position). Killed before any byte, the TS SDK 1.32.2 reconnects
+    // with the last id seen on the resumed stream itself, which is none, i.e. a plain GET
+    // that can never replay the call: a client defect no server can make up for.
+    let first = true;
+    const body = res.body.pipeThrough(new TransformStream({
+      transform(chunk, ctl) {
+        ctl.enqueue(chunk);
+        if (first) { first = false; onResumed(entry); }
+      },
+    }));
+    return new Response(body, { status: res.status, statusText: res.statusText, headers: res.headers });
+  }
   return res;
 };
 
