@@ -103,11 +103,25 @@ static dmcp_status sink_request(void *ud, const json_t *msg, json_t **result, js
 {
     dmcp_call *call = ((sinkctx *)ud)->call;
     const char *method = json_string_value(json_object_get(msg, "method"));
-    json_t *params = json_object_get(msg, "params");
-    json_t *empty = params == NULL ? json_object() : NULL;
+    const json_t *params = json_object_get(msg, "params");
+    const json_t *key = json_object_get(json_object_get(params, "_meta"), DMCP_INPUT_KEY_META);
+    json_t *p = NULL;
+    if (json_is_string(key)) {
+        /* An upstream on this runtime named its request (dmcp_call_set_input_key): the
+         * 2026 client sees the same key; an invalid key is ignored (ordinal key). */
+        (void)dmcp_call_set_input_key(call, json_string_value(key));
+        p = json_deep_copy(params);
+        json_t *meta = json_object_get(p, "_meta");
+        json_object_del(meta, DMCP_INPUT_KEY_META);
+        if (json_object_size(meta) == 0) {
+            json_object_del(p, "_meta");
+        }
+    } else {
+        p = params != NULL ? json_incref((json_t *)params) : json_object();
+    }
     json_t *res = NULL;
-    dmcp_status st = dmcp_call_request(call, method, params != NULL ? params : empty, 0, &res);
-    json_decref(empty);
+    dmcp_status st = p != NULL ? dmcp_call_request(call, method, p, 0, &res) : DMCP_E_NOMEM;
+    json_decref(p);
     if (st == DMCP_OK) {
         *result = res;
     } else if (st == DMCP_E_PROTOCOL && json_is_object(res)) {
@@ -159,11 +173,27 @@ static void on_unsolicited(void *ud, const json_t *msg)
 
 /* ---- upstream sessions ---- */
 
+/*
+ * The upstream's initialize. A 2025 client's capabilities pass as they are. For a 2026-07-28
+ * client the upstream session is declared able to answer sampling, elicitation and roots
+ * whatever this request's client declared: the gateway answers those requests itself (an
+ * input-required result, or -32021 naming a capability the client lacks), so an upstream
+ * that needs one asks instead of failing on its own and hiding what was missing.
+ */
 static json_t *init_params(dmcp_call *call)
 {
-    const json_t *caps = dmcp_call_client_capabilities(call);
+    const json_t *ccaps = dmcp_call_client_capabilities(call);
     const json_t *info = dmcp_call_client_info(call);
-    return json_pack("{s:s,s:O,s:O}", "protocolVersion", "2025-11-25", "capabilities",
+    json_t *caps = ccaps != NULL ? json_deep_copy(ccaps) : json_object();
+    if (caps != NULL && dmcp_call_is_stateless_revision(call)) {
+        static const char *const asks[] = {"sampling", "elicitation", "roots"};
+        for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+            if (json_object_get(caps, asks[i]) == NULL) {
+                json_object_set_new(caps, asks[i], json_object());
+            }
+        }
+    }
+    return json_pack("{s:s,s:o,s:O}", "protocolVersion", "2025-11-25", "capabilities",
                      caps != NULL ? caps : json_object(), "clientInfo",
                      info != NULL ? info
                                   : json_pack("{s:s,s:s}", "name", "descope-mcp-gateway", "version",

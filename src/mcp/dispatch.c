@@ -464,6 +464,9 @@ static bool client_can_answer(const dmcp__session *sess)
     if (sess == NULL) {
         return true;
     }
+    if (sess->mrtr != NULL) {
+        return false; /* 2026-07-28: input-required results, never requests on a stream */
+    }
     const json_t *caps = sess->client_caps;
     return json_object_get(caps, "sampling") != NULL ||
            json_object_get(caps, "elicitation") != NULL || json_object_get(caps, "roots") != NULL;

@@ -1,7 +1,7 @@
 /*
  * stdio transport (MCP 2025-11-25 Transports §1): one JSON-RPC message per line on input,
- * one per line on output, nothing else ever written to the output. tools/call runs on worker
- * threads so notifications/cancelled can reach a running handler; everything else is
+ * one per line on output, nothing else ever written to the output. tools/call and prompts/get
+ * run on worker threads so notifications/cancelled can reach a running handler; everything else is
  * answered inline. Ends at end of input (after running calls finish) or on SIGINT/SIGTERM.
  *
  * Both eras on one pipe: a message whose params._meta carries the 2026-07-28 protocol
@@ -291,8 +291,10 @@ static bool spawn_job(stdio_io *io, json_t *body, const char *version, bool era2
 
 static bool is_call(const json_t *body, const char *method)
 {
+    /* prompts/get too: a prompt can ask the client (dmcp_prompt_result_call), and the
+     * answer comes on this input, which an inline prompt would block until its timeout. */
     return json_object_get(body, "id") != NULL && method != NULL &&
-           strcmp(method, "tools/call") == 0;
+           (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0);
 }
 
 /* A message carrying the 2026 _meta: checked (no headers on stdio), then served. Takes body. */
