@@ -479,6 +479,11 @@ bool dmcp__wants_stream(const dmcp_server *srv, const dmcp__session *sess, const
     if (method != NULL && dmcp__forward_handles(srv, method)) {
         return progress_token(params) != NULL || (srv->fwd.stream && client_can_answer(sess));
     }
+    if (method != NULL && strcmp(method, "prompts/get") == 0) {
+        /* A prompt can ask the client too (dmcp_prompt_result_call): with a progress token
+         * its answer is a live stream, so such a request reaches the client. */
+        return progress_token(params) != NULL;
+    }
     if (method == NULL || strcmp(method, "tools/call") != 0) {
         return false;
     }
