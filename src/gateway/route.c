@@ -153,16 +153,7 @@ static void on_unsolicited(void *ud, const json_t *msg)
 {
     gw_msgctx *m = ud;
     if (json_object_get(msg, "id") != NULL) {
-        /* A server->client request outside any call: nothing on our side can carry the
-         * client's answer back, so the upstream is told at once instead of waiting. */
-        dmcp_gw_usession *us = atomic_load(&m->us);
-        json_t *ans = json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id",
-                                json_object_get(msg, "id"), "error", "code", -32601, "message",
-                                "The gateway relays server requests only within a client request");
-        if (us != NULL && ans != NULL) {
-            (void)m->gw->ups[m->up]->ops->respond(us, ans, NULL);
-        }
-        json_decref(ans);
+        gw_relay_request(m, msg); /* a server->client request outside any call: relay.c */
         return;
     }
     json_t *copy = json_deep_copy(msg);
@@ -229,8 +220,10 @@ static dmcp_status usess_get(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call 
         }
         c->mctx[i]->gw = gw;
         c->mctx[i]->up = i;
+        pthread_mutex_init(&c->mctx[i]->mu, NULL);
         snprintf(c->mctx[i]->sid, sizeof(c->mctx[i]->sid), "%s", c->id);
     }
+    c->mctx[i]->caps = gw_caps_bits(dmcp_call_client_capabilities(call));
     json_t *ip = init_params(call);
     dmcp_gw_open_params p = {ip, c->id[0] != '\0' ? c->id : NULL, NULL, 0,
                              gw->cfg->request_timeout_ms,
@@ -249,6 +242,9 @@ void gw_close_csess(void *ud, gw_csess *c)
 {
     dmcp_gateway *gw = ud;
     for (size_t i = 0; i < gw->n_ups; i++) {
+        if (c->mctx[i] != NULL) {
+            gw_relay_drop(c->mctx[i]); /* answers the upstream while it is still open */
+        }
         if (c->us[i] != NULL) {
             gw->ups[i]->ops->close(c->us[i]);
             c->us[i] = NULL;
@@ -256,6 +252,9 @@ void gw_close_csess(void *ud, gw_csess *c)
         if (c->retired[i] != NULL) {
             gw->ups[i]->ops->close(c->retired[i]);
             c->retired[i] = NULL;
+        }
+        if (c->mctx[i] != NULL) {
+            pthread_mutex_destroy(&c->mctx[i]->mu);
         }
         free(c->mctx[i]);
         c->mctx[i] = NULL;
@@ -642,6 +641,16 @@ void gw_client_notification(void *ud, const char *sid, const json_t *msg)
     }
     gw_csess *c = gw_sessmap_get(gw->map, sid);
     if (c == NULL) {
+        return;
+    }
+    if (json_object_get(msg, "method") == NULL) {
+        /* The client's answer to a request relayed from an upstream (relay.c). */
+        gw_msgctx *mctx[GW_MAX_UPSTREAMS];
+        pthread_mutex_lock(&c->mu);
+        memcpy(mctx, c->mctx, sizeof(mctx));
+        pthread_mutex_unlock(&c->mu);
+        (void)gw_relay_response(mctx, gw->n_ups, msg);
+        gw_csess_unref(c, gw_close_csess, gw);
         return;
     }
     for (size_t i = 0; i < gw->n_ups; i++) {

@@ -376,8 +376,12 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
     if (method == NULL) {
-        /* A response to a server->client request (sampling, elicitation, ...). */
-        if (!dmcp__session_deliver_response(ctx->sess, msg)) {
+        /* A response to a server->client request (sampling, elicitation, ...). The runtime
+         * only sends integer ids; a string id answers a request a forwarder sent itself
+         * (dmcp_server_send_to_session), so it goes to the forwarder. */
+        if (json_is_string(json_object_get(msg, "id"))) {
+            dmcp__forward_notification(ctx, msg);
+        } else if (!dmcp__session_deliver_response(ctx->sess, msg)) {
             dmcp__sstore_forward_response(ctx->srv, ctx->sess, msg);
         }
         return;
