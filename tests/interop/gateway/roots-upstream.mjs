@@ -1,0 +1,91 @@
+#!/usr/bin/env node
+// An upstream for the relay test (tests/interop/gateway/relay.test.mjs): the official TS SDK
+// server (McpServer + StreamableHTTPServerTransport, no auth) that asks roots/list right after
+// notifications/initialized, outside any request, i.e. on its standalone GET stream. It waits
+// for that stream to be open (else the SDK drops the message), and retries while the gateway
+// answers that the client has no stream open yet (a readiness poll, up to ~5 s). Every final
+// outcome is recorded per client name: GET /outcomes returns them.
+// Usage: roots-upstream.mjs --listen 127.0.0.1:PORT
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
+import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
+import { isInitializeRequest, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { parseArgs } from '../lib/args.mjs';
+
+const args = parseArgs(process.argv.slice(2));
+const [host, portText] = (args.listen ?? '127.0.0.1:0').split(':');
+const outcomes = [];
+const getOpen = new Map(); // session id -> resolve of "its GET stream is open"
+const getWait = new Map(); // session id -> promise
+
+async function askRoots(mcp, sid) {
+  await getWait.get(sid);
+  const who = mcp.server.getClientVersion()?.name;
+  for (let i = 0; i < 50; i++) {
+    try {
+      const r = await mcp.server.request({ method: 'roots/list' }, ListRootsResultSchema, { timeout: 10000 });
+      outcomes.push({ who, roots: r.roots });
+      return;
+    } catch (e) {
+      if (/no stream open/.test(e.message) && i < 49) {
+        await new Promise((res) => setTimeout(res, 100));
+        continue;
+      }
+      outcomes.push({ who, error: { code: e.code, message: e.message } });
+      return;
+    }
+  }
+}
+
+function buildServer(sidRef) {
+  const mcp = new McpServer({ name: 'roots-upstream', version: '1.0.0' }, { capabilities: {} });
+  mcp.registerTool('ping_tool', { description: 'answers pong', inputSchema: {} },
+    async () => ({ content: [{ type: 'text', text: 'pong' }] }));
+  mcp.server.oninitialized = () => { askRoots(mcp, sidRef.id); };
+  return mcp;
+}
+
+const transports = new Map();
+const srv = http.createServer(async (req, res) => {
+  if (req.url.startsWith('/outcomes')) {
+    res.setHeader('content-type', 'application/json');
+    res.end(JSON.stringify(outcomes));
+    return;
+  }
+  let body;
+  if (req.method === 'POST') {
+    const chunks = [];
+    for await (const c of req) chunks.push(c);
+    body = JSON.parse(Buffer.concat(chunks).toString());
+  }
+  const sid = req.headers['mcp-session-id'];
+  let transport = sid ? transports.get(sid) : undefined;
+  if (!transport) {
+    if (req.method !== 'POST' || !isInitializeRequest(body)) {
+      res.writeHead(sid ? 404 : 400).end();
+      return;
+    }
+    const sidRef = {};
+    transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => randomUUID(),
+      onsessioninitialized: (id) => {
+        sidRef.id = id;
+        transports.set(id, transport);
+        getWait.set(id, new Promise((r) => getOpen.set(id, r)));
+      },
+    });
+    transport.onclose = () => { if (transport.sessionId) transports.delete(transport.sessionId); };
+    await buildServer(sidRef).connect(transport);
+  }
+  const p = transport.handleRequest(req, res, body);
+  if (req.method === 'GET' && sid) {
+    // The SDK drops a message sent before the standalone stream is registered: poll its
+    // (internal) stream table until it is.
+    const t = transport._webStandardTransport ?? transport;
+    const poll = () => (t._streamMapping?.has(t._standaloneSseStreamId) ? getOpen.get(sid)?.() : setTimeout(poll, 20));
+    poll();
+  }
+  await p;
+});
+srv.listen(Number(portText), host, () => console.log(`listening ${srv.address().port}`));
