@@ -142,12 +142,10 @@ long long gw_now_ms(void);
 /* relay.c: server->client requests an upstream sends outside any call, relayed to the
  * client's standalone stream (2025 sessions). Bounded: GW_RELAY_MAX awaiting an answer per
  * upstream session (each holds the upstream's id, at most GW_RELAY_MAX_ID bytes), each for at
- * most GW_RELAY_TTL_MS; past that the upstream is answered with an error. */
+ * most the upstream request timeout (timeouts.request_ms); past that the upstream is answered
+ * with an error. */
 #define GW_RELAY_MAX 16
 #define GW_RELAY_MAX_ID 128
-#ifndef GW_RELAY_TTL_MS
-#define GW_RELAY_TTL_MS 60000
-#endif
 #define GW_CAP_SAMPLING 1u
 #define GW_CAP_ELICITATION 2u
 #define GW_CAP_ROOTS 4u
@@ -164,6 +162,7 @@ typedef struct gw_msgctx {
     size_t up;
     _Atomic(dmcp_gw_usession *) us;
     unsigned caps; /* GW_CAP_*: what the client declared (set before the session opens) */
+    long long relay_ttl_ms;
     pthread_mutex_t mu;
     long long relay_seq;
     gw_relay relay[GW_RELAY_MAX];

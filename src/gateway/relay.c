@@ -8,8 +8,8 @@
  * forwarder's notification hook and is sent to the upstream under the upstream's id.
  * Refused at once, with a JSON-RPC error to the upstream: a method the client did not declare
  * (-32601), no standalone stream open (-32603), GW_RELAY_MAX already waiting (-32603).
- * Unanswered requests are answered -32001 after GW_RELAY_TTL_MS (checked at every relay
- * event and when the session closes). 2026-07-28 has no standalone stream: session-less
+ * Unanswered requests are answered -32001 after the upstream request timeout (checked at
+ * every relay event and when the session closes). 2026-07-28 has no standalone stream: session-less
  * upstream sessions get no message hook, and their transport answers such requests -32601.
  */
 #include <stdio.h>
@@ -129,7 +129,7 @@ void gw_relay_request(gw_msgctx *m, const json_t *msg)
         seq = ++m->relay_seq;
         slot->seq = seq;
         slot->orig_id = json_incref((json_t *)id);
-        slot->deadline = gw_now_ms() + GW_RELAY_TTL_MS;
+        slot->deadline = gw_now_ms() + m->relay_ttl_ms;
     }
     pthread_mutex_unlock(&m->mu);
     if (slot == NULL) {

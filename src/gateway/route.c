@@ -221,6 +221,7 @@ static dmcp_status usess_get(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call 
         c->mctx[i]->gw = gw;
         c->mctx[i]->up = i;
         pthread_mutex_init(&c->mctx[i]->mu, NULL);
+        c->mctx[i]->relay_ttl_ms = gw->cfg->request_timeout_ms;
         snprintf(c->mctx[i]->sid, sizeof(c->mctx[i]->sid), "%s", c->id);
     }
     c->mctx[i]->caps = gw_caps_bits(dmcp_call_client_capabilities(call));

@@ -97,6 +97,40 @@ async function outcomeOf(who, ms = 15000) {
     'roots declared but no GET stream: the upstream gets -32603 "no stream open"', JSON.stringify(o));
 }
 
+// ---- bounds: 16 waiting per upstream session, each for timeouts.request_ms (here 5 s) ----
+{
+  const client = new Client({ name: 'hangs', version: '1' }, { capabilities: { roots: {} } });
+  let asked = 0;
+  client.setRequestHandler(ListRootsRequestSchema, () => { asked++; return new Promise(() => {}); });
+  const tr = new StreamableHTTPClientTransport(new URL(mcpUrl), { requestInit: { headers } });
+  await client.connect(tr);
+  const t0 = Date.now();
+  await client.callTool({ name: 'flood_roots', arguments: { n: 20, tag: 'a' } });
+  const floodA = async (count, ms = 15000) => {
+    const end = Date.now() + ms;
+    for (;;) {
+      const all = (await (await fetch(`http://127.0.0.1:${upPort}/outcomes`)).json()).filter((x) => x.who === 'flood-a');
+      if (all.length >= count || Date.now() > end) return all;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  };
+  const first = await floodA(4);
+  check(first.length === 4 && first.every((o) => o.error?.code === -32603 && /Too many/.test(o.error.message)),
+    'count bound: of 20 requests at once, 4 are refused at once (16 may wait)', JSON.stringify(first));
+  // The 16 waiting ones expire after 5 s; expiry is checked at the next relay event.
+  while (Date.now() - t0 < 5500) await new Promise((r) => setTimeout(r, 100));
+  await client.callTool({ name: 'flood_roots', arguments: { n: 1, tag: 'b' } });
+  const all = await floodA(20);
+  const expired = all.filter((o) => o.error?.code === -32001 && /did not answer in time/.test(o.error.message));
+  check(expired.length === 16, 'time bound: the 16 unanswered are answered -32001 after the request timeout', JSON.stringify(all.slice(4, 6)));
+  check(asked >= 16, 'the client was asked (its answers never came)', asked);
+  await tr.terminateSession(); // DELETE: the client session ends
+  await client.close();
+  const ended = await outcomeOf('flood-b');
+  check(ended?.error?.code === -32001 && /session ended/.test(ended.error.message),
+    'a request still waiting when the client session ends is answered at once', JSON.stringify(ended));
+}
+
 // ---- 2026-07-28: no standalone stream; the upstream is answered, not left waiting ----
 {
   const res = await fetch(mcpUrl, { method: 'POST', headers: { ...headers, 'content-type': 'application/json', accept, 'mcp-protocol-version': '2026-07-28', 'mcp-method': 'tools/call', 'mcp-name': 'ping_tool' },

@@ -5,9 +5,11 @@
 // for that stream to be open (else the SDK drops the message), and retries while the gateway
 // answers that the client has no stream open yet (a readiness poll, up to ~5 s). Every final
 // outcome is recorded per client name: GET /outcomes returns them.
+// Tool flood_roots {n, tag}: n roots/list at once, outside the call (the relay's bounds).
 // Usage: roots-upstream.mjs --listen 127.0.0.1:PORT
 import { randomUUID } from 'node:crypto';
 import http from 'node:http';
+import { z } from 'zod';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';
 import { isInitializeRequest, ListRootsResultSchema } from '@modelcontextprotocol/sdk/types.js';
@@ -22,6 +24,7 @@ const getWait = new Map(); // session id -> promise
 async function askRoots(mcp, sid) {
   await getWait.get(sid);
   const who = mcp.server.getClientVersion()?.name;
+  if (who === 'hangs') return; // the bounds test counts only its own requests
   for (let i = 0; i < 50; i++) {
     try {
       const r = await mcp.server.request({ method: 'roots/list' }, ListRootsResultSchema, { timeout: 10000 });
@@ -42,6 +45,19 @@ function buildServer(sidRef) {
   const mcp = new McpServer({ name: 'roots-upstream', version: '1.0.0' }, { capabilities: {} });
   mcp.registerTool('ping_tool', { description: 'answers pong', inputSchema: {} },
     async () => ({ content: [{ type: 'text', text: 'pong' }] }));
+  // n roots/list at once, 100 ms after the call returned (outside it: on the GET stream);
+  // each outcome is recorded as {who: 'flood-<tag>', ...}.
+  mcp.registerTool('flood_roots', { description: 'n roots/list outside the call', inputSchema: { n: z.number(), tag: z.string() } },
+    async ({ n, tag }) => {
+      setTimeout(() => {
+        for (let i = 0; i < n; i++) {
+          mcp.server.request({ method: 'roots/list' }, ListRootsResultSchema, { timeout: 60000 })
+            .then((r) => outcomes.push({ who: `flood-${tag}`, roots: r.roots }),
+              (e) => outcomes.push({ who: `flood-${tag}`, error: { code: e.code, message: e.message } }));
+        }
+      }, 100);
+      return { content: [{ type: 'text', text: 'scheduled' }] };
+    });
   mcp.server.oninitialized = () => { askRoots(mcp, sidRef.id); };
   return mcp;
 }
