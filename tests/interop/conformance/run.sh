@@ -17,7 +17,8 @@
 # Exit 77 (skipped) when node_modules or the conformance-server binary is absent. Everything
 # started here is killed on exit. Environment: DMCP_BIN_DIR (ctest sets <build>/bin);
 # CONFORMANCE_SERVER overrides the server binary (must take the same flags); CONFORMANCE_OUT
-# keeps the results folder (default: a temporary one, removed).
+# keeps the results folder (default: a temporary one, removed); CONFORMANCE_SCENARIO (with --next)
+# runs that one scenario at --spec-version 2026-07-28 instead (a debugging aid).
 set -uo pipefail
 # Loopback only: never route the test's own traffic through a proxy from the environment.
 export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
