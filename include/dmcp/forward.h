@@ -36,8 +36,10 @@ extern "C" {
 typedef dmcp_status (*dmcp_forward_fn)(void *userdata, dmcp_call *call, const char *method,
                                        const json_t *params, json_t **result, json_t **error);
 /* A notification from the client (other than initialized and cancelled, which the runtime
- * handles; a cancelled request shows as dmcp_call_is_cancelled on its call). session_id is
- * NULL outside a session. msg borrowed. */
+ * handles; a cancelled request shows as dmcp_call_is_cancelled on its call), or the client's
+ * response to a request the forwarder sent with dmcp_server_send_to_session under a string
+ * id (the runtime's own requests use integer ids). session_id is NULL outside a session.
+ * msg borrowed. */
 typedef void (*dmcp_forward_notify_fn)(void *userdata, const char *session_id, const json_t *msg);
 /* A session ended (DELETE, idle expiry, eviction, server stop). May run while the runtime
  * holds internal locks: it must not block nor call into the server; hand the work to a thread

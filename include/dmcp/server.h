@@ -367,8 +367,11 @@ DMCP_API dmcp_status dmcp_call_request(dmcp_call *call, const char *method, cons
  * -32021 naming the capability). Earlier answers travel in the HMAC-sealed requestState
  * (dmcp_server_set_state_key()).
  * Each request is keyed "<n>" (its order in the run) unless named here first: key names the
- * next request made on this call (1-64 of [A-Za-z0-9_.-]); copied. No effect in 2025 mode.
+ * next request made on this call (1-64 of [A-Za-z0-9_.-]); copied. In 2025 mode the key goes
+ * with that request as params._meta[DMCP_INPUT_KEY_META], a hint a 2026 gateway in front of
+ * this server (descope-mcp gateway) uses to name its input request the same; clients ignore it.
  */
+#define DMCP_INPUT_KEY_META "com.descope.mcp/inputKey"
 DMCP_API dmcp_status dmcp_call_set_input_key(dmcp_call *call, const char *key);
 /* True when the call is served under 2026-07-28 (input-required results instead of requests). */
 DMCP_API bool dmcp_call_is_stateless_revision(const dmcp_call *call);

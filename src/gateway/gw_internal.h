@@ -143,12 +143,42 @@ struct dmcp_gateway {
 long long gw_now_ms(void);
 
 /* Unsolicited upstream messages for a client session. */
+/* relay.c: server->client requests an upstream sends outside any call, relayed to the
+ * client's standalone stream (2025 sessions). Bounded: GW_RELAY_MAX awaiting an answer per
+ * upstream session (each holds the upstream's id, at most GW_RELAY_MAX_ID bytes), each for at
+ * most the upstream request timeout (timeouts.request_ms); past that the upstream is answered
+ * with an error. */
+#define GW_RELAY_MAX 16
+#define GW_RELAY_MAX_ID 128
+#define GW_CAP_SAMPLING 1u
+#define GW_CAP_ELICITATION 2u
+#define GW_CAP_ROOTS 4u
+
+typedef struct gw_relay {
+    long long seq;      /* 0: free */
+    json_t *orig_id;    /* the upstream's id */
+    long long deadline; /* gw_now_ms() */
+} gw_relay;
+
 typedef struct gw_msgctx {
     struct dmcp_gateway *gw;
     char sid[128];
     size_t up;
     _Atomic(dmcp_gw_usession *) us;
+    unsigned caps; /* GW_CAP_*: what the client declared (set before the session opens) */
+    long long relay_ttl_ms;
+    pthread_mutex_t mu;
+    long long relay_seq;
+    gw_relay relay[GW_RELAY_MAX];
 } gw_msgctx;
+
+/* An upstream's request outside a call: relayed, or answered with an error at once. */
+void gw_relay_request(gw_msgctx *m, const json_t *msg);
+/* A client's response (string id): true when it answered a relayed request (sent upstream). */
+bool gw_relay_response(gw_msgctx *const *mctx, size_t n, const json_t *msg);
+/* Answers what is still waiting with an error and frees it (the session closes). */
+void gw_relay_drop(gw_msgctx *m);
+unsigned gw_caps_bits(const json_t *caps);
 
 /* upstream_headers.c: identity and connection-token headers for an upstream request */
 typedef struct gw_hdrs {

@@ -103,11 +103,25 @@ static dmcp_status sink_request(void *ud, const json_t *msg, json_t **result, js
 {
     dmcp_call *call = ((sinkctx *)ud)->call;
     const char *method = json_string_value(json_object_get(msg, "method"));
-    json_t *params = json_object_get(msg, "params");
-    json_t *empty = params == NULL ? json_object() : NULL;
+    const json_t *params = json_object_get(msg, "params");
+    const json_t *key = json_object_get(json_object_get(params, "_meta"), DMCP_INPUT_KEY_META);
+    json_t *p = NULL;
+    if (json_is_string(key)) {
+        /* An upstream on this runtime named its request (dmcp_call_set_input_key): the
+         * 2026 client sees the same key; an invalid key is ignored (ordinal key). */
+        (void)dmcp_call_set_input_key(call, json_string_value(key));
+        p = json_deep_copy(params);
+        json_t *meta = json_object_get(p, "_meta");
+        json_object_del(meta, DMCP_INPUT_KEY_META);
+        if (json_object_size(meta) == 0) {
+            json_object_del(p, "_meta");
+        }
+    } else {
+        p = params != NULL ? json_incref((json_t *)params) : json_object();
+    }
     json_t *res = NULL;
-    dmcp_status st = dmcp_call_request(call, method, params != NULL ? params : empty, 0, &res);
-    json_decref(empty);
+    dmcp_status st = p != NULL ? dmcp_call_request(call, method, p, 0, &res) : DMCP_E_NOMEM;
+    json_decref(p);
     if (st == DMCP_OK) {
         *result = res;
     } else if (st == DMCP_E_PROTOCOL && json_is_object(res)) {
@@ -139,16 +153,7 @@ static void on_unsolicited(void *ud, const json_t *msg)
 {
     gw_msgctx *m = ud;
     if (json_object_get(msg, "id") != NULL) {
-        /* A server->client request outside any call: nothing on our side can carry the
-         * client's answer back, so the upstream is told at once instead of waiting. */
-        dmcp_gw_usession *us = atomic_load(&m->us);
-        json_t *ans = json_pack("{s:s,s:O,s:{s:i,s:s}}", "jsonrpc", "2.0", "id",
-                                json_object_get(msg, "id"), "error", "code", -32601, "message",
-                                "The gateway relays server requests only within a client request");
-        if (us != NULL && ans != NULL) {
-            (void)m->gw->ups[m->up]->ops->respond(us, ans, NULL);
-        }
-        json_decref(ans);
+        gw_relay_request(m, msg); /* a server->client request outside any call: relay.c */
         return;
     }
     json_t *copy = json_deep_copy(msg);
@@ -159,11 +164,27 @@ static void on_unsolicited(void *ud, const json_t *msg)
 
 /* ---- upstream sessions ---- */
 
+/*
+ * The upstream's initialize. A 2025 client's capabilities pass as they are. For a 2026-07-28
+ * client the upstream session is declared able to answer sampling, elicitation and roots
+ * whatever this request's client declared: the gateway answers those requests itself (an
+ * input-required result, or -32021 naming a capability the client lacks), so an upstream
+ * that needs one asks instead of failing on its own and hiding what was missing.
+ */
 static json_t *init_params(dmcp_call *call)
 {
-    const json_t *caps = dmcp_call_client_capabilities(call);
+    const json_t *ccaps = dmcp_call_client_capabilities(call);
     const json_t *info = dmcp_call_client_info(call);
-    return json_pack("{s:s,s:O,s:O}", "protocolVersion", "2025-11-25", "capabilities",
+    json_t *caps = ccaps != NULL ? json_deep_copy(ccaps) : json_object();
+    if (caps != NULL && dmcp_call_is_stateless_revision(call)) {
+        static const char *const asks[] = {"sampling", "elicitation", "roots"};
+        for (size_t i = 0; i < sizeof(asks) / sizeof(asks[0]); i++) {
+            if (json_object_get(caps, asks[i]) == NULL) {
+                json_object_set_new(caps, asks[i], json_object());
+            }
+        }
+    }
+    return json_pack("{s:s,s:o,s:O}", "protocolVersion", "2025-11-25", "capabilities",
                      caps != NULL ? caps : json_object(), "clientInfo",
                      info != NULL ? info
                                   : json_pack("{s:s,s:s}", "name", "descope-mcp-gateway", "version",
@@ -199,8 +220,11 @@ static dmcp_status usess_get(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call 
         }
         c->mctx[i]->gw = gw;
         c->mctx[i]->up = i;
+        pthread_mutex_init(&c->mctx[i]->mu, NULL);
+        c->mctx[i]->relay_ttl_ms = gw->cfg->request_timeout_ms;
         snprintf(c->mctx[i]->sid, sizeof(c->mctx[i]->sid), "%s", c->id);
     }
+    c->mctx[i]->caps = gw_caps_bits(dmcp_call_client_capabilities(call));
     json_t *ip = init_params(call);
     /* Sessions shared through a store: the upstream session another replica opened for this
      * client session (never after a 404: that one is gone). */
@@ -237,6 +261,9 @@ void gw_close_csess(void *ud, gw_csess *c)
 {
     dmcp_gateway *gw = ud;
     for (size_t i = 0; i < gw->n_ups; i++) {
+        if (c->mctx[i] != NULL) {
+            gw_relay_drop(c->mctx[i]); /* answers the upstream while it is still open */
+        }
         if (c->us[i] != NULL) {
             const dmcp_gw_upstream_ops *ops = gw->ups[i]->ops;
             /* Released here only (another replica serves the session on): no upstream end. */
@@ -246,6 +273,9 @@ void gw_close_csess(void *ud, gw_csess *c)
         if (c->retired[i] != NULL) {
             gw->ups[i]->ops->close(c->retired[i]);
             c->retired[i] = NULL;
+        }
+        if (c->mctx[i] != NULL) {
+            pthread_mutex_destroy(&c->mctx[i]->mu);
         }
         free(c->mctx[i]);
         c->mctx[i] = NULL;
@@ -632,6 +662,16 @@ void gw_client_notification(void *ud, const char *sid, const json_t *msg)
     }
     gw_csess *c = gw_sessmap_get(gw->map, sid);
     if (c == NULL) {
+        return;
+    }
+    if (json_object_get(msg, "method") == NULL) {
+        /* The client's answer to a request relayed from an upstream (relay.c). */
+        gw_msgctx *mctx[GW_MAX_UPSTREAMS];
+        pthread_mutex_lock(&c->mu);
+        memcpy(mctx, c->mctx, sizeof(mctx));
+        pthread_mutex_unlock(&c->mu);
+        (void)gw_relay_response(mctx, gw->n_ups, msg);
+        gw_csess_unref(c, gw_close_csess, gw);
         return;
     }
     for (size_t i = 0; i < gw->n_ups; i++) {

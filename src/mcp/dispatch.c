@@ -376,8 +376,12 @@ void dmcp__dispatch_notification(dmcp__rpc_ctx *ctx, const json_t *msg)
 {
     const char *method = json_string_value(json_object_get(msg, "method"));
     if (method == NULL) {
-        /* A response to a server->client request (sampling, elicitation, ...). */
-        if (!dmcp__session_deliver_response(ctx->sess, msg)) {
+        /* A response to a server->client request (sampling, elicitation, ...). The runtime
+         * only sends integer ids; a string id answers a request a forwarder sent itself
+         * (dmcp_server_send_to_session), so it goes to the forwarder. */
+        if (json_is_string(json_object_get(msg, "id"))) {
+            dmcp__forward_notification(ctx, msg);
+        } else if (!dmcp__session_deliver_response(ctx->sess, msg)) {
             dmcp__sstore_forward_response(ctx->srv, ctx->sess, msg);
         }
         return;
@@ -464,6 +468,9 @@ static bool client_can_answer(const dmcp__session *sess)
     if (sess == NULL) {
         return true;
     }
+    if (sess->mrtr != NULL) {
+        return false; /* 2026-07-28: input-required results, never requests on a stream */
+    }
     const json_t *caps = sess->client_caps;
     return json_object_get(caps, "sampling") != NULL ||
            json_object_get(caps, "elicitation") != NULL || json_object_get(caps, "roots") != NULL;
@@ -475,6 +482,11 @@ bool dmcp__wants_stream(const dmcp_server *srv, const dmcp__session *sess, const
     const json_t *params = json_object_get(msg, "params");
     if (method != NULL && dmcp__forward_handles(srv, method)) {
         return progress_token(params) != NULL || (srv->fwd.stream && client_can_answer(sess));
+    }
+    if (method != NULL && strcmp(method, "prompts/get") == 0) {
+        /* A prompt can ask the client too (dmcp_prompt_result_call): with a progress token
+         * its answer is a live stream, so such a request reaches the client. */
+        return progress_token(params) != NULL;
     }
     if (method == NULL || strcmp(method, "tools/call") != 0) {
         return false;

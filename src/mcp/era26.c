@@ -655,6 +655,9 @@ dmcp_status dmcp_call_set_input_key(dmcp_call *call, const char *key)
         return DMCP_E_INVALID_ARG;
     }
     if (call->sess == NULL || call->sess->mrtr == NULL) {
+        /* 2025: the key travels as a hint in the next request's _meta, so a gateway in front
+         * of this server can name its own 2026 input request after it. */
+        snprintf(call->input_key, sizeof(call->input_key), "%s", key);
         return DMCP_OK;
     }
     snprintf(call->sess->mrtr->next_key, sizeof(call->sess->mrtr->next_key), "%s", key);

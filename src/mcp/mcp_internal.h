@@ -368,6 +368,7 @@ struct dmcp_call {
     atomic_bool cancelled;
     bool stateless;
     dmcp__sink *sink;
+    char input_key[72]; /* 2025: dmcp_call_set_input_key's key for the next request's _meta */
 };
 
 struct dmcp_result {

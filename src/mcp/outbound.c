@@ -88,6 +88,9 @@ dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t 
         /* 2026-07-28: no server->client requests; input-required results instead. */
         return dmcp__mrtr_request(call, method, cap, params, result);
     }
+    char input_key[sizeof(call->input_key)]; /* set for this request only */
+    memcpy(input_key, call->input_key, sizeof(input_key));
+    call->input_key[0] = '\0';
     /* Only a live stream (or stdio) delivers the request while the handler waits; a buffered
      * answer would hold it back until the handler returned, i.e. until the timeout. */
     if (sess == NULL || call->stateless || call->sink == NULL || !call->sink->live) {
@@ -127,8 +130,18 @@ dmcp_status dmcp_call_request(dmcp_call *call, const char *method, const json_t 
     }
 
     json_t *msg = json_pack("{s:s,s:I,s:s}", "jsonrpc", "2.0", "id", p->id, "method", method);
-    if (msg != NULL && params != NULL) {
-        json_object_set_new(msg, "params", json_deep_copy(params));
+    if (msg != NULL && (params != NULL || input_key[0] != '\0')) {
+        json_t *pc = params != NULL ? json_deep_copy(params) : json_object();
+        if (pc != NULL && input_key[0] != '\0') {
+            /* dmcp_call_set_input_key: the key a 2026 gateway in front names this request. */
+            json_t *meta = json_object_get(pc, "_meta");
+            if (!json_is_object(meta)) {
+                meta = json_object();
+                json_object_set_new(pc, "_meta", meta);
+            }
+            json_object_set_new(meta, DMCP_INPUT_KEY_META, json_string(input_key));
+        }
+        json_object_set_new(msg, "params", pc);
     }
     dmcp_status st = msg != NULL ? call->sink->send(call->sink, msg) : DMCP_E_NOMEM;
 

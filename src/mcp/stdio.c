@@ -1,7 +1,8 @@
 /*
  * stdio transport (MCP 2025-11-25 Transports §1): one JSON-RPC message per line on input,
- * one per line on output, nothing else ever written to the output. tools/call runs on a
- * bounded pool of worker threads so notifications/cancelled can reach a running handler;
+ * one per line on output, nothing else ever written to the output. tools/call and prompts/get
+ * (a prompt can ask the client, whose answer comes on this input) run on a bounded pool of
+ * worker threads so notifications/cancelled can reach a running handler;
  * everything else is answered inline. Ends at end of input (after running and queued calls
  * finish) or on SIGINT/SIGTERM.
  *
@@ -404,8 +405,10 @@ static void drop_queued(stdio_io *io, const json_t *rid)
 
 static bool is_call(const json_t *body, const char *method)
 {
+    /* prompts/get too: a prompt can ask the client (dmcp_prompt_result_call), and the
+     * answer comes on this input, which an inline prompt would block until its timeout. */
     return json_object_get(body, "id") != NULL && method != NULL &&
-           strcmp(method, "tools/call") == 0;
+           (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0);
 }
 
 /* A message carrying the 2026 _meta: checked (no headers on stdio), then served. Takes body. */

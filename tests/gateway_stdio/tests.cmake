@@ -15,8 +15,15 @@ add_test(NAME interop.gateway.stdio.conformance
   COMMAND ${CMAKE_COMMAND} -E env
     CONFORMANCE_SERVER=${_gws_dir}/gateway/conformance-stdio-server.sh
     ${_gws_dir}/conformance/run.sh --auth)
+# Conformance 0.2.0-alpha.12, --requirements 2025-11-25 and 2026-07-28 (no expected-failures
+# list) through the gateway to conformance-server --stdio: input-required results made of the
+# upstream's server->client requests, retried with inputResponses (issue 11).
+add_test(NAME interop.gateway.stdio.conformance.next
+  COMMAND ${CMAKE_COMMAND} -E env
+    CONFORMANCE_SERVER=${_gws_dir}/gateway/conformance-stdio-server.sh
+    ${_gws_dir}/conformance/run.sh --next --auth)
 set_tests_properties(interop.gateway.stdio.everything interop.gateway.stdio.conformance
-  PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 150 LABELS interop ENVIRONMENT "${_gws_env}")
+  interop.gateway.stdio.conformance.next PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 150 LABELS interop ENVIRONMENT "${_gws_env}")
 
 # Two-second smoke of bench/gateway/stdio.sh: the three bridges answer every request correctly
 # under load. Not a performance assertion; it saturates the CPU, so never alongside others.

@@ -69,6 +69,17 @@ add_test(NAME interop.gateway.conformance COMMAND ${_interop_dir}/conformance/ru
 set_tests_properties(interop.gateway.conformance PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 200
   LABELS interop ENVIRONMENT
   "${_interop_env};CONFORMANCE_SERVER=${_interop_dir}/gateway/conformance-via-gateway.sh")
+# Conformance 0.2.0-alpha.12 (--requirements 2025-11-25 and 2026-07-28, no expected-failures
+# list) the same way: a 2026 client through the gateway to a 2025 upstream session.
+add_test(NAME interop.gateway.conformance.next COMMAND ${_interop_dir}/conformance/run.sh --next --auth)
+set_tests_properties(interop.gateway.conformance.next PROPERTIES SKIP_RETURN_CODE 77 TIMEOUT 200
+  LABELS interop ENVIRONMENT
+  "${_interop_env};CONFORMANCE_SERVER=${_interop_dir}/gateway/conformance-via-gateway.sh")
+# Server->client requests outside a call: a TS SDK upstream's roots/list right after
+# initialized reaches the TS client's GET stream and its answer the upstream; refusals (no
+# capability: -32601, no stream: -32603) (gateway/relay.test.mjs, gateway/roots-upstream.mjs).
+dmcp_interop_test(interop.gateway.relay
+  ${_interop_dir}/run-test.sh gateway/relay.test.mjs)
 # Two different upstreams behind one endpoint: prefixes for tools and prompts, merged lists,
 # resources/read routed to the upstream that has the resource.
 dmcp_interop_test(interop.gateway.multi

@@ -62,8 +62,8 @@ static void fw_notify(void *ud, const char *sid, const json_t *msg)
 {
     (void)ud;
     fs.notes++;
-    snprintf(fs.note_method, sizeof(fs.note_method), "%s",
-             json_string_value(json_object_get(msg, "method")));
+    const char *m = json_string_value(json_object_get(msg, "method"));
+    snprintf(fs.note_method, sizeof(fs.note_method), "%s", m != NULL ? m : "");
     snprintf(fs.last_sid, sizeof(fs.last_sid), "%s", sid != NULL ? sid : "(null)");
 }
 
@@ -212,6 +212,16 @@ static void test_forwarded_methods(void **state)
     assert_null(a);
     assert_int_equal(fs.notes, 1);
     assert_string_equal(fs.note_method, "notifications/roots/list_changed");
+    /* A response under a string id answers a request the forwarder sent itself
+     * (dmcp_server_send_to_session): it reaches the forwarder. Integer ids are the runtime's
+     * own and never do. */
+    a = send_fmt(&e, "{\"jsonrpc\":\"2.0\",\"id\":\"dmcp-gw.0.1\",\"result\":{\"roots\":[]}}");
+    assert_null(a);
+    assert_int_equal(fs.notes, 2);
+    assert_string_equal(fs.note_method, "");
+    a = send_fmt(&e, "{\"jsonrpc\":\"2.0\",\"id\":41,\"result\":{\"roots\":[]}}");
+    assert_null(a);
+    assert_int_equal(fs.notes, 2);
     mt_env_free(&e);
     dmcp_server_free(srv);
 }

@@ -17,7 +17,8 @@
 # Exit 77 (skipped) when node_modules or the conformance-server binary is absent. Everything
 # started here is killed on exit. Environment: DMCP_BIN_DIR (ctest sets <build>/bin);
 # CONFORMANCE_SERVER overrides the server binary (must take the same flags); CONFORMANCE_OUT
-# keeps the results folder (default: a temporary one, removed).
+# keeps the results folder (default: a temporary one, removed); CONFORMANCE_SCENARIO (with --next)
+# runs that one scenario at --spec-version 2026-07-28 instead (a debugging aid).
 set -uo pipefail
 # Loopback only: never route the test's own traffic through a proxy from the environment.
 export NO_PROXY=127.0.0.1,localhost,::1 no_proxy=127.0.0.1,localhost,::1
@@ -134,6 +135,12 @@ fi
 
 echo "# conformance $("$node22" -p 'require(process.argv[1]).version' "$(dirname "$(dirname "$suite")")/package.json") on node $("$node22" --version), server $server_bin, url $url$([ "$auth" -eq 1 ] && echo ' (auth on, via auth-proxy)')"
 status=0
+if [ "$next" -eq 1 ] && [ -n "${CONFORMANCE_SCENARIO:-}" ]; then
+  # Debugging aid: one 2026-07-28 scenario (--requirements cannot take --scenario).
+  timeout -k 5 60 "$node22" "$suite" server --url "$url" --spec-version 2026-07-28 \
+    --scenario "$CONFORMANCE_SCENARIO" -o "$out/one" || status=1
+  next=2; versions=()
+fi
 if [ "$next" -eq 1 ]; then
   echo "## required scenarios, --requirements 2025-11-25"
   if ! timeout -k 5 60 "$node22" "$suite" server --url "$url" --requirements 2025-11-25 -o "$out/r2025"; then
