@@ -308,6 +308,9 @@ struct dmcp_server {
     bool store_listening;
 };
 
+/* server.c: DMCP_OK while srv may still be configured (not NULL, not started). */
+dmcp_status dmcp__server_check_cfg(const dmcp_server *srv);
+
 /* ---- session_store.c: 2025-era sessions in a shared store ---- */
 
 /* Starts/stops the invalidation listener and shares the state key (no-ops without a shared

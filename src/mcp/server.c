@@ -112,7 +112,7 @@ void dmcp_server_free(dmcp_server *srv)
     free(srv);
 }
 
-static dmcp_status check_cfg(const dmcp_server *srv)
+dmcp_status dmcp__server_check_cfg(const dmcp_server *srv)
 {
     if (srv == NULL) {
         return DMCP_E_INVALID_ARG;
@@ -122,7 +122,7 @@ static dmcp_status check_cfg(const dmcp_server *srv)
 
 static dmcp_status set_str(dmcp_server *srv, char **dst, const char *v, bool required)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         return st;
     }
@@ -158,7 +158,7 @@ dmcp_status dmcp_server_set_instructions(dmcp_server *srv, const char *instructi
 
 dmcp_status dmcp_server_set_authorizer(dmcp_server *srv, dmcp_authorizer *authorizer)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         dmcp_authorizer_free(authorizer);
         return st;
@@ -170,7 +170,7 @@ dmcp_status dmcp_server_set_authorizer(dmcp_server *srv, dmcp_authorizer *author
 
 dmcp_status dmcp_server_set_list_changed(dmcp_server *srv, unsigned lists)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         return st;
     }
@@ -183,7 +183,7 @@ dmcp_status dmcp_server_set_list_changed(dmcp_server *srv, unsigned lists)
 
 dmcp_status dmcp_server_set_state_key(dmcp_server *srv, const void *key, size_t len)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         return st;
     }
@@ -198,7 +198,7 @@ dmcp_status dmcp_server_set_state_key(dmcp_server *srv, const void *key, size_t 
 
 dmcp_status dmcp_server_set_cache_hint(dmcp_server *srv, unsigned ttl_ms, bool public_scope)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         return st;
     }
@@ -209,7 +209,7 @@ dmcp_status dmcp_server_set_cache_hint(dmcp_server *srv, unsigned ttl_ms, bool p
 
 dmcp_status dmcp_server_set_page_size(dmcp_server *srv, unsigned page_size)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         return st;
     }
@@ -281,7 +281,7 @@ static dmcp_status split_host_port(const char *host_port, char **host_out, unsig
 
 dmcp_status dmcp_server_set_listen(dmcp_server *srv, const char *host, unsigned port)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     char *c = NULL;
     if (st == DMCP_OK) {
         st = listen_host(host, port, &c);
@@ -297,7 +297,7 @@ dmcp_status dmcp_server_set_listen(dmcp_server *srv, const char *host, unsigned 
 
 dmcp_status dmcp_server_set_listen_string(dmcp_server *srv, const char *host_port)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     char *host = NULL;
     unsigned port = 0;
     if (st == DMCP_OK) {
@@ -314,7 +314,7 @@ dmcp_status dmcp_server_set_listen_string(dmcp_server *srv, const char *host_por
 
 dmcp_status dmcp_server_set_metrics_listen(dmcp_server *srv, const char *host_port)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     char *host = NULL;
     unsigned port = 0;
     if (st == DMCP_OK && host_port != NULL) {
@@ -336,7 +336,7 @@ unsigned dmcp_server_metrics_port(const dmcp_server *srv)
 
 dmcp_status dmcp_server_set_access_log(dmcp_server *srv, const char *path, const char *level)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         return st;
     }
@@ -385,7 +385,7 @@ dmcp_status dmcp_server_set_endpoint(dmcp_server *srv, const char *path)
 
 dmcp_status dmcp_server_set_stateless(dmcp_server *srv, bool stateless)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         srv->stateless = stateless;
     }
@@ -394,7 +394,7 @@ dmcp_status dmcp_server_set_stateless(dmcp_server *srv, bool stateless)
 
 dmcp_status dmcp_server_set_get_stream(dmcp_server *srv, bool enabled)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         srv->get_stream = enabled;
     }
@@ -403,7 +403,7 @@ dmcp_status dmcp_server_set_get_stream(dmcp_server *srv, bool enabled)
 
 static dmcp_status add_to_list(dmcp_server *srv, char ***list, size_t *n, const char *v)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         return st;
     }
@@ -451,7 +451,7 @@ dmcp_status dmcp_server_add_allowed_origin(dmcp_server *srv, const char *origin)
 
 dmcp_status dmcp_server_set_heartbeat(dmcp_server *srv, unsigned seconds)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         if (seconds > 3600) {
             return DMCP_E_INVALID_ARG;
@@ -463,7 +463,7 @@ dmcp_status dmcp_server_set_heartbeat(dmcp_server *srv, unsigned seconds)
 
 dmcp_status dmcp_server_set_threads(dmcp_server *srv, unsigned threads)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         if (threads < 1 || threads > 64) {
             return DMCP_E_INVALID_ARG;
@@ -476,7 +476,7 @@ dmcp_status dmcp_server_set_threads(dmcp_server *srv, unsigned threads)
 dmcp_status dmcp_server_set_session_limits(dmcp_server *srv, unsigned max_sessions,
                                            unsigned idle_seconds)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         if (max_sessions < 1) {
             return DMCP_E_INVALID_ARG;
@@ -489,7 +489,7 @@ dmcp_status dmcp_server_set_session_limits(dmcp_server *srv, unsigned max_sessio
 
 dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         if (bytes < 64 || bytes > DMCP_MAX_BODY_BYTES) {
             return DMCP_E_INVALID_ARG;
@@ -499,120 +499,9 @@ dmcp_status dmcp_server_set_max_body(dmcp_server *srv, size_t bytes)
     return st;
 }
 
-static const struct {
-    const char *name;
-    double min, max;
-    const char *what;
-} limit_info[DMCP_LIMIT__COUNT] = {
-    [DMCP_LIMIT_MAX_CONNECTIONS] = {"max-connections", 1, 1000000, "open connections"},
-    [DMCP_LIMIT_MAX_CONNECTIONS_PER_IP] = {"max-connections-per-ip", 0, 1000000,
-                                           "open connections per client address (0: none)"},
-    [DMCP_LIMIT_IDLE_TIMEOUT] = {"idle-timeout", 0, 86400,
-                                 "seconds a connection may wait for its next request"},
-    [DMCP_LIMIT_HEADER_TIMEOUT] = {"header-timeout", 0, 86400,
-                                   "seconds from the request line to the end of the headers"},
-    [DMCP_LIMIT_BODY_TIMEOUT] = {"body-timeout", 0, 86400, "seconds to receive a whole body"},
-    [DMCP_LIMIT_MAX_BODY] = {"max-body", 64, DMCP_MAX_BODY_BYTES, "bytes of one request body"},
-    [DMCP_LIMIT_MAX_BUFFERED] = {"max-buffered", 64, 1e15,
-                                 "request body bytes held at once, server-wide"},
-    [DMCP_LIMIT_MAX_SESSIONS] = {"max-sessions", 1, 10000000, "sessions"},
-    [DMCP_LIMIT_MAX_SESSIONS_PER_PRINCIPAL] = {"max-sessions-per-principal", 0, 10000000,
-                                               "sessions per principal (0: none)"},
-    [DMCP_LIMIT_SESSION_IDLE] = {"session-idle", 0, 31536000,
-                                 "seconds before an idle session ends (0: never)"},
-    [DMCP_LIMIT_MAX_STREAMS_PER_SESSION] = {"max-streams-per-session", 0, 100000,
-                                            "live SSE responses per session (0: none)"},
-    [DMCP_LIMIT_MAX_STREAMS_PER_PRINCIPAL] = {"max-streams-per-principal", 0, 1000000,
-                                              "live SSE responses per principal (0: none)"},
-    [DMCP_LIMIT_MAX_INFLIGHT_PER_SESSION] = {"max-inflight-per-session", 0, 100000,
-                                             "requests of one session served at once (0: none)"},
-    [DMCP_LIMIT_RATE] = {"rate", 0, 1e9, "requests per second per principal (0: none)"},
-    [DMCP_LIMIT_RATE_BURST] = {"rate-burst", 0, 1e9, "burst of the rate (0: 2 x rate)"},
-};
-
-const char *dmcp_limit_description(dmcp_limit limit)
-{
-    return (unsigned)limit < DMCP_LIMIT__COUNT ? limit_info[limit].what : NULL;
-}
-
-const char *dmcp_limit_name(dmcp_limit limit)
-{
-    return (unsigned)limit < DMCP_LIMIT__COUNT ? limit_info[limit].name : NULL;
-}
-
-dmcp_status dmcp_limit_parse(const char *text, dmcp_limit *limit, double *value)
-{
-    const char *eq = text != NULL ? strchr(text, '=') : NULL;
-    if (eq == NULL || limit == NULL || value == NULL) {
-        return DMCP_E_INVALID_ARG;
-    }
-    size_t n = (size_t)(eq - text);
-    for (unsigned i = 0; i < DMCP_LIMIT__COUNT; i++) {
-        if (strlen(limit_info[i].name) == n && strncmp(limit_info[i].name, text, n) == 0) {
-            char *end = NULL;
-            double v = strtod(eq + 1, &end);
-            if (end == eq + 1 || *end != '\0' || !(v >= 0) || v > 1e15) {
-                return DMCP_E_INVALID_ARG;
-            }
-            *limit = (dmcp_limit)i;
-            *value = v;
-            return DMCP_OK;
-        }
-    }
-    return DMCP_E_INVALID_ARG;
-}
-
-dmcp_status dmcp_server_set_limit(dmcp_server *srv, dmcp_limit limit, double value)
-{
-    dmcp_status st = check_cfg(srv);
-    if (st != DMCP_OK) {
-        return st;
-    }
-    if ((unsigned)limit >= DMCP_LIMIT__COUNT || !(value >= limit_info[limit].min) ||
-        value > limit_info[limit].max) {
-        return DMCP_E_INVALID_ARG;
-    }
-    switch (limit) {
-    case DMCP_LIMIT_MAX_BODY:
-        srv->max_body = (size_t)value;
-        break;
-    case DMCP_LIMIT_MAX_BUFFERED:
-        srv->max_buffered = (size_t)value;
-        break;
-    case DMCP_LIMIT_MAX_SESSIONS:
-        srv->max_sessions = (unsigned)value;
-        break;
-    case DMCP_LIMIT_SESSION_IDLE:
-        srv->idle_seconds = (unsigned)value;
-        break;
-    default:
-        srv->lim[limit] = value;
-    }
-    return DMCP_OK;
-}
-
-double dmcp_server_limit(const dmcp_server *srv, dmcp_limit limit)
-{
-    if (srv == NULL || (unsigned)limit >= DMCP_LIMIT__COUNT) {
-        return 0.0 / 0.0;
-    }
-    switch (limit) {
-    case DMCP_LIMIT_MAX_BODY:
-        return (double)srv->max_body;
-    case DMCP_LIMIT_MAX_BUFFERED:
-        return (double)srv->max_buffered;
-    case DMCP_LIMIT_MAX_SESSIONS:
-        return srv->max_sessions;
-    case DMCP_LIMIT_SESSION_IDLE:
-        return srv->idle_seconds;
-    default:
-        return srv->lim[limit];
-    }
-}
-
 dmcp_status dmcp_server_set_health_endpoints(dmcp_server *srv, bool enabled)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         srv->health = enabled;
     }
@@ -621,7 +510,7 @@ dmcp_status dmcp_server_set_health_endpoints(dmcp_server *srv, bool enabled)
 
 dmcp_status dmcp_server_set_max_buffered(dmcp_server *srv, size_t bytes)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         if (bytes < 64) {
             return DMCP_E_INVALID_ARG;
@@ -633,7 +522,7 @@ dmcp_status dmcp_server_set_max_buffered(dmcp_server *srv, size_t bytes)
 
 dmcp_status dmcp_server_set_shutdown_timeout(dmcp_server *srv, unsigned seconds)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st == DMCP_OK) {
         if (seconds > 3600) {
             return DMCP_E_INVALID_ARG;
@@ -645,7 +534,7 @@ dmcp_status dmcp_server_set_shutdown_timeout(dmcp_server *srv, unsigned seconds)
 
 dmcp_status dmcp_server_set_tls_files(dmcp_server *srv, const char *cert_file, const char *key_file)
 {
-    dmcp_status st = check_cfg(srv);
+    dmcp_status st = dmcp__server_check_cfg(srv);
     if (st != DMCP_OK) {
         return st;
     }
@@ -746,68 +635,4 @@ dmcp_status dmcp_server_run(dmcp_server *srv, dmcp_error *err)
     }
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return st;
-}
-
-dmcp_status dmcp_server_set_option(dmcp_server *srv, const char *option, const char *value,
-                                   dmcp_error *err)
-{
-    if (srv == NULL || option == NULL || value == NULL) {
-        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE, "missing argument");
-    }
-    dmcp_status st = DMCP_E_INVALID_ARG;
-    const char *expect = "";
-    if (strcmp(option, "limit") == 0) {
-        dmcp_limit l;
-        double v;
-        expect = "NAME=VALUE with a name from --help and a value in its range";
-        st = dmcp_limit_parse(value, &l, &v);
-        if (st == DMCP_OK) {
-            st = dmcp_server_set_limit(srv, l, v);
-        }
-    } else if (strcmp(option, "metrics-listen") == 0) {
-        expect = "HOST:PORT";
-        st = dmcp_server_set_metrics_listen(srv, value);
-    } else if (strcmp(option, "access-log") == 0) {
-        expect = "a file path, or - for stderr";
-        st = dmcp_server_set_access_log(
-            srv, value, dmcp__accesslog_level_name((dmcp__accesslog_level)srv->access_log_level));
-    } else if (strcmp(option, "log-level") == 0) {
-        expect = "error, warn, info or debug";
-        st = dmcp_server_set_access_log(
-            srv, srv->access_log_path != NULL ? srv->access_log_path : "-", value);
-    } else {
-        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE, "unknown option --%s", option);
-    }
-    if (st == DMCP_E_INVALID_ARG) {
-        return dmcp__fail(err, st, DMCP_REASON_NONE, "--%s %s: expected %s", option, value, expect);
-    }
-    return st != DMCP_OK
-               ? dmcp__fail(err, st, DMCP_REASON_NONE, "--%s: %s", option, dmcp_strerror(st))
-               : DMCP_OK;
-}
-
-char *dmcp_server_options_help(void)
-{
-    dmcp__buf b;
-    dmcp__buf_init(&b, 64 * 1024);
-    dmcp_server *d = NULL;
-    dmcp_status st = dmcp_server_new("defaults", "0", &d);
-    if (st == DMCP_OK) {
-        st = dmcp__buf_appends(
-            &b, "operations:\n"
-                "  --metrics-listen HOST:PORT   serve /metrics, /healthz, /readyz there (off)\n"
-                "  --access-log PATH|-          one JSON line per request (off; - = stderr)\n"
-                "  --log-level LEVEL            error, warn, info (default) or debug\n"
-                "limits (--limit NAME=VALUE, repeatable; default in brackets):\n");
-    }
-    for (int i = 0; st == DMCP_OK && i < DMCP_LIMIT__COUNT; i++) {
-        st = dmcp__buf_printf(&b, "  %-28s %s [%g]\n", limit_info[i].name, limit_info[i].what,
-                              dmcp_server_limit(d, (dmcp_limit)i));
-    }
-    dmcp_server_free(d);
-    if (st != DMCP_OK) {
-        dmcp__buf_free(&b);
-        return NULL;
-    }
-    return dmcp__buf_take(&b, NULL);
 }
