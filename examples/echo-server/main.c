@@ -296,26 +296,9 @@ static void print_ops_help(FILE *out)
  * store shared by every instance behind a balancer. A bad URL or prefix: usage error (2). */
 static int open_store(const char *prog, const char *url, const char *prefix, dmcp_store **out)
 {
-    *out = NULL;
-    if (url == NULL || *url == '\0') {
-        url = getenv("DMCP_STORE_URL");
-    }
-    if (url == NULL || *url == '\0') {
-        if (prefix != NULL) {
-            fprintf(stderr, "%s: --store-prefix needs --store\n", prog);
-            return 2;
-        }
-        return 0;
-    }
     dmcp_error e = {0};
-    if (dmcp_store_open(url, out, &e) != DMCP_OK) {
-        fprintf(stderr, "%s: --store: %s\n", prog, e.message);
-        return 2;
-    }
-    if (prefix != NULL && dmcp_store_set_prefix(*out, prefix) != DMCP_OK) {
-        fprintf(stderr, "%s: --store-prefix: 1-64 characters of [A-Za-z0-9:_.-]\n", prog);
-        dmcp_store_free(*out);
-        *out = NULL;
+    if (dmcp_store_open_flags(url, prefix, out, &e) != DMCP_OK) {
+        fprintf(stderr, "%s: %s\n", prog, e.message);
         return 2;
     }
     return 0;

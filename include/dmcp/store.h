@@ -46,6 +46,17 @@ DMCP_API dmcp_status dmcp_store_open(const char *url, dmcp_store **out, dmcp_err
  */
 DMCP_API dmcp_status dmcp_store_set_prefix(dmcp_store *store, const char *prefix);
 
+/*
+ * The store a program's --store / --store-prefix flags ask for, in one call: url NULL or ""
+ * falls back to the environment variable DMCP_STORE_URL; when neither names a store, *out is
+ * NULL and DMCP_OK (keep the in-process default). prefix (may be NULL) is applied with
+ * dmcp_store_set_prefix. DMCP_E_INVALID_ARG with err saying which flag is wrong (a prefix
+ * without a store, a bad prefix, a malformed URL). Ownership: *out as dmcp_store_open.
+ * Thread-safety: any thread (reads the environment).
+ */
+DMCP_API dmcp_status dmcp_store_open_flags(const char *url, const char *prefix, dmcp_store **out,
+                                           dmcp_error *err);
+
 /* Frees a store (NULL is a no-op). After every server it was handed to has been freed. */
 DMCP_API void dmcp_store_free(dmcp_store *store);
 

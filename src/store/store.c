@@ -42,6 +42,33 @@ dmcp_status dmcp_store_open(const char *url, dmcp_store **out, dmcp_error *err)
     return DMCP_OK;
 }
 
+dmcp_status dmcp_store_open_flags(const char *url, const char *prefix, dmcp_store **out,
+                                  dmcp_error *err)
+{
+    *out = NULL;
+    if (url == NULL || *url == '\0') {
+        url = getenv("DMCP_STORE_URL");
+    }
+    if (url == NULL || *url == '\0') {
+        return prefix == NULL ? DMCP_OK
+                              : dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
+                                           "--store-prefix needs --store (or DMCP_STORE_URL)");
+    }
+    dmcp_error e = {0};
+    dmcp_status st = dmcp_store_open(url, out, &e);
+    if (st != DMCP_OK) {
+        return dmcp__fail(err, st, DMCP_REASON_NONE, "--store: %s", e.message);
+    }
+    if (prefix != NULL && dmcp_store_set_prefix(*out, prefix) != DMCP_OK) {
+        dmcp_store_free(*out);
+        *out = NULL;
+        return dmcp__fail(err, DMCP_E_INVALID_ARG, DMCP_REASON_NONE,
+                          "--store-prefix: 1-%d characters of [A-Za-z0-9:_.-]",
+                          DMCP_STORE_PREFIX_MAX);
+    }
+    return DMCP_OK;
+}
+
 dmcp_status dmcp_store_set_prefix(dmcp_store *st, const char *prefix)
 {
     if (st == NULL || prefix == NULL) {

@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -142,12 +143,40 @@ static void test_redis_open_does_not_connect(void **state)
     dmcp_store_free(st);
 }
 
+/* dmcp_store_open_flags: the --store / --store-prefix / DMCP_STORE_URL contract. */
+static void test_open_flags(void **state)
+{
+    (void)state;
+    dmcp_store *st = (dmcp_store *)1;
+    dmcp_error e = {0};
+    unsetenv("DMCP_STORE_URL");
+    assert_int_equal(dmcp_store_open_flags(NULL, NULL, &st, &e), DMCP_OK);
+    assert_null(st); /* nothing asked: the in-process default stays */
+    assert_int_equal(dmcp_store_open_flags("", "p:", &st, &e), DMCP_E_INVALID_ARG);
+    assert_null(st);
+    assert_non_null(strstr(e.message, "--store-prefix needs --store"));
+    setenv("DMCP_STORE_URL", "memory:", 1);
+    assert_int_equal(dmcp_store_open_flags(NULL, "p:", &st, &e), DMCP_OK);
+    assert_non_null(st);
+    dmcp_store_free(st);
+    assert_int_equal(dmcp_store_open_flags(NULL, "bad prefix", &st, &e), DMCP_E_INVALID_ARG);
+    assert_null(st);
+    assert_non_null(strstr(e.message, "--store-prefix"));
+    unsetenv("DMCP_STORE_URL");
+    assert_int_equal(dmcp_store_open_flags("redis://:hunter2secret@h", NULL, &st, &e),
+                     DMCP_E_INVALID_ARG);
+    assert_null(st);
+    assert_non_null(strstr(e.message, "--store: "));
+    assert_null(strstr(e.message, "hunter2secret"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_url_accepts),
         cmocka_unit_test(test_url_refuses),
         cmocka_unit_test(test_prefix),
+        cmocka_unit_test(test_open_flags),
         cmocka_unit_test(test_memory_store),
         cmocka_unit_test(test_redis_open_does_not_connect),
     };
