@@ -51,11 +51,14 @@ static dmcp_status t_wait(dmcp_call *call, const json_t *args, dmcp_result *res,
     return dmcp_result_add_text(res, "timeout");
 }
 
-/* Holds until cancelled (at most 60 s): keeps a pool thread busy. */
+/* Holds until cancelled (at most 60 s): keeps a pool thread busy. holds_running counts the
+ * handlers that have started (a worker may exist before it has taken its call). */
+static atomic_int holds_running;
 static dmcp_status t_hold(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
 {
     (void)args;
     (void)ud;
+    atomic_fetch_add(&holds_running, 1);
     for (int i = 0; i < 6000 && !dmcp_call_is_cancelled(call); i++) {
         sleep_ms(10);
     }
@@ -566,6 +569,7 @@ static void test_pool_bounded(void **state)
     (void)state;
     harness h;
     int base = thread_count();
+    atomic_store(&holds_running, 0);
     start(&h); /* + the thread running dmcp_server_run_stdio */
     send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
                   "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}");
@@ -589,7 +593,13 @@ static void test_pool_bounded(void **state)
     assert_string_equal(json_string_value(json_object_get(m, "id")), "ping");
     json_decref(m);
     assert_int_equal(thread_count() - base, 1 + 32);
-    /* Calls 1..32 run (taken in order), 33..40 wait: cancelled there, they are dropped. */
+    /* Calls 1..32 run (taken in order), 33..40 wait: cancelled there, they are dropped.
+     * Wait until all 32 handlers have started: on a loaded machine a worker may still be on
+     * its way to the queue, and a cancellation would then drop one of 1..32 instead. */
+    for (int i = 0; i < 3000 && atomic_load(&holds_running) < 32; i++) {
+        sleep_ms(10);
+    }
+    assert_int_equal(atomic_load(&holds_running), 32);
     for (int id = 33; id <= 40; id++) {
         snprintf(line, sizeof(line),
                  "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
