@@ -15,8 +15,15 @@ bench_cleanup() {
   wait 2>/dev/null
   rm -rf "$work"
 }
+# A loopback port nothing listens on, never one this script was already given (the kernel can
+# hand out the same ephemeral port twice in a row once the probe socket is closed).
 free_port() {
-  "$node22" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})'
+  local p
+  for _ in $(seq 1 64); do
+    p=$("$node22" -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+    if ! grep -qx "$p" "$work/.ports" 2>/dev/null; then echo "$p" >>"$work/.ports"; echo "$p"; return 0; fi
+  done
+  return 1
 }
 wait_port() { # port pid: 0 once the port accepts, 1 when pid died or after 20 s
   for _ in $(seq 1 400); do

@@ -58,12 +58,21 @@ def on_signal(signum, _frame):
     raise SystemExit(f"soak: stopped by signal {signum}")
 
 
+_given_ports = set()
+
+
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    """A loopback port nothing listens on, never one handed out before in this run (the kernel
+    can return the same ephemeral port twice once the probe socket is closed)."""
+    for _ in range(64):
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        if port not in _given_ports:
+            _given_ports.add(port)
+            return port
+    raise SystemExit("soak: no new loopback port after 64 tries")
 
 
 def log(msg):

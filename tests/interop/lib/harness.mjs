@@ -82,15 +82,71 @@ export function requireBinary(name) {
   return p;
 }
 
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
+// A loopback port nothing listens on now. The kernel may hand the same ephemeral port to two
+// calls in a row once the first probe socket is closed; a port given out once in this process is
+// never given out again, so two servers of one test cannot be told to share a port.
+const givenPorts = new Set();
+export async function freePort() {
+  for (let tries = 0; tries < 64; tries++) {
+    const port = await new Promise((resolve, reject) => {
+      const s = net.createServer();
+      s.once('error', reject);
+      s.listen(0, '127.0.0.1', () => {
+        const { port: p } = s.address();
+        s.close(() => resolve(p));
+      });
     });
-  });
+    if (!givenPorts.has(port)) { givenPorts.add(port); return port; }
+  }
+  throw new Error('freePort: no new loopback port after 64 tries');
+}
+
+// The inode of the socket listening on 127.0.0.1:port (or any address), from /proc/net/tcp{,6};
+// undefined when none (or when /proc is not there).
+function listeningInode(port) {
+  const hex = port.toString(16).toUpperCase().padStart(4, '0');
+  for (const f of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    let text;
+    try { text = fs.readFileSync(f, 'utf8'); } catch { continue; }
+    for (const line of text.split('\n').slice(1)) {
+      const c = line.trim().split(/\s+/);
+      // c[1] local address:port, c[3] state (0A = LISTEN), c[9] inode
+      if (c.length > 9 && c[3] === '0A' && c[1].endsWith(`:${hex}`)) return c[9];
+    }
+  }
+  return undefined;
+}
+
+function holdsSocket(pid, inode) {
+  let fds;
+  try { fds = fs.readdirSync(`/proc/${pid}/fd`); } catch { return false; }
+  for (const fd of fds) {
+    try { if (fs.readlinkSync(`/proc/${pid}/fd/${fd}`) === `socket:[${inode}]`) return true; } catch { /* gone */ }
+  }
+  return false;
+}
+
+function descendants(pid) {
+  const out = [pid];
+  for (let i = 0; i < out.length && out.length < 256; i++) {
+    let tasks = [];
+    try { tasks = fs.readdirSync(`/proc/${out[i]}/task`); } catch { continue; }
+    for (const t of tasks) {
+      try {
+        const kids = fs.readFileSync(`/proc/${out[i]}/task/${t}/children`, 'utf8').trim();
+        if (kids) out.push(...kids.split(/\s+/).map(Number));
+      } catch { /* gone */ }
+    }
+  }
+  return out;
+}
+
+// True when the socket listening on port belongs to pid or one of its descendants (a wrapper
+// such as npx may start the real server), or when /proc cannot tell.
+export function portHeldBy(port, pid) {
+  if (!fs.existsSync('/proc/net/tcp')) return true;
+  const inode = listeningInode(port);
+  return inode !== undefined && descendants(pid).some((p) => holdsSocket(p, inode));
 }
 
 // Spawns a child that is SIGKILLed when the test ends, whatever the way it ends.
@@ -146,8 +202,14 @@ export async function waitForPort(port, child, timeoutMs = 10000) {
       s.once('connect', () => { s.destroy(); resolve(true); });
       s.once('error', () => resolve(false));
     });
-    if (ok) return;
+    // Listening is not enough: another process may hold the port (a collision with a parallel
+    // test, or a server that failed to bind while something else answers). The child must own
+    // the listening socket.
+    if (ok && (!child || portHeldBy(port, child.pid))) return;
     await new Promise((r) => setTimeout(r, 50));
+  }
+  if (child && listeningInode(port) !== undefined) {
+    throw new Error(`127.0.0.1:${port} is held by another process, not pid ${child.pid}:\n${child.output}`);
   }
   throw new Error(`nothing listened on 127.0.0.1:${port} within ${timeoutMs} ms`);
 }
