@@ -18,6 +18,7 @@
 #include "dmcp/server.h"
 #include "dmcp/forward.h"
 #include "dmcp/protect.h"
+#include "dmcp/signer.h"
 #include "dmcp/store.h"
 
 #endif /* DMCP_DMCP_H */
