@@ -770,6 +770,18 @@ DMCP_API dmcp_status dmcp_limit_parse(const char *name_eq_value, dmcp_limit *lim
  */
 DMCP_API dmcp_status dmcp_server_set_health_endpoints(dmcp_server *srv, bool enabled);
 /*
+ * A public document served at `path` on the listen address (e.g. a JWKS): GET and HEAD get
+ * 200 with `body` and `content_type` (Cache-Control: max-age=300), other methods 405. Served
+ * after the Host check and before the authorizer's routes and authentication. path must start
+ * with '/', differ from the endpoint; at most DMCP_MAX_STATIC_DOCS documents of at most
+ * DMCP_MAX_STATIC_BYTES each; a path given twice replaces the document. Strings are copied.
+ * Before dmcp_server_start only (DMCP_E_STATE after).
+ */
+#define DMCP_MAX_STATIC_DOCS 8
+#define DMCP_MAX_STATIC_BYTES (64 * 1024)
+DMCP_API dmcp_status dmcp_server_add_static(dmcp_server *srv, const char *path,
+                                            const char *content_type, const char *body);
+/*
  * Operations (docs/operations.md lists the metric families and the log format).
  * dmcp_server_set_metrics_listen: serve GET /metrics (Prometheus text 0.0.4), /healthz and
  * /readyz on their own "HOST:PORT" (port 0 = ephemeral, read it back with

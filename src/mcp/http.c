@@ -69,6 +69,24 @@ static bool post_head_checks(struct MHD_Connection *c, const char *origin, enum 
     return dmcp__http_check_version(c, origin, ret, NULL);
 }
 
+/* A dmcp_server_add_static document: GET/HEAD 200, anything else 405. */
+static enum MHD_Result send_static(struct MHD_Connection *c, const char *method, size_t i,
+                                   const dmcp_server *srv)
+{
+    if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 && strcmp(method, MHD_HTTP_METHOD_HEAD) != 0) {
+        return dmcp__http_send_empty(c, MHD_HTTP_METHOD_NOT_ALLOWED, NULL, "GET, HEAD");
+    }
+    dmcp_http_response *hr = NULL;
+    if (dmcp_http_response_new(MHD_HTTP_OK, &hr) != DMCP_OK ||
+        dmcp_http_response_set_body(hr, srv->statics[i].content_type, srv->statics[i].body,
+                                    strlen(srv->statics[i].body)) != DMCP_OK ||
+        dmcp_http_response_add_header(hr, "Cache-Control", "public, max-age=300") != DMCP_OK) {
+        dmcp_http_response_free(hr);
+        return MHD_NO;
+    }
+    return dmcp__http_send_custom(c, hr, NULL);
+}
+
 /*
  * Everything the headers decide, in order: Host, public routes, Origin, preflight, method,
  * authentication, the POST headers. Returns true when the request may go on (rs->principal
@@ -91,10 +109,17 @@ static bool precheck(dmcp__http *h, struct MHD_Connection *c, const char *url, c
                                      "Forbidden: invalid Host header", NULL);
         return false;
     }
-    /* 2. Other paths: the authorizer's public routes (PRM), else 404. */
+    /* 2. Other paths: public documents (dmcp_server_add_static), the authorizer's public
+     * routes (PRM), else 404. */
     if (strcmp(url, srv->endpoint) != 0) {
         const dmcp_authorizer *az = srv->authorizer;
         dmcp_http_response *hr = NULL;
+        for (size_t i = 0; i < srv->n_statics; i++) {
+            if (strcmp(url, srv->statics[i].path) == 0) {
+                *ret = send_static(c, method, i, srv);
+                return false;
+            }
+        }
         if (az != NULL && az->route != NULL && az->route(az->userdata, &view, &hr) == DMCP_OK &&
             hr != NULL) {
             *ret = dmcp__http_send_custom(c, hr, NULL);

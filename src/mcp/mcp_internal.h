@@ -264,6 +264,10 @@ struct dmcp_server {
     size_t max_buffered;           /* request body bytes buffered at once, server-wide */
     double lim[DMCP_LIMIT__COUNT]; /* the other limits (dmcp_server_set_limit) */
     bool health;                   /* /healthz and /readyz on the listen address */
+    struct {
+        char *path, *content_type, *body;
+    } statics[DMCP_MAX_STATIC_DOCS]; /* dmcp_server_add_static */
+    size_t n_statics;
     char *metrics_host;            /* the opt-in metrics listener, or NULL */
     unsigned metrics_port;
     char *access_log_path;              /* "-" = stderr; NULL = no access log */

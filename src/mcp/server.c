@@ -99,6 +99,11 @@ void dmcp_server_free(dmcp_server *srv)
     free(srv->metrics_host);
     free(srv->access_log_path);
     free(srv->endpoint);
+    for (size_t i = 0; i < srv->n_statics; i++) {
+        free(srv->statics[i].path);
+        free(srv->statics[i].content_type);
+        free(srv->statics[i].body);
+    }
     free(srv->tls_cert);
     free(srv->tls_key);
     free_list(srv->allowed_hosts, srv->n_allowed_hosts);

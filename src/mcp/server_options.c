@@ -185,3 +185,46 @@ char *dmcp_server_options_help(void)
     }
     return dmcp__buf_take(&b, NULL);
 }
+
+dmcp_status dmcp_server_add_static(dmcp_server *srv, const char *path, const char *content_type,
+                                   const char *body)
+{
+    dmcp_status st = dmcp__server_check_cfg(srv);
+    if (st != DMCP_OK) {
+        return st;
+    }
+    if (path == NULL || path[0] != '/' || strlen(path) > 256 || content_type == NULL ||
+        content_type[0] == '\0' || strlen(content_type) > 128 || body == NULL ||
+        strpbrk(path, "?#") != NULL || strpbrk(content_type, "\r\n") != NULL ||
+        (srv->endpoint != NULL && strcmp(path, srv->endpoint) == 0)) {
+        return DMCP_E_INVALID_ARG;
+    }
+    if (strlen(body) > DMCP_MAX_STATIC_BYTES) {
+        return DMCP_E_TOO_LARGE;
+    }
+    size_t i = 0;
+    while (i < srv->n_statics && strcmp(srv->statics[i].path, path) != 0) {
+        i++;
+    }
+    if (i == DMCP_MAX_STATIC_DOCS) {
+        return DMCP_E_TOO_LARGE;
+    }
+    char *p = strdup(path), *ct = strdup(content_type), *b = strdup(body);
+    if (p == NULL || ct == NULL || b == NULL) {
+        free(p);
+        free(ct);
+        free(b);
+        return DMCP_E_NOMEM;
+    }
+    if (i == srv->n_statics) {
+        srv->n_statics++;
+    } else {
+        free(srv->statics[i].path);
+        free(srv->statics[i].content_type);
+        free(srv->statics[i].body);
+    }
+    srv->statics[i].path = p;
+    srv->statics[i].content_type = ct;
+    srv->statics[i].body = b;
+    return DMCP_OK;
+}

@@ -140,11 +140,72 @@ static void test_endpoints(void **state)
     dmcp_validator_free(dead);
 }
 
+/* dmcp_server_add_static: public documents (the gateway's JWKS) beside the endpoint. */
+static void test_static_documents(void **state)
+{
+    (void)state;
+    dmcp_server *s;
+    dmcp_error err;
+    exchange x;
+    assert_int_equal(dmcp_server_new("static", "1", &s), DMCP_OK);
+    /* refused: relative path, the endpoint itself, a query, CR/LF in the type, too big */
+    assert_int_equal(dmcp_server_add_static(s, "keys", "application/json", "{}"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_add_static(s, "/mcp", "application/json", "{}"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_add_static(s, "/k?x=1", "application/json", "{}"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_add_static(s, "/k", "text/plain\r\nX: y", "{}"), DMCP_E_INVALID_ARG);
+    assert_int_equal(dmcp_server_add_static(NULL, "/k", "application/json", "{}"), DMCP_E_INVALID_ARG);
+    char *big = malloc(DMCP_MAX_STATIC_BYTES + 2);
+    memset(big, 'x', DMCP_MAX_STATIC_BYTES + 1);
+    big[DMCP_MAX_STATIC_BYTES + 1] = '\0';
+    assert_int_equal(dmcp_server_add_static(s, "/big", "text/plain", big), DMCP_E_TOO_LARGE);
+    free(big);
+    /* a path given twice replaces the document; the cap counts distinct paths */
+    assert_int_equal(dmcp_server_add_static(s, "/keys", "application/json", "{\"old\":1}"), DMCP_OK);
+    assert_int_equal(dmcp_server_add_static(s, "/keys", "application/json", "{\"keys\":[]}"), DMCP_OK);
+    char path[32];
+    for (int i = 1; i < DMCP_MAX_STATIC_DOCS; i++) {
+        snprintf(path, sizeof(path), "/doc%d", i);
+        assert_int_equal(dmcp_server_add_static(s, path, "text/plain", "d"), DMCP_OK);
+    }
+    assert_int_equal(dmcp_server_add_static(s, "/one-too-many", "text/plain", "d"), DMCP_E_TOO_LARGE);
+    dmcp_validator *v = static_validator();
+    dmcp_authorizer *az;
+    assert_int_equal(dmcp_protect_authorizer_new(v, NULL, &az, &err), DMCP_OK);
+    assert_int_equal(dmcp_server_set_authorizer(s, az), DMCP_OK);
+    assert_int_equal(dmcp_server_set_listen(s, "127.0.0.1", 0), DMCP_OK);
+    assert_int_equal(dmcp_server_start(s, &err), DMCP_OK);
+    unsigned port = dmcp_server_port(s);
+    assert_int_equal(dmcp_server_add_static(s, "/late", "text/plain", "d"), DMCP_E_STATE);
+
+    get(port, "/keys", "127.0.0.1", &x); /* no credentials needed */
+    assert_int_equal(status_of(&x), 200);
+    assert_true(has_header(&x, "Content-Type: application/json"));
+    assert_true(has_header(&x, "Cache-Control: public, max-age=300"));
+    assert_non_null(strstr(x.data, "\r\n\r\n{\"keys\":[]}"));
+    raw_to(port, "HEAD /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", &x, 3000);
+    assert_int_equal(status_of(&x), 200);
+    assert_null(strstr(x.data, "{\"keys\""));
+    raw_to(port, "POST /keys HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n", &x, 3000);
+    assert_int_equal(status_of(&x), 405);
+    assert_true(has_header(&x, "Allow: GET, HEAD"));
+    get(port, "/keys", "10.1.2.3", &x); /* after the Host check, unlike the health probes */
+    assert_int_equal(status_of(&x), 403);
+    get(port, "/keys/x", "127.0.0.1", &x); /* exact paths only */
+    assert_int_equal(status_of(&x), 404);
+    get(port, "/doc3", "127.0.0.1", &x);
+    assert_int_equal(status_of(&x), 200);
+    get(port, "/mcp", "127.0.0.1", &x); /* the endpoint still authenticates */
+    assert_int_equal(status_of(&x), 401);
+    dmcp_server_free(s);
+    dmcp_validator_free(v);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_validator_health),
         cmocka_unit_test(test_endpoints),
+        cmocka_unit_test(test_static_documents),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
