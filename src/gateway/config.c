@@ -321,6 +321,73 @@ static dmcp_status parse_identity(gw_config *c, const json_t *o, dmcp_error *err
     return DMCP_OK;
 }
 
+static dmcp_status parse_assertion(gw_config *c, const json_t *o, dmcp_error *err)
+{
+    static const char *const keys[] = {"header", "key_file", "ttl_seconds", "jwks_path", NULL};
+    const char *unk = NULL;
+    bool p;
+    if (!json_is_object(o) || !only_keys(o, keys, &unk)) {
+        return bad(err, "assertion must be {header?, key_file?, ttl_seconds?, jwks_path?}");
+    }
+    if (!str_of(o, "header", &c->as_header, &p) || !str_of(o, "key_file", &c->as_key_file, &p) ||
+        !str_of(o, "jwks_path", &c->as_jwks_path, &p)) {
+        return bad(err, "assertion.header, key_file and jwks_path must be strings");
+    }
+    if (c->as_header == NULL) {
+        c->as_header = strdup("X-MCP-Assertion");
+    }
+    if (c->as_jwks_path == NULL) {
+        c->as_jwks_path = strdup("/.well-known/jwks.json");
+    }
+    if (c->as_header == NULL || c->as_jwks_path == NULL) {
+        return bad(err, "out of memory");
+    }
+    if (!header_name_ok(c->as_header)) {
+        return bad(err, "assertion.header must be a header name");
+    }
+    if (c->as_key_file != NULL && c->as_key_file[0] == '\0') {
+        return bad(err, "assertion.key_file must be a path (or absent for a generated key)");
+    }
+    const char *jp = c->as_jwks_path;
+    if (jp[0] != '/' || strlen(jp) > 256 || strpbrk(jp, "?#") != NULL ||
+        strncmp(jp, "/.well-known/oauth-protected-resource",
+                strlen("/.well-known/oauth-protected-resource")) == 0 ||
+        strcmp(jp, "/healthz") == 0 || strcmp(jp, "/readyz") == 0 ||
+        strcmp(jp, c->endpoint != NULL ? c->endpoint : "/mcp") == 0) {
+        return bad(err, "assertion.jwks_path must be a path of its own (not the MCP endpoint, "
+                        "the protected resource metadata or a health probe)");
+    }
+    c->as_ttl = 60;
+    const json_t *v = json_object_get(o, "ttl_seconds");
+    if (v != NULL) {
+        if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 3600) {
+            return bad(err, "assertion.ttl_seconds must be 1..3600");
+        }
+        c->as_ttl = (unsigned)json_integer_value(v);
+    }
+    const char *ids[] = {c->id_user, c->id_client, c->id_tenant, c->id_scopes};
+    for (size_t i = 0; i < 4; i++) {
+        if (ids[i] != NULL && strcasecmp(ids[i], c->as_header) == 0) {
+            return bad(err, "assertion.header %s is also an identity header", c->as_header);
+        }
+    }
+    for (size_t i = 0; i < c->n_conns; i++) {
+        if (strcasecmp(c->conns[i].header, c->as_header) == 0) {
+            return bad(err, "assertion.header %s is also a connection-token header", c->as_header);
+        }
+    }
+    /* The caller's token never goes upstream; neither may a static header claim the slot. */
+    for (size_t i = 0; i < c->n_ups; i++) {
+        for (size_t k = 0; k < c->ups[i].n_headers; k++) {
+            if (strcasecmp(c->ups[i].headers[k].name, c->as_header) == 0) {
+                return bad(err, "upstream %s sets the header %s that assertion.header names",
+                           c->ups[i].name, c->as_header);
+            }
+        }
+    }
+    return DMCP_OK;
+}
+
 static dmcp_status parse_connections(gw_config *c, const json_t *a, dmcp_error *err)
 {
     if (!json_is_array(a) || json_array_size(a) > GW_MAX_CONNECTIONS) {
@@ -454,10 +521,6 @@ dmcp_status gw_config_parse(const json_t *doc, gw_config **out, dmcp_error *err)
                           !str_of(doc, "store_prefix", &c->store_prefix, &p))) {
         st = bad(err, "store and store_prefix must be strings");
     }
-    if (st == DMCP_OK && json_object_get(doc, "assertion") != NULL) {
-        st = bad(err, "assertion is not supported by this build: the gateway sends identity "
-                      "headers only (the auth core has no signing API)");
-    }
     const json_t *v;
     if (st == DMCP_OK && (v = json_object_get(doc, "auth")) != NULL) {
         st = parse_auth(c, v, err);
@@ -516,6 +579,9 @@ dmcp_status gw_config_parse(const json_t *doc, gw_config **out, dmcp_error *err)
     if (st == DMCP_OK && (v = json_object_get(doc, "connections")) != NULL) {
         st = parse_connections(c, v, err);
     }
+    if (st == DMCP_OK && (v = json_object_get(doc, "assertion")) != NULL) {
+        st = parse_assertion(c, v, err); /* after upstreams: it checks their static headers */
+    }
     for (size_t i = 0; st == DMCP_OK && i < c->n_conns; i++) {
         bool found = c->conns[i].upstream == NULL;
         for (size_t k = 0; !found && k < c->n_ups; k++) {
@@ -554,6 +620,9 @@ void gw_config_free(gw_config *c)
     free(c->descope_api_base);
     free(c->store_url);
     free(c->store_prefix);
+    free(c->as_header);
+    free(c->as_key_file);
+    free(c->as_jwks_path);
     free_strs(c->required_scopes, c->n_required);
     for (size_t i = 0; i < c->n_ups; i++) {
         gw_upcfg *u = &c->ups[i];

@@ -13,6 +13,7 @@
 #include <dmcp/descope.h>
 #include <dmcp/protect.h>
 #include <dmcp/forward.h>
+#include <dmcp/signer.h>
 #include <dmcp/store.h>
 
 #include "gateway/gw_internal.h"
@@ -39,6 +40,16 @@ dmcp_status dmcp_gateway_config_check(const json_t *config, dmcp_error *err)
 {
     gw_config *c = NULL;
     dmcp_status st = gw_config_parse(config, &c, err);
+    if (st == DMCP_OK && c->as_key_file != NULL) {
+        /* The assertion key: a file that is not an acceptable key fails the check, not the
+         * start (the message names the file, never its contents). */
+        dmcp_signer *s = NULL;
+        st = dmcp_signer_new_file(c->as_key_file, &s, err);
+        if (st != DMCP_OK) {
+            st = DMCP_E_CONFIG;
+        }
+        dmcp_signer_free(s);
+    }
     gw_config_free(c);
     return st;
 }
@@ -289,6 +300,9 @@ static dmcp_status make_server(dmcp_gateway *gw, dmcp_error *err)
     if (st == DMCP_OK) {
         st = dmcp_server_set_shutdown_timeout(gw->srv, gw->shutdown_s);
     }
+    if (st == DMCP_OK) {
+        st = gw_assertion_setup(gw, err);
+    }
     size_t i;
     json_t *pair;
     json_array_foreach(c->server_options, i, pair)
@@ -420,6 +434,7 @@ void dmcp_gateway_free(dmcp_gateway *gw)
     json_decref(gw->caps);
     json_decref(gw->instructions);
     dmcp_descope_client_free(gw->descope);
+    dmcp_signer_free(gw->signer);
     dmcp_validator_free(gw->validator);
     dmcp_validator_config_free(gw->vcfg);
     dmcp_store_free(gw->store); /* after the server, which borrowed it */

@@ -13,6 +13,7 @@
 #include "dmcp/server.h"
 #include "dmcp/auth.h"
 #include "dmcp/descope.h"
+#include "dmcp/signer.h"
 #include "dmcp/store.h"
 #include "gateway/upstream.h"
 
@@ -62,6 +63,10 @@ typedef struct gw_config {
     size_t n_rules;
     bool filter_list;
     char *id_user, *id_client, *id_tenant, *id_scopes; /* header names; NULL = not sent */
+    /* The signed assertion (NULL as_header: none): header name ("Authorization" carries it
+     * as "Bearer <jwt>"), PEM file (NULL: a key generated at start), lifetime, JWKS path. */
+    char *as_header, *as_key_file, *as_jwks_path;
+    unsigned as_ttl;
     gw_conn conns[GW_MAX_CONNECTIONS];
     size_t n_conns;
     unsigned connect_timeout_ms, request_timeout_ms;
@@ -119,6 +124,7 @@ struct dmcp_gateway {
     dmcp_validator_config *vcfg;
     dmcp_validator *validator;
     dmcp_descope_client *descope;
+    dmcp_signer *signer; /* the upstream assertion's key, or NULL */
     dmcp_server *srv;
     dmcp_gw_upstream *ups[GW_MAX_UPSTREAMS];
     size_t n_ups;
@@ -192,6 +198,10 @@ void gw_identity_headers(const gw_config *cfg, const dmcp_principal *p, gw_hdrs 
 dmcp_status gw_connection_headers(dmcp_gateway *gw, size_t i, const dmcp_principal *p,
                                   gw_hdrs *h, char *tool_error, size_t te_len);
 void gw_hdrs_free(gw_hdrs *h);
+/* The signed assertion (config "assertion"): the signer and its JWKS route, at set-up; the
+ * header for upstream i, per request (HTTP upstreams only). */
+dmcp_status gw_assertion_setup(dmcp_gateway *gw, dmcp_error *err);
+void gw_assertion_header(dmcp_gateway *gw, size_t i, const dmcp_principal *p, gw_hdrs *h);
 
 /* route.c */
 dmcp_status gw_forward(void *ud, dmcp_call *call, const char *method,

@@ -354,6 +354,7 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
     gw_hdrs h;
     memset(&h, 0, sizeof(h));
     gw_identity_headers(gw->cfg, dmcp_call_principal(call), &h);
+    gw_assertion_header(gw, i, dmcp_call_principal(call), &h);
     if (tool_call && gw->cfg->n_conns > 0) {
         char te[1024];
         if (gw_connection_headers(gw, i, dmcp_call_principal(call), &h, te, sizeof(te)) != DMCP_OK) {

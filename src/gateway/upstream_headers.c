@@ -1,14 +1,19 @@
 /*
  * What the gateway adds to an upstream request about the caller: identity headers (user id,
- * client id, tenant, scopes; names configurable) and connection tokens fetched from Descope
- * with the caller's token (which itself never goes upstream).
+ * client id, tenant, scopes; names configurable), a short-lived assertion signed with the
+ * gateway's own key (published as a JWKS on the gateway's listen address), and connection
+ * tokens fetched from Descope with the caller's token (which itself never goes upstream).
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/random.h>
+#include <time.h>
 
 #include <dmcp/descope.h>
 #include <dmcp/server.h>
+#include <dmcp/signer.h>
 
 #include "gateway/gw_internal.h"
 
@@ -72,6 +77,98 @@ void gw_identity_headers(const gw_config *cfg, const dmcp_principal *p, gw_hdrs 
         }
         hdr_add(h, cfg->id_scopes, s, true);
     }
+}
+
+/* ---- the signed assertion ---- */
+
+dmcp_status gw_assertion_setup(dmcp_gateway *gw, dmcp_error *err)
+{
+    const gw_config *c = gw->cfg;
+    if (c->as_header == NULL) {
+        return DMCP_OK;
+    }
+    dmcp_status st = c->as_key_file != NULL ? dmcp_signer_new_file(c->as_key_file, &gw->signer, err)
+                                            : dmcp_signer_new(NULL, &gw->signer, err);
+    if (st != DMCP_OK) {
+        return st;
+    }
+    char *jwks = dmcp_signer_jwks_json(gw->signer);
+    st = jwks != NULL ? dmcp_server_add_static(gw->srv, c->as_jwks_path, "application/json", jwks)
+                      : DMCP_E_NOMEM;
+    free(jwks);
+    if (st != DMCP_OK) {
+        return st;
+    }
+    fprintf(stderr,
+            "descope-mcp gateway: upstream assertion in %s: %s key %s (%s), JWKS at %s on the "
+            "listen address\n",
+            c->as_header, dmcp_signer_alg(gw->signer), dmcp_signer_kid(gw->signer),
+            c->as_key_file != NULL ? "from key_file"
+                                   : "generated at start: replicas and restarts need key_file",
+            c->as_jwks_path);
+    return DMCP_OK;
+}
+
+/*
+ * The assertion for upstream i (HTTP upstreams: the audience is its URL): iss = the gateway's
+ * public URL, aud, sub, client_id, scope, tenant, iat, exp = iat + ttl, jti (128 random bits).
+ * Nothing is added when it cannot be made (the upstream then sees no assertion and refuses, as
+ * it should, rather than the gateway inventing one).
+ */
+void gw_assertion_header(dmcp_gateway *gw, size_t i, const dmcp_principal *p, gw_hdrs *h)
+{
+    const gw_config *c = gw->cfg;
+    if (gw->signer == NULL || p == NULL || c->ups[i].url == NULL) {
+        return;
+    }
+    unsigned char rnd[16];
+    char jti[33];
+    if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+        return;
+    }
+    for (size_t k = 0; k < sizeof(rnd); k++) {
+        snprintf(jti + 2 * k, 3, "%02x", rnd[k]);
+    }
+    const json_t *claims = dmcp_principal_claims(p);
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    json_int_t now = (json_int_t)time(NULL);
+    json_t *a = json_pack("{s:s,s:s,s:s?,s:s?,s:s?,s:I,s:I,s:s}", "iss", c->mcp_server_url, "aud",
+                          c->ups[i].url, "sub", sub != NULL ? sub : dmcp_principal_user_id(p),
+                          "client_id", dmcp_principal_client_id(p), "tenant", tenant_of(p),
+                          "iat", now, "exp", now + (json_int_t)c->as_ttl, "jti", jti);
+    if (a != NULL) {
+        size_t n = dmcp_principal_scope_count(p), len = 1;
+        for (size_t k = 0; k < n; k++) {
+            len += strlen(dmcp_principal_scope(p, k)) + 1;
+        }
+        char *sc = calloc(1, len);
+        for (size_t k = 0; sc != NULL && k < n; k++) {
+            if (k > 0) {
+                strcat(sc, " ");
+            }
+            strcat(sc, dmcp_principal_scope(p, k));
+        }
+        if (sc != NULL) {
+            json_object_set_new(a, "scope", json_string(sc));
+        }
+        free(sc);
+    }
+    char *jwt = NULL;
+    if (a == NULL || dmcp_signer_sign(gw->signer, a, "JWT", &jwt) != DMCP_OK) {
+        json_decref(a);
+        return;
+    }
+    json_decref(a);
+    if (strcasecmp(c->as_header, "authorization") == 0) {
+        size_t n = strlen(jwt) + 8;
+        char *v = malloc(n);
+        if (v != NULL) {
+            snprintf(v, n, "Bearer %s", jwt);
+        }
+        free(jwt);
+        jwt = v;
+    }
+    hdr_add(h, c->as_header, jwt, true);
 }
 
 /*

@@ -34,6 +34,25 @@ echo '{"auth":{"well_known_url":"'$wk'","mcp_server_url":"'$url'"},"upstreams":[
 expect 2 "Authorization refused as an identity header" "$bin" gateway --check --config "$tmp/auth.json"
 echo '{"auth":{"well_known_url":"'$wk'","mcp_server_url":"'$url'"},"upstreams":[{"url":"http://h/mcp"}],"surprise":1}' >"$tmp/unk.json"
 expect 2 "unknown config key refused" "$bin" gateway --check --config "$tmp/unk.json"
+# The signed assertion (config "assertion"): good, and each refusal.
+a() { printf '{"auth":{"well_known_url":"%s","mcp_server_url":"%s"},"upstreams":[{"url":"http://h/mcp"%s}],%s"assertion":%s}\n' "$wk" "$url" "${3:-}" "${2:-}" "$1" >"$tmp/as.json"; }
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$tmp/p256.pem" 2>/dev/null
+openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-384 -out "$tmp/p384.pem" 2>/dev/null
+a '{}'; expect 0 "assertion with defaults (generated key)" "$bin" gateway --check --config "$tmp/as.json"
+a '{"key_file":"'"$tmp"'/p256.pem","ttl_seconds":300,"header":"Authorization","jwks_path":"/keys"}'
+expect 0 "assertion with a P-256 key_file, in Authorization" "$bin" gateway --check --config "$tmp/as.json"
+a '{"key_file":"'"$tmp"'/p384.pem"}'; expect 2 "assertion key on P-384 refused" "$bin" gateway --check --config "$tmp/as.json"
+grep -q "P-256" "$tmp/out" && ! grep -q "PRIVATE" "$tmp/out" || { echo "FAIL - the P-384 refusal names the curve, not the key"; cat "$tmp/out"; fail=1; }
+a '{"key_file":"'"$tmp"'/none.pem"}'; expect 2 "missing assertion key_file refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"key_file":"'"$tmp"'/as.json"}'; expect 2 "assertion key_file that is no key refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"ttl_seconds":0}'; expect 2 "assertion ttl_seconds 0 refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"ttl_seconds":3601}'; expect 2 "assertion ttl_seconds 3601 refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"jwks_path":"/mcp"}'; expect 2 "assertion jwks_path on the MCP endpoint refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"jwks_path":"/.well-known/oauth-protected-resource/mcp"}'; expect 2 "assertion jwks_path on the PRM refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"jwks_path":"keys"}'; expect 2 "assertion jwks_path without / refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"header":"X-MCP-User-Id"}'; expect 2 "assertion header = an identity header refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"header":"X-Svc"}' '' ',"headers":{"X-Svc":"k"}'; expect 2 "assertion header = an upstream static header refused" "$bin" gateway --check --config "$tmp/as.json"
+a '{"bogus":1}'; expect 2 "assertion with an unknown key refused" "$bin" gateway --check --config "$tmp/as.json"
 echo '{"upstreams":' >"$tmp/broken.json"
 expect 2 "broken JSON" "$bin" gateway --check --config "$tmp/broken.json"
 expect 2 "missing config file" "$bin" gateway --check --config "$tmp/none.json"

@@ -63,6 +63,9 @@ dmcp_interop_test(interop.gateway.http
 # a tool error (tests/connections-cli/fake_descope).
 dmcp_interop_test(interop.gateway.connections
   ${_interop_dir}/run-test.sh gateway/connections.test.mjs)
+# The signed upstream assertion and its JWKS, checked with jose and PyJWT.
+dmcp_interop_test(interop.gateway.assertion
+  ${_interop_dir}/run-test.sh gateway/assertion.test.mjs)
 # Conformance 0.1.16 through the gateway: suite -> auth-proxy (token) -> descope-mcp gateway ->
 # conformance-server over Streamable HTTP (tests/interop/gateway/conformance-via-gateway.sh).
 add_test(NAME interop.gateway.conformance COMMAND ${_interop_dir}/conformance/run.sh --auth)
