@@ -19,10 +19,13 @@ static sbx *fuzz_sandbox(void)
     static sbx s;
     static bool ready = false;
     if (!ready) {
-        s.key = sbx_key_generate();
-        if (s.key == NULL || !sbx_key_thumbprint(s.key, s.kid)) {
+        EVP_PKEY *key = sbx_key_generate();
+        char *pem = key != NULL ? sbx_key_to_pem(key) : NULL;
+        EVP_PKEY_free(key);
+        if (pem == NULL || dmcp_signer_new(pem, &s.signer, NULL) != DMCP_OK) {
             abort();
         }
+        free(pem);
         strcpy(s.issuer, "http://127.0.0.1:1/v1/apps/agentic/P2x/MS2x");
         s.validator = sbx_validator_new(&s);
         if (s.validator == NULL) {

@@ -136,7 +136,7 @@ static void sbx_free(sbx *s)
     json_decref(s->codes);
     json_decref(s->tickets);
     dmcp_validator_free(s->validator);
-    EVP_PKEY_free(s->key);
+    dmcp_signer_free(s->signer);
     free(s->state_path);
 }
 
@@ -199,8 +199,9 @@ int cli_sandbox(int argc, char **argv)
         fprintf(stderr, "sandbox: bad state: %s\n", why != NULL ? why : "out of memory");
         goto out;
     }
-    s.key = sbx_key_from_pem(json_string_value(json_object_get(s.state, "signing_key")));
-    if (s.key == NULL || !sbx_key_thumbprint(s.key, s.kid)) {
+    const char *pem = json_string_value(json_object_get(s.state, "signing_key"));
+    if (pem == NULL || dmcp_signer_new(pem, &s.signer, NULL) != DMCP_OK ||
+        strcmp(dmcp_signer_alg(s.signer), "RS256") != 0) {
         fprintf(stderr, "sandbox: signing_key is not an RSA private key of >= 2048 bits\n");
         goto out;
     }

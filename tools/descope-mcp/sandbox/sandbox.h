@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "dmcp/auth.h"
+#include "dmcp/signer.h"
 
 /* Size caps on everything the sandbox parses. */
 #define SBX_MAX_BODY (64u * 1024u)       /* request bodies */
@@ -31,8 +32,7 @@
 typedef struct sbx {
     json_t *state;        /* the whole state (see docs/sandbox.md) */
     char *state_path;     /* NULL: nothing is persisted */
-    EVP_PKEY *key;        /* RS256 signing key */
-    char kid[64];         /* RFC 7638 thumbprint of the public key */
+    dmcp_signer *signer;  /* RS256 signing key (kid: its RFC 7638 thumbprint) */
     char base[96];        /* http://127.0.0.1:PORT */
     char issuer[256];     /* base + /v1/apps/agentic/<P>/<M> */
     const char *pid;      /* borrowed from state */
@@ -93,9 +93,7 @@ char *sbx_html_escape(const char *s);
 
 /* keys.c */
 EVP_PKEY *sbx_key_generate(void);
-EVP_PKEY *sbx_key_from_pem(const char *pem);
 char *sbx_key_to_pem(EVP_PKEY *key);
-bool sbx_key_thumbprint(EVP_PKEY *key, char out[64]);
 json_t *sbx_jwks(const sbx *s);
 /* Signs claims (borrowed) as an RS256 at+jwt. New string or NULL. */
 char *sbx_jwt_sign(const sbx *s, const json_t *claims);
