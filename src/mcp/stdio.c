@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include "mcp/mcp_internal.h"
@@ -33,7 +34,8 @@
 #define MAX_WORKERS 32
 #define MAX_QUEUED 256 /* tools/call waiting for a worker */
 #define IDLE_SECONDS 10
-#define MAX_OPEN26 64 /* 2026 requests (cancellable) and listens tracked at once */
+#define MAX_OPEN26 64
+#define OUT_KEEP_BYTES (256 * 1024) /* output buffer kept for reuse between flushes */ /* 2026 requests (cancellable) and listens tracked at once */
 
 struct stdio_io;
 
@@ -50,6 +52,8 @@ typedef struct stdio_io {
     dmcp__session *sess;
     int out_fd;
     pthread_mutex_t out_mu;
+    dmcp__buf out_pending, out_spare; /* under out_mu: lines to write; a buffer to reuse */
+    bool flushing;                    /* under out_mu: a writer is writing out_pending */
     pthread_mutex_t mu;
     pthread_cond_t cv;   /* a worker ended (under mu) */
     pthread_cond_t work; /* a call was queued, or input ended (under mu) */
@@ -66,6 +70,13 @@ typedef struct stdio_io {
     stdio_listen *listens[MAX_OPEN26];
 } stdio_io;
 
+/*
+ * Writes one message as one line. Concurrent writers combine: each appends its line to the
+ * pending buffer under out_mu (a memcpy, never a system call under the lock), and the one
+ * that finds nobody flushing writes everything pending, its own line and those appended
+ * meanwhile, in one write(2), outside the lock, until nothing is left. Lines keep the order
+ * in which they were appended; a writer whose line another thread flushes returns at once.
+ */
 static void write_msg(stdio_io *io, json_t *msg)
 {
     size_t len = 0;
@@ -74,25 +85,46 @@ static void write_msg(stdio_io *io, json_t *msg)
     if (s == NULL) {
         return;
     }
-    pthread_mutex_lock(&io->out_mu);
     /* JSON_COMPACT output has no raw newline, so the message is exactly one line. */
-    const char *p = s;
-    size_t left = len + 1;
     s[len] = '\n'; /* replaces the NUL; the buffer is freed right after */
-    while (left > 0 && !io->broken) {
-        ssize_t n = write(io->out_fd, p, left);
-        if (n < 0) {
-            if (errno == EINTR) {
-                continue;
-            }
-            io->broken = true;
-            break;
-        }
-        p += n;
-        left -= (size_t)n;
-    }
-    pthread_mutex_unlock(&io->out_mu);
+    pthread_mutex_lock(&io->out_mu);
+    bool ok = !io->broken && dmcp__buf_append(&io->out_pending, s, len + 1) == DMCP_OK;
     free(s);
+    if (!ok || io->flushing) {
+        pthread_mutex_unlock(&io->out_mu);
+        return;
+    }
+    io->flushing = true;
+    while (io->out_pending.len > 0 && !io->broken) {
+        dmcp__buf w = io->out_pending;
+        io->out_pending = io->out_spare;
+        io->out_pending.len = 0;
+        pthread_mutex_unlock(&io->out_mu);
+        const char *p = w.data;
+        size_t left = w.len;
+        bool broken = false;
+        while (left > 0) {
+            ssize_t n = write(io->out_fd, p, left);
+            if (n < 0) {
+                if (errno == EINTR) {
+                    continue;
+                }
+                broken = true;
+                break;
+            }
+            p += n;
+            left -= (size_t)n;
+        }
+        pthread_mutex_lock(&io->out_mu);
+        io->broken = io->broken || broken;
+        w.len = 0;
+        if (w.cap > OUT_KEEP_BYTES) { /* a big message passed: do not keep its buffer */
+            dmcp__buf_free(&w);
+        }
+        io->out_spare = w;
+    }
+    io->flushing = false;
+    pthread_mutex_unlock(&io->out_mu);
 }
 
 static dmcp_status sink_send(dmcp__sink *sink, json_t *msg)
@@ -522,6 +554,9 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     io->out_fd = out_fd;
     io->sess = dmcp__session_new_local();
     pthread_mutex_init(&io->out_mu, NULL);
+    /* Bounded by what the writers of the moment hold (each line is capped upstream). */
+    dmcp__buf_init(&io->out_pending, SIZE_MAX / 4);
+    dmcp__buf_init(&io->out_spare, SIZE_MAX / 4);
     pthread_mutex_init(&io->mu, NULL);
     pthread_cond_init(&io->cv, NULL);
     pthread_cond_init(&io->work, NULL);
@@ -538,19 +573,29 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     dmcp_status st = io->sess != NULL ? DMCP_OK : DMCP_E_NOMEM;
     bool overlong = false, signalled = false;
     char chunk[65536];
+    /* SIGINT/SIGTERM (blocked above) arrive on a signalfd polled with the input: no system
+     * call per line to look for them. Without one, they are looked for on every wake-up. */
+    int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
     while (st == DMCP_OK && !io->broken) {
         struct timespec zero = {0, 0};
-        if (sigtimedwait(&set, NULL, &zero) > 0) {
+        struct pollfd pfd[2] = {{in_fd, POLLIN, 0}, {sfd, POLLIN, 0}};
+        if (sfd < 0 && sigtimedwait(&set, NULL, &zero) > 0) {
             signalled = true;
             break;
         }
-        struct pollfd pfd = {in_fd, POLLIN, 0};
-        int pr = poll(&pfd, 1, 200);
+        int pr = poll(pfd, sfd >= 0 ? 2 : 1, 200);
         if (pr < 0 && errno != EINTR) {
             st = dmcp__fail(err, DMCP_E_IO, DMCP_REASON_NONE, "poll failed");
             break;
         }
-        if (pr <= 0) {
+        if (pr > 0 && sfd >= 0 && (pfd[1].revents & POLLIN) != 0) {
+            struct signalfd_siginfo si;
+            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                signalled = true;
+                break;
+            }
+        }
+        if (pr <= 0 || (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
             continue;
         }
         ssize_t n = read(in_fd, chunk, sizeof(chunk));
@@ -596,6 +641,9 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
             line.len = 0;
         }
     }
+    if (sfd >= 0) {
+        close(sfd);
+    }
     if (signalled) {
         atomic_store(&srv->stopping, true); /* running handlers see themselves cancelled */
     }
@@ -630,6 +678,8 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
         /* Workers hold pointers into io; only tear it down when none is left. */
         dmcp__session_unref(io->sess);
         pthread_mutex_destroy(&io->out_mu);
+        dmcp__buf_free(&io->out_pending);
+        dmcp__buf_free(&io->out_spare);
         pthread_mutex_destroy(&io->mu);
         pthread_cond_destroy(&io->cv);
         pthread_cond_destroy(&io->work);
