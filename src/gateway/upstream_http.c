@@ -19,6 +19,7 @@
 #include "gateway/sse_parse.h"
 #include "gateway/upstream.h"
 
+#include "gateway/upstream_http_fast.h"
 #include "gateway/upstream_http_int.h"
 
 /* ---- one transfer ---- */
@@ -180,30 +181,47 @@ typedef struct wctx {
     CURL *h;
 } wctx;
 
-static size_t on_body(char *buf, size_t size, size_t n, void *ud)
+/* Body bytes of the response, from either client: SSE events as they complete, else kept. */
+static bool body_bytes(void *ud, const char *buf, size_t len)
 {
-    wctx *w = ud;
-    xfer *x = w->x;
-    size_t len = size * n;
-    if (!x->decided) {
-        decide(x, w->h);
-    }
+    xfer *x = ud;
     if (x->is_sse && x->status == 200) {
-        return gw_sse_feed(&x->sse, buf, len, on_event, x) ? len : 0;
+        return gw_sse_feed(&x->sse, buf, len, on_event, x);
     }
     if (x->len + len > x->max) {
         x->too_large = true;
-        return 0;
+        return false;
     }
     char *g = realloc(x->body, x->len + len + 1);
     if (g == NULL) {
-        return 0;
+        return false;
     }
     memcpy(g + x->len, buf, len);
     x->len += len;
     g[x->len] = '\0';
     x->body = g;
-    return len;
+    return true;
+}
+
+static size_t on_body(char *buf, size_t size, size_t n, void *ud)
+{
+    wctx *w = ud;
+    size_t len = size * n;
+    if (!w->x->decided) {
+        decide(w->x, w->h);
+    }
+    return body_bytes(w->x, buf, len) ? len : 0;
+}
+
+static bool is_cancelled(void *ud)
+{
+    xfer *x = ud;
+    if (atomic_load(&x->s->closing) ||
+        (x->sink != NULL && x->sink->is_cancelled != NULL && x->sink->is_cancelled(x->sink->ud))) {
+        x->cancelled = true;
+        return true;
+    }
+    return false;
 }
 
 static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_off_t d)
@@ -212,13 +230,98 @@ static int on_progress(void *ud, curl_off_t a, curl_off_t b, curl_off_t c, curl_
     (void)b;
     (void)c;
     (void)d;
+    return is_cancelled(ud) ? 1 : 0;
+}
+
+/* The fast client's head: what decide() reads from libcurl. */
+static bool fast_head(void *ud, const gw_h1 *p)
+{
     xfer *x = ud;
-    if (atomic_load(&x->s->closing) ||
-        (x->sink != NULL && x->sink->is_cancelled != NULL && x->sink->is_cancelled(x->sink->ud))) {
-        x->cancelled = true;
-        return 1;
+    x->decided = true;
+    x->status = p->status;
+    if (strncasecmp(p->ctype, "text/event-stream", 17) == 0) {
+        x->is_sse = true;
+        gw_sse_init(&x->sse, x->max);
+    } else {
+        x->is_json = strncasecmp(p->ctype, "application/json", 16) == 0;
     }
-    return 0;
+    if (p->sid[0] != '\0') {
+        snprintf(x->sid, sizeof(x->sid), "%s", p->sid);
+    }
+    return true;
+}
+
+/* The outcome of a transfer, from either client, as .request reports it. */
+static dmcp_status outcome(const xfer *x, dmcp_status transport, const char *detail,
+                           dmcp_error *err)
+{
+    if (x->response != NULL) {
+        return DMCP_OK; /* a final response arrived, whatever happened after it */
+    }
+    if (x->cancelled || transport == DMCP_E_CANCELLED) {
+        gw_http_fail(err, DMCP_E_CANCELLED, 0, "the request was cancelled");
+        return DMCP_E_CANCELLED;
+    }
+    if (x->too_large) {
+        gw_http_fail(err, DMCP_E_PROTOCOL, 0, "the upstream's answer is too large");
+        return DMCP_E_PROTOCOL;
+    }
+    if (x->bad_event || (x->is_sse && x->sse.failed)) {
+        gw_http_fail(err, DMCP_E_PROTOCOL, 0, "the upstream sent a malformed message");
+        return DMCP_E_PROTOCOL;
+    }
+    if (transport == DMCP_E_TIMEOUT) {
+        gw_http_fail(err, DMCP_E_TIMEOUT, 504, "the upstream did not answer in time");
+        return DMCP_E_TIMEOUT;
+    }
+    if (transport == DMCP_E_PROTOCOL) {
+        gw_http_fail(err, DMCP_E_PROTOCOL, 502, "the upstream's HTTP response is malformed (%s)",
+                     detail != NULL ? detail : "refused");
+        return DMCP_E_PROTOCOL;
+    }
+    if (transport != DMCP_OK) {
+        gw_http_fail(err, DMCP_E_UNREACHABLE, 502, "the upstream is unreachable (%s)",
+                     detail != NULL ? detail : "connection failed");
+        return DMCP_E_UNREACHABLE;
+    }
+    return DMCP_OK;
+}
+
+/* A POST through the fast client (upstream_http_fast.c). */
+static dmcp_status perform_fast(usess *s, const char *body, char **extra, size_t n_extra,
+                                unsigned timeout_ms, xfer *x, dmcp_error *err)
+{
+    http_up *up = s->up;
+    size_t n = 0, cap = 2 + up->n_static + s->n_hdrs + n_extra;
+    const char **lines = malloc(cap * sizeof(*lines));
+    char sidh[SID_MAX + 32], verh[64];
+    if (lines == NULL) {
+        gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
+        return DMCP_E_NOMEM;
+    }
+    if (s->sid[0] != '\0') {
+        snprintf(sidh, sizeof(sidh), "Mcp-Session-Id: %s", s->sid);
+        lines[n++] = sidh;
+    }
+    if (s->version[0] != '\0') {
+        snprintf(verh, sizeof(verh), "MCP-Protocol-Version: %s", s->version);
+        lines[n++] = verh;
+    }
+    for (size_t i = 0; i < up->n_static; i++) {
+        lines[n++] = up->static_hdrs[i];
+    }
+    for (size_t i = 0; i < s->n_hdrs; i++) {
+        lines[n++] = s->hdrs[i];
+    }
+    for (size_t i = 0; i < n_extra; i++) {
+        lines[n++] = extra[i];
+    }
+    gw_fast_req r = {lines, n, body, strlen(body), up->connect_ms, timeout_ms, is_cancelled,
+                     {fast_head, body_bytes, x}};
+    const char *why = NULL;
+    dmcp_status st = gw_fast_post(up->fast, &r, &why);
+    free(lines);
+    return outcome(x, st, why, err);
 }
 
 /*
@@ -230,6 +333,16 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
 {
     http_up *up = s->up;
     bool post = strcmp(method, "POST") == 0, ready = false;
+    if (post && up->fast != NULL && msg != NULL) {
+        char *text = json_dumps(msg, JSON_COMPACT);
+        if (text == NULL) {
+            gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
+            return DMCP_E_NOMEM;
+        }
+        dmcp_status st = perform_fast(s, text, extra, n_extra, timeout_ms, x, err);
+        free(text);
+        return st;
+    }
     CURL *h = gw_http_take(up, post, &ready);
     if (h == NULL) {
         gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
@@ -309,27 +422,12 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
     }
     curl_slist_free_all(hl);
     free(body);
-    dmcp_status st = DMCP_OK;
-    bool reusable = rc == CURLE_OK;
-    if (x->response != NULL) {
-        st = DMCP_OK; /* a final response arrived, whatever happened after it */
-    } else if (x->cancelled) {
-        st = DMCP_E_CANCELLED;
-        gw_http_fail(err, st, 0, "the request was cancelled");
-    } else if (x->too_large) {
-        st = DMCP_E_PROTOCOL;
-        gw_http_fail(err, st, 0, "the upstream's answer is too large");
-    } else if (x->bad_event || (x->is_sse && x->sse.failed)) {
-        st = DMCP_E_PROTOCOL;
-        gw_http_fail(err, st, 0, "the upstream sent a malformed message");
-    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-        st = DMCP_E_TIMEOUT;
-        gw_http_fail(err, st, 504, "the upstream did not answer in time");
-    } else if (rc != CURLE_OK) {
-        st = DMCP_E_UNREACHABLE;
-        gw_http_fail(err, st, 502, "the upstream is unreachable (%s)", curl_easy_strerror(rc));
-    }
-    gw_http_give(up, h, reusable, post);
+    dmcp_status st = outcome(x,
+                             rc == CURLE_OK                    ? DMCP_OK
+                             : rc == CURLE_OPERATION_TIMEDOUT ? DMCP_E_TIMEOUT
+                                                               : DMCP_E_UNREACHABLE,
+                             curl_easy_strerror(rc), err);
+    gw_http_give(up, h, rc == CURLE_OK, post);
     return st;
 }
 
@@ -635,6 +733,7 @@ static void h_free(dmcp_gw_upstream *gup)
     for (size_t i = 0; i < up->npool; i++) {
         curl_easy_cleanup(up->pool[i]);
     }
+    gw_fast_free(up->fast);
     pthread_mutex_destroy(&up->pool_mu);
     gw_http_free_lines(up->static_hdrs, up->n_static);
     free(up->url);
@@ -689,6 +788,7 @@ dmcp_status dmcp__gw_http_upstream_new(const char *url, const dmcp_gw_upstream_o
         gw_http_fail(err, DMCP_E_CONFIG, 0, "an upstream header is not acceptable");
         return DMCP_E_CONFIG;
     }
+    up->fast = gw_fast_new(url, POOL_MAX);
     *out = &up->base;
     return DMCP_OK;
 }

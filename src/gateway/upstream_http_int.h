@@ -26,6 +26,7 @@ typedef struct http_up {
     size_t n_static;
     pthread_mutex_t pool_mu;
     CURL *pool[POOL_MAX];
+    struct gw_fast *fast; /* POSTs to an http:// upstream (upstream_http_fast.c), or NULL */
     bool pool_post[POOL_MAX]; /* set up for a POST already (common options in place) */
     size_t npool;
     atomic_uint sessions;
