@@ -165,11 +165,12 @@ static int dial(const gw_fast *f, unsigned connect_ms)
     return fd;
 }
 
-static int take(gw_fast *f, bool *reused, unsigned connect_ms)
+/* A kept-alive connection (fresh: a new one whatever the pool holds), or a new one. */
+static int take(gw_fast *f, bool fresh, bool *reused, unsigned connect_ms)
 {
     int fd = -1;
     pthread_mutex_lock(&f->mu);
-    if (f->nidle > 0) {
+    if (f->nidle > 0 && !fresh) {
         fd = f->idle[--f->nidle];
     }
     pthread_mutex_unlock(&f->mu);
@@ -271,11 +272,12 @@ static xres attempt(gw_fast *f, int fd, const char *hdr, size_t hdr_len, const g
             continue;
         }
         if (n == 0) {
+            bool started = gw_h1_started(p); /* before gw_h1_eof, which ends the parser */
             if (gw_h1_eof(p) == GW_H1_DONE) {
                 return XR_OK;
             }
             *why = p->error;
-            return gw_h1_started(p) ? XR_UNREACHABLE : XR_DEAD_EARLY;
+            return started ? XR_UNREACHABLE : XR_DEAD_EARLY;
         }
         if (errno == EINTR) {
             continue;
@@ -318,7 +320,7 @@ dmcp_status gw_fast_post(gw_fast *f, const gw_fast_req *r, const char **why)
     xres x = XR_UNREACHABLE;
     for (int round = 0; p != NULL && round < 2; round++) {
         bool reused = false;
-        int fd = take(f, &reused, r->connect_ms);
+        int fd = take(f, round > 0, &reused, r->connect_ms); /* the retry: a new connection */
         if (fd < 0) {
             x = XR_UNREACHABLE;
             *why = "cannot connect";

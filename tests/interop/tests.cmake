@@ -63,6 +63,9 @@ dmcp_interop_test(interop.gateway.http
 # a tool error (tests/connections-cli/fake_descope).
 dmcp_interop_test(interop.gateway.connections
   ${_interop_dir}/run-test.sh gateway/connections.test.mjs)
+# The HTTP upstream client on kept-alive connections (fast path and libcurl).
+dmcp_interop_test(interop.gateway.keepalive
+  ${_interop_dir}/run-test.sh gateway/keepalive.test.mjs)
 # The signed upstream assertion and its JWKS, checked with jose and PyJWT.
 dmcp_interop_test(interop.gateway.assertion
   ${_interop_dir}/run-test.sh gateway/assertion.test.mjs)

@@ -3,8 +3,11 @@
 // id) and tools/list, then tools/call answers per tool name: garbage (invalid JSON), huge
 // (10 MiB of JSON), badsse (an SSE event that is not JSON), hang (never), die (the process
 // exits mid-call: the gateway sees the connection drop), forget (404 once: session lost),
-// initializes (how many initialize requests it has seen).
-// Usage: bad-upstream.mjs --listen 127.0.0.1:PORT
+// initializes (how many initialize requests it has seen), connections (how many TCP
+// connections it has accepted), chunked (the result in a chunked JSON body).
+// --keep-alive-ms N closes the connection N ms after each response, without telling the client
+// (no Connection: close): the gateway then finds kept connections dead on reuse.
+// Usage: bad-upstream.mjs --listen 127.0.0.1:PORT [--keep-alive-ms N]
 import http from 'node:http';
 import { parseArgs } from '../lib/args.mjs';
 
@@ -12,9 +15,10 @@ const args = parseArgs(process.argv.slice(2));
 const [host, portText] = (args.listen ?? '127.0.0.1:0').split(':');
 let forgotten = false;
 let initializes = 0;
-const tools = ['garbage', 'huge', 'badsse', 'hang', 'die', 'forget', 'initializes'].map((name) => ({ name, inputSchema: { type: 'object' } }));
+let connections = 0;
+const tools = ['garbage', 'huge', 'badsse', 'hang', 'die', 'forget', 'initializes', 'connections', 'chunked'].map((name) => ({ name, inputSchema: { type: 'object' } }));
 
-http.createServer(async (req, res) => {
+const server = http.createServer(async (req, res) => {
   if (req.method === 'DELETE') { res.writeHead(200).end(); return; }
   if (req.method !== 'POST') { res.writeHead(405).end(); return; }
   const chunks = [];
@@ -42,8 +46,22 @@ http.createServer(async (req, res) => {
       // one and retry once.
       if (!forgotten) { forgotten = true; res.writeHead(404).end(); } else reply({ content: [{ type: 'text', text: 'recovered' }] });
     } else if (n === 'initializes') reply({ content: [{ type: 'text', text: String(initializes) }] });
+    else if (n === 'connections') reply({ content: [{ type: 'text', text: String(connections) }] });
+    else if (n === 'chunked') { // no Content-Length: Node frames it chunked, in two writes
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const text = JSON.stringify({ jsonrpc: '2.0', id: msg.id, result: { content: [{ type: 'text', text: 'chunked ok' }] } });
+      res.write(text.slice(0, 10));
+      setTimeout(() => res.end(text.slice(10)), 20);
+    }
     else reply({ content: [{ type: 'text', text: 'unknown' }], isError: true });
   } else {
     res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id: msg.id, error: { code: -32601, message: 'Method not found' } }));
   }
-}).listen(Number(portText), host, () => console.log('listening'));
+});
+server.on('connection', () => { connections++; });
+if (args['keep-alive-ms'] !== undefined) {
+  // Closes the connection N ms after each response, with no Connection: close to warn the client.
+  const ms = Number(args['keep-alive-ms']);
+  server.on('request', (req, res) => res.on('finish', () => setTimeout(() => req.socket.destroy(), ms)));
+}
+server.listen(Number(portText), host, () => console.log('listening'));
