@@ -55,6 +55,23 @@ static const char *tenant_of(const dmcp_principal *p)
     return t;
 }
 
+/* The caller's scopes, space-separated (a new string; NULL when out of memory). */
+static char *scopes_of(const dmcp_principal *p)
+{
+    size_t n = dmcp_principal_scope_count(p), len = 1;
+    for (size_t i = 0; i < n; i++) {
+        len += strlen(dmcp_principal_scope(p, i)) + 1;
+    }
+    char *s = calloc(1, len);
+    for (size_t i = 0; s != NULL && i < n; i++) {
+        if (i > 0) {
+            strcat(s, " ");
+        }
+        strcat(s, dmcp_principal_scope(p, i));
+    }
+    return s;
+}
+
 void gw_identity_headers(const gw_config *cfg, const dmcp_principal *p, gw_hdrs *h)
 {
     if (p == NULL) {
@@ -64,18 +81,7 @@ void gw_identity_headers(const gw_config *cfg, const dmcp_principal *p, gw_hdrs 
     hdr_add(h, cfg->id_client, dmcp_principal_client_id(p), false);
     hdr_add(h, cfg->id_tenant, tenant_of(p), false);
     if (cfg->id_scopes != NULL) {
-        size_t n = dmcp_principal_scope_count(p), len = 1;
-        for (size_t i = 0; i < n; i++) {
-            len += strlen(dmcp_principal_scope(p, i)) + 1;
-        }
-        char *s = calloc(1, len);
-        for (size_t i = 0; s != NULL && i < n; i++) {
-            if (i > 0) {
-                strcat(s, " ");
-            }
-            strcat(s, dmcp_principal_scope(p, i));
-        }
-        hdr_add(h, cfg->id_scopes, s, true);
+        hdr_add(h, cfg->id_scopes, scopes_of(p), true);
     }
 }
 
@@ -136,23 +142,11 @@ void gw_assertion_header(dmcp_gateway *gw, size_t i, const dmcp_principal *p, gw
                           c->ups[i].url, "sub", sub != NULL ? sub : dmcp_principal_user_id(p),
                           "client_id", dmcp_principal_client_id(p), "tenant", tenant_of(p),
                           "iat", now, "exp", now + (json_int_t)c->as_ttl, "jti", jti);
-    if (a != NULL) {
-        size_t n = dmcp_principal_scope_count(p), len = 1;
-        for (size_t k = 0; k < n; k++) {
-            len += strlen(dmcp_principal_scope(p, k)) + 1;
-        }
-        char *sc = calloc(1, len);
-        for (size_t k = 0; sc != NULL && k < n; k++) {
-            if (k > 0) {
-                strcat(sc, " ");
-            }
-            strcat(sc, dmcp_principal_scope(p, k));
-        }
-        if (sc != NULL) {
-            json_object_set_new(a, "scope", json_string(sc));
-        }
-        free(sc);
+    char *sc = a != NULL ? scopes_of(p) : NULL;
+    if (sc != NULL) {
+        json_object_set_new(a, "scope", json_string(sc));
     }
+    free(sc);
     char *jwt = NULL;
     if (a == NULL || dmcp_signer_sign(gw->signer, a, "JWT", &jwt) != DMCP_OK) {
         json_decref(a);
