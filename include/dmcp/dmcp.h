@@ -15,6 +15,7 @@
 #include "dmcp/version.h"
 #include "dmcp/auth.h"
 #include "dmcp/descope.h"
+#include "dmcp/authorizer.h"
 #include "dmcp/server.h"
 #include "dmcp/forward.h"
 #include "dmcp/protect.h"
