@@ -116,10 +116,15 @@ json_t *sbx_client(const sbx *s, const char *id);
 json_t *sbx_connection_new(const char *app_id, const json_t *scopes);
 
 /* oauth.c */
+/* The scopes of a request's scope parameter that the sandbox supports (NULL with *why). */
+json_t *sbx_requested_scopes(const char *scope, const char **why);
+/* An RFC 8707 resource the sandbox issues tokens for. */
+bool sbx_resource_ok(const char *res);
 void sbx_discovery(sbx *s, sbx_req *q, sbx_resp *r);
 void sbx_jwks_endpoint(sbx *s, sbx_req *q, sbx_resp *r);
 void sbx_token_endpoint(sbx *s, sbx_req *q, sbx_resp *r);
 void sbx_dev_token(sbx *s, sbx_req *q, sbx_resp *r);
+/* authorize.c */
 void sbx_authorize(sbx *s, sbx_req *q, sbx_resp *r);
 void sbx_authorize_approve(sbx *s, sbx_req *q, sbx_resp *r);
 void sbx_register(sbx *s, sbx_req *q, sbx_resp *r);
