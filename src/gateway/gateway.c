@@ -151,10 +151,9 @@ static void probe(dmcp_gateway *gw)
 {
     json_t *caps = json_object();
     for (size_t i = 0; i < gw->n_ups; i++) {
-        dmcp_gw_open_params p = {NULL, NULL, NULL, 0, gw->cfg->connect_timeout_ms > 0
-                                                            ? gw->cfg->connect_timeout_ms * 2
-                                                            : 10000,
-                                 NULL, NULL, NULL};
+        dmcp_gw_open_params p = {.timeout_ms = gw->cfg->connect_timeout_ms > 0
+                                                   ? gw->cfg->connect_timeout_ms * 2
+                                                   : 10000};
         dmcp_gw_usession *us = NULL;
         json_t *init = NULL;
         dmcp_error err = {0};

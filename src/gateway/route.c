@@ -233,7 +233,16 @@ static dmcp_status usess_get(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call 
     json_t *resume = reopen ? NULL : dmcp_call_session_attr(call, key);
     dmcp_gw_open_params p = {ip, c->id[0] != '\0' ? c->id : NULL, NULL, 0,
                              gw->cfg->request_timeout_ms,
-                             c->id[0] != '\0' ? on_unsolicited : NULL, c->mctx[i], resume};
+                             c->id[0] != '\0' ? on_unsolicited : NULL, c->mctx[i], resume,
+                             NULL, NULL, NULL};
+    /* The signed assertion goes with every exchange of the session (initialize, requests,
+     * the GET stream, the DELETE), made afresh each time: it expires, the session need not. */
+    void *fresh = gw_assertion_fresh_new(gw, i, dmcp_call_principal(call));
+    if (fresh != NULL) {
+        p.fresh_headers = gw_assertion_fresh;
+        p.fresh_ud = fresh;
+        p.fresh_free = gw_assertion_fresh_free;
+    }
     dmcp_status st = up->ops->open(up, &p, &c->us[i], NULL, err);
     json_decref(ip);
     if (st == DMCP_OK) {
@@ -354,7 +363,6 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
     gw_hdrs h;
     memset(&h, 0, sizeof(h));
     gw_identity_headers(gw->cfg, dmcp_call_principal(call), &h);
-    gw_assertion_header(gw, i, dmcp_call_principal(call), &h);
     if (tool_call && gw->cfg->n_conns > 0) {
         char te[1024];
         if (gw_connection_headers(gw, i, dmcp_call_principal(call), &h, te, sizeof(te)) != DMCP_OK) {

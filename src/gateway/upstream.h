@@ -96,6 +96,16 @@ typedef struct dmcp_gw_open_params {
      * new one, without initialize. NULL: open a new one. An implementation that cannot resume
      * opens a new one. */
     const json_t *resume;
+    /*
+     * Headers made afresh for every HTTP exchange of the session (POSTs, the GET stream, the
+     * DELETE): e.g. a short-lived signed assertion, which a header fixed at open would outlive.
+     * Fills at most max headers whose values it allocates (the caller frees them with free());
+     * returns how many. fresh_free(fresh_ud) runs when the session is freed (also when open
+     * fails). All NULL: none. HTTP only.
+     */
+    size_t (*fresh_headers)(void *ud, dmcp_gw_header *out, size_t max);
+    void *fresh_ud;
+    void (*fresh_free)(void *ud);
 } dmcp_gw_open_params;
 
 /* Parameters of one .request. Borrowed for the duration of the call. */

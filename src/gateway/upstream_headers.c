@@ -165,6 +165,56 @@ void gw_assertion_header(dmcp_gateway *gw, size_t i, const dmcp_principal *p, gw
     hdr_add(h, c->as_header, jwt, true);
 }
 
+/* The assertion made afresh for every HTTP exchange of an upstream session (its
+ * dmcp_gw_open_params.fresh_headers), for the principal the session belongs to. */
+typedef struct gw_fresh {
+    dmcp_gateway *gw;
+    size_t up;
+    dmcp_principal *p; /* a reference */
+} gw_fresh;
+
+void *gw_assertion_fresh_new(dmcp_gateway *gw, size_t i, const dmcp_principal *p)
+{
+    if (gw->signer == NULL || p == NULL || gw->cfg->ups[i].url == NULL) {
+        return NULL;
+    }
+    gw_fresh *f = malloc(sizeof(*f));
+    if (f != NULL) {
+        f->gw = gw;
+        f->up = i;
+        f->p = dmcp_principal_ref((dmcp_principal *)p);
+    }
+    return f;
+}
+
+size_t gw_assertion_fresh(void *ud, dmcp_gw_header *out, size_t max)
+{
+    gw_fresh *f = ud;
+    gw_hdrs h;
+    memset(&h, 0, sizeof(h));
+    gw_assertion_header(f->gw, f->up, f->p, &h);
+    size_t n = 0;
+    for (size_t i = 0; i < h.n; i++) {
+        if (n < max && h.owned[i] != NULL) {
+            out[n].name = h.h[i].name;
+            out[n].value = h.owned[i]; /* handed over: the caller frees it */
+            h.owned[i] = NULL;
+            n++;
+        }
+    }
+    gw_hdrs_free(&h);
+    return n;
+}
+
+void gw_assertion_fresh_free(void *ud)
+{
+    gw_fresh *f = ud;
+    if (f != NULL) {
+        dmcp_principal_unref(f->p);
+        free(f);
+    }
+}
+
 /*
  * Connection tokens of the apps configured for upstream i. On a failure, *tool_error is the
  * text for the user (as calendar-server words it) and DMCP_E_* is returned.

@@ -292,10 +292,13 @@ static dmcp_status perform_fast(usess *s, const char *body, char **extra, size_t
                                 unsigned timeout_ms, xfer *x, dmcp_error *err)
 {
     http_up *up = s->up;
-    size_t n = 0, cap = 2 + up->n_static + s->n_hdrs + n_extra;
+    size_t n_fresh = 0;
+    char **fresh = gw_http_fresh_lines(s, &n_fresh);
+    size_t n = 0, cap = 2 + up->n_static + s->n_hdrs + n_extra + n_fresh;
     const char **lines = malloc(cap * sizeof(*lines));
     char sidh[SID_MAX + 32], verh[64];
     if (lines == NULL) {
+        gw_http_free_lines(fresh, n_fresh);
         gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
         return DMCP_E_NOMEM;
     }
@@ -316,11 +319,15 @@ static dmcp_status perform_fast(usess *s, const char *body, char **extra, size_t
     for (size_t i = 0; i < n_extra; i++) {
         lines[n++] = extra[i];
     }
+    for (size_t i = 0; i < n_fresh; i++) {
+        lines[n++] = fresh[i];
+    }
     gw_fast_req r = {lines, n, body, strlen(body), up->connect_ms, timeout_ms, is_cancelled,
                      {fast_head, body_bytes, x}};
     const char *why = NULL;
     dmcp_status st = gw_fast_post(up->fast, &r, &why);
     free(lines);
+    gw_http_free_lines(fresh, n_fresh);
     return outcome(x, st, why, err);
 }
 
@@ -384,6 +391,12 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
     for (size_t i = 0; i < n_extra; i++) {
         hl = curl_slist_append(hl, extra[i]);
     }
+    size_t n_fresh = 0;
+    char **fresh = gw_http_fresh_lines(s, &n_fresh);
+    for (size_t i = 0; i < n_fresh; i++) {
+        hl = curl_slist_append(hl, fresh[i]); /* copied: the lines can go now */
+    }
+    gw_http_free_lines(fresh, n_fresh);
     if (!ok || hl == NULL) {
         free(body);
         curl_slist_free_all(hl);
@@ -567,6 +580,9 @@ static void *get_loop(void *arg)
 static void usess_free(usess *s)
 {
     gw_http_free_lines(s->hdrs, s->n_hdrs);
+    if (s->fresh_free != NULL) {
+        s->fresh_free(s->fresh_ud);
+    }
     atomic_fetch_sub(&s->up->sessions, 1);
     free(s);
 }
@@ -594,16 +610,25 @@ static dmcp_status h_open(dmcp_gw_upstream *gup, const dmcp_gw_open_params *p,
     }
     if (atomic_fetch_add(&up->sessions, 1) >= up->max_sessions) {
         atomic_fetch_sub(&up->sessions, 1);
+        if (p->fresh_free != NULL) {
+            p->fresh_free(p->fresh_ud);
+        }
         gw_http_fail(err, DMCP_E_RATE_LIMITED, 0, "too many upstream sessions");
         return DMCP_E_RATE_LIMITED;
     }
     usess *s = calloc(1, sizeof(*s));
     if (s == NULL) {
         atomic_fetch_sub(&up->sessions, 1);
+        if (p->fresh_free != NULL) {
+            p->fresh_free(p->fresh_ud);
+        }
         gw_http_fail(err, DMCP_E_NOMEM, 0, "out of memory");
         return DMCP_E_NOMEM;
     }
     s->up = up;
+    s->fresh = p->fresh_headers;
+    s->fresh_ud = p->fresh_ud;
+    s->fresh_free = p->fresh_free; /* from here on usess_free runs it */
     bool ok;
     s->hdrs = gw_http_copy_lines(p->headers, p->header_count, &ok);
     s->n_hdrs = ok ? p->header_count : 0;

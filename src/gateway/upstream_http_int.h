@@ -39,6 +39,9 @@ typedef struct usess {
     char version[32];
     char **hdrs; /* "Name: value" of the session */
     size_t n_hdrs;
+    size_t (*fresh)(void *ud, dmcp_gw_header *out, size_t max); /* per exchange, or NULL */
+    void *fresh_ud;
+    void (*fresh_free)(void *ud);
     dmcp_gw_message_fn on_message;
     void *on_message_ud;
     pthread_t get_thread;
@@ -55,6 +58,9 @@ bool gw_http_header_ok(const char *s);
 /* Header lines "Name: value" (malloc'd, wiped when freed); NULL lines refuse the set. */
 char **gw_http_copy_lines(const dmcp_gw_header *h, size_t n, bool *ok);
 void gw_http_free_lines(char **l, size_t n);
+/* The session's fresh headers for one exchange, as "Name: value" lines (gw_http_free_lines);
+ * *n 0 and NULL when none or when one is not acceptable. */
+char **gw_http_fresh_lines(const usess *s, size_t *n);
 /* The handle pool: *ready when a POST handle keeps its common options. */
 CURL *gw_http_take(http_up *up, bool post, bool *ready);
 void gw_http_give(http_up *up, CURL *h, bool reusable, bool post);

@@ -123,3 +123,26 @@ void gw_http_give(http_up *up, CURL *h, bool reusable, bool post)
         curl_easy_cleanup(h);
     }
 }
+
+char **gw_http_fresh_lines(const usess *s, size_t *n)
+{
+    *n = 0;
+    if (s->fresh == NULL) {
+        return NULL;
+    }
+    dmcp_gw_header h[4];
+    size_t k = s->fresh(s->fresh_ud, h, 4);
+    bool ok = true;
+    char **lines = k > 0 ? gw_http_copy_lines(h, k, &ok) : NULL;
+    for (size_t i = 0; i < k; i++) {
+        if (h[i].value != NULL) {
+            memset((char *)h[i].value, 0, strlen(h[i].value));
+        }
+        free((char *)h[i].value);
+    }
+    if (!ok || lines == NULL) {
+        return NULL;
+    }
+    *n = k;
+    return lines;
+}

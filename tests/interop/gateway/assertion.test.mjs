@@ -7,7 +7,8 @@
 // The kid is the RFC 7638 thumbprint (jose computes it from the PEM's public key); claims iss =
 // the gateway's URL, aud = the upstream's URL, sub/client_id/scope of the caller, exp = iat +
 // ttl, a fresh jti per request; B's assertion does not verify with A's keys; the caller's
-// token never goes upstream; the JWKS path answers GET only and holds no private member.
+// token never goes upstream; the JWKS path answers GET only and holds no private member;
+// every exchange of a session (initialize, notifications, calls, GET stream, DELETE) carries one.
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -46,6 +47,9 @@ async function startGateway(name, assertion) {
   }));
   const child = spawnTracked(gatewayBin, ['gateway', '--config', cfg]);
   await waitForPort(port, child, 20000);
+  // The start-up probe (no caller, so no assertion) is done once the gateway listens: what the
+  // recorder holds from here on is the sessions' traffic.
+  await fetch(`http://127.0.0.1:${recPort}/recorded?reset`);
   const c0 = provider.clients.ES256;
   const token = await getToken({ tokenEndpoint: provider.tokenEndpoint, clientId: c0.client_id, clientSecret: c0.client_secret, resource: url, scope: 'tools.call' });
   const client = new Client({ name: `gw-assert-${name}`, version: '1' });
@@ -134,11 +138,29 @@ check(bOld.status === 404, 'B: the default JWKS path is not served when jwks_pat
 for (const gw of [A, B]) {
   await gw.client.close();
   const exited = new Promise((r) => gw.child.once('exit', (code) => r(code)));
-  gw.child.kill('SIGTERM');
+  gw.child.kill('SIGTERM'); // ends the client sessions: their upstream sessions are DELETEd
   const code = await exited;
   check(code === 0, `gateway ${gw === A ? 'A' : 'B'} stops cleanly on SIGTERM`, `${code} ${gw.child.output.slice(-1500)}`);
   check(!gw.child.output.includes(gw.token) && !gw.child.output.includes('PRIVATE'), `gateway ${gw === A ? 'A' : 'B'}: no token or key in its output`);
 }
+
+// Every exchange of B's upstream session carried a valid assertion of its own (fresh per
+// exchange: a header fixed at initialize would outlive its ttl): initialize, the initialized
+// notification, the calls, the GET stream, the DELETE at shutdown. A's, after B's start, too.
+const recorded = await (await fetch(`http://127.0.0.1:${recPort}/recorded`)).json();
+const bad = [];
+const seenB = new Set();
+for (const r of recorded) {
+  const a = r.headers['x-mcp-assertion'];
+  const b = (r.headers.authorization ?? '').replace(/^Bearer /, '');
+  try {
+    if (a) await jwtVerify(a, createLocalJWKSet(jwks), { issuer: A.url, audience: upUrl });
+    else if (b) { await jwtVerify(b, createLocalJWKSet(jwksB), { issuer: B.url, audience: upUrl }); seenB.add(r.method); }
+    else bad.push(`${r.method} without an assertion`);
+  } catch (e) { bad.push(`${r.method}: ${e}`); }
+}
+check(bad.length === 0 && recorded.length >= 4, `every request the upstream received since B started (${recorded.length}) carried a valid assertion`, bad.slice(0, 4));
+check(seenB.has('POST') && seenB.has('DELETE'), "B: the session's POSTs and its DELETE at shutdown carried B's assertion", [...seenB]);
 check(/generated at start: replicas and restarts need key_file/.test(B.child.output), 'B says at start that a generated key does not survive restarts or serve replicas', B.child.output.slice(0, 600));
 fs.rmSync(dir, { recursive: true, force: true });
 finish();
