@@ -22,23 +22,6 @@
 #include "gateway/upstream_http_fast.h"
 #include "gateway/upstream_http_int.h"
 
-/* ---- one transfer ---- */
-
-typedef struct xfer {
-    usess *s;
-    const dmcp_gw_sink *sink;
-    const json_t *want_id; /* the request's id, or NULL */
-    bool get;              /* the session's GET stream: everything goes to on_message */
-    long status;
-    bool decided, is_sse, is_json;
-    gw_sse sse;
-    char *body;
-    size_t len;
-    bool too_large, bad_event, cancelled;
-    json_t *response;
-    char sid[SID_MAX];
-    size_t max;
-} xfer;
 
 static dmcp_status post_message(usess *s, const json_t *msg, dmcp_error *err);
 
@@ -251,42 +234,6 @@ static bool fast_head(void *ud, const gw_h1 *p)
     return true;
 }
 
-/* The outcome of a transfer, from either client, as .request reports it. */
-static dmcp_status outcome(const xfer *x, dmcp_status transport, const char *detail,
-                           dmcp_error *err)
-{
-    if (x->response != NULL) {
-        return DMCP_OK; /* a final response arrived, whatever happened after it */
-    }
-    if (x->cancelled || transport == DMCP_E_CANCELLED) {
-        gw_http_fail(err, DMCP_E_CANCELLED, 0, "the request was cancelled");
-        return DMCP_E_CANCELLED;
-    }
-    if (x->too_large) {
-        gw_http_fail(err, DMCP_E_PROTOCOL, 0, "the upstream's answer is too large");
-        return DMCP_E_PROTOCOL;
-    }
-    if (x->bad_event || (x->is_sse && x->sse.failed)) {
-        gw_http_fail(err, DMCP_E_PROTOCOL, 0, "the upstream sent a malformed message");
-        return DMCP_E_PROTOCOL;
-    }
-    if (transport == DMCP_E_TIMEOUT) {
-        gw_http_fail(err, DMCP_E_TIMEOUT, 504, "the upstream did not answer in time");
-        return DMCP_E_TIMEOUT;
-    }
-    if (transport == DMCP_E_PROTOCOL) {
-        gw_http_fail(err, DMCP_E_PROTOCOL, 502, "the upstream's HTTP response is malformed (%s)",
-                     detail != NULL ? detail : "refused");
-        return DMCP_E_PROTOCOL;
-    }
-    if (transport != DMCP_OK) {
-        gw_http_fail(err, DMCP_E_UNREACHABLE, 502, "the upstream is unreachable (%s)",
-                     detail != NULL ? detail : "connection failed");
-        return DMCP_E_UNREACHABLE;
-    }
-    return DMCP_OK;
-}
-
 /* A POST through the fast client (upstream_http_fast.c). */
 static dmcp_status perform_fast(usess *s, const char *body, char **extra, size_t n_extra,
                                 unsigned timeout_ms, xfer *x, dmcp_error *err)
@@ -328,7 +275,7 @@ static dmcp_status perform_fast(usess *s, const char *body, char **extra, size_t
     dmcp_status st = gw_fast_post(up->fast, &r, &why);
     free(lines);
     gw_http_free_lines(fresh, n_fresh);
-    return outcome(x, st, why, err);
+    return gw_http_outcome(x, st, why, err);
 }
 
 /*
@@ -435,7 +382,7 @@ static dmcp_status perform(usess *s, const char *method, const json_t *msg, char
     }
     curl_slist_free_all(hl);
     free(body);
-    dmcp_status st = outcome(x,
+    dmcp_status st = gw_http_outcome(x,
                              rc == CURLE_OK                    ? DMCP_OK
                              : rc == CURLE_OPERATION_TIMEDOUT ? DMCP_E_TIMEOUT
                                                                : DMCP_E_UNREACHABLE,

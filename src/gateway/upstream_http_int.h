@@ -8,6 +8,7 @@
 
 #include <curl/curl.h>
 
+#include "gateway/sse_parse.h"
 #include "gateway/upstream.h"
 
 #define POOL_MAX 64
@@ -49,6 +50,29 @@ typedef struct usess {
     atomic_bool closing;
     char last_event_id[256];
 } usess;
+
+/* One HTTP exchange with the upstream (either client fills it). */
+typedef struct xfer {
+    usess *s;
+    const dmcp_gw_sink *sink;
+    const json_t *want_id; /* the request's id, or NULL */
+    bool get;              /* the session's GET stream: everything goes to on_message */
+    long status;
+    bool decided, is_sse, is_json;
+    gw_sse sse;
+    char *body;
+    size_t len;
+    bool too_large, bad_event, cancelled;
+    json_t *response;
+    char sid[SID_MAX];
+    size_t max;
+} xfer;
+
+/* The outcome of a transfer as .request reports it: DMCP_OK when a final response arrived
+ * (whatever happened after it), else what the transport said (DMCP_OK, DMCP_E_TIMEOUT,
+ * DMCP_E_PROTOCOL, DMCP_E_CANCELLED, or another status for "unreachable"), with err filled. */
+dmcp_status gw_http_outcome(const xfer *x, dmcp_status transport, const char *detail,
+                            dmcp_error *err);
 
 /* Fills err (NULL-safe) with a status, an HTTP status and a message (no secrets). */
 __attribute__((format(printf, 4, 5))) void gw_http_fail(dmcp_error *err, dmcp_status st, int http,

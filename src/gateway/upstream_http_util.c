@@ -146,3 +146,39 @@ char **gw_http_fresh_lines(const usess *s, size_t *n)
     *n = k;
     return lines;
 }
+
+/* The outcome of a transfer, from either client, as .request reports it. */
+dmcp_status gw_http_outcome(const xfer *x, dmcp_status transport, const char *detail,
+                           dmcp_error *err)
+{
+    if (x->response != NULL) {
+        return DMCP_OK; /* a final response arrived, whatever happened after it */
+    }
+    if (x->cancelled || transport == DMCP_E_CANCELLED) {
+        gw_http_fail(err, DMCP_E_CANCELLED, 0, "the request was cancelled");
+        return DMCP_E_CANCELLED;
+    }
+    if (x->too_large) {
+        gw_http_fail(err, DMCP_E_PROTOCOL, 0, "the upstream's answer is too large");
+        return DMCP_E_PROTOCOL;
+    }
+    if (x->bad_event || (x->is_sse && x->sse.failed)) {
+        gw_http_fail(err, DMCP_E_PROTOCOL, 0, "the upstream sent a malformed message");
+        return DMCP_E_PROTOCOL;
+    }
+    if (transport == DMCP_E_TIMEOUT) {
+        gw_http_fail(err, DMCP_E_TIMEOUT, 504, "the upstream did not answer in time");
+        return DMCP_E_TIMEOUT;
+    }
+    if (transport == DMCP_E_PROTOCOL) {
+        gw_http_fail(err, DMCP_E_PROTOCOL, 502, "the upstream's HTTP response is malformed (%s)",
+                     detail != NULL ? detail : "refused");
+        return DMCP_E_PROTOCOL;
+    }
+    if (transport != DMCP_OK) {
+        gw_http_fail(err, DMCP_E_UNREACHABLE, 502, "the upstream is unreachable (%s)",
+                     detail != NULL ? detail : "connection failed");
+        return DMCP_E_UNREACHABLE;
+    }
+    return DMCP_OK;
+}
