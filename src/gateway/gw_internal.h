@@ -201,7 +201,6 @@ void gw_hdrs_free(gw_hdrs *h);
 /* The signed assertion (config "assertion"): the signer and its JWKS route, at set-up; the
  * header for upstream i, made for every HTTP exchange (HTTP upstreams only). */
 dmcp_status gw_assertion_setup(dmcp_gateway *gw, dmcp_error *err);
-void gw_assertion_header(dmcp_gateway *gw, size_t i, const dmcp_principal *p, gw_hdrs *h);
 /* The upstream session's fresh-headers provider (dmcp_gw_open_params.fresh_*): a new one for
  * upstream i and principal p, or NULL when no assertion is configured (or p is NULL). */
 void *gw_assertion_fresh_new(dmcp_gateway *gw, size_t i, const dmcp_principal *p);

@@ -116,21 +116,18 @@ dmcp_status gw_assertion_setup(dmcp_gateway *gw, dmcp_error *err)
 }
 
 /*
- * The assertion for upstream i (HTTP upstreams: the audience is its URL): iss = the gateway's
- * public URL, aud, sub, client_id, scope, tenant, iat, exp = iat + ttl, jti (128 random bits).
- * Nothing is added when it cannot be made (the upstream then sees no assertion and refuses, as
- * it should, rather than the gateway inventing one).
+ * The assertion header's value for upstream i (its URL is the audience): iss = the gateway's
+ * public URL, aud, sub, client_id, scope, tenant, iat, exp = iat + ttl, jti (128 random bits);
+ * "Bearer <jwt>" in Authorization. NULL when it cannot be made (the upstream then sees no
+ * assertion and refuses, as it should, rather than the gateway inventing one).
  */
-void gw_assertion_header(dmcp_gateway *gw, size_t i, const dmcp_principal *p, gw_hdrs *h)
+static char *assertion_value(const dmcp_gateway *gw, size_t i, const dmcp_principal *p)
 {
     const gw_config *c = gw->cfg;
-    if (gw->signer == NULL || p == NULL || c->ups[i].url == NULL) {
-        return;
-    }
     unsigned char rnd[16];
     char jti[33];
     if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
-        return;
+        return NULL;
     }
     for (size_t k = 0; k < sizeof(rnd); k++) {
         snprintf(jti + 2 * k, 3, "%02x", rnd[k]);
@@ -150,7 +147,7 @@ void gw_assertion_header(dmcp_gateway *gw, size_t i, const dmcp_principal *p, gw
     char *jwt = NULL;
     if (a == NULL || dmcp_signer_sign(gw->signer, a, "JWT", &jwt) != DMCP_OK) {
         json_decref(a);
-        return;
+        return NULL;
     }
     json_decref(a);
     if (strcasecmp(c->as_header, "authorization") == 0) {
@@ -162,7 +159,7 @@ void gw_assertion_header(dmcp_gateway *gw, size_t i, const dmcp_principal *p, gw
         free(jwt);
         jwt = v;
     }
-    hdr_add(h, c->as_header, jwt, true);
+    return jwt;
 }
 
 /* The assertion made afresh for every HTTP exchange of an upstream session (its
@@ -190,20 +187,13 @@ void *gw_assertion_fresh_new(dmcp_gateway *gw, size_t i, const dmcp_principal *p
 size_t gw_assertion_fresh(void *ud, dmcp_gw_header *out, size_t max)
 {
     gw_fresh *f = ud;
-    gw_hdrs h;
-    memset(&h, 0, sizeof(h));
-    gw_assertion_header(f->gw, f->up, f->p, &h);
-    size_t n = 0;
-    for (size_t i = 0; i < h.n; i++) {
-        if (n < max && h.owned[i] != NULL) {
-            out[n].name = h.h[i].name;
-            out[n].value = h.owned[i]; /* handed over: the caller frees it */
-            h.owned[i] = NULL;
-            n++;
-        }
+    char *v = max > 0 ? assertion_value(f->gw, f->up, f->p) : NULL;
+    if (v == NULL) {
+        return 0;
     }
-    gw_hdrs_free(&h);
-    return n;
+    out[0].name = f->gw->cfg->as_header;
+    out[0].value = v; /* handed over: the caller frees it */
+    return 1;
 }
 
 void gw_assertion_fresh_free(void *ud)

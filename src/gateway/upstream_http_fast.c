@@ -246,7 +246,7 @@ static xres send_all(int fd, struct iovec *iov, int n, const gw_fast_req *r, lon
 }
 
 /* One attempt on fd: send, then read the response to its end. */
-static xres attempt(gw_fast *f, int fd, const char *hdr, size_t hdr_len, const gw_fast_req *r,
+static xres attempt(int fd, const char *hdr, size_t hdr_len, const gw_fast_req *r,
                     long long deadline, gw_h1 *p, const char **why)
 {
     struct iovec iov[2] = {{(void *)hdr, hdr_len}, {(void *)r->body, r->body_len}};
@@ -254,7 +254,6 @@ static xres attempt(gw_fast *f, int fd, const char *hdr, size_t hdr_len, const g
     if (x != XR_OK) {
         return x;
     }
-    (void)f;
     gw_h1_init(p);
     char buf[16384];
     for (;;) {
@@ -326,7 +325,7 @@ dmcp_status gw_fast_post(gw_fast *f, const gw_fast_req *r, const char **why)
             *why = "cannot connect";
             break;
         }
-        x = attempt(f, fd, hdr, at, r, deadline, p, why);
+        x = attempt(fd, hdr, at, r, deadline, p, why);
         give(f, fd, x == XR_OK && p->keep_alive);
         if (!(x == XR_DEAD_EARLY && reused)) {
             break; /* a kept-alive connection the upstream had closed: once more, new */
