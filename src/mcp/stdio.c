@@ -1,16 +1,16 @@
 /*
  * stdio transport (MCP 2025-11-25 Transports §1): one JSON-RPC message per line on input,
- * one per line on output, nothing else ever written to the output. tools/call and prompts/get
- * (a prompt can ask the client, whose answer comes on this input) run on a bounded pool of
- * worker threads so notifications/cancelled can reach a running handler;
- * everything else is answered inline. Ends at end of input (after running and queued calls
- * finish) or on SIGINT/SIGTERM.
+ * one per line on output, nothing else ever written to the output. Ends at end of input
+ * (after running and queued calls finish) or on SIGINT/SIGTERM.
  *
- * The pool: up to MAX_WORKERS threads, started on demand and kept while calls keep coming
- * (an idle one ends after IDLE_SECONDS), fed first-in first-out from a queue of at most
- * MAX_QUEUED calls; when that is full the call runs inline (the reader stops reading until
- * it ends: backpressure, not another thread). A call cancelled while still queued is
- * dropped unanswered (Cancellation: no response for a cancelled request).
+ * Threads (stdio_pool.h): whichever thread holds the reader role reads a chunk and answers
+ * its lines in order. tools/call and prompts/get (a prompt can ask the client, whose answer
+ * comes on this input) must not stop reading for long, so notifications/cancelled and the
+ * client's answers get through: the last call of a chunk runs on the reader itself, with the
+ * role lent to a standby that takes it over if the call is still running a millisecond or two
+ * later; the other calls of the chunk go to the bounded pool. A short call thus costs no
+ * thread switch. A call cancelled before it started is dropped unanswered (Cancellation: no
+ * response for a cancelled request).
  *
  * Both eras on one pipe: a message whose params._meta carries the 2026-07-28 protocol
  * version is served statelessly under that revision's rules (mcp-transport.md §6) on a
@@ -30,12 +30,11 @@
 #include <unistd.h>
 
 #include "mcp/mcp_internal.h"
+#include "mcp/stdio_pool.h"
 
-#define MAX_WORKERS 32
-#define MAX_QUEUED 256 /* tools/call waiting for a worker */
-#define IDLE_SECONDS 10
-#define MAX_OPEN26 64
-#define OUT_KEEP_BYTES (256 * 1024) /* output buffer kept for reuse between flushes */ /* 2026 requests (cancellable) and listens tracked at once */
+#define MAX_OPEN26 64 /* 2026 requests (cancellable) and listens tracked at once */
+#define OUT_KEEP_BYTES (256 * 1024) /* output buffer kept for reuse between flushes */
+#define CHUNK_BYTES 65536
 
 struct stdio_io;
 
@@ -54,15 +53,17 @@ typedef struct stdio_io {
     pthread_mutex_t out_mu;
     dmcp__buf out_pending, out_spare; /* under out_mu: lines to write; a buffer to reuse */
     bool flushing;                    /* under out_mu: a writer is writing out_pending */
+    bool broken;                      /* under out_mu: output closed */
+    dmcp__lf lf;                      /* the reader role and the pool */
+    /* The reader's own (only the role holder touches them). */
+    int in_fd, sfd;           /* input; SIGINT/SIGTERM as a signalfd (-1 without one) */
+    dmcp__buf line;           /* the line being read */
+    bool overlong;            /* it passed max_body: skipped up to its newline */
+    char *chunk;              /* CHUNK_BYTES */
+    struct stdio_job *kept;   /* the chunk's last call, run by the reader itself */
+    bool signalled;           /* input ended by SIGINT/SIGTERM */
+    const char *failure;      /* input ended by a failing system call */
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* a worker ended (under mu) */
-    pthread_cond_t work; /* a call was queued, or input ended (under mu) */
-    int workers;         /* live pool threads */
-    int idle;            /* of those, waiting for work */
-    bool closing;        /* input ended: workers drain the queue, then end */
-    struct stdio_job *head, *tail; /* queued calls, oldest first */
-    int queued;
-    bool broken;         /* output closed */
     dmcp__sink out_sink; /* unsolicited messages (list_changed, resources/updated) */
     /* Under mu: 2026 requests running (references, for notifications/cancelled) and open
      * 2026 listens. */
@@ -134,7 +135,7 @@ static dmcp_status sink_send(dmcp__sink *sink, json_t *msg)
 }
 
 typedef struct stdio_job {
-    struct stdio_job *next;
+    dmcp__lf_job link; /* first */
     json_t *msg;
     char version[16];
     bool era26;
@@ -283,8 +284,10 @@ static void cancel26(stdio_io *io, const json_t *rid)
     }
 }
 
-static void run_job(stdio_io *io, stdio_job *j)
+static void run_job(void *ud, dmcp__lf_job *job)
 {
+    stdio_io *io = ud;
+    stdio_job *j = (stdio_job *)job;
     if (j->era26) {
         run_request26(io, j->msg);
     } else {
@@ -294,69 +297,10 @@ static void run_job(stdio_io *io, stdio_job *j)
     free(j);
 }
 
-/* A pool thread: runs queued calls in order until idle for IDLE_SECONDS, or until input has
- * ended and the queue is empty. */
-static void *worker(void *arg)
-{
-    stdio_io *io = arg;
-    pthread_mutex_lock(&io->mu);
-    for (;;) {
-        if (io->head != NULL) {
-            stdio_job *j = io->head;
-            io->head = j->next;
-            if (io->head == NULL) {
-                io->tail = NULL;
-            }
-            io->queued--;
-            pthread_mutex_unlock(&io->mu);
-            run_job(io, j);
-            pthread_mutex_lock(&io->mu);
-            continue;
-        }
-        if (io->closing) {
-            break;
-        }
-        struct timespec deadline;
-        clock_gettime(CLOCK_REALTIME, &deadline);
-        deadline.tv_sec += IDLE_SECONDS;
-        io->idle++;
-        int rc = pthread_cond_timedwait(&io->work, &io->mu, &deadline);
-        io->idle--;
-        if (rc == ETIMEDOUT && io->head == NULL) {
-            break;
-        }
-    }
-    io->workers--;
-    pthread_cond_broadcast(&io->cv);
-    pthread_mutex_unlock(&io->mu);
-    return NULL;
-}
-
-/* Unlinks j from the queue (io->mu held); false when it is not there (a worker took it). */
-static bool unqueue(stdio_io *io, stdio_job *j)
-{
-    stdio_job *prev = NULL;
-    for (stdio_job *q = io->head; q != NULL; prev = q, q = q->next) {
-        if (q == j) {
-            if (prev != NULL) {
-                prev->next = j->next;
-            } else {
-                io->head = j->next;
-            }
-            if (io->tail == j) {
-                io->tail = prev;
-            }
-            io->queued--;
-            return true;
-        }
-    }
-    return false;
-}
-
-/* Queues a tools/call for the pool (so notifications/cancelled can reach it), starting a
- * thread when none is idle and the cap allows; takes body when it returns true. False: the
- * queue is full or no thread can run it (the caller runs it inline). */
-static bool spawn_job(stdio_io *io, json_t *body, const char *version, bool era26)
+/* A call read: kept back for the reader to run at the end of its chunk; the one kept before
+ * goes to the pool (or, the queue being full, runs now: backpressure). Takes body when it
+ * returns true; false: out of memory (the caller runs it inline). */
+static bool keep_call(stdio_io *io, json_t *body, const char *version, bool era26)
 {
     stdio_job *j = calloc(1, sizeof(*j));
     if (j == NULL) {
@@ -365,73 +309,36 @@ static bool spawn_job(stdio_io *io, json_t *body, const char *version, bool era2
     j->msg = body;
     j->era26 = era26;
     snprintf(j->version, sizeof(j->version), "%s", version);
-    pthread_mutex_lock(&io->mu);
-    if (io->queued >= MAX_QUEUED) {
-        pthread_mutex_unlock(&io->mu);
-        free(j);
-        return false;
-    }
-    if (io->tail != NULL) {
-        io->tail->next = j;
-    } else {
-        io->head = j;
-    }
-    io->tail = j;
-    io->queued++;
-    /* One waiting thread per queued call, else a new thread (a woken thread that has not yet
-     * taken its call still counts as idle: that errs towards one thread more, under the cap). */
-    bool start = io->idle < io->queued && io->workers < MAX_WORKERS;
-    if (start) {
-        io->workers++;
-    } else {
-        pthread_cond_signal(&io->work);
-    }
-    pthread_mutex_unlock(&io->mu);
-    if (!start) {
-        return true;
-    }
-    pthread_attr_t attr;
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_t t;
-    int rc = pthread_create(&t, &attr, worker, io);
-    pthread_attr_destroy(&attr);
-    if (rc == 0) {
-        return true;
-    }
-    pthread_mutex_lock(&io->mu);
-    io->workers--;
-    /* No new thread: with none at all, nothing would ever take the call; take it back. */
-    bool took_back = io->workers == 0 && unqueue(io, j);
-    pthread_mutex_unlock(&io->mu);
-    if (took_back) {
-        free(j);
-        return false; /* body is the caller's again */
+    stdio_job *prev = io->kept;
+    io->kept = j;
+    if (prev != NULL && !dmcp__lf_submit(&io->lf, &prev->link)) {
+        run_job(io, &prev->link);
     }
     return true;
 }
 
-/* notifications/cancelled for a call still queued: it is dropped, never answered. */
+static bool same_id(const dmcp__lf_job *job, const void *rid)
+{
+    return json_equal(json_object_get(((const stdio_job *)job)->msg, "id"), rid);
+}
+
+/* notifications/cancelled for a call not yet started: it is dropped, never answered. */
 static void drop_queued(stdio_io *io, const json_t *rid)
 {
     if (!json_is_string(rid) && !json_is_integer(rid)) {
         return;
     }
-    stdio_job *dropped = NULL;
-    pthread_mutex_lock(&io->mu);
-    for (stdio_job *q = io->head, *next; q != NULL; q = next) {
-        next = q->next;
-        if (json_equal(json_object_get(q->msg, "id"), rid) && unqueue(io, q)) {
-            q->next = dropped;
-            dropped = q;
-        }
+    dmcp__lf_job *dropped = dmcp__lf_take(&io->lf, same_id, rid);
+    if (io->kept != NULL && same_id(&io->kept->link, rid)) {
+        io->kept->link.next = dropped;
+        dropped = &io->kept->link;
+        io->kept = NULL;
     }
-    pthread_mutex_unlock(&io->mu);
     while (dropped != NULL) {
-        stdio_job *next = dropped->next;
-        json_decref(dropped->msg);
-        free(dropped);
-        dropped = next;
+        stdio_job *j = (stdio_job *)dropped;
+        dropped = dropped->next;
+        json_decref(j->msg);
+        free(j);
     }
 }
 
@@ -461,8 +368,8 @@ static void handle26(stdio_io *io, json_t *body)
             write_msg(io, dmcp__jsonrpc_error(id, code, message, data));
         } else if (strcmp(method, "subscriptions/listen") == 0) {
             listen26(io, body);
-        } else if (is_call(body, method) && spawn_job(io, body, DMCP_PROTOCOL_2026_07_28, true)) {
-            return; /* the worker owns body */
+        } else if (is_call(body, method) && keep_call(io, body, DMCP_PROTOCOL_2026_07_28, true)) {
+            return; /* the kept call owns body */
         } else {
             run_request26(io, body);
         }
@@ -503,27 +410,134 @@ static void handle_line(stdio_io *io, const char *line, size_t len)
         json_decref(body);
         return;
     }
-    if (json_is_object(body) && is_call(body, method) && spawn_job(io, body, version, false)) {
-        return; /* the worker owns body */
+    if (json_is_object(body) && is_call(body, method) && keep_call(io, body, version, false)) {
+        return; /* the kept call owns body */
     }
     run_request(io, body, version);
     json_decref(body);
 }
 
-static void wait_workers(stdio_io *io, unsigned seconds)
+/* Handles the complete lines of n bytes read (the reader role's). */
+static void split_lines(stdio_io *io, const char *chunk, size_t n)
 {
-    struct timespec deadline;
-    clock_gettime(CLOCK_REALTIME, &deadline);
-    deadline.tv_sec += seconds;
+    dmcp__buf *line = &io->line;
+    size_t start = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (chunk[i] != '\n') {
+            continue;
+        }
+        if (!io->overlong && dmcp__buf_append(line, chunk + start, i - start) != DMCP_OK) {
+            io->overlong = true;
+        }
+        if (io->overlong) {
+            write_msg(io, dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_PARSE_ERROR,
+                                              "Message too large", NULL));
+        } else {
+            size_t len = line->len;
+            if (len > 0 && line->data[len - 1] == '\r') {
+                len--;
+            }
+            if (len > 0) {
+                handle_line(io, line->data, len);
+            }
+        }
+        line->len = 0;
+        io->overlong = false;
+        start = i + 1;
+    }
+    if (!io->overlong && dmcp__buf_append(line, chunk + start, n - start) != DMCP_OK) {
+        io->overlong = true;
+        line->len = 0;
+    }
+}
+
+/* The input has ended (end of file, a signal, a failure): the 2026 listens end (nobody can
+ * cancel them any more), and calls waiting for an answer from the client are told none will
+ * come. Done by the thread that read the end, so a call on another thread (the one that
+ * called dmcp_server_run_stdio, say) is not left waiting for it. */
+static void input_ended(stdio_io *io)
+{
+    if (io->signalled) {
+        atomic_store(&io->srv->stopping, true); /* running handlers see themselves cancelled */
+    }
     pthread_mutex_lock(&io->mu);
-    io->closing = true; /* idle workers end now, busy ones once the queue is empty */
-    pthread_cond_broadcast(&io->work);
-    while (io->workers > 0) {
-        if (pthread_cond_timedwait(&io->cv, &io->mu, &deadline) != 0) {
-            break;
+    stdio_listen *open[MAX_OPEN26];
+    memcpy(open, io->listens, sizeof(open));
+    memset(io->listens, 0, sizeof(io->listens));
+    pthread_mutex_unlock(&io->mu);
+    for (size_t i = 0; i < MAX_OPEN26; i++) {
+        if (open[i] != NULL) {
+            listen_end(open[i]);
         }
     }
-    pthread_mutex_unlock(&io->mu);
+    dmcp__session_wake_pending(io->sess);
+}
+
+/* The reader role's step (dmcp__lf_ops.pump): waits for input, reads one chunk, handles its
+ * lines; the chunk's last call is handed back in *call. False once the input has ended. */
+static bool pump(void *ud, dmcp__lf_job **call)
+{
+    stdio_io *io = ud;
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    for (;;) {
+        pthread_mutex_lock(&io->out_mu);
+        bool broken = io->broken;
+        pthread_mutex_unlock(&io->out_mu);
+        if (broken) {
+            break;
+        }
+        struct timespec zero = {0, 0};
+        struct pollfd pfd[2] = {{io->in_fd, POLLIN, 0}, {io->sfd, POLLIN, 0}};
+        if (io->sfd < 0 && sigtimedwait(&set, NULL, &zero) > 0) {
+            io->signalled = true;
+            break;
+        }
+        int pr = poll(pfd, io->sfd >= 0 ? 2 : 1, 200);
+        if (pr < 0 && errno != EINTR) {
+            io->failure = "poll failed";
+            break;
+        }
+        if (pr > 0 && io->sfd >= 0 && (pfd[1].revents & POLLIN) != 0) {
+            struct signalfd_siginfo si;
+            if (read(io->sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
+                io->signalled = true;
+                break;
+            }
+        }
+        if (pr <= 0 || (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
+            continue;
+        }
+        ssize_t n = read(io->in_fd, io->chunk, CHUNK_BYTES);
+        if (n < 0) {
+            if (errno == EINTR || errno == EAGAIN) {
+                continue;
+            }
+            io->failure = "read failed";
+            break;
+        }
+        if (n == 0) {
+            if (io->line.len > 0 && !io->overlong) {
+                handle_line(io, io->line.data, io->line.len); /* last line without a newline */
+            }
+            break; /* end of input: Lifecycle §1.3.1 shutdown for stdio */
+        }
+        split_lines(io, io->chunk, (size_t)n);
+        if (io->kept == NULL) {
+            continue; /* no call to run: read on */
+        }
+        *call = &io->kept->link;
+        io->kept = NULL;
+        return true;
+    }
+    if (io->kept != NULL) {
+        *call = &io->kept->link;
+        io->kept = NULL;
+    }
+    input_ended(io);
+    return false;
 }
 
 dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_error *err)
@@ -540,149 +554,71 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
-    pthread_sigmask(SIG_BLOCK, &set, &old);
+    pthread_sigmask(SIG_BLOCK, &set, &old); /* before any thread starts: all inherit it */
 
     /* Heap-allocated: if a handler outlives the shutdown timeout, io is leaked rather than
      * freed under it. */
     stdio_io *io = calloc(1, sizeof(*io));
-    if (io == NULL) {
+    char *chunk = malloc(CHUNK_BYTES);
+    dmcp__session *sess = dmcp__session_new_local();
+    if (io == NULL || chunk == NULL || sess == NULL) {
+        free(io);
+        free(chunk);
+        if (sess != NULL) {
+            dmcp__session_unref(sess);
+        }
         pthread_sigmask(SIG_SETMASK, &old, NULL);
         atomic_store(&srv->started, false);
         return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, "out of memory");
     }
     io->srv = srv;
     io->out_fd = out_fd;
-    io->sess = dmcp__session_new_local();
+    io->in_fd = in_fd;
+    io->chunk = chunk;
+    io->sess = sess;
     pthread_mutex_init(&io->out_mu, NULL);
     /* Bounded by what the writers of the moment hold (each line is capped upstream). */
     dmcp__buf_init(&io->out_pending, SIZE_MAX / 4);
     dmcp__buf_init(&io->out_spare, SIZE_MAX / 4);
+    dmcp__buf_init(&io->line, srv->max_body);
     pthread_mutex_init(&io->mu, NULL);
-    pthread_cond_init(&io->cv, NULL);
-    pthread_cond_init(&io->work, NULL);
+    dmcp__lf_init(&io->lf, &(dmcp__lf_ops){pump, run_job, io});
     io->out_sink = (dmcp__sink){sink_send, io, true, NULL};
-    if (io->sess != NULL) {
-        io->sess->out = &io->out_sink;
-        pthread_mutex_lock(&srv->stdio_mu);
-        dmcp__session_ref(io->sess);
-        srv->stdio_sess = io->sess;
-        pthread_mutex_unlock(&srv->stdio_mu);
-    }
-    dmcp__buf line;
-    dmcp__buf_init(&line, srv->max_body);
-    dmcp_status st = io->sess != NULL ? DMCP_OK : DMCP_E_NOMEM;
-    bool overlong = false, signalled = false;
-    char chunk[65536];
+    io->sess->out = &io->out_sink;
+    pthread_mutex_lock(&srv->stdio_mu);
+    dmcp__session_ref(io->sess);
+    srv->stdio_sess = io->sess;
+    pthread_mutex_unlock(&srv->stdio_mu);
     /* SIGINT/SIGTERM (blocked above) arrive on a signalfd polled with the input: no system
      * call per line to look for them. Without one, they are looked for on every wake-up. */
-    int sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-    while (st == DMCP_OK && !io->broken) {
-        struct timespec zero = {0, 0};
-        struct pollfd pfd[2] = {{in_fd, POLLIN, 0}, {sfd, POLLIN, 0}};
-        if (sfd < 0 && sigtimedwait(&set, NULL, &zero) > 0) {
-            signalled = true;
-            break;
-        }
-        int pr = poll(pfd, sfd >= 0 ? 2 : 1, 200);
-        if (pr < 0 && errno != EINTR) {
-            st = dmcp__fail(err, DMCP_E_IO, DMCP_REASON_NONE, "poll failed");
-            break;
-        }
-        if (pr > 0 && sfd >= 0 && (pfd[1].revents & POLLIN) != 0) {
-            struct signalfd_siginfo si;
-            if (read(sfd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
-                signalled = true;
-                break;
-            }
-        }
-        if (pr <= 0 || (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) == 0) {
-            continue;
-        }
-        ssize_t n = read(in_fd, chunk, sizeof(chunk));
-        if (n < 0) {
-            if (errno == EINTR || errno == EAGAIN) {
-                continue;
-            }
-            st = dmcp__fail(err, DMCP_E_IO, DMCP_REASON_NONE, "read failed");
-            break;
-        }
-        if (n == 0) {
-            if (line.len > 0 && !overlong) {
-                handle_line(io, line.data, line.len); /* last line without a newline */
-            }
-            break; /* end of input: Lifecycle §1.3.1 shutdown for stdio */
-        }
-        size_t start = 0;
-        for (size_t i = 0; i < (size_t)n; i++) {
-            if (chunk[i] != '\n') {
-                continue;
-            }
-            if (!overlong && dmcp__buf_append(&line, chunk + start, i - start) != DMCP_OK) {
-                overlong = true;
-            }
-            if (overlong) {
-                write_msg(io, dmcp__jsonrpc_error(NULL, DMCP_JSONRPC_PARSE_ERROR,
-                                                  "Message too large", NULL));
-            } else {
-                size_t len = line.len;
-                if (len > 0 && line.data[len - 1] == '\r') {
-                    len--;
-                }
-                if (len > 0) {
-                    handle_line(io, line.data, len);
-                }
-            }
-            line.len = 0;
-            overlong = false;
-            start = i + 1;
-        }
-        if (!overlong && dmcp__buf_append(&line, chunk + start, (size_t)n - start) != DMCP_OK) {
-            overlong = true;
-            line.len = 0;
-        }
+    io->sfd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+
+    dmcp__lf_serve(&io->lf); /* until the input ends (input_ended has run) */
+
+    if (io->sfd >= 0) {
+        close(io->sfd);
     }
-    if (sfd >= 0) {
-        close(sfd);
-    }
-    if (signalled) {
-        atomic_store(&srv->stopping, true); /* running handlers see themselves cancelled */
-    }
-    /* No more input: the 2026 listens end (nobody can cancel them any more). */
-    pthread_mutex_lock(&io->mu);
-    stdio_listen *open[MAX_OPEN26];
-    memcpy(open, io->listens, sizeof(open));
-    memset(io->listens, 0, sizeof(io->listens));
-    pthread_mutex_unlock(&io->mu);
-    for (size_t i = 0; i < MAX_OPEN26; i++) {
-        if (open[i] != NULL) {
-            listen_end(open[i]);
-        }
-    }
-    if (io->sess != NULL) {
-        /* No more input: nothing can answer a server->client request now. */
-        dmcp__session_wake_pending(io->sess);
-        pthread_mutex_lock(&srv->stdio_mu);
-        srv->stdio_sess = NULL;
-        pthread_mutex_unlock(&srv->stdio_mu);
-        pthread_mutex_lock(&io->sess->mu);
-        io->sess->out = NULL;
-        pthread_mutex_unlock(&io->sess->mu);
-        dmcp__session_unref(io->sess); /* the server's reference */
-    }
-    wait_workers(io, srv->shutdown_timeout);
-    pthread_mutex_lock(&io->mu);
-    int left = io->workers;
-    pthread_mutex_unlock(&io->mu);
-    dmcp__buf_free(&line);
+    dmcp_status st = io->failure != NULL
+                         ? dmcp__fail(err, DMCP_E_IO, DMCP_REASON_NONE, "%s", io->failure)
+                         : DMCP_OK;
+    pthread_mutex_lock(&srv->stdio_mu);
+    srv->stdio_sess = NULL;
+    pthread_mutex_unlock(&srv->stdio_mu);
+    pthread_mutex_lock(&io->sess->mu);
+    io->sess->out = NULL;
+    pthread_mutex_unlock(&io->sess->mu);
+    dmcp__session_unref(io->sess); /* the server's reference */
+    int left = dmcp__lf_drain(&io->lf, srv->shutdown_timeout);
+    dmcp__buf_free(&io->line);
     if (left == 0) {
-        /* Workers hold pointers into io; only tear it down when none is left. */
+        /* Pool threads hold pointers into io; only tear it down when none is left. */
+        dmcp__lf_destroy(&io->lf);
         dmcp__session_unref(io->sess);
         pthread_mutex_destroy(&io->out_mu);
         dmcp__buf_free(&io->out_pending);
         dmcp__buf_free(&io->out_spare);
         pthread_mutex_destroy(&io->mu);
-        pthread_cond_destroy(&io->cv);
-        pthread_cond_destroy(&io->work);
+        free(io->chunk);
         free(io);
     } else {
         st = dmcp__fail(err, DMCP_E_TIMEOUT, DMCP_REASON_NONE,

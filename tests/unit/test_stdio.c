@@ -51,13 +51,19 @@ static dmcp_status t_wait(dmcp_call *call, const json_t *args, dmcp_result *res,
     return dmcp_result_add_text(res, "timeout");
 }
 
-/* Holds until cancelled (at most 60 s): keeps a pool thread busy. holds_running counts the
- * handlers that have started (a worker may exist before it has taken its call). */
+/* Holds until cancelled (at most 60 s): keeps a thread busy. holds_running counts the
+ * handlers that have started (a worker may exist before it has taken its call), hold_ran
+ * which ids did. */
 static atomic_int holds_running;
+static atomic_bool hold_ran[64];
 static dmcp_status t_hold(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
 {
     (void)args;
     (void)ud;
+    json_int_t id = json_integer_value(dmcp_call_request_id(call));
+    if (id > 0 && id < 64) {
+        atomic_store(&hold_ran[id], true);
+    }
     atomic_fetch_add(&holds_running, 1);
     for (int i = 0; i < 6000 && !dmcp_call_is_cancelled(call); i++) {
         sleep_ms(10);
@@ -81,6 +87,19 @@ static dmcp_status t_ask(dmcp_call *call, const json_t *args, dmcp_result *res, 
     }
     json_decref(answer);
     return st;
+}
+
+/* The thread that called dmcp_server_run_stdio (the first holder of the reader role). */
+static pthread_t reader_thread;
+
+/* Says which thread ran it: "reader" (the one that called dmcp_server_run_stdio) or "other". */
+static dmcp_status t_where(dmcp_call *call, const json_t *args, dmcp_result *res, void *ud)
+{
+    (void)call;
+    (void)args;
+    (void)ud;
+    return dmcp_result_add_text(res, pthread_equal(pthread_self(), reader_thread) ? "reader"
+                                                                                  : "other");
 }
 
 typedef struct harness {
@@ -118,6 +137,8 @@ static void start(harness *h)
     assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
     assert_int_equal(dmcp_tool_new("hold", t_hold, NULL, &t), DMCP_OK);
     assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
+    assert_int_equal(dmcp_tool_new("where", t_where, NULL, &t), DMCP_OK);
+    assert_int_equal(dmcp_server_add_tool(h->srv, t), DMCP_OK);
     dmcp_resource *r;
     assert_int_equal(dmcp_resource_new("test://r", "r", &r), DMCP_OK);
     assert_int_equal(dmcp_resource_set_text(r, "x"), DMCP_OK);
@@ -126,6 +147,7 @@ static void start(harness *h)
     assert_int_equal(pipe(h->to_srv), 0);
     assert_int_equal(pipe(h->from_srv), 0);
     assert_int_equal(pthread_create(&h->th, NULL, run, h), 0);
+    reader_thread = h->th;
 }
 
 static void send_line(harness *h, const char *s)
@@ -561,15 +583,20 @@ static int thread_count(void)
     return n;
 }
 
-/* A flood of calls: at most 32 pool threads run them, the rest wait in the queue, first in
- * first out; a queued call that is cancelled is dropped unanswered, running ones see their
- * cancellation. (First in the group: no threads of an earlier test linger in the count.) */
+/* A flood of calls: at most 32 pool threads besides the reader run them (one of the 33
+ * always reads), the rest wait in the queue; a queued call that is cancelled is dropped
+ * unanswered, running ones see their cancellation. Which calls run first depends on how the
+ * input was cut into chunks (a chunk's last call runs on the reader), so the test asks the
+ * handlers. (First in the group: no threads of an earlier test linger in the count.) */
 static void test_pool_bounded(void **state)
 {
     (void)state;
     harness h;
     int base = thread_count();
     atomic_store(&holds_running, 0);
+    for (int i = 0; i < 64; i++) {
+        atomic_store(&hold_ran[i], false);
+    }
     start(&h); /* + the thread running dmcp_server_run_stdio */
     send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
                   "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}");
@@ -593,14 +620,24 @@ static void test_pool_bounded(void **state)
     assert_string_equal(json_string_value(json_object_get(m, "id")), "ping");
     json_decref(m);
     assert_int_equal(thread_count() - base, 1 + 32);
-    /* Calls 1..32 run (taken in order), 33..40 wait: cancelled there, they are dropped.
-     * Wait until all 32 handlers have started: on a loaded machine a worker may still be on
-     * its way to the queue, and a cancellation would then drop one of 1..32 instead. */
+    /* 32 calls run, 8 wait: cancelled there, they are dropped. Wait until all 32 handlers
+     * have started: on a loaded machine a worker may still be on its way to the queue. */
     for (int i = 0; i < 3000 && atomic_load(&holds_running) < 32; i++) {
         sleep_ms(10);
     }
+    sleep_ms(50); /* no 33rd starts */
     assert_int_equal(atomic_load(&holds_running), 32);
-    for (int id = 33; id <= 40; id++) {
+    bool ran[41] = {false};
+    int nran = 0;
+    for (int id = 1; id <= 40; id++) {
+        ran[id] = atomic_load(&hold_ran[id]);
+        nran += ran[id];
+    }
+    assert_int_equal(nran, 32);
+    for (int id = 1; id <= 40; id++) {
+        if (ran[id]) {
+            continue;
+        }
         snprintf(line, sizeof(line),
                  "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
                  "{\"requestId\":%d}}", id);
@@ -611,23 +648,77 @@ static void test_pool_bounded(void **state)
     m = read_msg(&h);
     assert_string_equal(json_string_value(json_object_get(m, "id")), "ping2");
     json_decref(m);
-    for (int id = 1; id <= 32; id++) {
+    for (int id = 1; id <= 40; id++) {
+        if (!ran[id]) {
+            continue;
+        }
         snprintf(line, sizeof(line),
                  "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
                  "{\"requestId\":%d}}", id);
         send_line(&h, line);
     }
-    bool seen[33] = {false};
+    bool seen[41] = {false};
     for (int i = 0; i < 32; i++) {
         m = read_msg(&h);
         json_int_t id = json_integer_value(json_object_get(m, "id"));
-        assert_true(id >= 1 && id <= 32);
+        assert_true(id >= 1 && id <= 40 && ran[id]);
         assert_false(seen[id]);
         seen[id] = true;
         assert_string_equal(mt_text(m), "cancelled");
         json_decref(m);
     }
-    finish(&h); /* nothing else was written: 33..40 were never answered */
+    assert_int_equal(atomic_load(&holds_running), 32); /* the dropped ones never started */
+    finish(&h); /* nothing else was written: the 8 queued were never answered */
+}
+
+/* The reader role is lent, not handed over: a call read alone runs on the reader itself (no
+ * thread switch); one that runs long has the role taken over, so a ping and its
+ * cancellation still get through while it runs. */
+static void test_reader_lent(void **state)
+{
+    (void)state;
+    harness h;
+    start(&h);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":"
+                  "{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}");
+    json_decref(read_msg(&h));
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}");
+    for (int i = 1; i <= 3; i++) { /* one at a time: each is the last call of its chunk */
+        char line[128];
+        snprintf(line, sizeof(line),
+                 "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":"
+                 "{\"name\":\"where\"}}", i);
+        send_line(&h, line);
+        json_t *m = read_msg(&h);
+        assert_string_equal(mt_text(m), "reader");
+        json_decref(m);
+    }
+    /* A call that waits for its cancellation (3 s at most), on the reader... */
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"w\",\"method\":\"tools/call\",\"params\":"
+                  "{\"name\":\"wait\"}}");
+    sleep_ms(20);
+    /* ...does not stop reading: a ping and a call are answered, then the cancellation. */
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":\"p\",\"method\":\"ping\"}");
+    json_t *m = read_msg(&h);
+    assert_string_equal(json_string_value(json_object_get(m, "id")), "p");
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"tools/call\",\"params\":"
+                  "{\"name\":\"where\"}}");
+    m = read_msg(&h);
+    assert_string_equal(mt_text(m), "other"); /* the reader is busy with "w" */
+    json_decref(m);
+    send_line(&h, "{\"jsonrpc\":\"2.0\",\"method\":\"notifications/cancelled\",\"params\":"
+                  "{\"requestId\":\"w\"}}");
+    m = read_msg(&h);
+    assert_string_equal(json_string_value(json_object_get(m, "id")), "w");
+    assert_string_equal(mt_text(m), "cancelled");
+    json_decref(m);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* Well inside the 3 s the call would otherwise have held the reader. */
+    assert_true((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2500);
+    finish(&h);
 }
 
 int main(void)
@@ -636,6 +727,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_pool_bounded),
         cmocka_unit_test(test_session_flow),
+        cmocka_unit_test(test_reader_lent),
         cmocka_unit_test(test_era26_requests),
         cmocka_unit_test(test_era26_input_required),
         cmocka_unit_test(test_era26_listen),
