@@ -54,6 +54,20 @@ typedef void (*dmcp_session_end_fn)(void *userdata, const char *session_id);
 typedef size_t (*dmcp_forward_scopes_fn)(void *userdata, const char *tool_name,
                                          const char *const **scopes);
 
+/*
+ * Starts a forwarded request whose answer comes later (optional: dmcp_forwarder.start).
+ * Offered for a request of a 2025-era session that is answered as one JSON (or buffered SSE)
+ * response, not a live stream; request() serves every other one. Return DMCP_OK once the
+ * request is taken: answer it exactly once with dmcp_call_answer, from any thread, before or
+ * after returning. Until then call, method and params stay valid, and the HTTP worker that
+ * offered it serves other connections meanwhile (a forwarder that waits on another process
+ * need not hold a thread per request). Any other status: not taken (nothing may have been
+ * sent, no answer given): the runtime serves the request with request() on this thread.
+ * Notifications sent with dmcp_call_notify before the answer go before it, as request()'s do.
+ */
+typedef dmcp_status (*dmcp_forward_start_fn)(void *userdata, dmcp_call *call, const char *method,
+                                             const json_t *params);
+
 typedef struct dmcp_forwarder {
     unsigned methods;            /* DMCP_FORWARD_* families served by request() */
     bool stream;                 /* answer forwarded requests as a live SSE stream (so
@@ -69,6 +83,7 @@ typedef struct dmcp_forwarder {
     dmcp_forward_scopes_fn tool_scopes;  /* may be NULL */
     void *userdata;
     dmcp_session_end_fn session_release; /* may be NULL; see dmcp_session_end_fn */
+    dmcp_forward_start_fn start;         /* may be NULL; see dmcp_forward_start_fn */
 } dmcp_forwarder;
 
 /*
@@ -79,6 +94,19 @@ typedef struct dmcp_forwarder {
  * Thread-safety: configure from one thread.
  */
 DMCP_API dmcp_status dmcp_server_set_forwarder(dmcp_server *srv, const dmcp_forwarder *fwd);
+/*
+ * Answers a request taken by dmcp_forwarder.start: DMCP_OK and result (an object), or any
+ * other status and error (a JSON-RPC error object {code, message, data?}); neither gives
+ * -32603, as for request(). After it returns the call is gone: read from it first whatever
+ * is still needed. A call the server stopped waiting for (it answered the client itself when
+ * it stopped) takes the answer and drops it. DMCP_E_STATE for a call that was not taken by
+ * start or is already answered (nothing changes; result and error are released either way).
+ * Ownership: takes result and error.
+ * Thread-safety: any thread, once per taken call.
+ */
+DMCP_API dmcp_status dmcp_call_answer(dmcp_call *call, dmcp_status status, json_t *result,
+                                      json_t *error);
+
 /* Largest key and largest attrs object (compact JSON) of a session, in bytes. */
 #define DMCP_SESSION_ATTR_KEY_MAX 64
 #define DMCP_SESSION_ATTRS_MAX 8192

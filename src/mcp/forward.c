@@ -84,6 +84,44 @@ static const json_t *progress_token_of(const json_t *params)
     return (json_is_string(tok) || json_is_integer(tok)) ? tok : NULL;
 }
 
+void dmcp__forward_call_init(dmcp_call *call, const dmcp__rpc_ctx *ctx, const json_t *id,
+                             const char *method, const json_t *params)
+{
+    memset(call, 0, sizeof(*call));
+    call->srv = ctx->srv;
+    call->sess = ctx->sess;
+    call->principal = ctx->principal;
+    call->id = id;
+    call->version = ctx->version;
+    call->progress_token = (json_t *)progress_token_of(params);
+    call->sink = ctx->sink;
+    call->stateless = ctx->stateless;
+    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0) {
+        call->tool_name = json_string_value(json_object_get(params, "name"));
+    }
+    atomic_init(&call->cancelled, false);
+}
+
+/* The code, message and data of a forwarder's error object (-32603 without them). message is
+ * copied to buf since the caller drops error. */
+static void error_fields(const json_t *error, char *buf, size_t n, int *code, const char **message,
+                         json_t **data)
+{
+    const json_t *c = json_object_get(error, "code");
+    const char *m = json_string_value(json_object_get(error, "message"));
+    *code = json_is_integer(c) ? (int)json_integer_value(c) : DMCP_JSONRPC_INTERNAL_ERROR;
+    size_t len = m != NULL ? strnlen(m, n - 1) : 0;
+    if (m != NULL) {
+        memcpy(buf, m, len);
+    }
+    buf[len] = '\0';
+    *message = m != NULL ? buf : "Internal error";
+    json_t *d = json_object_get(error, "data");
+    if (d != NULL) {
+        *data = json_incref(d);
+    }
+}
+
 json_t *dmcp__forward_request(dmcp__rpc_ctx *ctx, const json_t *id, const char *method,
                               const json_t *params, int *code, const char **message,
                               json_t **data)
@@ -97,19 +135,7 @@ json_t *dmcp__forward_request(dmcp__rpc_ctx *ctx, const json_t *id, const char *
         }
     }
     dmcp_call call;
-    memset(&call, 0, sizeof(call));
-    call.srv = srv;
-    call.sess = ctx->sess;
-    call.principal = ctx->principal;
-    call.id = id;
-    call.version = ctx->version;
-    call.progress_token = (json_t *)progress_token_of(params);
-    call.sink = ctx->sink;
-    call.stateless = ctx->stateless;
-    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0) {
-        call.tool_name = json_string_value(json_object_get(params, "name"));
-    }
-    atomic_init(&call.cancelled, false);
+    dmcp__forward_call_init(&call, ctx, id, method, params);
     bool tracked = ctx->sess != NULL && dmcp__session_track(ctx->sess, id, &call.cancelled) == DMCP_OK;
     json_t *result = NULL, *error = NULL;
     dmcp_status st = srv->fwd.request(srv->fwd.userdata, &call, method, params, &result, &error);
@@ -121,24 +147,28 @@ json_t *dmcp__forward_request(dmcp__rpc_ctx *ctx, const json_t *id, const char *
         return result;
     }
     json_decref(result);
-    /* The error object's fields: code and message are copied to thread-local storage since
-     * the caller borrows *message after we drop error. */
+    /* The caller borrows *message after we drop error: thread-local storage. */
     static _Thread_local char msgbuf[256];
-    const json_t *c = json_object_get(error, "code");
-    const char *m = json_string_value(json_object_get(error, "message"));
-    *code = json_is_integer(c) ? (int)json_integer_value(c) : DMCP_JSONRPC_INTERNAL_ERROR;
-    size_t len = m != NULL ? strnlen(m, sizeof(msgbuf) - 1) : 0;
-    if (m != NULL) {
-        memcpy(msgbuf, m, len);
-    }
-    msgbuf[len] = '\0';
-    *message = m != NULL ? msgbuf : "Internal error";
-    json_t *d = json_object_get(error, "data");
-    if (d != NULL) {
-        *data = json_incref(d);
-    }
+    error_fields(error, msgbuf, sizeof(msgbuf), code, message, data);
     json_decref(error);
     return NULL;
+}
+
+json_t *dmcp__forward_response(const json_t *id, dmcp_status st, json_t *result, json_t *error)
+{
+    if (st == DMCP_OK && json_is_object(result)) {
+        json_decref(error);
+        return dmcp__jsonrpc_result(id, result);
+    }
+    json_decref(result);
+    char buf[256];
+    int code = DMCP_JSONRPC_INTERNAL_ERROR;
+    const char *message = NULL;
+    json_t *data = NULL;
+    error_fields(error, buf, sizeof(buf), &code, &message, &data);
+    json_t *out = dmcp__jsonrpc_error(id, code, message, data);
+    json_decref(error);
+    return out;
 }
 
 void dmcp__forward_notification(dmcp__rpc_ctx *ctx, const json_t *msg)

@@ -262,7 +262,7 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
     if (dmcp__era26_applies(dmcp__http_header(c, "MCP-Protocol-Version"), body)) {
         return dmcp__http_post26(h, c, body, rs->principal, origin);
     }
-    return dmcp__http_post(h, c, body, rs->principal, origin);
+    return dmcp__http_post(h, c, body, rs->principal, origin, &rs->later);
 }
 
 /* Reserves n bytes of the server-wide body budget; false when it would be exceeded. */
@@ -448,6 +448,14 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         *upload_data_size = 0;
         return MHD_YES;
     }
+    if (rs->later != NULL) { /* resumed with a forwarder's answer */
+        dmcp__deferred *d = rs->later;
+        rs->later = NULL;
+        dmcp__obs_current = &rs->obs;
+        enum MHD_Result r = dmcp__defer_finish(h, c, d);
+        dmcp__obs_current = NULL;
+        return r;
+    }
     if (*upload_data_size > 0) {
         size_t n = *upload_data_size;
         *upload_data_size = 0;
@@ -490,6 +498,10 @@ static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
     dmcp__conn_set_phase(h->conns, conn_of(c), DMCP__CONN_IDLE);
     req_state *rs = *con_cls;
     if (rs != NULL) {
+        if (rs->later != NULL) {
+            dmcp__defer_abandon(rs->later);
+            rs->later = NULL;
+        }
         dmcp__obs_done(h, &rs->obs, rs->principal, c);
         atomic_fetch_sub(&h->buffered, rs->reserved);
         dmcp_principal_unref(rs->principal);
@@ -591,6 +603,7 @@ static void http_free(dmcp__http *h)
     dmcp__conns_free(h->conns);
     dmcp__plimits_free(h->plimits);
     pthread_mutex_destroy(&h->mu);
+    pthread_mutex_destroy(&h->defer_mu);
     pthread_cond_destroy(&h->cv);
     free(h);
 }
@@ -611,6 +624,7 @@ dmcp_status dmcp__http_start(dmcp_server *srv, dmcp_error *err)
         return dmcp__fail(err, DMCP_E_NOMEM, DMCP_REASON_NONE, "out of memory");
     }
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->defer_mu, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_cond_init(&h->cv, &ca);
@@ -779,6 +793,7 @@ void dmcp__http_stop(dmcp_server *srv)
         dmcp__stream_finish(st);
     }
     pthread_mutex_unlock(&h->mu);
+    dmcp__defer_stop_all(h);
     MHD_stop_daemon(h->d);
     if (lfd != MHD_INVALID_SOCKET) {
         close(lfd);

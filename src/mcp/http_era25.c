@@ -95,7 +95,8 @@ static bool is_initialize(const json_t *body)
 }
 
 enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, json_t *body,
-                                const dmcp_principal *p, const char *origin)
+                                const dmcp_principal *p, const char *origin,
+                                dmcp__deferred **later)
 {
     dmcp_server *srv = h->srv;
     enum MHD_Result ret = MHD_NO;
@@ -243,6 +244,9 @@ enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, json_t 
             dmcp__obs_kind(DMCP__M_METHOD_TOOLS_CALL, true);
             goto out;
         }
+    }
+    if (!init && id != NULL && dmcp__defer_try(h, c, &ctx, body, notes, origin, later, &ret)) {
+        return ret; /* body, notes and sess are the deferred call's now */
     }
     json_t *answer = dmcp__process(&ctx, body);
     if (init && new_sid != NULL) {

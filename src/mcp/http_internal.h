@@ -100,6 +100,8 @@ typedef struct dmcp__http {
     dmcp__plimits *plimits;       /* per-principal rate and streams (limits.c) */
     struct MHD_Daemon *metrics_d; /* the opt-in metrics listener (http_obs.c) */
     unsigned metrics_port;
+    pthread_mutex_t defer_mu;         /* guards deferred */
+    struct dmcp__deferred *deferred;  /* calls a forwarder answers later (http_defer.c) */
 } dmcp__http;
 
 struct dmcp_http_request {
@@ -137,6 +139,7 @@ typedef struct req_state {
     dmcp_principal *principal; /* the authenticated caller (NULL without an authorizer) */
     const char *origin;        /* the Origin header (MHD keeps it for the request) */
     size_t reserved;           /* bytes of h->buffered this request holds */
+    struct dmcp__deferred *later; /* parked until a forwarder answers (http_defer.c) */
 } req_state;
 
 /*
@@ -247,9 +250,29 @@ enum MHD_Result dmcp__stream_resume(dmcp__http *h, struct MHD_Connection *c, dmc
  * *value (may be NULL) receives the header, supported or absent (NULL). */
 bool dmcp__http_check_version(struct MHD_Connection *c, const char *origin, enum MHD_Result *ret,
                               const char **value);
-/* A parsed POST body (taken) under the 2025 rules. */
+/* A parsed POST body (taken) under the 2025 rules. A request a forwarder takes to answer
+ * later parks the connection and sets *later (dmcp__defer_finish answers it on resume). */
 enum MHD_Result dmcp__http_post(dmcp__http *h, struct MHD_Connection *c, json_t *body,
-                                const dmcp_principal *p, const char *origin);
+                                const dmcp_principal *p, const char *origin,
+                                struct dmcp__deferred **later);
+
+/* ---- http_defer.c: forwarded requests answered later (dmcp_forwarder.start) ---- */
+
+typedef struct dmcp__deferred dmcp__deferred;
+/* Offers a 2025-era request to dmcp_forwarder.start. true: taken, *ret is the handler's
+ * return, and body, notes and ctx->sess (with its request count) belong to the call; either
+ * answered already, or the connection is parked and *later set. false: nothing changed
+ * (the caller serves the request). */
+bool dmcp__defer_try(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ctx *ctx,
+                     json_t *body, json_t *notes, const char *origin, dmcp__deferred **later,
+                     enum MHD_Result *ret);
+/* Sends the answer of d (resumed, or answered at once) and releases the runtime's side. */
+enum MHD_Result dmcp__defer_finish(dmcp__http *h, struct MHD_Connection *c, dmcp__deferred *d);
+/* The connection of d ended before its answer was sent (a stop). */
+void dmcp__defer_abandon(dmcp__deferred *d);
+/* Before libmicrohttpd stops: every call still waiting is answered "Server stopping" and its
+ * connection resumed. */
+void dmcp__defer_stop_all(dmcp__http *h);
 enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
                                const char *origin);
 enum MHD_Result dmcp__http_delete(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,

@@ -274,6 +274,7 @@ struct dmcp_server {
     int access_log_level;               /* a dmcp__accesslog_level */
     struct dmcp__accesslog *access_log; /* open while the server runs */
     unsigned shutdown_timeout;
+    atomic_int fwd_later; /* calls taken by dmcp_forwarder.start not yet freed (http_defer.c) */
     char *tls_cert, *tls_key;
     /* 2026-07-28 */
     unsigned char state_key[1024]; /* requestState HMAC key (dmcp_server_set_state_key) */
@@ -376,6 +377,7 @@ struct dmcp_call {
     bool stateless;
     dmcp__sink *sink;
     char input_key[72]; /* 2025: dmcp_call_set_input_key's key for the next request's _meta */
+    struct dmcp__deferred *later; /* a call taken by dmcp_forwarder.start (http_defer.c) */
 };
 
 struct dmcp_result {
@@ -630,6 +632,12 @@ size_t dmcp__forward_tool_scopes(const dmcp_server *srv, const char *tool,
                                  const char *const **scopes);
 /* A client notification for the forwarder. */
 void dmcp__forward_notification(dmcp__rpc_ctx *ctx, const json_t *msg);
+/* The call context a forwarder sees for request id (method, params) under ctx. */
+void dmcp__forward_call_init(dmcp_call *call, const dmcp__rpc_ctx *ctx, const json_t *id,
+                             const char *method, const json_t *params);
+/* A forwarder's answer as a JSON-RPC response to id: result (an object) when st is DMCP_OK,
+ * else error's code, message and data (-32603 without them). Takes result and error. */
+json_t *dmcp__forward_response(const json_t *id, dmcp_status st, json_t *result, json_t *error);
 /* Releases the forwarder's state (server free). */
 void dmcp__forward_free(dmcp_server *srv);
 

@@ -1,6 +1,7 @@
 /* The dmcp_server object: configuration and the blocking run loop. */
 #include <signal.h>
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -86,6 +87,18 @@ void dmcp_server_free(dmcp_server *srv)
         return;
     }
     dmcp_server_stop(srv);
+    /* Calls a forwarder took to answer later hold sessions of ours: they must be answered
+     * first (the stop cancelled them all). */
+    double until = dmcp__mono_now() + srv->shutdown_timeout;
+    while (atomic_load(&srv->fwd_later) > 0 && dmcp__mono_now() < until) {
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
+    if (atomic_load(&srv->fwd_later) > 0) {
+        fprintf(stderr, "descope-mcp: %d forwarded call(s) still unanswered when the server was "
+                        "freed; the forwarder must answer them before dmcp_server_free\n",
+                atomic_load(&srv->fwd_later));
+    }
     dmcp__toolreg_free(&srv->tools);
     dmcp__resources_free(srv);
     dmcp__prompts_free(srv);

@@ -126,6 +126,7 @@ static dmcp_server *make(bool stream)
                         fw_end,
                         fw_scopes,
                         &fs,
+                        NULL,
                         NULL};
     assert_int_equal(dmcp_server_set_forwarder(srv, &f), DMCP_OK);
     json_decref(caps); /* copied */
