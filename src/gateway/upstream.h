@@ -116,6 +116,23 @@ typedef struct dmcp_gw_request_params {
     const dmcp_gw_sink *sink; /* may be NULL: in-flight messages are dropped, requests refused */
 } dmcp_gw_request_params;
 
+/*
+ * A request whose outcome comes later (.request_async). Callbacks run on the upstream's own
+ * threads and must not block; ud stays the caller's until done has run.
+ */
+typedef struct dmcp_gw_async {
+    void *ud;
+    unsigned timeout_ms; /* 0 = the upstream's default */
+    /* A notification for the request (progress, a log message), before done. msg borrowed. */
+    void (*notification)(void *ud, const json_t *msg);
+    /* Polled every few tens of milliseconds until done: true once the client cancelled. */
+    bool (*is_cancelled)(void *ud);
+    /* The outcome, exactly once: the statuses of .request; response (taken) is the
+     * upstream's response with the caller's id when st is DMCP_OK, else NULL and err says
+     * why. */
+    void (*done)(void *ud, dmcp_status st, json_t *response, const dmcp_error *err);
+} dmcp_gw_async;
+
 typedef struct dmcp_gw_upstream_ops {
     const char *kind; /* "http", "stdio" */
     /*
@@ -145,6 +162,14 @@ typedef struct dmcp_gw_upstream_ops {
      */
     dmcp_status (*request)(dmcp_gw_usession *s, const json_t *msg, const dmcp_gw_request_params *p,
                            json_t **response, dmcp_error *err);
+    /*
+     * Optional: sends msg as .request does and returns at once. DMCP_OK: it is out and a->done
+     * will run exactly once (possibly before this returns). Anything else: nothing was sent
+     * and done never runs (the caller uses .request: e.g. a child that must be started first).
+     * A server->client request the upstream sends for it is refused (there is no live stream
+     * to carry it). Thread-safety: as .request.
+     */
+    dmcp_status (*request_async)(dmcp_gw_usession *s, const json_t *msg, const dmcp_gw_async *a);
     /* Forwards a client notification (e.g. notifications/cancelled with the gateway's request
      * id, roots/list_changed). Best effort; any thread. */
     dmcp_status (*notify)(dmcp_gw_usession *s, const json_t *msg, dmcp_error *err);

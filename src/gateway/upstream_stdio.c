@@ -194,7 +194,12 @@ static void stdio_close(dmcp_gw_usession *s)
         return;
     pthread_mutex_lock(&s->mu);
     s->closing = true;
-    gw_stdio_wake_all(s);
+    pending *lost = gw_stdio_wake_all(s);
+    if (lost) { /* failed without the lock (their callbacks may take others) */
+        pthread_mutex_unlock(&s->mu);
+        gw_stdio_async_fail(s, lost);
+        pthread_mutex_lock(&s->mu);
+    }
     gw_stdio_drain_locked(s);
     pthread_mutex_unlock(&s->mu);
     pthread_mutex_lock(&s->respawn_mu); /* a respawn in progress finishes first */
@@ -276,6 +281,7 @@ static const dmcp_gw_upstream_ops stdio_ops = {
     .kind = "stdio",
     .open = stdio_open,
     .request = stdio_request,
+    .request_async = gw_stdio_exchange_async,
     .notify = stdio_notify,
     .respond = stdio_respond,
     .close = stdio_close,

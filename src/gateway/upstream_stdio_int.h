@@ -35,6 +35,16 @@ typedef struct pending {
     json_t *response;
     sem_t sem; /* posted for this request only: no herd of waiters per line */
     struct pending *next;
+    /* A request answered through callbacks (.request_async), no thread waiting on it. */
+    bool is_async;
+    dmcp_gw_async a;
+    json_t *orig_ref;      /* a reference to the request (orig_id, progress_token from it) */
+    atomic_bool claimed;   /* whoever sets it (reader, timer, child's end) completes it */
+    long long deadline_ms; /* CLOCK_MONOTONIC */
+    unsigned timeout_ms;
+    bool timed_out;        /* the timer's verdict: time (else a cancellation) */
+    struct dmcp_gw_usession *s;
+    struct pending *tnext, *tprev; /* the timer's list (upstream_stdio_async.c) */
 } pending;
 
 struct dmcp_gw_usession {
@@ -63,8 +73,10 @@ void gw_stdio_err(dmcp_error *err, dmcp_status st, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* How the session's child ended, in words (for errors and the log). */
 void gw_stdio_describe_end(const dmcp_gw_usession *s, char *buf, size_t n);
-/* Under s->mu: wakes every request waiting, and close. */
-void gw_stdio_wake_all(dmcp_gw_usession *s);
+/* Under s->mu: wakes every request waiting, and close. Asynchronous requests are claimed
+ * and unlinked instead, and returned as a list (->next) for gw_stdio_async_fail once the
+ * lock is released. */
+pending *gw_stdio_wake_all(dmcp_gw_usession *s);
 /* Under s->mu: waits until no request is inside .request (close, respawn). */
 void gw_stdio_drain_locked(dmcp_gw_usession *s);
 /* The child's callbacks (child.h): a line of its stdout; its end. ud: the session. */
@@ -80,4 +92,27 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
                               const dmcp_gw_request_params *p, unsigned timeout_ms,
                               unsigned *idle_gen, json_t **response, dmcp_error *err);
 
+/* ---- shared by the exchange and its asynchronous form ---- */
+long long gw_stdio_mono_ms(void);
+void gw_stdio_pending_unref(pending *p);
+/* Under s->mu: off the list; the list's reference passes to the caller. */
+void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p);
+/* A request leaves .request: close or a respawn may be waiting for the last one. */
+void gw_stdio_active_end(dmcp_gw_usession *s);
+void gw_stdio_send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason);
+/* Answers the child's request req with an error (no live stream can carry it). */
+void gw_stdio_refuse(dmcp_gw_usession *s, const json_t *req);
+
+/* ---- upstream_stdio_async.c ---- */
+dmcp_status gw_stdio_exchange_async(dmcp_gw_usession *s, const json_t *msg,
+                                    const dmcp_gw_async *a);
+/* The reader's side, under s->mu, for an asynchronous p: its response arrived (true: claimed
+ * and unlinked, complete it with gw_stdio_async_done after unlocking; false: someone else
+ * completes it, drop the response). */
+bool gw_stdio_async_claim(dmcp_gw_usession *s, pending *p);
+/* Completes a claimed, unlinked asynchronous request. Not under s->mu. */
+void gw_stdio_async_done(dmcp_gw_usession *s, pending *p, dmcp_status st, json_t *response,
+                         const char *why);
+/* Fails every request of a list from gw_stdio_wake_all. Not under s->mu. */
+void gw_stdio_async_fail(dmcp_gw_usession *s, pending *list);
 #endif

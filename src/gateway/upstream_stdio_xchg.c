@@ -51,12 +51,21 @@ void gw_stdio_describe_end(const dmcp_gw_usession *s, char *buf, size_t n)
         snprintf(buf, n, "ended");
 }
 
-/* Under s->mu: every request waiting, and close. */
-void gw_stdio_wake_all(dmcp_gw_usession *s)
+/* Under s->mu: every request waiting, and close; the asynchronous ones are taken off. */
+pending *gw_stdio_wake_all(dmcp_gw_usession *s)
 {
-    for (pending *p = s->pend; p; p = p->next)
-        sem_post(&p->sem);
+    pending *taken = NULL;
+    for (pending *p = s->pend, *n; p; p = n) {
+        n = p->next;
+        if (!p->is_async) {
+            sem_post(&p->sem);
+        } else if (gw_stdio_async_claim(s, p)) {
+            p->next = taken;
+            taken = p;
+        }
+    }
     pthread_cond_broadcast(&s->cv);
+    return taken;
 }
 
 /* ---- reader side (child thread) ---- */
@@ -69,16 +78,17 @@ static pending *find_wire(dmcp_gw_usession *s, json_int_t id)
     return NULL;
 }
 
-static void pending_unref(pending *p)
+void gw_stdio_pending_unref(pending *p)
 {
     if (atomic_fetch_sub(&p->refs, 1) == 1) {
+        json_decref(p->orig_ref);
         sem_destroy(&p->sem);
         free(p);
     }
 }
 
 /* Under s->mu: off the list; the list's reference passes to the caller. */
-static void unlink_locked(dmcp_gw_usession *s, pending *p)
+void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p)
 {
     for (pending **pp = &s->pend; *pp; pp = &(*pp)->next)
         if (*pp == p) {
@@ -133,12 +143,21 @@ void gw_stdio_on_line(void *ud, const char *line, size_t len)
             log_drop(s, "a response to no request in flight");
             return;
         }
+        if (p->is_async) {
+            bool mine = gw_stdio_async_claim(s, p);
+            pthread_mutex_unlock(&s->mu);
+            if (mine)
+                gw_stdio_async_done(s, p, DMCP_OK, msg, NULL);
+            else
+                json_decref(msg); /* timed out or cancelled just now */
+            return;
+        }
         p->response = msg;
-        unlink_locked(s, p); /* nothing more reaches it: its queue is the waiter's now */
+        gw_stdio_unlink_locked(s, p); /* nothing more reaches it: its queue is the waiter's now */
         atomic_store(&p->done, true);
         pthread_mutex_unlock(&s->mu);
         sem_post(&p->sem);
-        pending_unref(p); /* the list's reference */
+        gw_stdio_pending_unref(p); /* the list's reference */
         return;
     }
     if (!json_is_string(method)) {
@@ -171,6 +190,18 @@ void gw_stdio_on_line(void *ud, const char *line, size_t len)
     } else if (s->npend == 1 && !s->pend->response) {
         to = s->pend; /* a log message: with the only request in flight, else standalone */
     }
+    if (to && to->is_async) {
+        /* No thread of its own: a notification goes to its callback here, under the lock
+         * (which keeps it from being completed meanwhile); a request is refused. */
+        bool is_request = json_object_get(msg, "id") != NULL;
+        if (!is_request && to->a.notification)
+            to->a.notification(to->a.ud, msg);
+        pthread_mutex_unlock(&s->mu);
+        if (is_request)
+            gw_stdio_refuse(s, msg);
+        json_decref(msg);
+        return;
+    }
     if (to) {
         enqueue(to, msg);
         sem_post(&to->sem);
@@ -192,8 +223,9 @@ void gw_stdio_on_exit(void *ud, dmcp__child_end why, int status)
     s->dead = true;
     s->why = why;
     s->status = status;
-    gw_stdio_wake_all(s);
+    pending *lost = gw_stdio_wake_all(s);
     pthread_mutex_unlock(&s->mu);
+    gw_stdio_async_fail(s, lost);
     if (why == DMCP_CHILD_EXITED) {
         char d[96];
         gw_stdio_describe_end(s, d, sizeof d);
@@ -244,6 +276,14 @@ static void answer_child(dmcp_gw_usession *s, const json_t *req, dmcp_status st,
     json_decref(ans);
 }
 
+void gw_stdio_refuse(dmcp_gw_usession *s, const json_t *req)
+{
+    json_t *error =
+        json_pack("{s:i,s:s}", "code", -32601, "message", "the client cannot answer requests here");
+    answer_child(s, req, DMCP_E_STATE, NULL, error);
+    json_decref(error);
+}
+
 static void deliver(dmcp_gw_usession *s, const dmcp_gw_request_params *p, json_t *msg)
 {
     const dmcp_gw_sink *k = p ? p->sink : NULL;
@@ -258,15 +298,15 @@ static void deliver(dmcp_gw_usession *s, const dmcp_gw_request_params *p, json_t
     if (k && k->request) {
         st = k->request(k->ud, msg, &result, &error);
     } else {
-        error = json_pack("{s:i,s:s}", "code", -32601, "message",
-                          "the client cannot answer requests here");
+        gw_stdio_refuse(s, msg);
+        return;
     }
     answer_child(s, msg, st, result, error);
     json_decref(result);
     json_decref(error);
 }
 
-static long long mono_ms(void)
+long long gw_stdio_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -288,7 +328,7 @@ static void drop_pending_data(pending *p)
 }
 
 /* A request leaves .request: close or a respawn may be waiting for the last one. */
-static void active_end(dmcp_gw_usession *s)
+void gw_stdio_active_end(dmcp_gw_usession *s)
 {
     if (atomic_fetch_sub(&s->active, 1) == 1 && atomic_load(&s->draining) > 0) {
         pthread_mutex_lock(&s->mu);
@@ -306,7 +346,7 @@ void gw_stdio_drain_locked(dmcp_gw_usession *s)
     atomic_fetch_sub(&s->draining, 1);
 }
 
-static void send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason)
+void gw_stdio_send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason)
 {
     json_t *n =
         json_pack("{s:s,s:s,s:{s:I,s:s}}", "jsonrpc", "2.0", "method", "notifications/cancelled",
@@ -392,7 +432,7 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
     } else {
         gw_stdio_err(err, st, "stdio upstream: out of memory");
     }
-    long long deadline = mono_ms() + (timeout_ms ? timeout_ms : 60000u);
+    long long deadline = gw_stdio_mono_ms() + (timeout_ms ? timeout_ms : 60000u);
     bool locked = false;
     while (st == DMCP_OK) {
         if (atomic_load(&pe->done)) { /* handed over: queue and response are ours alone */
@@ -447,7 +487,7 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
                 break;
             }
         }
-        long long left = deadline - mono_ms();
+        long long left = deadline - gw_stdio_mono_ms();
         if (left <= 0) {
             gw_stdio_err(err, DMCP_E_TIMEOUT, "stdio upstream: no answer within %u ms",
                     timeout_ms ? timeout_ms : 60000u);
@@ -467,7 +507,7 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
             locked = true;
         }
         if (pe->linked) {
-            unlink_locked(s, pe);
+            gw_stdio_unlink_locked(s, pe);
             atomic_fetch_sub(&pe->refs, 1); /* the list's; the waiter's keeps it */
         }
     }
@@ -479,10 +519,10 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
         json_object_set(*response, "id", orig_id);
     }
     drop_pending_data(pe); /* unlinked: no one else touches it */
-    pending_unref(pe);
-    active_end(s);
+    gw_stdio_pending_unref(pe);
+    gw_stdio_active_end(s);
     if (st == DMCP_E_TIMEOUT || st == DMCP_E_CANCELLED)
-        send_cancel(s, wire_id, st == DMCP_E_TIMEOUT ? "timed out" : "cancelled");
+        gw_stdio_send_cancel(s, wire_id, st == DMCP_E_TIMEOUT ? "timed out" : "cancelled");
     if (busy)
         dmcp__child_busy(s->child, -1);
     return st;
