@@ -3,6 +3,8 @@
  * dmcp_protect_authorizer_new), with a forwarder (route.c) in front of the configured
  * upstreams, whose capabilities are probed once at start.
  */
+#define _GNU_SOURCE /* sched_getaffinity, CPU_COUNT */
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -204,6 +206,22 @@ static void probe(dmcp_gateway *gw)
 
 /* ---- the server ---- */
 
+/*
+ * HTTP workers. Blocking forwards hold their worker until the upstream answers: 16 of them.
+ * With start (a stdio upstream) no forward blocks one: as many as the CPUs this process may
+ * run on, at least 2 (a request still waits on its worker for a key fetch of the validator),
+ * at most 16; each serves many connections per wake-up.
+ */
+static unsigned http_workers(bool async)
+{
+    if (!async) {
+        return 16;
+    }
+    cpu_set_t set;
+    unsigned n = sched_getaffinity(0, sizeof(set), &set) == 0 ? (unsigned)CPU_COUNT(&set) : 2;
+    return n < 2 ? 2 : n > 16 ? 16 : n;
+}
+
 static dmcp_status make_server(dmcp_gateway *gw, dmcp_error *err)
 {
     const gw_config *c = gw->cfg;
@@ -279,7 +297,17 @@ static dmcp_status make_server(dmcp_gateway *gw, dmcp_error *err)
     }
     dmcp_forwarder f = {methods,         c->stream,       gw->caps,       gw_forward,
                         gw_client_notification, on_session_end, gw_tool_scopes, gw,
-                        on_session_release};
+                        on_session_release, NULL};
+    /* Requests the upstreams can answer through callbacks (stdio) need no worker thread while
+     * they are out: the workers then serve many connections each. */
+    bool async = false;
+    for (size_t i = 0; i < gw->n_ups; i++) {
+        async = async || gw->ups[i]->ops->request_async != NULL;
+    }
+    if (async) {
+        gw->workers = gw_workers_new(gw);
+        f.start = gw->workers != NULL ? gw_forward_start : NULL;
+    }
     if (st == DMCP_OK) {
         st = dmcp_server_set_forwarder(gw->srv, &f);
     }
@@ -293,7 +321,7 @@ static dmcp_status make_server(dmcp_gateway *gw, dmcp_error *err)
         st = dmcp_server_set_endpoint(gw->srv, c->endpoint);
     }
     if (st == DMCP_OK) {
-        st = dmcp_server_set_threads(gw->srv, 16); /* buffered forwards block their worker */
+        st = dmcp_server_set_threads(gw->srv, http_workers(f.start != NULL));
     }
     gw->shutdown_s = 10;
     if (st == DMCP_OK) {
@@ -408,6 +436,15 @@ void dmcp_gateway_free(dmcp_gateway *gw)
         return;
     }
     dmcp_server_stop(gw->srv);
+    /* What the server took to answer later is answered before it goes: the blocking path's
+     * workers finish, and closing the upstream sessions ends the calls still out on them. */
+    gw_workers_free(gw->workers);
+    gw->workers = NULL;
+    gw_csess *c;
+    while (gw->map != NULL && (c = gw_sessmap_take_any(gw->map)) != NULL) {
+        c->release_only = gw->store != NULL; /* shared: the other replicas carry on with it */
+        gw_csess_unref(c, gw_close_csess, gw);
+    }
     dmcp_server_free(gw->srv); /* ends every session: their ids reach the closer queue */
     gw->srv = NULL;
     if (gw->closer_started) {
@@ -421,7 +458,6 @@ void dmcp_gateway_free(dmcp_gateway *gw)
         free(gw->q[i]);
     }
     free(gw->q);
-    gw_csess *c;
     while (gw->map != NULL && (c = gw_sessmap_take_any(gw->map)) != NULL) {
         c->release_only = gw->store != NULL; /* shared: the other replicas carry on with it */
         gw_csess_unref(c, gw_close_csess, gw);

@@ -144,6 +144,7 @@ struct dmcp_gateway {
      * draining), set a second before the server's shutdown timeout. */
     _Atomic long long drain_deadline_ms;
     unsigned shutdown_s;
+    struct gw_workers *workers; /* the blocking path of requests taken by start (or NULL) */
 };
 
 long long gw_now_ms(void);
@@ -208,11 +209,40 @@ size_t gw_assertion_fresh(void *ud, dmcp_gw_header *out, size_t max);
 void gw_assertion_fresh_free(void *ud);
 
 /* route.c */
+/* A forwarded request's sink context: notifications from the upstream to the client. */
+typedef struct gw_sinkctx {
+    dmcp_call *call;
+    dmcp_gateway *gw;
+    const char *own_token; /* a progress token the gateway added itself, or NULL */
+} gw_sinkctx;
+/* ud: a gw_sinkctx. A notification of the upstream for the call (logs through the runtime's
+ * level filter; progress of the gateway's own token dropped). */
+void gw_sink_note(void *ud, const json_t *msg);
+/* ud: a gw_sinkctx. The client cancelled the call (while draining: the drain ran out). */
+bool gw_sink_cancelled(void *ud);
+/* A JSON-RPC error object for a failed upstream exchange (data.status: the HTTP status a
+ * plain proxy would answer). */
+json_t *gw_status_error(dmcp_status st, const dmcp_error *err, const char *upstream);
+/* params without the 2026-07-28 per-request fields (a new reference). */
+json_t *gw_upstream_params(const json_t *params);
+/* The upstream log line of one exchange (config upstream_log). */
+void gw_upstream_log_line(const dmcp_gateway *gw, size_t i, dmcp_call *call, const char *method,
+                          const json_t *params, dmcp_status st, const json_t *resp, long long ms);
+/* The upstream a (prefixed) tool or prompt name belongs to, and the name without prefix. */
+bool gw_route_name(const dmcp_gateway *gw, const char *name, size_t *up, const char **bare);
 dmcp_status gw_forward(void *ud, dmcp_call *call, const char *method,
                        const json_t *params, json_t **result, json_t **error);
 void gw_client_notification(void *ud, const char *session_id, const json_t *msg);
 size_t gw_tool_scopes(void *ud, const char *tool, const char *const **scopes);
 /* Closes a client session's upstream sessions (gw_csess_unref's closer). */
 void gw_close_csess(void *ud, gw_csess *c);
+/* route_async.c: dmcp_forwarder.start (requests answered later), and the workers that run
+ * the blocking path for it (started on demand, at most 32). gw_workers_free runs what is
+ * queued and joins them: after the server stopped, before it is freed. */
+typedef struct gw_workers gw_workers;
+gw_workers *gw_workers_new(dmcp_gateway *gw);
+void gw_workers_free(gw_workers *w);
+dmcp_status gw_forward_start(void *ud, dmcp_call *call, const char *method,
+                             const json_t *params);
 
 #endif

@@ -32,7 +32,7 @@ static json_t *rpc_error(int code, const char *message, int http, const char *up
     return json_pack("{s:i,s:s,s:o}", "code", code, "message", message, "data", data);
 }
 
-static json_t *status_error(dmcp_status st, const dmcp_error *err, const char *upstream)
+json_t *gw_status_error(dmcp_status st, const dmcp_error *err, const char *upstream)
 {
     char msg[300];
     switch (st) {
@@ -62,15 +62,9 @@ static json_t *status_error(dmcp_status st, const dmcp_error *err, const char *u
 
 /* ---- the request's sink: upstream stream -> client stream ---- */
 
-typedef struct sinkctx {
-    dmcp_call *call;
-    dmcp_gateway *gw;
-    const char *own_token; /* a progress token the gateway added itself, or NULL */
-} sinkctx;
-
-static void sink_note(void *ud, const json_t *msg)
+void gw_sink_note(void *ud, const json_t *msg)
 {
-    const sinkctx *k = ud;
+    const gw_sinkctx *k = ud;
     if (k->own_token != NULL) {
         const json_t *t =
             json_object_get(json_object_get(msg, "params"), "progressToken");
@@ -101,7 +95,7 @@ static void sink_note(void *ud, const json_t *msg)
 
 static dmcp_status sink_request(void *ud, const json_t *msg, json_t **result, json_t **error)
 {
-    dmcp_call *call = ((sinkctx *)ud)->call;
+    dmcp_call *call = ((gw_sinkctx *)ud)->call;
     const char *method = json_string_value(json_object_get(msg, "method"));
     const json_t *params = json_object_get(msg, "params");
     const json_t *key = json_object_get(json_object_get(params, "_meta"), DMCP_INPUT_KEY_META);
@@ -135,9 +129,9 @@ static dmcp_status sink_request(void *ud, const json_t *msg, json_t **result, js
     return st;
 }
 
-static bool sink_cancelled(void *ud)
+bool gw_sink_cancelled(void *ud)
 {
-    const sinkctx *k = ud;
+    const gw_sinkctx *k = ud;
     long long drain = atomic_load(&k->gw->drain_deadline_ms);
     if (drain > 0) {
         /* Draining: the runtime cancels every call when it stops; the gateway lets the
@@ -298,7 +292,7 @@ void gw_close_csess(void *ud, gw_csess *c)
  * 2026-07-28 per-request fields (_meta keys under io.modelcontextprotocol/, inputResponses,
  * requestState) belong to the gateway's side and are dropped. A new reference.
  */
-static json_t *upstream_params(const json_t *params)
+json_t *gw_upstream_params(const json_t *params)
 {
     json_t *meta = json_object_get(params, "_meta");
     bool has26 = json_object_get(params, "inputResponses") != NULL ||
@@ -331,7 +325,7 @@ static json_t *upstream_params(const json_t *params)
 
 /* One JSON line per upstream call (upstream_log): who, what, which upstream, how it went,
  * how long. Never a token: only the user id, the method and the tool/prompt name. */
-static void upstream_log_line(const dmcp_gateway *gw, size_t i, dmcp_call *call,
+void gw_upstream_log_line(const dmcp_gateway *gw, size_t i, dmcp_call *call,
                               const char *method, const json_t *params, dmcp_status st,
                               const json_t *resp, long long ms)
 {
@@ -393,8 +387,8 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
         json_object_set_new(meta, "progressToken", json_string(own));
     }
     params = fwd_params;
-    sinkctx k = {call, gw, own[0] != '\0' ? own : NULL};
-    dmcp_gw_sink sink = {&k, sink_note, sink_request, sink_cancelled};
+    gw_sinkctx k = {call, gw, own[0] != '\0' ? own : NULL};
+    dmcp_gw_sink sink = {&k, gw_sink_note, sink_request, gw_sink_cancelled};
     dmcp_gw_request_params rp = {h.h, h.n, gw->cfg->request_timeout_ms, &sink};
     dmcp_error err = {0};
     dmcp_gw_usession *us = NULL;
@@ -410,7 +404,7 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
         json_int_t id = c->next_id++;
         pthread_mutex_unlock(&c->mu);
         json_t *msg = json_pack("{s:s,s:I,s:s,s:o}", "jsonrpc", "2.0", "id", id, "method", method,
-                                "params", upstream_params(params));
+                                "params", gw_upstream_params(params));
         st = msg != NULL ? gw->ups[i]->ops->request(us, msg, &rp, &resp, &err) : DMCP_E_NOMEM;
         json_decref(msg);
         if (st != DMCP_E_NOT_FOUND) {
@@ -420,12 +414,12 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
     gw_hdrs_free(&h);
     json_decref(fwd_params);
     if (gw->cfg->upstream_log) {
-        upstream_log_line(gw, i, call, method, params, st, resp, gw_now_ms() - t0);
+        gw_upstream_log_line(gw, i, call, method, params, st, resp, gw_now_ms() - t0);
     }
     if (st != DMCP_OK) {
         fprintf(stderr, "descope-mcp gateway: upstream %s: %s (%s)\n", uname, method,
                 err.message[0] != '\0' ? err.message : dmcp_strerror(st));
-        *error = status_error(st, &err, uname);
+        *error = gw_status_error(st, &err, uname);
         return st;
     }
     const json_t *r = json_object_get(resp, "result");
@@ -439,7 +433,7 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
         json_is_string(json_object_get(e, "message"))) {
         *error = json_incref((json_t *)e);
     } else {
-        *error = status_error(DMCP_E_PROTOCOL, NULL, uname);
+        *error = gw_status_error(DMCP_E_PROTOCOL, NULL, uname);
     }
     json_decref(resp);
     return DMCP_E_UPSTREAM;
@@ -448,7 +442,7 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
 /* ---- names and routing ---- */
 
 /* The upstream a prefixed name belongs to, and the name without the prefix. */
-static bool route_name(const dmcp_gateway *gw, const char *name, size_t *up, const char **bare)
+bool gw_route_name(const dmcp_gateway *gw, const char *name, size_t *up, const char **bare)
 {
     if (name == NULL) {
         return false;
@@ -560,7 +554,7 @@ static dmcp_status by_name(dmcp_gateway *gw, gw_csess *c, dmcp_call *call, const
     const char *name = json_string_value(json_object_get(params, "name"));
     size_t up = 0;
     const char *bare = NULL;
-    if (!route_name(gw, name, &up, &bare)) {
+    if (!gw_route_name(gw, name, &up, &bare)) {
         *error = json_pack("{s:i,s:s}", "code", DMCP_JSONRPC_INVALID_PARAMS, "message",
                            strcmp(method, "tools/call") == 0 ? "Unknown tool" : "Unknown prompt");
         return DMCP_E_NOT_FOUND;
@@ -609,7 +603,7 @@ static dmcp_status complete(dmcp_gateway *gw, gw_csess *c, dmcp_call *call, cons
     if (type != NULL && strcmp(type, "ref/prompt") == 0) {
         size_t up = 0;
         const char *bare = NULL;
-        if (!route_name(gw, json_string_value(json_object_get(ref, "name")), &up, &bare)) {
+        if (!gw_route_name(gw, json_string_value(json_object_get(ref, "name")), &up, &bare)) {
             *error = json_pack("{s:i,s:s}", "code", DMCP_JSONRPC_INVALID_PARAMS, "message",
                                "Unknown prompt");
             return DMCP_E_NOT_FOUND;
