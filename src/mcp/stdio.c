@@ -54,13 +54,14 @@ typedef struct stdio_io {
     dmcp__buf out_pending, out_spare; /* under out_mu: lines to write; a buffer to reuse */
     bool flushing;                    /* under out_mu: a writer is writing out_pending */
     bool broken;                      /* under out_mu: output closed */
+    bool holding; /* under out_mu: the reader runs its calls: lines wait (stdio_pool.h) */
     dmcp__lf lf;                      /* the reader role and the pool */
     /* The reader's own (only the role holder touches them). */
     int in_fd, sfd;           /* input; SIGINT/SIGTERM as a signalfd (-1 without one) */
     dmcp__buf line;           /* the line being read */
     bool overlong;            /* it passed max_body: skipped up to its newline */
     char *chunk;              /* CHUNK_BYTES */
-    struct stdio_job *kept;   /* the chunk's last call, run by the reader itself */
+    struct stdio_job *batch, *batch_tail; /* the chunk's calls, run by the reader itself */
     bool signalled;           /* input ended by SIGINT/SIGTERM */
     const char *failure;      /* input ended by a failing system call */
     pthread_mutex_t mu;
@@ -72,26 +73,31 @@ typedef struct stdio_io {
 } stdio_io;
 
 /*
- * Writes one message as one line. Concurrent writers combine: each appends its line to the
- * pending buffer under out_mu (a memcpy, never a system call under the lock), and the one
- * that finds nobody flushing writes everything pending, its own line and those appended
- * meanwhile, in one write(2), outside the lock, until nothing is left. Lines keep the order
- * in which they were appended; a writer whose line another thread flushes returns at once.
+ * Writes one message as one line (msg NULL: only what is pending). Concurrent writers
+ * combine: each appends its line to the pending buffer under out_mu (a memcpy, never a system
+ * call under the lock), and the one that finds nobody flushing writes everything pending, its
+ * own line and those appended meanwhile, in one write(2), outside the lock, until nothing is
+ * left. Lines keep the order in which they were appended; a writer whose line another thread
+ * flushes returns at once. While the reader runs the calls of its chunk (holding), lines only
+ * gather: they go out in one write when it is done, or when the role is taken over.
  */
 static void write_msg(stdio_io *io, json_t *msg)
 {
     size_t len = 0;
     char *s = msg != NULL ? dmcp__json_dump(msg, &len) : NULL;
+    bool flush_only = msg == NULL;
     json_decref(msg);
-    if (s == NULL) {
+    if (s == NULL && !flush_only) {
         return;
     }
-    /* JSON_COMPACT output has no raw newline, so the message is exactly one line. */
-    s[len] = '\n'; /* replaces the NUL; the buffer is freed right after */
+    if (s != NULL) { /* JSON_COMPACT output has no raw newline: exactly one line */
+        s[len] = '\n'; /* replaces the NUL; the buffer is freed right after */
+    }
     pthread_mutex_lock(&io->out_mu);
-    bool ok = !io->broken && dmcp__buf_append(&io->out_pending, s, len + 1) == DMCP_OK;
+    bool ok = !io->broken &&
+              (s == NULL || dmcp__buf_append(&io->out_pending, s, len + 1) == DMCP_OK);
     free(s);
-    if (!ok || io->flushing) {
+    if (!ok || io->flushing || io->holding) {
         pthread_mutex_unlock(&io->out_mu);
         return;
     }
@@ -126,6 +132,19 @@ static void write_msg(stdio_io *io, json_t *msg)
     }
     io->flushing = false;
     pthread_mutex_unlock(&io->out_mu);
+}
+
+/* dmcp__lf_ops.hold: lines wait while the reader runs its calls; released, they go out. */
+static void hold_output(void *ud, bool on)
+{
+    stdio_io *io = ud;
+    pthread_mutex_lock(&io->out_mu);
+    io->holding = on;
+    bool pending = io->out_pending.len > 0;
+    pthread_mutex_unlock(&io->out_mu);
+    if (!on && pending) {
+        write_msg(io, NULL);
+    }
 }
 
 static dmcp_status sink_send(dmcp__sink *sink, json_t *msg)
@@ -297,9 +316,9 @@ static void run_job(void *ud, dmcp__lf_job *job)
     free(j);
 }
 
-/* A call read: kept back for the reader to run at the end of its chunk; the one kept before
- * goes to the pool (or, the queue being full, runs now: backpressure). Takes body when it
- * returns true; false: out of memory (the caller runs it inline). */
+/* A call read: kept back, in order, for the reader to run once its chunk is handled
+ * (dmcp__lf_ops.pump). Takes body when it returns true; false: out of memory (the caller
+ * runs it inline). */
 static bool keep_call(stdio_io *io, json_t *body, const char *version, bool era26)
 {
     stdio_job *j = calloc(1, sizeof(*j));
@@ -309,11 +328,12 @@ static bool keep_call(stdio_io *io, json_t *body, const char *version, bool era2
     j->msg = body;
     j->era26 = era26;
     snprintf(j->version, sizeof(j->version), "%s", version);
-    stdio_job *prev = io->kept;
-    io->kept = j;
-    if (prev != NULL && !dmcp__lf_submit(&io->lf, &prev->link)) {
-        run_job(io, &prev->link);
+    if (io->batch_tail != NULL) {
+        io->batch_tail->link.next = &j->link;
+    } else {
+        io->batch = j;
     }
+    io->batch_tail = j;
     return true;
 }
 
@@ -329,10 +349,23 @@ static void drop_queued(stdio_io *io, const json_t *rid)
         return;
     }
     dmcp__lf_job *dropped = dmcp__lf_take(&io->lf, same_id, rid);
-    if (io->kept != NULL && same_id(&io->kept->link, rid)) {
-        io->kept->link.next = dropped;
-        dropped = &io->kept->link;
-        io->kept = NULL;
+    stdio_job *prev = NULL;
+    for (stdio_job *j = io->batch, *next; j != NULL; j = next) { /* read in this chunk */
+        next = (stdio_job *)j->link.next;
+        if (!same_id(&j->link, rid)) {
+            prev = j;
+            continue;
+        }
+        if (prev != NULL) {
+            prev->link.next = &next->link;
+        } else {
+            io->batch = next;
+        }
+        if (io->batch_tail == j) {
+            io->batch_tail = prev;
+        }
+        j->link.next = dropped;
+        dropped = &j->link;
     }
     while (dropped != NULL) {
         stdio_job *j = (stdio_job *)dropped;
@@ -474,7 +507,7 @@ static void input_ended(stdio_io *io)
 }
 
 /* The reader role's step (dmcp__lf_ops.pump): waits for input, reads one chunk, handles its
- * lines; the chunk's last call is handed back in *call. False once the input has ended. */
+ * lines; the chunk's calls are handed back in *call, in order. False once the input ended. */
 static bool pump(void *ud, dmcp__lf_job **call)
 {
     stdio_io *io = ud;
@@ -525,16 +558,16 @@ static bool pump(void *ud, dmcp__lf_job **call)
             break; /* end of input: Lifecycle §1.3.1 shutdown for stdio */
         }
         split_lines(io, io->chunk, (size_t)n);
-        if (io->kept == NULL) {
+        if (io->batch == NULL) {
             continue; /* no call to run: read on */
         }
-        *call = &io->kept->link;
-        io->kept = NULL;
+        *call = &io->batch->link;
+        io->batch = io->batch_tail = NULL;
         return true;
     }
-    if (io->kept != NULL) {
-        *call = &io->kept->link;
-        io->kept = NULL;
+    if (io->batch != NULL) {
+        *call = &io->batch->link;
+        io->batch = io->batch_tail = NULL;
     }
     input_ended(io);
     return false;
@@ -582,7 +615,7 @@ dmcp_status dmcp_server_run_stdio(dmcp_server *srv, int in_fd, int out_fd, dmcp_
     dmcp__buf_init(&io->out_spare, SIZE_MAX / 4);
     dmcp__buf_init(&io->line, srv->max_body);
     pthread_mutex_init(&io->mu, NULL);
-    dmcp__lf_init(&io->lf, &(dmcp__lf_ops){pump, run_job, io});
+    dmcp__lf_init(&io->lf, &(dmcp__lf_ops){pump, run_job, hold_output, io});
     io->out_sink = (dmcp__sink){sink_send, io, true, NULL};
     io->sess->out = &io->out_sink;
     pthread_mutex_lock(&srv->stdio_mu);

@@ -137,8 +137,32 @@ dmcp__lf_job *dmcp__lf_take(dmcp__lf *lf, bool (*match)(const dmcp__lf_job *, co
             taken = q;
         }
     }
+    for (dmcp__lf_job **pp = &lf->rest; *pp != NULL;) {
+        dmcp__lf_job *q = *pp;
+        if (match(q, arg)) {
+            *pp = q->next;
+            q->next = taken;
+            taken = q;
+        } else {
+            pp = &q->next;
+        }
+    }
     pthread_mutex_unlock(&lf->mu);
     return taken;
+}
+
+/* Queues a list of calls (mu held); one the full queue refuses runs here (backpressure). */
+static void queue_all(dmcp__lf *lf, dmcp__lf_job *list)
+{
+    while (list != NULL) {
+        dmcp__lf_job *j = list;
+        list = j->next;
+        if (!submit_locked(lf, j)) {
+            pthread_mutex_unlock(&lf->mu);
+            lf->ops.run(lf->ops.ud, j);
+            pthread_mutex_lock(&lf->mu);
+        }
+    }
 }
 
 /* Lends the role for a call its holder runs (mu held): makes sure a standby will look.
@@ -175,20 +199,34 @@ static void hold_role(dmcp__lf *lf)
         bool more = lf->ops.pump(lf->ops.ud, &call);
         pthread_mutex_lock(&lf->mu);
         if (call != NULL && more && lend(lf)) {
+            /* The calls one after the other, output held; each is lent anew (lent_seq), so
+             * the standby takes over from any one of them that runs long. */
+            lf->rest = call->next;
+            call->next = NULL;
+            lf->ops.hold(lf->ops.ud, true); /* before a taker could release it */
             pthread_mutex_unlock(&lf->mu);
-            lf->ops.run(lf->ops.ud, call);
-            pthread_mutex_lock(&lf->mu);
-            if (!lf->lent) {
-                return; /* taken over: another thread reads now */
+            for (;;) {
+                lf->ops.run(lf->ops.ud, call);
+                pthread_mutex_lock(&lf->mu);
+                if (!lf->lent) {
+                    return; /* taken over: another thread reads, the rest is queued */
+                }
+                call = lf->rest;
+                if (call == NULL) {
+                    break;
+                }
+                lf->rest = call->next;
+                call->next = NULL;
+                lf->lent_seq++;
+                pthread_mutex_unlock(&lf->mu);
             }
             lf->lent = false;
+            pthread_mutex_unlock(&lf->mu);
+            lf->ops.hold(lf->ops.ud, false);
+            pthread_mutex_lock(&lf->mu);
             continue;
         }
-        if (call != NULL && !submit_locked(lf, call)) {
-            pthread_mutex_unlock(&lf->mu); /* the queue is full: reading waits for this call */
-            lf->ops.run(lf->ops.ud, call);
-            pthread_mutex_lock(&lf->mu);
-        }
+        queue_all(lf, call); /* nobody could take the role over, or the input ended */
         if (!more) {
             lf->ended = true;
             pthread_cond_broadcast(&lf->work);
@@ -238,9 +276,16 @@ static void follow(dmcp__lf *lf, bool serving)
             break;
         }
         if (standby && lf->lent && lf->lent_seq == seen) {
-            /* The same call as at the previous look: take the role over. */
+            /* The same call as at the previous look: take the role over, let the output
+             * out, queue the calls its holder had not started. */
             lf->lent = false;
             standby = lf->has_standby = false;
+            dmcp__lf_job *rest = lf->rest;
+            lf->rest = NULL;
+            pthread_mutex_unlock(&lf->mu);
+            lf->ops.hold(lf->ops.ud, false);
+            pthread_mutex_lock(&lf->mu);
+            queue_all(lf, rest);
             hold_role(lf);
             continue;
         }

@@ -3,13 +3,16 @@
  * reader role that is lent rather than handed over.
  *
  * The thread holding the reader role reads a chunk of input and handles its lines (ops.pump).
- * A call it keeps back (ops.pump's *call) it runs itself, without waking anyone: the role is
- * lent meanwhile, and a standby thread, which looks every millisecond, takes it over when the
- * same call is still running at its next look. So short calls cost no thread switch, and a
- * long one, or one waiting for the client's answer on this very input, holds up reading for
- * one to two milliseconds at most. Other calls go to a first-in first-out queue served by up
- * to DMCP__LF_MAX_THREADS threads (started on demand, ended after DMCP__LF_IDLE_SECONDS
- * idle). The role is lent only when some thread can take it over; otherwise the call is
+ * The calls it keeps back (ops.pump's *call, a list in the order read) it runs itself, one
+ * after the other, without waking anyone: the role is lent meanwhile, and a standby thread,
+ * which looks every millisecond, takes it over when the same call is still running at its
+ * next look; the calls not yet started then go to the queue. So short calls cost no thread
+ * switch, and a long one, or one waiting for the client's answer on this very input, holds
+ * up reading, and the calls read with it, for one to two milliseconds at most. While the
+ * holder runs its calls, output is held (ops.hold): what they write goes out together when
+ * they are done, or when the role is taken over. The queue is first-in first-out, served by
+ * up to DMCP__LF_MAX_THREADS threads (started on demand, ended after DMCP__LF_IDLE_SECONDS
+ * idle). The role is lent only when some thread can take it over; otherwise the calls are
  * queued (or, the queue being full, run while holding the role: backpressure).
  *
  * Knows nothing of MCP: jobs are opaque, the pump and the runner are the caller's.
@@ -30,11 +33,13 @@ typedef struct dmcp__lf_job {
 } dmcp__lf_job;
 
 typedef struct dmcp__lf_ops {
-    /* Reads and handles one chunk of input; sets *call to a call kept back for the caller to
-     * run (or leaves it NULL). Returns false at the end of input (it is not called again).
-     * Only the role holder calls it, so never two at once. */
+    /* Reads and handles one chunk of input; sets *call to the calls kept back for the caller
+     * to run (a list, in order; or leaves it NULL). Returns false at the end of input (it is
+     * not called again). Only the role holder calls it, so never two at once. */
     bool (*pump)(void *ud, dmcp__lf_job **call);
     void (*run)(void *ud, dmcp__lf_job *job); /* runs a job and frees it */
+    /* Output waits (on) while the holder runs its calls; off: what waited goes out. */
+    void (*hold)(void *ud, bool on);
     void *ud;
 } dmcp__lf_ops;
 
@@ -51,6 +56,7 @@ typedef struct dmcp__lf {
     bool ended;          /* the input ended */
     bool closing;        /* _drain: threads finish the queue, then end */
     bool lent;           /* the holder runs a call; the role may be taken */
+    dmcp__lf_job *rest;  /* the holder's calls not yet started (a taker queues them) */
     unsigned long lent_seq;
     bool has_standby, standby_asleep;
 } dmcp__lf;
@@ -63,7 +69,8 @@ void dmcp__lf_destroy(dmcp__lf *lf);
  * the queue is full or no thread can run it; the job is still the caller's. Any thread. */
 bool dmcp__lf_submit(dmcp__lf *lf, dmcp__lf_job *job);
 
-/* Unlinks the queued jobs for which match() is true and returns them as a list (next). */
+/* Unlinks the queued jobs (and the holder's calls not yet started) for which match() is
+ * true and returns them as a list (next). */
 dmcp__lf_job *dmcp__lf_take(dmcp__lf *lf, bool (*match)(const dmcp__lf_job *, const void *),
                             const void *arg);
 
