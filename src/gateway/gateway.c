@@ -390,13 +390,6 @@ unsigned dmcp_gateway_port(const dmcp_gateway *gw)
     return gw != NULL ? dmcp_server_port(gw->srv) : 0;
 }
 
-long long gw_now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void dmcp_gateway_stop(dmcp_gateway *gw)
 {
     if (gw != NULL && gw->srv != NULL) {

@@ -6,6 +6,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -147,7 +148,13 @@ struct dmcp_gateway {
     struct gw_workers *workers; /* the blocking path of requests taken by start (or NULL) */
 };
 
-long long gw_now_ms(void);
+/* CLOCK_MONOTONIC in milliseconds. */
+static inline long long gw_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /* Unsolicited upstream messages for a client session. */
 /* relay.c: server->client requests an upstream sends outside any call, relayed to the

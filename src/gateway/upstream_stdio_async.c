@@ -15,6 +15,7 @@
  */
 #include "gateway/upstream_stdio_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>

@@ -92,7 +92,7 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
                               const dmcp_gw_request_params *p, unsigned timeout_ms,
                               unsigned *idle_gen, json_t **response, dmcp_error *err);
 
-/* ---- shared by the exchange and its asynchronous form ---- */
+/* ---- upstream_stdio_pend.c: shared by the exchange and its asynchronous form ---- */
 long long gw_stdio_mono_ms(void);
 void gw_stdio_pending_unref(pending *p);
 /* Under s->mu: off the list; the list's reference passes to the caller. */
@@ -100,8 +100,11 @@ void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p);
 /* A request leaves .request: close or a respawn may be waiting for the last one. */
 void gw_stdio_active_end(dmcp_gw_usession *s);
 void gw_stdio_send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason);
-/* Answers the child's request req with an error (no live stream can carry it). */
-void gw_stdio_refuse(dmcp_gw_usession *s, const json_t *req);
+/* Answers the child's request req (under its id) with result, or error (NULL: -32603). */
+void gw_stdio_answer_child(dmcp_gw_usession *s, const json_t *req, dmcp_status st, json_t *result,
+                           json_t *error);
+/* Answers the child's request req with a JSON-RPC error (no live stream can carry it). */
+void gw_stdio_refuse(dmcp_gw_usession *s, const json_t *req, int code, const char *message);
 
 /* ---- upstream_stdio_async.c ---- */
 dmcp_status gw_stdio_exchange_async(dmcp_gw_usession *s, const json_t *msg,

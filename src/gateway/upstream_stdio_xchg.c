@@ -6,50 +6,11 @@
 #include "gateway/upstream_stdio_int.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 
-void gw_stdio_err(dmcp_error *err, dmcp_status st, const char *fmt, ...)
-{
-    if (!err)
-        return;
-    memset(err, 0, sizeof *err);
-    err->status = st;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err->message, sizeof err->message, fmt, ap);
-    va_end(ap);
-}
-
-void gw_stdio_describe_end(const dmcp_gw_usession *s, char *buf, size_t n)
-{
-    switch (s->why) {
-    case DMCP_CHILD_IDLE:
-        snprintf(buf, n, "was stopped after being idle");
-        return;
-    case DMCP_CHILD_OVERSIZE:
-        snprintf(buf, n, "wrote a message over the size cap and was stopped");
-        return;
-    case DMCP_CHILD_WRITE_FAIL:
-        snprintf(buf, n, "stopped reading its input and was stopped");
-        return;
-    case DMCP_CHILD_CLOSED:
-        snprintf(buf, n, "was closed");
-        return;
-    default:
-        break;
-    }
-    if (WIFEXITED(s->status))
-        snprintf(buf, n, "exited with status %d", WEXITSTATUS(s->status));
-    else if (WIFSIGNALED(s->status))
-        snprintf(buf, n, "was killed by signal %d", WTERMSIG(s->status));
-    else
-        snprintf(buf, n, "ended");
-}
 
 /* Under s->mu: every request waiting, and close; the asynchronous ones are taken off. */
 pending *gw_stdio_wake_all(dmcp_gw_usession *s)
@@ -78,26 +39,6 @@ static pending *find_wire(dmcp_gw_usession *s, json_int_t id)
     return NULL;
 }
 
-void gw_stdio_pending_unref(pending *p)
-{
-    if (atomic_fetch_sub(&p->refs, 1) == 1) {
-        json_decref(p->orig_ref);
-        sem_destroy(&p->sem);
-        free(p);
-    }
-}
-
-/* Under s->mu: off the list; the list's reference passes to the caller. */
-void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p)
-{
-    for (pending **pp = &s->pend; *pp; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            s->npend--;
-            break;
-        }
-    p->linked = false;
-}
 
 static void enqueue(pending *p, json_t *msg)
 {
@@ -197,8 +138,8 @@ void gw_stdio_on_line(void *ud, const char *line, size_t len)
         if (!is_request && to->a.notification)
             to->a.notification(to->a.ud, msg);
         pthread_mutex_unlock(&s->mu);
-        if (is_request)
-            gw_stdio_refuse(s, msg);
+        if (is_request) /* as the blocking path's answer when the client has no stream */
+            gw_stdio_refuse(s, msg, -32603, "The client cannot answer this request here");
         json_decref(msg);
         return;
     }
@@ -234,55 +175,6 @@ void gw_stdio_on_exit(void *ud, dmcp__child_end why, int status)
     }
 }
 
-/* ---- writing ---- */
-
-dmcp_status gw_stdio_send(dmcp_gw_usession *s, const json_t *msg, dmcp_error *err)
-{
-    char *line = json_dumps(msg, JSON_COMPACT);
-    if (!line) {
-        gw_stdio_err(err, DMCP_E_NOMEM, "stdio upstream: cannot serialise the message");
-        return DMCP_E_NOMEM;
-    }
-    dmcp_status st = dmcp__child_send(s->child, line, strlen(line));
-    free(line);
-    if (st == DMCP_E_TOO_LARGE) {
-        gw_stdio_err(err, st, "stdio upstream: the message is over the size cap");
-    } else if (st != DMCP_OK) {
-        gw_stdio_err(err, DMCP_E_UNREACHABLE, "stdio upstream: the child is not accepting input (%s)",
-                dmcp_status_name(st));
-        st = DMCP_E_UNREACHABLE;
-    }
-    return st;
-}
-
-/* Answers the child's request `req` (its id) with result or error. */
-static void answer_child(dmcp_gw_usession *s, const json_t *req, dmcp_status st, json_t *result,
-                         json_t *error)
-{
-    json_t *ans = json_pack("{s:s,s:O}", "jsonrpc", "2.0", "id", json_object_get(req, "id"));
-    if (!ans)
-        return;
-    if (st == DMCP_OK && result) {
-        json_object_set(ans, "result", result);
-    } else if (error && json_is_object(error)) {
-        json_object_set(ans, "error", error);
-    } else {
-        json_object_set_new(
-            ans, "error",
-            json_pack("{s:i,s:s}", "code", -32603, "message", "the client did not answer"));
-    }
-    dmcp_status ignored = gw_stdio_send(s, ans, NULL);
-    (void)ignored;
-    json_decref(ans);
-}
-
-void gw_stdio_refuse(dmcp_gw_usession *s, const json_t *req)
-{
-    json_t *error =
-        json_pack("{s:i,s:s}", "code", -32601, "message", "the client cannot answer requests here");
-    answer_child(s, req, DMCP_E_STATE, NULL, error);
-    json_decref(error);
-}
 
 static void deliver(dmcp_gw_usession *s, const dmcp_gw_request_params *p, json_t *msg)
 {
@@ -298,20 +190,14 @@ static void deliver(dmcp_gw_usession *s, const dmcp_gw_request_params *p, json_t
     if (k && k->request) {
         st = k->request(k->ud, msg, &result, &error);
     } else {
-        gw_stdio_refuse(s, msg);
+        gw_stdio_refuse(s, msg, -32601, "the client cannot answer requests here");
         return;
     }
-    answer_child(s, msg, st, result, error);
+    gw_stdio_answer_child(s, msg, st, result, error);
     json_decref(result);
     json_decref(error);
 }
 
-long long gw_stdio_mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* The queue and response of a request no longer linked (only its waiter sees them). */
 static void drop_pending_data(pending *p)
@@ -327,36 +213,6 @@ static void drop_pending_data(pending *p)
     p->response = NULL;
 }
 
-/* A request leaves .request: close or a respawn may be waiting for the last one. */
-void gw_stdio_active_end(dmcp_gw_usession *s)
-{
-    if (atomic_fetch_sub(&s->active, 1) == 1 && atomic_load(&s->draining) > 0) {
-        pthread_mutex_lock(&s->mu);
-        pthread_cond_broadcast(&s->cv);
-        pthread_mutex_unlock(&s->mu);
-    }
-}
-
-/* Under s->mu: waits until no request is inside .request (close, respawn). */
-void gw_stdio_drain_locked(dmcp_gw_usession *s)
-{
-    atomic_fetch_add(&s->draining, 1);
-    while (atomic_load(&s->active) > 0)
-        pthread_cond_wait(&s->cv, &s->mu);
-    atomic_fetch_sub(&s->draining, 1);
-}
-
-void gw_stdio_send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason)
-{
-    json_t *n =
-        json_pack("{s:s,s:s,s:{s:I,s:s}}", "jsonrpc", "2.0", "method", "notifications/cancelled",
-                  "params", "requestId", (json_int_t)wire_id, "reason", reason);
-    if (!n)
-        return;
-    dmcp_status ignored = gw_stdio_send(s, n, NULL);
-    (void)ignored;
-    json_decref(n);
-}
 
 /* Waits for pe's semaphore until the deadline, at most 100 ms (is_cancelled is polled). */
 static void wait_post(pending *pe, long long left_ms)
