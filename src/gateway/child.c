@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/ioctl.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -507,7 +508,16 @@ static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long lon
     return st;
 }
 
-dmcp_status dmcp__child_send(dmcp__child *c, const char *msg, size_t len)
+/* Room for n more bytes in the child's stdin pipe right now (wmu held: no other writer). */
+static bool pipe_room(const dmcp__child *c, size_t n)
+{
+    int used = 0;
+    int cap = fcntl(c->in_fd, F_GETPIPE_SZ);
+    return cap > 0 && ioctl(c->in_fd, FIONREAD, &used) == 0 && used >= 0 && used <= cap &&
+           (size_t)(cap - used) >= n;
+}
+
+static dmcp_status send_line(dmcp__child *c, const char *msg, size_t len, bool wait)
 {
     if (!c || (!msg && len))
         return DMCP_E_INVALID_ARG;
@@ -515,13 +525,16 @@ dmcp_status dmcp__child_send(dmcp__child *c, const char *msg, size_t len)
         return DMCP_E_TOO_LARGE;
     if (memchr(msg, '\n', len) || memchr(msg, '\r', len))
         return DMCP_E_INVALID_ARG;
-    pthread_mutex_lock(&c->wmu);
+    if (wait)
+        pthread_mutex_lock(&c->wmu);
+    else if (pthread_mutex_trylock(&c->wmu) != 0)
+        return DMCP_E_STATE; /* another write is in progress: it may be blocked */
     pthread_mutex_lock(&c->mu);
     bool ok = !c->stopping && c->in_fd >= 0;
     if (ok)
         touch(c);
     pthread_mutex_unlock(&c->mu);
-    if (!ok) {
+    if (!ok || (!wait && !pipe_room(c, len + 1))) {
         pthread_mutex_unlock(&c->wmu);
         return DMCP_E_STATE;
     }
@@ -531,6 +544,16 @@ dmcp_status dmcp__child_send(dmcp__child *c, const char *msg, size_t len)
     if (st != DMCP_OK)
         dmcp__child_stop(c, DMCP_CHILD_WRITE_FAIL);
     return st;
+}
+
+dmcp_status dmcp__child_send(dmcp__child *c, const char *msg, size_t len)
+{
+    return send_line(c, msg, len, true);
+}
+
+dmcp_status dmcp__child_send_nowait(dmcp__child *c, const char *msg, size_t len)
+{
+    return send_line(c, msg, len, false);
 }
 
 bool dmcp__child_alive(const dmcp__child *c)

@@ -74,6 +74,11 @@ DMCP_WARN_UNUSED dmcp_status dmcp__child_spawn(const dmcp__child_opts *o, dmcp__
  * since the stream is no longer framed). Thread-safe: writes are serialised.
  */
 DMCP_WARN_UNUSED dmcp_status dmcp__child_send(dmcp__child *c, const char *msg, size_t len);
+/* As dmcp__child_send, but only when it cannot block: DMCP_E_STATE, nothing written, when
+ * another write is in progress or the pipe has no room for the whole line now (a child that
+ * does not read), or the child has ended. For threads that must never wait on a child. */
+DMCP_WARN_UNUSED dmcp_status dmcp__child_send_nowait(dmcp__child *c, const char *msg,
+                                                     size_t len);
 
 /* True until the child is known to have ended or to be ending. Thread-safe. */
 bool dmcp__child_alive(const dmcp__child *c);

@@ -306,7 +306,10 @@ static dmcp_status make_server(dmcp_gateway *gw, dmcp_error *err)
     }
     if (async) {
         gw->workers = gw_workers_new(gw);
-        f.start = gw->workers != NULL ? gw_forward_start : NULL;
+        if (gw->workers != NULL) {
+            f.start = gw_forward_start;
+            f.notification = gw_client_notification_later;
+        }
     }
     if (st == DMCP_OK) {
         st = dmcp_server_set_forwarder(gw->srv, &f);

@@ -249,6 +249,8 @@ void gw_close_csess(void *ud, gw_csess *c);
 typedef struct gw_workers gw_workers;
 gw_workers *gw_workers_new(dmcp_gateway *gw);
 void gw_workers_free(gw_workers *w);
+/* dmcp_forwarder.notification with workers: gw_client_notification on a worker. */
+void gw_client_notification_later(void *ud, const char *session_id, const json_t *msg);
 dmcp_status gw_forward_start(void *ud, dmcp_call *call, const char *method,
                              const json_t *params);
 

@@ -3,10 +3,10 @@
  * an upstream that can answer through callbacks (stdio), on an upstream session already open,
  * is written to the upstream at once and answered from the upstream's reader thread: the HTTP
  * worker goes on with other connections instead of sleeping until the child answers.
- * Everything else (first use of a session, lists, connection tokens, HTTP upstreams) runs
- * the blocking path (route.c) on the gateway's own workers, never on an HTTP worker: a child
- * that takes seconds to start, or an upstream that hangs, holds one of these and nothing
- * else. With every worker busy and GW_WORKER_QUEUE requests queued, a request is not taken
+ * Everything else (first use of a session, lists, connection tokens, HTTP upstreams, a
+ * child that is not reading its input), and the client's notifications, runs the blocking
+ * path (route.c) on the gateway's own workers, never on an HTTP worker: a child that takes
+ * seconds to start, or an upstream that hangs, holds one of these and nothing else. With every worker busy and GW_WORKER_QUEUE requests queued, a request is not taken
  * and the runtime runs it on its HTTP worker (backpressure instead of an unbounded queue).
  */
 #include <stdio.h>
@@ -23,9 +23,11 @@
 /* ---- the blocking path, on the gateway's workers ---- */
 
 typedef struct job {
-    dmcp_call *call;
+    dmcp_call *call; /* a forwarded request, or NULL: a client notification */
     const char *method;
     const json_t *params;
+    char *sid;   /* the notification's session */
+    json_t *msg; /* the notification (a reference) */
     struct job *next;
 } job;
 
@@ -41,9 +43,15 @@ struct gw_workers {
 
 static void run_job(dmcp_gateway *gw, job *j)
 {
-    json_t *result = NULL, *error = NULL;
-    dmcp_status st = gw_forward(gw, j->call, j->method, j->params, &result, &error);
-    (void)dmcp_call_answer(j->call, st, result, error);
+    if (j->call != NULL) {
+        json_t *result = NULL, *error = NULL;
+        dmcp_status st = gw_forward(gw, j->call, j->method, j->params, &result, &error);
+        (void)dmcp_call_answer(j->call, st, result, error);
+    } else {
+        gw_client_notification(gw, j->sid, j->msg);
+    }
+    free(j->sid);
+    json_decref(j->msg);
     free(j);
 }
 
@@ -85,18 +93,15 @@ gw_workers *gw_workers_new(dmcp_gateway *gw)
     return w;
 }
 
-/* Queues the call for a worker (one more is started when none is idle). false: not taken. */
-static bool workers_submit(gw_workers *w, dmcp_call *call, const char *method,
-                           const json_t *params)
+/* Queues a job for a worker (one more is started when none is idle). false: not taken (the
+ * job is freed). */
+static bool workers_queue(gw_workers *w, job *j)
 {
-    job *j = calloc(1, sizeof(*j));
-    if (j == NULL) {
-        return false;
-    }
-    *j = (job){call, method, params, NULL};
     pthread_mutex_lock(&w->mu);
     if (w->stop || w->queued >= GW_WORKER_QUEUE) {
         pthread_mutex_unlock(&w->mu);
+        free(j->sid);
+        json_decref(j->msg);
         free(j);
         return false;
     }
@@ -106,6 +111,8 @@ static bool workers_submit(gw_workers *w, dmcp_call *call, const char *method,
     }
     if (w->n == 0) { /* no thread could be started */
         pthread_mutex_unlock(&w->mu);
+        free(j->sid);
+        json_decref(j->msg);
         free(j);
         return false;
     }
@@ -119,6 +126,38 @@ static bool workers_submit(gw_workers *w, dmcp_call *call, const char *method,
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     return true;
+}
+
+static bool workers_submit(gw_workers *w, dmcp_call *call, const char *method,
+                           const json_t *params)
+{
+    job *j = calloc(1, sizeof(*j));
+    if (j == NULL) {
+        return false;
+    }
+    *j = (job){call, method, params, NULL, NULL, NULL};
+    return workers_queue(w, j);
+}
+
+void gw_client_notification_later(void *ud, const char *sid, const json_t *msg)
+{
+    dmcp_gateway *gw = ud;
+    job *j = sid != NULL ? calloc(1, sizeof(*j)) : NULL;
+    if (j != NULL) {
+        *j = (job){NULL, NULL, NULL, strdup(sid), json_deep_copy(msg), NULL};
+    }
+    if (j == NULL || j->sid == NULL || j->msg == NULL) {
+        if (j != NULL) {
+            free(j->sid);
+            json_decref(j->msg);
+            free(j);
+        }
+        gw_client_notification(gw, sid, msg); /* out of memory: here, as before */
+        return;
+    }
+    if (!workers_queue(gw->workers, j)) {
+        gw_client_notification(gw, sid, msg); /* the queue is full: here (backpressure) */
+    }
 }
 
 void gw_workers_free(gw_workers *w)

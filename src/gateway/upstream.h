@@ -163,9 +163,11 @@ typedef struct dmcp_gw_upstream_ops {
     dmcp_status (*request)(dmcp_gw_usession *s, const json_t *msg, const dmcp_gw_request_params *p,
                            json_t **response, dmcp_error *err);
     /*
-     * Optional: sends msg as .request does and returns at once. DMCP_OK: it is out and a->done
-     * will run exactly once (possibly before this returns). Anything else: nothing was sent
-     * and done never runs (the caller uses .request: e.g. a child that must be started first).
+     * Optional: sends msg as .request does and returns at once; it never blocks (a message it
+     * cannot write at once is not taken). DMCP_OK: it is out and a->done will run exactly
+     * once (possibly before this returns). Anything else: nothing was sent and done never
+     * runs (the caller uses .request: e.g. a child that must be started first, or one that
+     * does not read its input).
      * A server->client request the upstream sends for it is refused (there is no live stream
      * to carry it). Thread-safety: as .request.
      */

@@ -97,7 +97,8 @@ void gw_stdio_async_done(dmcp_gw_usession *s, pending *p, dmcp_status st, json_t
     }
     p->a.done(p->a.ud, st, response, st == DMCP_OK ? NULL : &err);
     if (st == DMCP_E_TIMEOUT || st == DMCP_E_CANCELLED)
-        gw_stdio_send_cancel(s, p->wire_id, st == DMCP_E_TIMEOUT ? "timed out" : "cancelled");
+        gw_stdio_send_cancel(s, p->wire_id, st == DMCP_E_TIMEOUT ? "timed out" : "cancelled",
+                             false); /* the timer thread must not wait on one child */
     dmcp__child_busy(s->child, -1);
     gw_stdio_pending_unref(p); /* the list's reference, which the claim passed on */
     gw_stdio_active_end(s);    /* last: a close may be waiting to free s */
@@ -210,25 +211,35 @@ dmcp_status gw_stdio_exchange_async(dmcp_gw_usession *s, const json_t *msg,
     dmcp__child_busy(s->child, +1);
     pthread_mutex_unlock(&s->mu);
     pe->deadline_ms = gw_stdio_mono_ms() + pe->timeout_ms;
-    dmcp_error err;
-    memset(&err, 0, sizeof err);
+    /* Written only if that cannot block (the caller's thread serves other clients): a child
+     * that does not read its input, or another write in progress, and it is not taken. */
     dmcp_status st = timer_add(pe) ? DMCP_OK : DMCP_E_NOMEM;
     json_t *wire = st == DMCP_OK ? json_copy((json_t *)msg) : NULL; /* shallow: id replaced */
+    char *line = NULL;
     if (wire) {
         json_object_set_new(wire, "id", json_integer(wire_id));
-        st = gw_stdio_send(s, wire, &err);
+        line = json_dumps(wire, JSON_COMPACT);
         json_decref(wire);
-    } else if (st == DMCP_OK) {
-        st = DMCP_E_NOMEM;
     }
-    if (st != DMCP_OK) { /* not out: failed here, unless the child's end got to it first */
+    st = line ? dmcp__child_send_nowait(s->child, line, strlen(line)) : DMCP_E_NOMEM;
+    free(line);
+    bool taken = true;
+    if (st != DMCP_OK) { /* not out, unless the child's end got to it first */
         pthread_mutex_lock(&s->mu);
         bool mine = gw_stdio_async_claim(s, pe);
         pthread_mutex_unlock(&s->mu);
-        if (mine)
-            gw_stdio_async_done(s, pe, st, NULL,
-                                err.message[0] ? err.message : "stdio upstream: out of memory");
+        if (mine && st != DMCP_E_IO && st != DMCP_E_TIMEOUT) {
+            /* Nothing was written: undone, for the blocking path to serve. */
+            timer_remove(pe);
+            dmcp__child_busy(s->child, -1);
+            gw_stdio_pending_unref(pe); /* the list's */
+            gw_stdio_active_end(s);
+            taken = false;
+        } else if (mine) { /* the write failed: the child is being stopped */
+            gw_stdio_async_done(s, pe, DMCP_E_UNREACHABLE, NULL,
+                                "stdio upstream: the child is not accepting input");
+        }
     }
     gw_stdio_pending_unref(pe); /* ours */
-    return DMCP_OK;
+    return taken ? DMCP_OK : DMCP_E_STATE;
 }

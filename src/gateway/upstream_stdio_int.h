@@ -99,7 +99,8 @@ void gw_stdio_pending_unref(pending *p);
 void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p);
 /* A request leaves .request: close or a respawn may be waiting for the last one. */
 void gw_stdio_active_end(dmcp_gw_usession *s);
-void gw_stdio_send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason);
+/* notifications/cancelled for wire_id; wait false: only if it can be written at once. */
+void gw_stdio_send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason, bool wait);
 /* Answers the child's request req (under its id) with result, or error (NULL: -32603). */
 void gw_stdio_answer_child(dmcp_gw_usession *s, const json_t *req, dmcp_status st, json_t *result,
                            json_t *error);

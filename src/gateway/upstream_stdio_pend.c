@@ -73,14 +73,15 @@ void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p)
 }
 /* ---- writing ---- */
 
-dmcp_status gw_stdio_send(dmcp_gw_usession *s, const json_t *msg, dmcp_error *err)
+static dmcp_status send_msg(dmcp_gw_usession *s, const json_t *msg, dmcp_error *err, bool wait)
 {
     char *line = json_dumps(msg, JSON_COMPACT);
     if (!line) {
         gw_stdio_err(err, DMCP_E_NOMEM, "stdio upstream: cannot serialise the message");
         return DMCP_E_NOMEM;
     }
-    dmcp_status st = dmcp__child_send(s->child, line, strlen(line));
+    dmcp_status st = wait ? dmcp__child_send(s->child, line, strlen(line))
+                          : dmcp__child_send_nowait(s->child, line, strlen(line));
     free(line);
     if (st == DMCP_E_TOO_LARGE) {
         gw_stdio_err(err, st, "stdio upstream: the message is over the size cap");
@@ -90,6 +91,11 @@ dmcp_status gw_stdio_send(dmcp_gw_usession *s, const json_t *msg, dmcp_error *er
         st = DMCP_E_UNREACHABLE;
     }
     return st;
+}
+
+dmcp_status gw_stdio_send(dmcp_gw_usession *s, const json_t *msg, dmcp_error *err)
+{
+    return send_msg(s, msg, err, true);
 }
 
 void gw_stdio_answer_child(dmcp_gw_usession *s, const json_t *req, dmcp_status st, json_t *result,
@@ -143,14 +149,14 @@ void gw_stdio_drain_locked(dmcp_gw_usession *s)
     atomic_fetch_sub(&s->draining, 1);
 }
 
-void gw_stdio_send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason)
+void gw_stdio_send_cancel(dmcp_gw_usession *s, json_int_t wire_id, const char *reason, bool wait)
 {
     json_t *n =
         json_pack("{s:s,s:s,s:{s:I,s:s}}", "jsonrpc", "2.0", "method", "notifications/cancelled",
                   "params", "requestId", (json_int_t)wire_id, "reason", reason);
     if (!n)
         return;
-    dmcp_status ignored = gw_stdio_send(s, n, NULL);
+    dmcp_status ignored = send_msg(s, n, NULL, wait);
     (void)ignored;
     json_decref(n);
 }

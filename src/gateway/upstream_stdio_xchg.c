@@ -378,7 +378,7 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
     gw_stdio_pending_unref(pe);
     gw_stdio_active_end(s);
     if (st == DMCP_E_TIMEOUT || st == DMCP_E_CANCELLED)
-        gw_stdio_send_cancel(s, wire_id, st == DMCP_E_TIMEOUT ? "timed out" : "cancelled");
+        gw_stdio_send_cancel(s, wire_id, st == DMCP_E_TIMEOUT ? "timed out" : "cancelled", true);
     if (busy)
         dmcp__child_busy(s->child, -1);
     return st;

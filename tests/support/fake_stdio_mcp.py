@@ -117,6 +117,10 @@ def main():
                 "capabilities": {"tools": {}}, "serverInfo": {"name": "fake", "version": "1"}}})
         elif method == "notifications/cancelled":
             cancelled.append(msg["params"]["requestId"])
+        elif method == "tools/call" and (msg.get("params") or {}).get("name") == "deaf":
+            # Stops reading its input for a while (its stdin pipe fills up meanwhile).
+            time.sleep(((msg["params"].get("arguments") or {}).get("ms", 1000)) / 1000.0)
+            result(rid, "heard again")
         elif method == "tools/call":
             threading.Thread(target=call, args=(rid, msg.get("params") or {}), daemon=True).start()
         elif rid is not None:

@@ -307,6 +307,58 @@ static void test_crash_and_close(void **state)
     dmcp_gw_upstream_free(up);
 }
 
+/* A child that stops reading its input: once its pipe is full a request is not taken (the
+ * caller's thread must not wait on it); nothing blocks. */
+static void test_child_not_reading(void **state)
+{
+    (void)state;
+    dmcp_gw_upstream *up = new_up();
+    dmcp_gw_usession *s = open_s(up);
+    outcome deaf;
+    o_init(&deaf);
+    assert_int_equal(
+        send_async(up, s, call_msg(9, "deaf", json_pack("{s:i}", "ms", 3000), NULL), &deaf, 0),
+        DMCP_OK);
+    struct timespec ts = {0, 200000000L};
+    nanosleep(&ts, NULL); /* it reads that one, then sleeps */
+    char *big = malloc(16385);
+    memset(big, 'x', 16384);
+    big[16384] = '\0';
+    enum { MAX = 64 };
+    outcome *o = calloc(MAX, sizeof *o);
+    int taken = 0, refused = 0;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int i = 0; i < MAX && refused == 0; i++) {
+        o_init(&o[i]);
+        dmcp_status st = send_async(
+            up, s, call_msg(100 + i, "whoami", json_pack("{s:s}", "pad", big), NULL), &o[i], 0);
+        if (st == DMCP_OK)
+            taken++;
+        else
+            refused++;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_int_equal(refused, 1);
+    assert_true(taken >= 1 && taken < MAX - 1);
+    assert_true(ms < 1000); /* no write waited for the child */
+    assert_int_equal(o[taken].dones, 0); /* the one not taken never completes */
+    /* The child reads again: every taken request is answered. */
+    assert_int_equal(wait_done(&deaf, 10000), 1);
+    for (int i = 0; i < taken; i++) {
+        assert_int_equal(wait_done(&o[i], 10000), 1);
+        assert_int_equal(o[i].st, DMCP_OK);
+    }
+    for (int i = 0; i <= taken; i++)
+        o_free(&o[i]);
+    o_free(&deaf);
+    free(o);
+    free(big);
+    up->ops->close(s);
+    dmcp_gw_upstream_free(up);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
@@ -316,6 +368,7 @@ int main(void)
         cmocka_unit_test(test_timeout_and_cancel),
         cmocka_unit_test(test_child_request_refused),
         cmocka_unit_test(test_crash_and_close),
+        cmocka_unit_test(test_child_not_reading),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }
