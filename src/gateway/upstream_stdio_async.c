@@ -202,12 +202,7 @@ dmcp_status gw_stdio_exchange_async(dmcp_gw_usession *s, const json_t *msg,
         free(pe);
         return DMCP_E_STATE;
     }
-    json_int_t wire_id = pe->wire_id = s->next_id++;
-    pe->next = s->pend;
-    pe->linked = true;
-    s->pend = pe;
-    s->npend++;
-    atomic_fetch_add(&s->active, 1);
+    json_int_t wire_id = gw_stdio_link_locked(s, pe);
     dmcp__child_busy(s->child, +1);
     pthread_mutex_unlock(&s->mu);
     pe->deadline_ms = gw_stdio_mono_ms() + pe->timeout_ms;

@@ -95,6 +95,8 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
 /* ---- upstream_stdio_pend.c: shared by the exchange and its asynchronous form ---- */
 long long gw_stdio_mono_ms(void);
 void gw_stdio_pending_unref(pending *p);
+/* Under s->mu: p on the session's list under the next wire id (returned), counted active. */
+json_int_t gw_stdio_link_locked(dmcp_gw_usession *s, pending *p);
 /* Under s->mu: off the list; the list's reference passes to the caller. */
 void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p);
 /* A request leaves .request: close or a respawn may be waiting for the last one. */

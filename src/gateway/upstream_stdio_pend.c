@@ -60,6 +60,17 @@ void gw_stdio_pending_unref(pending *p)
     }
 }
 
+json_int_t gw_stdio_link_locked(dmcp_gw_usession *s, pending *p)
+{
+    p->wire_id = s->next_id++;
+    p->next = s->pend;
+    p->linked = true;
+    s->pend = p;
+    s->npend++;
+    atomic_fetch_add(&s->active, 1);
+    return p->wire_id;
+}
+
 /* Under s->mu: off the list; the list's reference passes to the caller. */
 void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p)
 {
@@ -71,6 +82,7 @@ void gw_stdio_unlink_locked(dmcp_gw_usession *s, pending *p)
         }
     p->linked = false;
 }
+
 /* ---- writing ---- */
 
 static dmcp_status send_msg(dmcp_gw_usession *s, const json_t *msg, dmcp_error *err, bool wait)

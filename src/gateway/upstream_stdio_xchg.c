@@ -269,12 +269,7 @@ dmcp_status gw_stdio_exchange(dmcp_gw_usession *s, const json_t *msg,
         free(pe);
         return DMCP_E_NOT_FOUND;
     }
-    json_int_t wire_id = pe->wire_id = s->next_id++;
-    pe->next = s->pend;
-    pe->linked = true;
-    s->pend = pe;
-    s->npend++;
-    atomic_fetch_add(&s->active, 1);
+    json_int_t wire_id = gw_stdio_link_locked(s, pe);
     pthread_mutex_unlock(&s->mu);
 
     json_t *wire = json_copy((json_t *)msg); /* shallow: params shared, id replaced */
