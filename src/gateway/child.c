@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -457,16 +458,21 @@ static void block_sigpipe(void)
 }
 
 /* Writes the message and its newline to the non-blocking stdin within the deadline, in one
- * system call when the pipe has room (one wake-up of the child per message). */
-static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long long deadline)
+ * system call when the pipe has room (one wake-up of the child per message). full_gives_up:
+ * DMCP_E_STATE, nothing written, when the pipe is full at the first attempt. */
+static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long long deadline,
+                             bool full_gives_up)
 {
     block_sigpipe();
     struct iovec iov[2] = {{(void *)buf, n}, {(void *)"\n", 1}};
     struct iovec *v = iov;
     int nv = 2;
     dmcp_status st = DMCP_OK;
+    bool wrote = false;
     while (nv > 0) {
         ssize_t k = writev(c->in_fd, v, nv);
+        if (k > 0)
+            wrote = true;
         if (k >= 0) {
             size_t done = (size_t)k;
             while (nv > 0 && done >= v->iov_len) {
@@ -483,6 +489,8 @@ static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long lon
         if (errno == EINTR)
             continue;
         if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            if (full_gives_up && !wrote)
+                return DMCP_E_STATE;
             long long left = deadline - now_ms();
             if (left <= 0) {
                 st = DMCP_E_TIMEOUT;
@@ -508,7 +516,9 @@ static dmcp_status write_all(dmcp__child *c, const char *buf, size_t n, long lon
     return st;
 }
 
-/* Room for n more bytes in the child's stdin pipe right now (wmu held: no other writer). */
+#define NOWAIT_LOCK_MS 50 /* dmcp__child_send_nowait: longest wait for another writer */
+
+/* Room for n more bytes in the child's stdin pipe right now (sure with wmu held). */
 static bool pipe_room(const dmcp__child *c, size_t n)
 {
     int used = 0;
@@ -525,23 +535,41 @@ static dmcp_status send_line(dmcp__child *c, const char *msg, size_t len, bool w
         return DMCP_E_TOO_LARGE;
     if (memchr(msg, '\n', len) || memchr(msg, '\r', len))
         return DMCP_E_INVALID_ARG;
-    if (wait)
+    if (wait) {
         pthread_mutex_lock(&c->wmu);
-    else if (pthread_mutex_trylock(&c->wmu) != 0)
-        return DMCP_E_STATE; /* another write is in progress: it may be blocked */
+    } else if (pthread_mutex_trylock(&c->wmu) != 0) {
+        /* A writer stuck on a full pipe holds wmu: the room, read without it, says so at
+         * once; another writer's short write is waited for, briefly. */
+        pthread_mutex_lock(&c->mu); /* in_fd is closed under it */
+        bool room = !c->stopping && c->in_fd >= 0 && pipe_room(c, len + 1);
+        pthread_mutex_unlock(&c->mu);
+        if (!room)
+            return DMCP_E_STATE;
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += NOWAIT_LOCK_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        if (pthread_mutex_timedlock(&c->wmu, &until) != 0)
+            return DMCP_E_STATE;
+    }
     pthread_mutex_lock(&c->mu);
     bool ok = !c->stopping && c->in_fd >= 0;
     if (ok)
         touch(c);
     pthread_mutex_unlock(&c->mu);
-    if (!ok || (!wait && !pipe_room(c, len + 1))) {
+    /* Not waiting: a line of at most PIPE_BUF bytes is written whole or not at all (POSIX),
+     * so one attempt tells; a longer one is written only when the pipe has room for it. */
+    if (!ok || (!wait && len + 1 > PIPE_BUF && !pipe_room(c, len + 1))) {
         pthread_mutex_unlock(&c->wmu);
         return DMCP_E_STATE;
     }
     long long deadline = now_ms() + c->o.write_timeout_ms;
-    dmcp_status st = write_all(c, msg, len, deadline);
+    dmcp_status st = write_all(c, msg, len, deadline, !wait);
     pthread_mutex_unlock(&c->wmu);
-    if (st != DMCP_OK)
+    if (st != DMCP_OK && st != DMCP_E_STATE)
         dmcp__child_stop(c, DMCP_CHILD_WRITE_FAIL);
     return st;
 }

@@ -74,9 +74,10 @@ DMCP_WARN_UNUSED dmcp_status dmcp__child_spawn(const dmcp__child_opts *o, dmcp__
  * since the stream is no longer framed). Thread-safe: writes are serialised.
  */
 DMCP_WARN_UNUSED dmcp_status dmcp__child_send(dmcp__child *c, const char *msg, size_t len);
-/* As dmcp__child_send, but only when it cannot block: DMCP_E_STATE, nothing written, when
- * another write is in progress or the pipe has no room for the whole line now (a child that
- * does not read), or the child has ended. For threads that must never wait on a child. */
+/* As dmcp__child_send, but never waits on the child: DMCP_E_STATE, nothing written, when the
+ * pipe has no room for the whole line now (a child that does not read), when another write
+ * holds the pipe for more than 50 ms, or when the child has ended. For threads that must not
+ * wait on one child. */
 DMCP_WARN_UNUSED dmcp_status dmcp__child_send_nowait(dmcp__child *c, const char *msg,
                                                      size_t len);
 

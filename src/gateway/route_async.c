@@ -187,16 +187,6 @@ typedef struct actx {
     long long t0;
 } actx;
 
-static bool a_cancelled(void *ud)
-{
-    return gw_sink_cancelled(ud);
-}
-
-static void a_note(void *ud, const json_t *msg)
-{
-    gw_sink_note(ud, msg);
-}
-
 static void a_done(void *ud, dmcp_status st, json_t *resp, const dmcp_error *err)
 {
     actx *x = ud;
@@ -271,7 +261,8 @@ dmcp_status gw_forward_start(void *ud, dmcp_call *call, const char *method, cons
         snprintf(x->method, sizeof(x->method), "%s", method);
         x->params = p;
         x->t0 = gw->cfg->upstream_log ? gw_now_ms() : 0;
-        dmcp_gw_async a = {x, gw->cfg->request_timeout_ms, a_note, a_cancelled, a_done};
+        dmcp_gw_async a = {x, gw->cfg->request_timeout_ms, gw_sink_note, gw_sink_cancelled,
+                           a_done};
         st = gw->ups[up]->ops->request_async(us, msg, &a);
     }
     json_decref(msg);

@@ -289,9 +289,26 @@ static json_t *dispatch26(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id
         code = DMCP_JSONRPC_INTERNAL_ERROR;
         res = fwd ? dmcp__forward_request(ctx, id, method, params, &code, &message, &data)
                   : fn(ctx, id, params, &code, &message, &data);
-        if (mrtr_method) { /* also on failure: a prompt that asked returns no result */
-            res = dmcp__mrtr_finish(ctx->srv, mrtr, res, &code, &message, &data);
+        return dmcp__dispatch26_end(ctx, mrtr, id, method, res, code, message, data);
+    }
+    if (res == NULL) {
+        if (code == DMCP_JSONRPC_RESOURCE_NOT_FOUND) {
+            code = DMCP_JSONRPC_INVALID_PARAMS; /* 2026-07-28: -32602 with data.uri */
         }
+        return dmcp__jsonrpc_error(id, code, message, data);
+    }
+    json_decref(data);
+    dmcp__era26_decorate(ctx->srv, method, res);
+    return dmcp__jsonrpc_result(id, res);
+}
+
+json_t *dmcp__dispatch26_end(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id,
+                             const char *method, json_t *res, int code, const char *message,
+                             json_t *data)
+{
+    if (strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0) {
+        /* Also on failure: a prompt that asked returns no result. */
+        res = dmcp__mrtr_finish(ctx->srv, mrtr, res, &code, &message, &data);
     }
     if (res == NULL) {
         if (code == DMCP_JSONRPC_RESOURCE_NOT_FOUND) {

@@ -154,21 +154,27 @@ json_t *dmcp__forward_request(dmcp__rpc_ctx *ctx, const json_t *id, const char *
     return NULL;
 }
 
-json_t *dmcp__forward_response(const json_t *id, dmcp_status st, json_t *result, json_t *error)
+json_t *dmcp__forward_result(dmcp_status st, json_t *result, json_t *error, char *buf, size_t n,
+                             int *code, const char **message, json_t **data)
 {
     if (st == DMCP_OK && json_is_object(result)) {
         json_decref(error);
-        return dmcp__jsonrpc_result(id, result);
+        return result;
     }
     json_decref(result);
+    error_fields(error, buf, n, code, message, data);
+    json_decref(error);
+    return NULL;
+}
+
+json_t *dmcp__forward_response(const json_t *id, dmcp_status st, json_t *result, json_t *error)
+{
     char buf[256];
     int code = DMCP_JSONRPC_INTERNAL_ERROR;
     const char *message = NULL;
     json_t *data = NULL;
-    error_fields(error, buf, sizeof(buf), &code, &message, &data);
-    json_t *out = dmcp__jsonrpc_error(id, code, message, data);
-    json_decref(error);
-    return out;
+    json_t *res = dmcp__forward_result(st, result, error, buf, sizeof(buf), &code, &message, &data);
+    return res != NULL ? dmcp__jsonrpc_result(id, res) : dmcp__jsonrpc_error(id, code, message, data);
 }
 
 void dmcp__forward_notification(dmcp__rpc_ctx *ctx, const json_t *msg)

@@ -260,7 +260,7 @@ static enum MHD_Result handle(dmcp__http *h, struct MHD_Connection *c, const cha
             code == DMCP_JSONRPC_PARSE_ERROR ? "Parse error" : "Invalid Request", origin);
     }
     if (dmcp__era26_applies(dmcp__http_header(c, "MCP-Protocol-Version"), body)) {
-        return dmcp__http_post26(h, c, body, rs->principal, origin);
+        return dmcp__http_post26(h, c, body, rs->principal, origin, &rs->later);
     }
     return dmcp__http_post(h, c, body, rs->principal, origin, &rs->later);
 }

@@ -14,6 +14,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <microhttpd.h>
 
@@ -28,6 +29,7 @@ struct dmcp__deferred {
     bool given_up;        /* under mu: the server answered for it (a stop) */
     bool runtime_done;    /* the runtime's side was released (worker only) */
     bool tracked;         /* registered for notifications/cancelled */
+    bool era26;           /* a 2026-07-28 request: answered through dmcp__dispatch26_end */
     dmcp__http *h;
     struct MHD_Connection *c;
     json_t *body;          /* the request; id, method and params are borrowed from it */
@@ -116,18 +118,17 @@ static void runtime_release(dmcp__deferred *d)
     deferred_unref(d);
 }
 
-bool dmcp__defer_try(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ctx *ctx,
-                     json_t *body, json_t *notes, const char *origin, dmcp__deferred **later,
-                     enum MHD_Result *ret)
+/* Offers the request to dmcp_forwarder.start: the call when it was taken, else NULL
+ * (nothing changed). */
+static dmcp__deferred *offer(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ctx *ctx,
+                             json_t *body, json_t *notes, const char *origin, const char *method,
+                             bool era26)
 {
-    const char *method = json_string_value(json_object_get(body, "method"));
-    if (!eligible(ctx, body, method)) {
-        return false;
-    }
     dmcp__deferred *d = calloc(1, sizeof(*d));
     if (d == NULL) {
-        return false;
+        return NULL;
     }
+    d->era26 = era26;
     const json_t *id = json_object_get(body, "id");
     const json_t *params = json_object_get(body, "params");
     json_t *empty = NULL;
@@ -135,7 +136,7 @@ bool dmcp__defer_try(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ct
         empty = json_object();
         if (empty == NULL || json_object_set_new(body, "params", empty) != 0) {
             free(d);
-            return false;
+            return NULL;
         }
         params = empty;
     }
@@ -168,10 +169,17 @@ bool dmcp__defer_try(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ct
         dmcp_principal_unref(d->principal);
         pthread_mutex_destroy(&d->mu);
         free(d);
-        return false;
+        return NULL;
     }
-    /* Taken: the body, the notes and the session (with its request count) are ours now. */
-    atomic_fetch_add(&srv->fwd_later, 1);
+    return d;
+}
+
+/* A call taken: the body, the notes and the session (with its request count) are its own now;
+ * answered already, or the connection is parked. */
+static enum MHD_Result park(dmcp__http *h, struct MHD_Connection *c, dmcp__deferred *d,
+                            dmcp__deferred **later)
+{
+    atomic_fetch_add(&d->call.srv->fwd_later, 1);
     dmcp__http_active_add(h, 1);
     pthread_mutex_lock(&h->defer_mu);
     d->next = h->deferred;
@@ -183,16 +191,67 @@ bool dmcp__defer_try(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ct
     pthread_mutex_lock(&d->mu);
     if (d->answered) { /* answered on this thread already: no need to park */
         pthread_mutex_unlock(&d->mu);
-        *ret = dmcp__defer_finish(h, c, d);
-        return true;
+        return dmcp__defer_finish(h, c, d);
     }
     /* Parked under d->mu: the answer cannot resume it before it is suspended. */
     MHD_suspend_connection(c);
     d->suspended = true;
     pthread_mutex_unlock(&d->mu);
     *later = d;
-    *ret = MHD_YES;
+    return MHD_YES;
+}
+
+bool dmcp__defer_try(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ctx *ctx,
+                     json_t *body, json_t *notes, const char *origin, dmcp__deferred **later,
+                     enum MHD_Result *ret)
+{
+    const char *method = json_string_value(json_object_get(body, "method"));
+    dmcp__deferred *d =
+        eligible(ctx, body, method) ? offer(h, c, ctx, body, notes, origin, method, false) : NULL;
+    if (d == NULL) {
+        return false;
+    }
+    *ret = park(h, c, d, later);
     return true;
+}
+
+static bool is_mrtr_method(const char *method)
+{
+    return strcmp(method, "tools/call") == 0 || strcmp(method, "prompts/get") == 0;
+}
+
+bool dmcp__defer_try26(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ctx *ctx,
+                       json_t *body, json_t *notes, const char *origin, dmcp__deferred **later,
+                       json_t **answer, enum MHD_Result *ret)
+{
+    const char *method = json_string_value(json_object_get(body, "method"));
+    dmcp__mrtr *mrtr = ctx->sess != NULL ? ctx->sess->mrtr : NULL;
+    if (ctx->srv->fwd.start == NULL || method == NULL || mrtr == NULL ||
+        !dmcp__era26_method_known(method) || !dmcp__forward_handles(ctx->srv, method)) {
+        return false;
+    }
+    const json_t *id = json_object_get(body, "id");
+    const json_t *params = json_object_get(body, "params");
+    const char *message = NULL;
+    int code = is_mrtr_method(method) ? dmcp__mrtr_begin(ctx->srv, mrtr, params, &message) : 0;
+    if (code != 0) { /* a request state refused: answered as dispatch would */
+        *answer = dmcp__jsonrpc_error(id, code, message, NULL);
+        return false;
+    }
+    dmcp__deferred *d = offer(h, c, ctx, body, notes, origin, method, true);
+    if (d != NULL) {
+        *ret = park(h, c, d, later);
+        return true;
+    }
+    /* Declined (begun already, so not through dispatch again): request() on this thread. */
+    dmcp__rpc_ctx mine = *ctx;
+    json_t *data = NULL;
+    code = DMCP_JSONRPC_INTERNAL_ERROR;
+    message = "Internal error";
+    json_t *res = dmcp__forward_request(&mine, id, method, json_object_get(body, "params"), &code,
+                                        &message, &data);
+    *answer = dmcp__dispatch26_end(&mine, mrtr, id, method, res, code, message, data);
+    return false;
 }
 
 enum MHD_Result dmcp__defer_finish(dmcp__http *h, struct MHD_Connection *c, dmcp__deferred *d)
@@ -203,8 +262,24 @@ enum MHD_Result dmcp__defer_finish(dmcp__http *h, struct MHD_Connection *c, dmcp
     json_t *result = d->result, *error = d->error, *notes = d->notes;
     d->result = d->error = d->notes = NULL;
     pthread_mutex_unlock(&d->mu);
-    json_t *answer = dmcp__forward_response(d->call.id, st, result, error);
-    enum MHD_Result r = dmcp__http_send_answer(c, answer, notes, d->version, d->origin, NULL);
+    enum MHD_Result r;
+    if (d->era26) {
+        char buf[256];
+        int code = DMCP_JSONRPC_INTERNAL_ERROR;
+        const char *message = NULL;
+        json_t *data = NULL;
+        json_t *res =
+            dmcp__forward_result(st, result, error, buf, sizeof(buf), &code, &message, &data);
+        const char *method = json_string_value(json_object_get(d->body, "method"));
+        dmcp__rpc_ctx ctx = {d->call.srv, d->call.sess, d->principal, d->version, true, true,
+                             &d->sink};
+        json_t *answer = dmcp__dispatch26_end(&ctx, d->call.sess->mrtr, d->call.id, method, res,
+                                              code, message, data);
+        r = dmcp__http_send_answer26(c, answer, notes, d->origin);
+    } else {
+        json_t *answer = dmcp__forward_response(d->call.id, st, result, error);
+        r = dmcp__http_send_answer(c, answer, notes, d->version, d->origin, NULL);
+    }
     runtime_release(d);
     return r;
 }
@@ -232,6 +307,18 @@ void dmcp__defer_stop_all(dmcp__http *h)
         pthread_mutex_unlock(&d->mu);
     }
     pthread_mutex_unlock(&h->defer_mu);
+    /* libmicrohttpd must not stop with a connection still suspended (it aborts): wait until
+     * the workers have answered them all (each leaves the list then), 2 s at most. */
+    for (int i = 0; i < 200; i++) {
+        pthread_mutex_lock(&h->defer_mu);
+        bool empty = h->deferred == NULL;
+        pthread_mutex_unlock(&h->defer_mu);
+        if (empty) {
+            break;
+        }
+        struct timespec ts = {0, 10 * 1000 * 1000};
+        nanosleep(&ts, NULL);
+    }
 }
 
 dmcp_status dmcp_call_answer(dmcp_call *call, dmcp_status status, json_t *result, json_t *error)

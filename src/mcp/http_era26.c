@@ -14,20 +14,6 @@
 #include "mcp/http_internal.h"
 
 /* HTTP status of a JSON-RPC error under 2026-07-28. */
-static unsigned status_of(int code)
-{
-    switch (code) {
-    case DMCP_JSONRPC_METHOD_NOT_FOUND:
-        return MHD_HTTP_NOT_FOUND;
-    case DMCP__JSONRPC_HEADER_MISMATCH:
-    case DMCP__JSONRPC_MISSING_CAPABILITY:
-    case DMCP__JSONRPC_UNSUPPORTED_VERSION:
-        return MHD_HTTP_BAD_REQUEST;
-    default:
-        return MHD_HTTP_OK;
-    }
-}
-
 static enum MHD_Result send_rpc_error(struct MHD_Connection *c, unsigned status, const json_t *id,
                                       int code, const char *message, json_t *data,
                                       const char *origin)
@@ -158,7 +144,8 @@ bool dmcp__http_tool_precheck26(dmcp__http *h, struct MHD_Connection *c, const d
 }
 
 enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
-                                  const dmcp_principal *p, const char *origin)
+                                  const dmcp_principal *p, const char *origin,
+                                  dmcp__deferred **later)
 {
     dmcp_server *srv = h->srv;
     enum MHD_Result ret = MHD_NO;
@@ -237,15 +224,14 @@ enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_
             goto out;
         }
     }
-    answer = dmcp__dispatch_request(&ctx, body);
-    const json_t *err = json_object_get(answer, "error");
-    if (err != NULL && json_array_size(notes) == 0) {
-        unsigned status = status_of((int)json_integer_value(json_object_get(err, "code")));
-        ret = dmcp__http_send_json(c, status, answer, origin, NULL, NULL);
-    } else {
-        ret = dmcp__http_send_answer(c, answer, notes, NULL, origin, NULL);
-        notes = NULL;
+    if (dmcp__defer_try26(h, c, &ctx, body, notes, origin, later, &answer, &ret)) {
+        return ret; /* body, notes and sess are the deferred call's now */
     }
+    if (answer == NULL) { /* not already served by dmcp__defer_try26 */
+        answer = dmcp__dispatch_request(&ctx, body);
+    }
+    ret = dmcp__http_send_answer26(c, answer, notes, origin);
+    notes = NULL;
 out:
     json_decref(notes);
     json_decref(body);

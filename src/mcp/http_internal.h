@@ -184,6 +184,13 @@ dmcp_status dmcp__collect_sink_send(dmcp__sink *sink, json_t *msg);
 enum MHD_Result dmcp__http_send_answer(struct MHD_Connection *c, json_t *answer, json_t *notes,
                                        const char *version, const char *origin,
                                        const char *session_id);
+/* 2026-07-28: the HTTP status of a JSON-RPC error answered alone (404 for an unknown method,
+ * 400 for header and version errors, else 200). */
+unsigned dmcp__era26_http_status(int code);
+/* A 2026-07-28 answer: an error alone with dmcp__era26_http_status, else as
+ * dmcp__http_send_answer. Takes answer and notes. */
+enum MHD_Result dmcp__http_send_answer26(struct MHD_Connection *c, json_t *answer, json_t *notes,
+                                         const char *origin);
 /* Requests in flight (+1/-1); wakes a draining stop at zero. */
 void dmcp__http_active_add(dmcp__http *h, int d);
 /* Resolves a listen address (HOST, PORT) for bind(); *ai is new (freeaddrinfo), NULL when it
@@ -266,12 +273,19 @@ typedef struct dmcp__deferred dmcp__deferred;
 bool dmcp__defer_try(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ctx *ctx,
                      json_t *body, json_t *notes, const char *origin, dmcp__deferred **later,
                      enum MHD_Result *ret);
+/* As dmcp__defer_try for a 2026-07-28 request (ctx->sess is its request session): its input
+ * responses and requestState are begun first. false with *answer set: served here instead
+ * (start declined, or the request state was refused); the caller sends *answer and keeps
+ * what it owns. */
+bool dmcp__defer_try26(dmcp__http *h, struct MHD_Connection *c, const dmcp__rpc_ctx *ctx,
+                       json_t *body, json_t *notes, const char *origin, dmcp__deferred **later,
+                       json_t **answer, enum MHD_Result *ret);
 /* Sends the answer of d (resumed, or answered at once) and releases the runtime's side. */
 enum MHD_Result dmcp__defer_finish(dmcp__http *h, struct MHD_Connection *c, dmcp__deferred *d);
 /* The connection of d ended before its answer was sent (a stop). */
 void dmcp__defer_abandon(dmcp__deferred *d);
 /* Before libmicrohttpd stops: every call still waiting is answered "Server stopping" and its
- * connection resumed. */
+ * connection resumed; returns once they were sent (2 s at most). */
 void dmcp__defer_stop_all(dmcp__http *h);
 enum MHD_Result dmcp__http_get(dmcp__http *h, struct MHD_Connection *c, const dmcp_principal *p,
                                const char *origin);
@@ -312,6 +326,7 @@ bool dmcp__http_tool_precheck26(dmcp__http *h, struct MHD_Connection *c, const d
                                 const char *origin, enum MHD_Result *ret);
 /* A parsed POST body (taken) under the 2026-07-28 rules. */
 enum MHD_Result dmcp__http_post26(dmcp__http *h, struct MHD_Connection *c, json_t *body,
-                                  const dmcp_principal *p, const char *origin);
+                                  const dmcp_principal *p, const char *origin,
+                                  struct dmcp__deferred **later);
 
 #endif /* DMCP_MCP_HTTP_INTERNAL_H */

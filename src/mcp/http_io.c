@@ -179,6 +179,33 @@ dmcp_status dmcp__collect_sink_send(dmcp__sink *sink, json_t *msg)
     return json_array_append_new(arr, msg) == 0 ? DMCP_OK : DMCP_E_NOMEM;
 }
 
+unsigned dmcp__era26_http_status(int code)
+{
+    switch (code) {
+    case DMCP_JSONRPC_METHOD_NOT_FOUND:
+        return MHD_HTTP_NOT_FOUND;
+    case DMCP__JSONRPC_HEADER_MISMATCH:
+    case DMCP__JSONRPC_MISSING_CAPABILITY:
+    case DMCP__JSONRPC_UNSUPPORTED_VERSION:
+        return MHD_HTTP_BAD_REQUEST;
+    default:
+        return MHD_HTTP_OK;
+    }
+}
+
+enum MHD_Result dmcp__http_send_answer26(struct MHD_Connection *c, json_t *answer, json_t *notes,
+                                         const char *origin)
+{
+    const json_t *err = json_object_get(answer, "error");
+    if (err != NULL && json_array_size(notes) == 0) {
+        json_decref(notes);
+        unsigned status =
+            dmcp__era26_http_status((int)json_integer_value(json_object_get(err, "code")));
+        return dmcp__http_send_json(c, status, answer, origin, NULL, NULL);
+    }
+    return dmcp__http_send_answer(c, answer, notes, NULL, origin, NULL);
+}
+
 /* Answers a synchronous result: JSON, or SSE when notifications were produced. */
 enum MHD_Result dmcp__http_send_answer(struct MHD_Connection *c, json_t *answer, json_t *notes,
                                        const char *version, const char *origin,

@@ -632,6 +632,16 @@ size_t dmcp__forward_tool_scopes(const dmcp_server *srv, const char *tool,
                                  const char *const **scopes);
 /* A client notification for the forwarder. */
 void dmcp__forward_notification(dmcp__rpc_ctx *ctx, const json_t *msg);
+/* A forwarder's answer as result (an object, returned) or NULL and the error's code, message
+ * (copied to buf) and data. Takes result and error. */
+json_t *dmcp__forward_result(dmcp_status st, json_t *result, json_t *error, char *buf, size_t n,
+                             int *code, const char **message, json_t **data);
+/* 2026-07-28, after a forwarded or handled request of a request session: input-required
+ * results (tools/call, prompts/get; begun with dmcp__mrtr_begin), the era's error codes,
+ * resultType and caching hints. Takes res and data; the answer to id. */
+json_t *dmcp__dispatch26_end(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id,
+                             const char *method, json_t *res, int code, const char *message,
+                             json_t *data);
 /* The call context a forwarder sees for request id (method, params) under ctx. */
 void dmcp__forward_call_init(dmcp_call *call, const dmcp__rpc_ctx *ctx, const json_t *id,
                              const char *method, const json_t *params);

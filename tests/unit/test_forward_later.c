@@ -3,7 +3,7 @@
  * HTTP transport, with one HTTP worker thread: a call the forwarder holds does not hold the
  * worker (other requests are answered meanwhile); the answer, an error object, notifications
  * sent before the answer, an answer given inside start, a call start declines (request()
- * serves it), cancellation, and a stop with a call still out.
+ * serves it), cancellation, 2026-07-28 requests, and a stop with a call still out.
  */
 #include <pthread.h>
 #include <stdatomic.h>
@@ -115,6 +115,26 @@ static int call_on(int fd, int id, const char *tool, int slot)
              id, tool, slot);
     send_post(fd, body);
     return fd;
+}
+
+/* A 2026-07-28 tools/call of tool (no session), with extra params fields (or ""). */
+static void send_post26(int fd, int id, const char *tool, int slot, const char *extra)
+{
+    char body[1024];
+    snprintf(body, sizeof(body),
+             "{\"jsonrpc\":\"2.0\",\"id\":%d,\"method\":\"tools/call\",\"params\":{\"_meta\":{"
+             "\"io.modelcontextprotocol/protocolVersion\":\"2026-07-28\","
+             "\"io.modelcontextprotocol/clientCapabilities\":{}},\"name\":\"%s\","
+             "\"arguments\":{\"slot\":%d}%s}}",
+             id, tool, slot, extra);
+    char req[4096];
+    int n = snprintf(req, sizeof(req),
+                     "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1:%u\r\nContent-Type: application/json\r\n"
+                     "Accept: application/json, text/event-stream\r\n"
+                     "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: %s\r\n"
+                     "Content-Length: %zu\r\n\r\n%s",
+                     port, tool, strlen(body), body);
+    send_all(fd, req, (size_t)n);
 }
 
 static dmcp_call *wait_held(int slot)
@@ -287,12 +307,46 @@ static void test_stop_with_a_call_out(void **state)
     assert_int_equal(dmcp_call_answer(c, DMCP_OK, text_result("too late"), NULL), DMCP_OK);
 }
 
+/* 2026-07-28 requests (no session) are offered too, and answered with the era's rules. */
+static void test_era26(void **state)
+{
+    (void)state;
+    int a = dial_from(port, NULL);
+    send_post26(a, 11, "wait", 2, "");
+    dmcp_call *c = wait_held(2);
+    assert_true(dmcp_call_is_stateless_revision(c));
+    assert_null(dmcp_call_session_id(c));
+    exchange x;
+    int b = dial_from(port, NULL); /* the worker is free meanwhile */
+    send_post26(b, 12, "decline", 0, "");
+    read_one(b, &x, 3000);
+    assert_non_null(strstr(x.data, "\"text\":\"sync\""));
+    assert_non_null(strstr(x.data, "\"resultType\":\"complete\""));
+    /* A requestState that fails its check: refused before start is asked. */
+    int before = atomic_load(&starts);
+    send_post26(b, 13, "wait", 3, ",\"requestState\":\"forged\"");
+    read_one(b, &x, 3000);
+    assert_int_equal(status_of(&x), 200);
+    assert_non_null(strstr(x.data, "\"code\":-32602"));
+    assert_int_equal(atomic_load(&starts), before);
+    close(b);
+    c = take_held(2);
+    assert_int_equal(dmcp_call_answer(c, DMCP_OK, text_result("late26"), NULL), DMCP_OK);
+    read_one(a, &x, 3000);
+    assert_int_equal(status_of(&x), 200);
+    assert_non_null(strstr(x.data, "\"id\":11"));
+    assert_non_null(strstr(x.data, "\"text\":\"late26\""));
+    assert_non_null(strstr(x.data, "\"resultType\":\"complete\""));
+    close(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_held_call_frees_the_worker),
         cmocka_unit_test(test_error_and_notes),
         cmocka_unit_test(test_cancel_reaches_a_held_call),
+        cmocka_unit_test(test_era26),
         cmocka_unit_test(test_stop_with_a_call_out),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -321,10 +321,13 @@ static void test_child_not_reading(void **state)
         DMCP_OK);
     struct timespec ts = {0, 200000000L};
     nanosleep(&ts, NULL); /* it reads that one, then sleeps */
-    char *big = malloc(16385);
+    char *big = malloc(16385); /* over PIPE_BUF: written only when the pipe has room */
     memset(big, 'x', 16384);
     big[16384] = '\0';
-    enum { MAX = 64 };
+    char small[3001]; /* under PIPE_BUF: written whole or not at all */
+    memset(small, 'y', 3000);
+    small[3000] = '\0';
+    enum { MAX = 200 };
     outcome *o = calloc(MAX, sizeof *o);
     int taken = 0, refused = 0;
     struct timespec t0, t1;
@@ -332,7 +335,7 @@ static void test_child_not_reading(void **state)
     for (int i = 0; i < MAX && refused == 0; i++) {
         o_init(&o[i]);
         dmcp_status st = send_async(
-            up, s, call_msg(100 + i, "whoami", json_pack("{s:s}", "pad", big), NULL), &o[i], 0);
+            up, s, call_msg(100 + i, "whoami", json_pack("{s:s}", "pad", small), NULL), &o[i], 0);
         if (st == DMCP_OK)
             taken++;
         else
@@ -344,6 +347,13 @@ static void test_child_not_reading(void **state)
     assert_true(taken >= 1 && taken < MAX - 1);
     assert_true(ms < 1000); /* no write waited for the child */
     assert_int_equal(o[taken].dones, 0); /* the one not taken never completes */
+    outcome o_big;
+    o_init(&o_big);
+    assert_int_not_equal(
+        send_async(up, s, call_msg(99, "whoami", json_pack("{s:s}", "pad", big), NULL), &o_big, 0),
+        DMCP_OK);
+    assert_int_equal(o_big.dones, 0);
+    o_free(&o_big);
     /* The child reads again: every taken request is answered. */
     assert_int_equal(wait_done(&deaf, 10000), 1);
     for (int i = 0; i < taken; i++) {
