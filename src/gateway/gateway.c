@@ -209,8 +209,8 @@ static void probe(dmcp_gateway *gw)
 /*
  * HTTP workers. Blocking forwards hold their worker until the upstream answers: 16 of them.
  * With start (a stdio upstream) no forward blocks one: as many as the CPUs this process may
- * run on, at least 2 (a request still waits on its worker for a key fetch of the validator),
- * at most 16; each serves many connections per wake-up.
+ * run on, at least 2 (a request still waits on its worker for the validator's first key
+ * fetch, before any key is known), at most 16; each serves many connections per wake-up.
  */
 static unsigned http_workers(bool async)
 {

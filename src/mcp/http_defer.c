@@ -45,7 +45,7 @@ struct dmcp__deferred {
 
 static void deferred_free(dmcp__deferred *d)
 {
-    atomic_fetch_sub(&d->call.srv->fwd_later, 1);
+    dmcp_server *srv = d->call.srv;
     json_decref(d->result);
     json_decref(d->error);
     json_decref(d->notes);
@@ -54,6 +54,7 @@ static void deferred_free(dmcp__deferred *d)
     dmcp_principal_unref(d->principal);
     pthread_mutex_destroy(&d->mu);
     free(d);
+    atomic_fetch_sub(&srv->fwd_later, 1); /* last: dmcp_server_free waits for it */
 }
 
 static void deferred_unref(dmcp__deferred *d)
