@@ -263,6 +263,9 @@ static method_fn find_method(const char *method)
     return NULL;
 }
 
+static json_t *answer26(const dmcp__rpc_ctx *ctx, const json_t *id, const char *method,
+                        json_t *res, int code, const char *message, json_t *data);
+
 /*
  * A request under 2026-07-28 (the transport checked its _meta and headers): the shared
  * registries through the same handlers, input-required results around tools/call, and
@@ -291,15 +294,7 @@ static json_t *dispatch26(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id
                   : fn(ctx, id, params, &code, &message, &data);
         return dmcp__dispatch26_end(ctx, mrtr, id, method, res, code, message, data);
     }
-    if (res == NULL) {
-        if (code == DMCP_JSONRPC_RESOURCE_NOT_FOUND) {
-            code = DMCP_JSONRPC_INVALID_PARAMS; /* 2026-07-28: -32602 with data.uri */
-        }
-        return dmcp__jsonrpc_error(id, code, message, data);
-    }
-    json_decref(data);
-    dmcp__era26_decorate(ctx->srv, method, res);
-    return dmcp__jsonrpc_result(id, res);
+    return answer26(ctx, id, method, res, code, message, data);
 }
 
 json_t *dmcp__dispatch26_end(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t *id,
@@ -310,6 +305,14 @@ json_t *dmcp__dispatch26_end(dmcp__rpc_ctx *ctx, dmcp__mrtr *mrtr, const json_t 
         /* Also on failure: a prompt that asked returns no result. */
         res = dmcp__mrtr_finish(ctx->srv, mrtr, res, &code, &message, &data);
     }
+    return answer26(ctx, id, method, res, code, message, data);
+}
+
+/* The 2026-07-28 answer: the era's error codes, resultType and caching hints. Takes res and
+ * data. */
+static json_t *answer26(const dmcp__rpc_ctx *ctx, const json_t *id, const char *method,
+                        json_t *res, int code, const char *message, json_t *data)
+{
     if (res == NULL) {
         if (code == DMCP_JSONRPC_RESOURCE_NOT_FOUND) {
             code = DMCP_JSONRPC_INVALID_PARAMS; /* 2026-07-28: -32602 with data.uri */
