@@ -235,6 +235,12 @@ json_t *gw_upstream_params(const json_t *params);
 /* The upstream log line of one exchange (config upstream_log). */
 void gw_upstream_log_line(const dmcp_gateway *gw, size_t i, dmcp_call *call, const char *method,
                           const json_t *params, dmcp_status st, const json_t *resp, long long ms);
+/* The outcome of one exchange with upstream i as the forwarder's answer: DMCP_OK and
+ * *result, or a status and *error (the upstream's JSON-RPC error, or one of ours for a
+ * failure, which is also logged). Takes resp. */
+dmcp_status gw_upstream_outcome(const dmcp_gateway *gw, size_t i, const char *method,
+                                dmcp_status st, json_t *resp, const dmcp_error *err,
+                                json_t **result, json_t **error);
 /* The upstream a (prefixed) tool or prompt name belongs to, and the name without prefix. */
 bool gw_route_name(const dmcp_gateway *gw, const char *name, size_t *up, const char **bare);
 dmcp_status gw_forward(void *ud, dmcp_call *call, const char *method,

@@ -353,7 +353,6 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
                            const char *method, const json_t *params, bool tool_call,
                            json_t **result, json_t **error)
 {
-    const char *uname = gw->cfg->ups[i].name;
     gw_hdrs h;
     memset(&h, 0, sizeof(h));
     gw_identity_headers(gw->cfg, dmcp_call_principal(call), &h);
@@ -416,10 +415,19 @@ static dmcp_status up_call(dmcp_gateway *gw, gw_csess *c, size_t i, dmcp_call *c
     if (gw->cfg->upstream_log) {
         gw_upstream_log_line(gw, i, call, method, params, st, resp, gw_now_ms() - t0);
     }
+    return gw_upstream_outcome(gw, i, method, st, resp, &err, result, error);
+}
+
+dmcp_status gw_upstream_outcome(const dmcp_gateway *gw, size_t i, const char *method,
+                                dmcp_status st, json_t *resp, const dmcp_error *err,
+                                json_t **result, json_t **error)
+{
+    const char *uname = gw->cfg->ups[i].name;
     if (st != DMCP_OK) {
         fprintf(stderr, "descope-mcp gateway: upstream %s: %s (%s)\n", uname, method,
-                err.message[0] != '\0' ? err.message : dmcp_strerror(st));
-        *error = gw_status_error(st, &err, uname);
+                err != NULL && err->message[0] != '\0' ? err->message : dmcp_strerror(st));
+        *error = gw_status_error(st, err, uname);
+        json_decref(resp);
         return st;
     }
     const json_t *r = json_object_get(resp, "result");

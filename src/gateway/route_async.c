@@ -192,32 +192,12 @@ static void a_done(void *ud, dmcp_status st, json_t *resp, const dmcp_error *err
     actx *x = ud;
     dmcp_gateway *gw = x->k.gw;
     dmcp_call *call = x->k.call;
-    const char *uname = gw->cfg->ups[x->up].name;
     if (gw->cfg->upstream_log) {
         gw_upstream_log_line(gw, x->up, call, x->method, x->params, st, resp,
                              gw_now_ms() - x->t0);
     }
     json_t *result = NULL, *error = NULL;
-    if (st != DMCP_OK) {
-        fprintf(stderr, "descope-mcp gateway: upstream %s: %s (%s)\n", uname, x->method,
-                err != NULL && err->message[0] != '\0' ? err->message : dmcp_strerror(st));
-        error = gw_status_error(st, err, uname);
-    } else {
-        const json_t *r = json_object_get(resp, "result");
-        const json_t *e = json_object_get(resp, "error");
-        if (json_is_object(r)) {
-            result = json_incref((json_t *)r);
-        } else {
-            st = DMCP_E_UPSTREAM;
-            if (json_is_object(e) && json_is_integer(json_object_get(e, "code")) &&
-                json_is_string(json_object_get(e, "message"))) {
-                error = json_incref((json_t *)e);
-            } else {
-                error = gw_status_error(DMCP_E_PROTOCOL, NULL, uname);
-            }
-        }
-    }
-    json_decref(resp);
+    st = gw_upstream_outcome(gw, x->up, x->method, st, resp, err, &result, &error);
     json_decref(x->params);
     free(x);
     (void)dmcp_call_answer(call, st, result, error); /* the call is gone after this */
